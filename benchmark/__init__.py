@@ -1,0 +1,1 @@
+"""sentibench benchmark runner: ``python -m benchmark run --all``."""

@@ -1,0 +1,170 @@
+"""sentibench command line: ``python -m benchmark run --all``.
+
+Exit codes: 0 success, 2 bad input or usage (one-line message, no traceback),
+130 interrupted (the classifiers that finished are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from classifiers import REGISTRY
+from classifiers.base import ModelFileError
+from dataset import FORMATS, DataError
+
+from .runner import UsageError
+
+logger = logging.getLogger("benchmark")
+
+
+def _parse_value(text: str):
+    """``--set`` values: JSON if it parses (``0.5``, ``true``, ``null``, ``[1, 2]``),
+    a comma-separated list (``1,2``), otherwise the string itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    if "," in text:
+        return [_parse_value(part.strip()) for part in text.split(",")]
+    return text
+
+
+def parse_overrides(config_file: str | None, settings: list[str]) -> dict[str, dict]:
+    """Merge a JSON config file ``{"bow": {"C": 0.5}}`` and ``--set bow.C=0.5`` items."""
+    params: dict[str, dict] = {}
+    if config_file:
+        path = Path(config_file)
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"config file {path} is not valid JSON ({exc})") from None
+        if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
+            raise UsageError(f'config file {path} must map classifier names to objects, e.g. {{"bow": {{"C": 0.5}}}}')
+        params = {k: dict(v) for k, v in loaded.items()}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        name, dot, param = key.partition(".")
+        if not (sep and dot and name and param):
+            raise UsageError(f"--set expects CLASSIFIER.PARAM=VALUE (e.g. bow.C=0.5), got {item!r}")
+        params.setdefault(name, {})[param] = _parse_value(value)
+    return params
+
+
+def parse_classifier_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown or not names:
+        raise UsageError(f"unknown classifier(s) {', '.join(unknown) or '(none given)'}; choose from: {', '.join(REGISTRY)}")
+    return list(dict.fromkeys(names))
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--data",
+        help="review file to use (default: $SENTIBENCH_DATA, then dataset/yelp_reviews.csv, then a bundled "
+        "200-sentence sample)",
+    )
+    group.add_argument("--format", choices=FORMATS, help="file format (default: detected from extension and content)")
+    group.add_argument("--text-column", help="column holding the review text (CSV/TSV/JSONL/Parquet with a header)")
+    group.add_argument("--label-column", help="column holding the label (CSV/TSV/JSONL/Parquet with a header)")
+    group.add_argument(
+        "--star-threshold",
+        type=int,
+        help="labels are star ratings: below this is negative, above is positive, equal is dropped (e.g. 3)",
+    )
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmark",
+        description="Compare sentiment classifiers on your reviews: accuracy, training time, latency.",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and the final table")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="train and evaluate classifiers on one identical split")
+    which = run.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help=f"run every classifier ({', '.join(REGISTRY)}); the default")
+    which.add_argument(
+        "--classifiers", type=str, metavar="NAMES",
+        help=f"comma-separated classifiers to run, from: {', '.join(REGISTRY)}",
+    )
+    add_data_arguments(run)
+    run.add_argument("--sample-size", type=int, metavar="N", help="first draw a stratified sample of N reviews")
+    run.add_argument("--seed", type=int, default=42, help="seed of the sample, the split and the classifiers (default 42)")
+    run.add_argument("--output", default="results", help="folder that receives the run folder (default results/)")
+    run.add_argument(
+        "--set", action="append", default=[], metavar="NAME.PARAM=VALUE",
+        help="override a hyperparameter, e.g. --set bow.C=0.5 --set bow.ngram_range=1,3 (repeatable)",
+    )
+    run.add_argument("--config", metavar="FILE", help='JSON file of hyperparameters: {"bow": {"C": 0.5}, "w2v": {...}}')
+    run.add_argument("--latency-calls", type=int, default=100, help="timed single-review calls per classifier (default 100)")
+    return parser.parse_args(argv)
+
+
+def _configure_logging(quiet: bool) -> None:
+    # Our own packages speak at INFO; libraries (gensim logs every epoch) only warn.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for name in ("benchmark", "classifiers", "dataset"):
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def cmd_run(args) -> int:
+    from .output import format_table
+    from .runner import RunConfig, run
+
+    if args.sample_size is not None and args.sample_size < 10:
+        raise UsageError(f"--sample-size must be at least 10, got {args.sample_size}")
+    if args.latency_calls < 1:
+        raise UsageError(f"--latency-calls must be at least 1, got {args.latency_calls}")
+    cfg = RunConfig(
+        data=args.data,
+        format=args.format,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        star_threshold=args.star_threshold,
+        sample_size=args.sample_size,
+        seed=args.seed,
+        classifiers=parse_classifier_list(args.classifiers) if args.classifiers else list(REGISTRY),
+        params=parse_overrides(args.config, args.set),
+        output=args.output,
+        latency_calls=args.latency_calls,
+        verbose=not args.quiet,
+    )
+    try:
+        run_dir, results = run(cfg)
+    except KeyboardInterrupt:
+        print("\ninterrupted: results of the classifiers that finished are kept in the run folder", file=sys.stderr)
+        return 130
+    if results["data"]["chosen_by"].startswith("bundled"):
+        logger.warning("these numbers come from the bundled demo sample; for real ones use --data FILE or SENTIBENCH_DATA=FILE")
+    print(format_table(results))
+    print(f"\nresults: {run_dir}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    _configure_logging(args.quiet)
+    try:
+        with logging_redirect_tqdm():
+            return COMMANDS[args.command](args)
+    except (DataError, UsageError, ModelFileError) as exc:
+        print(f"sentibench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Honest timings: ``time.perf_counter``, warm-up calls dropped, medians over many calls."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from contextlib import contextmanager
+
+import numpy as np
+from tqdm.auto import tqdm
+
+
+@contextmanager
+def stopwatch():
+    """Measure wall-clock seconds of a block: ``with stopwatch() as t: ...; t()``."""
+    start = time.perf_counter()
+    end = None
+
+    def elapsed() -> float:
+        return (end if end is not None else time.perf_counter()) - start
+
+    try:
+        yield elapsed
+    finally:
+        end = time.perf_counter()
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # ru_maxrss is KiB on Linux, bytes on macOS.
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def measure_latency(predict_one, texts, *, n_calls=100, warmup=5, desc="latency", verbose=True) -> dict:
+    """Single-review latency of ``predict_one([text])``.
+
+    ``warmup`` calls are made and discarded first (lazy initialisation, caches), then
+    ``n_calls`` timed calls cycle through ``texts`` so that different review lengths
+    are sampled.
+
+    Returns
+    -------
+    dict
+        ``latency_p50_ms``, ``latency_p95_ms``, ``latency_mean_ms``, ``latency_calls``.
+    """
+    if not texts:
+        raise ValueError("need at least one text to time")
+    for i in range(warmup):
+        predict_one([texts[i % len(texts)]])
+    samples = np.empty(n_calls)
+    for i in tqdm(range(n_calls), desc=desc, leave=False, disable=not verbose):
+        text = [texts[i % len(texts)]]
+        start = time.perf_counter()
+        predict_one(text)
+        samples[i] = time.perf_counter() - start
+    ms = samples * 1000
+    return {
+        "latency_p50_ms": float(np.percentile(ms, 50)),
+        "latency_p95_ms": float(np.percentile(ms, 95)),
+        "latency_mean_ms": float(ms.mean()),
+        "latency_calls": int(n_calls),
+    }

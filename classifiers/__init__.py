@@ -1,0 +1,24 @@
+"""sentibench classifiers: one interface, several models.
+
+>>> from classifiers import REGISTRY, BowSvmClassifier
+>>> sorted(REGISTRY)
+['bert', 'bow', 'w2v']
+"""
+
+from .base import ModelFileError, SentimentClassifier
+from .bow_svm import BowSvmClassifier
+from .w2v_svm import Word2VecSvmClassifier
+
+#: Short names used by the command line and results files -> classifier classes.
+REGISTRY: dict[str, type[SentimentClassifier]] = {
+    "bow": BowSvmClassifier,
+    "w2v": Word2VecSvmClassifier,
+}
+
+__all__ = [
+    "REGISTRY",
+    "BowSvmClassifier",
+    "ModelFileError",
+    "SentimentClassifier",
+    "Word2VecSvmClassifier",
+]

@@ -1,0 +1,142 @@
+"""Bag-of-words (TF-IDF or counts) + linear SVM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.svm import LinearSVC
+
+from .base import (
+    SentimentClassifier,
+    calibration_scores,
+    fit_platt,
+    platt_proba,
+    skops_dump,
+    skops_load,
+)
+
+_MODEL_FILE = "model.skops"
+# numpy scalar types the vectorizer stores (its dtype parameter); nothing executable.
+_ALLOWED_TYPES = frozenset({"builtins.type", "numpy.float64", "numpy.int64"})
+
+
+class BowSvmClassifier(SentimentClassifier):
+    """Bag-of-words features and a linear support vector machine.
+
+    A scikit-learn ``TfidfVectorizer`` (or ``CountVectorizer``) fitted on the training
+    texts only, followed by ``LinearSVC``. The defaults suit short reviews: word
+    unigrams and bigrams (bigrams carry negation such as "not good"), terms seen in at
+    least 2 training reviews, sublinear tf (``1 + log tf``) so a repeated word does not
+    dominate, and no stop-word removal (stop-word lists drop "not" and "no").
+
+    Parameters
+    ----------
+    C : float, default=0.5
+        Inverse regularisation strength of the SVM.
+    features : {"tfidf", "counts"}, default="tfidf"
+        TF-IDF weighting or raw term counts.
+    ngram_range : tuple (min_n, max_n), default=(1, 2)
+        Word n-gram sizes.
+    min_df : int or float, default=2
+        Ignore terms in fewer reviews than this (or a fraction).
+    max_features : int, optional
+        Keep only the most frequent terms.
+    sublinear_tf : bool, default=True
+        Use ``1 + log(tf)``; only for ``features="tfidf"``.
+    class_weight : {"balanced"} or None, default=None
+        Passed to ``LinearSVC``.
+    random_state : int, optional
+        Seed of ``LinearSVC``'s coordinate descent.
+
+    Attributes
+    ----------
+    vectorizer_ : TfidfVectorizer or CountVectorizer
+    svm_ : LinearSVC
+    calibration_ : tuple (a, b)
+        Platt sigmoid parameters mapping decision scores to probabilities, fitted on the
+        validation split passed to ``fit`` (3-fold cross-validated training scores when
+        there is none).
+    classes_ : ndarray of shape (2,)
+
+    Examples
+    --------
+    >>> from classifiers import BowSvmClassifier
+    >>> texts = ["great food", "awful service", "loved it", "never again"] * 5
+    >>> clf = BowSvmClassifier(min_df=1).fit(texts, [1, 0, 1, 0] * 5)
+    >>> clf.predict(["great service, loved it"]).tolist()
+    [1]
+    """
+
+    name = "bow"
+    model_files = (_MODEL_FILE,)
+
+    def __init__(
+        self,
+        C=0.5,
+        features="tfidf",
+        ngram_range=(1, 2),
+        min_df=2,
+        max_features=None,
+        sublinear_tf=True,
+        class_weight=None,
+        random_state=None,
+    ):
+        self.C = C
+        self.features = features
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def _make_vectorizer(self):
+        common = dict(ngram_range=tuple(self.ngram_range), min_df=self.min_df, max_features=self.max_features)
+        if self.features == "tfidf":
+            return TfidfVectorizer(sublinear_tf=self.sublinear_tf, **common)
+        if self.features == "counts":
+            return CountVectorizer(**common)
+        raise ValueError(f"features must be 'tfidf' or 'counts', got {self.features!r}")
+
+    def _fit(self, texts, y, validation):
+        vectorizer = self._make_vectorizer()
+        # min_df counts training reviews; on a handful of texts it can leave no term.
+        try:
+            X = vectorizer.fit_transform(texts)
+        except ValueError as exc:
+            raise ValueError(f"no usable terms in the training texts ({exc}); lower min_df") from None
+        self.vectorizer_ = vectorizer
+        self.svm_ = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
+        self.svm_.fit(X, y)
+        X_val, y_val = (vectorizer.transform(validation[0]), validation[1]) if validation else (None, None)
+        self.calibration_ = fit_platt(*calibration_scores(self.svm_, X, y, X_val, y_val))
+
+    def _decision_function(self, texts):
+        return self.svm_.decision_function(self.vectorizer_.transform(texts))
+
+    def _predict_proba(self, texts):
+        return platt_proba(self._decision_function(texts), self.calibration_)
+
+    def top_terms(self, n=20) -> dict[str, list[tuple[str, float]]]:
+        """The ``n`` terms with the largest positive and negative SVM weights."""
+        terms = self.vectorizer_.get_feature_names_out()
+        coef = self.svm_.coef_.ravel()
+        order = np.argsort(coef)
+        return {
+            "positive": [(terms[i], float(coef[i])) for i in order[::-1][:n]],
+            "negative": [(terms[i], float(coef[i])) for i in order[:n]],
+        }
+
+    def _save_files(self, folder: Path):
+        skops_dump(
+            {"vectorizer": self.vectorizer_, "svm": self.svm_, "calibration": list(self.calibration_)},
+            folder / _MODEL_FILE,
+        )
+
+    def _load_files(self, folder: Path):
+        state = skops_load(folder / _MODEL_FILE, _ALLOWED_TYPES)
+        self.vectorizer_ = state["vectorizer"]
+        self.svm_ = state["svm"]
+        self.calibration_ = tuple(state["calibration"])

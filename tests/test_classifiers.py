@@ -1,0 +1,233 @@
+"""The SentimentClassifier contract, checked for every registered classifier."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import cross_val_score
+
+from classifiers import REGISTRY, BowSvmClassifier, ModelFileError, SentimentClassifier, Word2VecSvmClassifier
+from classifiers.base import METADATA_FILE
+from classifiers.w2v_svm import tokenize
+
+from .conftest import FAST_PARAMS
+
+NAMES = sorted(REGISTRY)
+
+
+def make(name, **extra):
+    return REGISTRY[name](**{**FAST_PARAMS[name], **extra})
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def fitted(request, tiny):
+    train_x, train_y, test_x, test_y = tiny
+    clf = make(request.param)
+    returned = clf.fit(train_x, train_y, validation=(test_x, test_y))
+    assert returned is clf
+    return clf
+
+
+def test_registry_names_match_classes():
+    for name, cls in REGISTRY.items():
+        assert cls.name == name
+        assert issubclass(cls, SentimentClassifier)
+
+
+def test_predict_shapes_and_values(fitted, tiny):
+    test_x = tiny[2]
+    pred = fitted.predict(test_x)
+    assert pred.shape == (len(test_x),)
+    assert pred.dtype.kind == "i"
+    assert set(pred.tolist()) <= {0, 1}
+    assert fitted.decision_function(test_x).shape == (len(test_x),)
+    np.testing.assert_array_equal(fitted.classes_, [0, 1])
+
+
+def test_predict_proba_rows_sum_to_one_and_follow_decision(fitted, tiny):
+    test_x = tiny[2]
+    proba = fitted.predict_proba(test_x)
+    assert proba.shape == (len(test_x), 2)
+    assert np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    # Probabilities rank items as the decision function does.
+    order = np.argsort(fitted.decision_function(test_x), kind="stable")
+    assert np.all(np.diff(proba[order, 1]) >= -1e-9)
+
+
+def test_fits_its_training_data(fitted, tiny):
+    train_x, train_y = tiny[:2]
+    assert (fitted.predict(train_x) == train_y).mean() > 0.7
+
+
+def test_input_container_types_give_same_predictions(fitted, tiny):
+    test_x = tiny[2]
+    expected = fitted.predict(test_x)
+    np.testing.assert_array_equal(fitted.predict(np.array(test_x, dtype=object)), expected)
+    np.testing.assert_array_equal(fitted.predict(pd.Series(test_x)), expected)
+    np.testing.assert_array_equal(fitted.predict(tuple(test_x)), expected)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [("a single review", "single str"), (42, "got int"), ([1, 2], r"texts\[0\] is int"), (["ok", None], r"texts\[1\] is NoneType")],
+)
+def test_bad_input_types_raise_type_error(fitted, bad, match):
+    with pytest.raises(TypeError, match=match):
+        fitted.predict(bad)
+
+
+def test_empty_input_gives_empty_output(fitted):
+    assert fitted.predict([]).shape == (0,)
+    assert fitted.predict_proba([]).shape == (0, 2)
+
+
+def test_save_load_round_trip_is_identical(fitted, tiny, tmp_path):
+    test_x = tiny[2]
+    path = fitted.save(tmp_path / "model")
+    loaded = type(fitted).load(path)
+    assert type(loaded) is type(fitted)
+    assert loaded.get_params() == fitted.get_params()
+    np.testing.assert_array_equal(loaded.predict(test_x), fitted.predict(test_x))
+    np.testing.assert_array_equal(loaded.predict_proba(test_x), fitted.predict_proba(test_x))
+    # The generic loader finds the right class from the metadata.
+    assert type(SentimentClassifier.load(path)) is type(fitted)
+
+
+def test_save_replaces_existing_folder(fitted, tmp_path):
+    target = tmp_path / "model"
+    fitted.save(target)
+    fitted.save(target)
+    assert (target / METADATA_FILE).is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unfitted_classifier_raises_not_fitted(name, tmp_path):
+    clf = REGISTRY[name]()
+    for method in (clf.predict, clf.predict_proba, clf.decision_function):
+        with pytest.raises(NotFittedError, match="not fitted yet"):
+            method(["good"])
+    with pytest.raises(NotFittedError):
+        clf.save(tmp_path / "m")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_clone_and_get_params(name):
+    clf = make(name)
+    params = clf.get_params()
+    cloned = clone(clf)
+    assert cloned is not clf
+    assert cloned.get_params() == params
+    assert clf.set_params(**params) is clf
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(
+    "texts, labels, match",
+    [
+        (["good", "bad", "fine"], [1, 0], "different lengths"),
+        ([], [], "0 texts"),
+        (["good", "great"], [1, 1], "single class"),
+        (["good", "bad"], [1, 2], "0 \\(negative\\) or 1"),
+    ],
+)
+def test_fit_rejects_bad_labels(name, texts, labels, match):
+    with pytest.raises(ValueError, match=match):
+        REGISTRY[name]().fit(texts, labels)
+
+
+@pytest.mark.parametrize("name", ["bow", "w2v"])
+def test_works_inside_scikit_learn_cross_validation(name, sample):
+    scores = cross_val_score(make(name), sample.texts, sample.labels, cv=2)
+    assert scores.shape == (2,)
+    assert np.all((scores >= 0) & (scores <= 1))
+
+
+def test_load_refuses_other_kind_missing_files_and_other_format(tiny, tmp_path):
+    train_x, train_y = tiny[:2]
+    path = BowSvmClassifier(min_df=1).fit(train_x, train_y).save(tmp_path / "bow")
+    with pytest.raises(ModelFileError, match="not a Word2VecSvmClassifier"):
+        Word2VecSvmClassifier.load(path)
+    meta = json.loads((path / METADATA_FILE).read_text())
+    meta["sentibench_format"] = 99
+    (path / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="format 99"):
+        BowSvmClassifier.load(path)
+    with pytest.raises(ModelFileError, match="not a saved sentibench model"):
+        BowSvmClassifier.load(tmp_path / "nowhere")
+    path = BowSvmClassifier(min_df=1).fit(train_x, train_y).save(tmp_path / "bow2")
+    (path / "model.skops").unlink()
+    with pytest.raises(ModelFileError, match="missing model.skops"):
+        SentimentClassifier.load(path)
+
+
+def test_bow_top_terms_are_sentiment_words(sample):
+    clf = BowSvmClassifier(min_df=1).fit(sample.texts, sample.labels)
+    terms = clf.top_terms(5)
+    assert len(terms["positive"]) == 5 and len(terms["negative"]) == 5
+    assert all(w > 0 for _, w in terms["positive"])
+    assert all(w < 0 for _, w in terms["negative"])
+
+
+def test_bow_invalid_features_value():
+    with pytest.raises(ValueError, match="features must be"):
+        BowSvmClassifier(features="bogus").fit(["good", "bad"], [1, 0])
+
+
+def test_tokenizer_keeps_negation_and_marks():
+    assert tokenize("The pasta wasn't GREAT!! does n't _num_ stars?") == [
+        "the", "pasta", "wasn't", "great", "!", "!", "does", "n't", "_num_", "stars", "?",
+    ]
+
+
+def test_w2v_counts_reviews_without_known_words(tiny):
+    train_x, train_y = tiny[:2]
+    # "- ..." has no token at all; the rare word appears once, below min_count=2.
+    clf = Word2VecSvmClassifier(min_count=2, w2v_epochs=2).fit(train_x + ["- ...", "zzzqqq"], np.append(train_y, [1, 0]))
+    assert clf.n_empty_ == 2
+    assert clf.predict(["qqqzzz xxyyzz"]).shape == (1,)
+
+
+_W2V_SCRIPT = """
+import sys
+from dataset import bundled_sample_path, load_reviews
+from classifiers import Word2VecSvmClassifier
+d = load_reviews(str(bundled_sample_path()))
+clf = Word2VecSvmClassifier(min_count=1, w2v_epochs=3, random_state=7).fit(d.texts, d.labels)
+print(clf.wv_.vectors.tobytes().hex()[:4000], clf.decision_function(d.texts[:20]).tobytes().hex())
+"""
+
+
+def test_w2v_is_bit_exact_across_processes_with_different_hash_seeds():
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", _W2V_SCRIPT], capture_output=True, text=True, check=True,
+            env={**__import__("os").environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    ]
+    assert outputs[0] and outputs[0] == outputs[1]
+
+
+def test_w2v_pretrained_vectors_and_extra_corpus(tiny, tmp_path):
+    train_x, train_y, test_x, _ = tiny
+    base = Word2VecSvmClassifier(min_count=1, w2v_epochs=2).fit(train_x, train_y)
+    vec_path = tmp_path / "vectors.txt"
+    base.wv_.save_word2vec_format(str(vec_path), binary=False)
+    pretrained = Word2VecSvmClassifier(vectors=str(vec_path)).fit(train_x, train_y)
+    assert len(pretrained.wv_) == len(base.wv_)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(["an unseenword appears here", "unseenword again and again"] * 3))
+    extended = Word2VecSvmClassifier(min_count=1, w2v_epochs=2, corpus=str(corpus)).fit(train_x, train_y)
+    assert "unseenword" in extended.wv_.key_to_index
+    assert "unseenword" not in base.wv_.key_to_index
+    with pytest.raises(ValueError, match="not found"):
+        Word2VecSvmClassifier(corpus=str(tmp_path / "missing.txt")).fit(train_x, train_y)
