@@ -1,0 +1,158 @@
+"""The command line end to end on the bundled sample."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from benchmark import runner
+from benchmark.__main__ import main, parse_overrides
+from benchmark.runner import UsageError
+
+from .conftest import shared_file
+
+FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=3", "--latency-calls", "5"]
+
+
+def run_cli(tmp_path, *args):
+    return main(["-q", "run", "--output", str(tmp_path), *args])
+
+
+@pytest.fixture(scope="module")
+def bundled_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    assert run_cli(out, "--classifiers", "bow,w2v", *FAST) == 0
+    (run_dir,) = out.iterdir()
+    return run_dir
+
+
+def test_run_writes_every_file(bundled_run):
+    names = {p.name for p in bundled_run.iterdir()}
+    assert {"results.json", "comparison.md", "comparison.csv", "predictions.csv"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+
+
+def test_results_json_has_config_environment_manifest_and_records(bundled_run):
+    results = json.loads((bundled_run / "results.json").read_text())
+    assert results["status"] == "complete"
+    assert results["config"]["seed"] == 42
+    assert results["environment"]["python"]
+    assert "scikit-learn" in results["environment"]["packages"]
+    assert results["data"]["source"] == "bundled:pang_lee_polarity"
+    assert results["data"]["chosen_by"].startswith("bundled")
+    manifest = results["split"]
+    assert manifest["sizes"] == {"train": 140, "validation": 30, "test": 30}
+    assert list(results["classifiers"]) == ["bow", "w2v"]
+    for record in results["classifiers"].values():
+        assert 0 <= record["metrics"]["accuracy"] <= 1
+        assert record["train_time_s"] > 0
+        assert record["inference"]["latency_calls"] == 5
+        assert record["inference"]["latency_p50_ms"] <= record["inference"]["latency_p95_ms"]
+        assert sum(map(sum, record["metrics"]["confusion_matrix"])) == 30
+
+
+def test_comparison_has_one_row_per_classifier(bundled_run):
+    table = pd.read_csv(bundled_run / "comparison.csv")
+    assert table["classifier"].tolist() == ["bow", "w2v"]
+    assert "| bow" in (bundled_run / "comparison.md").read_text()
+
+
+def test_predictions_cover_the_test_split(bundled_run):
+    preds = pd.read_csv(bundled_run / "predictions.csv")
+    assert len(preds) == 30
+    assert preds["row_id"].is_unique
+    assert {"text", "label", "bow_pred", "bow_proba", "w2v_pred", "w2v_proba"} <= set(preds.columns)
+    results = json.loads((bundled_run / "results.json").read_text())
+    accuracy = (preds["bow_pred"] == preds["label"]).mean()
+    assert accuracy == pytest.approx(results["classifiers"]["bow"]["metrics"]["accuracy"])
+
+
+def test_same_seed_gives_same_split_manifest(bundled_run, tmp_path):
+    assert run_cli(tmp_path, "--classifiers", "bow", *FAST[-2:]) == 0
+    (other,) = tmp_path.iterdir()
+    a = json.loads((bundled_run / "results.json").read_text())["split"]
+    b = json.loads((other / "results.json").read_text())["split"]
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--classifiers", "bow,nope"], "unknown classifier(s) nope; choose from: bow, w2v"),
+        (["--data", "/no/such/file.csv"], "file.csv"),
+        (["--classifiers", "bow", "--set", "bow.bogus=1"], "unknown bow hyperparameter(s) bogus; valid:"),
+        (["--classifiers", "bow", "--set", "bowC=1"], "--set expects CLASSIFIER.PARAM=VALUE"),
+        (["--classifiers", "bow", "--set", "w2v.C=1"], "hyperparameters given for w2v"),
+        (["--classifiers", "bow", "--set", "bow.C=-1"], "bow failed"),
+        (["--sample-size", "3"], "--sample-size must be at least 10"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, args, message):
+    assert run_cli(tmp_path, *args) == 2
+    err = capsys.readouterr().err
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("sentibench: error:")]
+    assert message in line
+    assert "Traceback" not in err
+
+
+def test_module_entry_point_exit_codes(tmp_path):
+    bad = tmp_path / "reviews.csv"
+    bad.write_text("text,label\nnice place,1\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmark", "run", "--data", str(bad), "--output", str(tmp_path)],
+        capture_output=True, text=True, env={**os.environ, "SENTIBENCH_DATA": ""},
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "reviews.csv" in proc.stderr
+
+
+def test_interrupt_keeps_finished_classifiers(tmp_path, monkeypatch, capsys):
+    real_run_one = runner.run_one
+
+    def run_one_then_interrupt(clf, split, **kwargs):
+        if clf.name == "w2v":
+            raise KeyboardInterrupt
+        return real_run_one(clf, split, **kwargs)
+
+    monkeypatch.setattr(runner, "run_one", run_one_then_interrupt)
+    assert run_cli(tmp_path, "--classifiers", "bow,w2v", *FAST) == 130
+    (run_dir,) = tmp_path.iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["status"] == "interrupted"
+    assert list(results["classifiers"]) == ["bow"]
+    assert pd.read_csv(run_dir / "comparison.csv")["classifier"].tolist() == ["bow"]
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_parse_overrides_merges_config_file_and_set(tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text('{"bow": {"C": 2.0, "min_df": 3}}')
+    params = parse_overrides(str(config), ["bow.C=0.5", "bow.ngram_range=1,3", "w2v.vectors=null", "bow.features=counts"])
+    assert params == {"bow": {"C": 0.5, "min_df": 3, "ngram_range": [1, 3], "features": "counts"}, "w2v": {"vectors": None}}
+    config.write_text("[1, 2]")
+    with pytest.raises(UsageError, match="must map classifier names"):
+        parse_overrides(str(config), [])
+
+
+def test_make_classifier_passes_seed_and_tuples():
+    clf = runner.make_classifier("bow", {"ngram_range": [1, 3]}, seed=7)
+    assert clf.ngram_range == (1, 3)
+    assert clf.random_state == 7
+    assert runner.make_classifier("bow", {"random_state": 1}, seed=7).random_state == 1
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_yelp_sentences_reach_the_accuracy_targets(tmp_path):
+    data = shared_file("yelp_sentences.csv")
+    assert run_cli(tmp_path, "--classifiers", "bow,w2v", "--data", str(data), "--latency-calls", "20") == 0
+    (run_dir,) = tmp_path.iterdir()
+    records = json.loads((run_dir / "results.json").read_text())["classifiers"]
+    assert records["bow"]["metrics"]["accuracy"] >= 0.94
+    assert records["w2v"]["metrics"]["accuracy"] >= 0.84
