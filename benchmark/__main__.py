@@ -108,6 +108,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     run.add_argument("--config", metavar="FILE", help='JSON file of hyperparameters: {"bow": {"C": 0.5}, "w2v": {...}}')
     run.add_argument("--latency-calls", type=int, default=100, help="timed single-review calls per classifier (default 100)")
+
+    perf = sub.add_parser("perf", help="BERT fine-tuning speed: seed recipe vs Trainer vs sentibench, one run")
+    perf.add_argument("target", choices=["bert"], help="what to measure (bert)")
+    perf.add_argument("--data", help="sentences to use (default ../shared/data/yelp_sentences.csv, else the bundled sample)")
+    perf.add_argument("--sentences", type=int, default=320, help="number of short sentences (default 320)")
+    perf.add_argument("--long", type=int, default=96, help="number of long (>128-token) reviews (default 96)")
+    perf.add_argument("--batch-size", type=int, default=16, help="batch size for all recipes (default 16)")
+    perf.add_argument("--latency-calls", type=int, default=100, help="timed single-review predictions (default 100)")
+    perf.add_argument(
+        "--time-to-accuracy", type=int, default=0, metavar="N",
+        help="also train Trainer and sentibench for --epochs on a split of N sentences and report validation "
+        "accuracy against training time, and the int8 inference accuracy (default off)",
+    )
+    perf.add_argument("--epochs", type=int, default=3, help="epochs for --time-to-accuracy (default 3)")
+    perf.add_argument("--json", metavar="FILE", help="also write the measurements to this JSON file")
     return parser.parse_args(argv)
 
 
@@ -152,7 +167,24 @@ def cmd_run(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run}
+def cmd_perf(args) -> int:
+    from .output import write_json
+    from .perf import format_perf, run_perf
+
+    for flag in ("sentences", "long", "batch_size", "latency_calls", "epochs"):
+        if getattr(args, flag) < 1:
+            raise UsageError(f"--{flag.replace('_', '-')} must be at least 1")
+    results = run_perf(
+        data=args.data, n_sentences=args.sentences, n_long=args.long, batch_size=args.batch_size,
+        latency_calls=args.latency_calls, tta_size=args.time_to_accuracy, epochs=args.epochs,
+    )
+    print(format_perf(results))
+    if args.json:
+        write_json(Path(args.json), results)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "perf": cmd_perf}
 
 
 def main(argv=None) -> int:

@@ -6,6 +6,7 @@
 """
 
 from .base import ModelFileError, SentimentClassifier
+from .bert import BertClassifier
 from .bow_svm import BowSvmClassifier
 from .w2v_svm import Word2VecSvmClassifier
 
@@ -13,10 +14,12 @@ from .w2v_svm import Word2VecSvmClassifier
 REGISTRY: dict[str, type[SentimentClassifier]] = {
     "bow": BowSvmClassifier,
     "w2v": Word2VecSvmClassifier,
+    "bert": BertClassifier,
 }
 
 __all__ = [
     "REGISTRY",
+    "BertClassifier",
     "BowSvmClassifier",
     "ModelFileError",
     "SentimentClassifier",

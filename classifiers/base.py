@@ -81,14 +81,14 @@ def check_texts(texts, *, argument: str = "texts") -> list[str]:
     return values
 
 
-def check_labels(labels, n_texts: int) -> np.ndarray:
+def check_labels(labels, n_texts: int, *, require_both: bool = True) -> np.ndarray:
     """Validate binary labels (0 = negative, 1 = positive) for ``n_texts`` texts."""
     y = np.asarray(labels)
     if y.ndim != 1:
         raise ValueError(f"labels must be 1-dimensional, got shape {y.shape}")
     if len(y) != n_texts:
         raise ValueError(f"texts and labels have different lengths: {n_texts} != {len(y)}")
-    if n_texts == 0:
+    if n_texts == 0 and require_both:
         raise ValueError("cannot fit on 0 texts")
     try:
         y_int = y.astype(np.int64)
@@ -97,7 +97,7 @@ def check_labels(labels, n_texts: int) -> np.ndarray:
     if not np.array_equal(y_int, y) or not np.isin(y_int, (0, 1)).all():
         bad = sorted(set(np.unique(y).tolist()) - {0, 1})[:5]
         raise ValueError(f"labels must be 0 (negative) or 1 (positive), got {bad}")
-    if len(np.unique(y_int)) < 2:
+    if require_both and len(np.unique(y_int)) < 2:
         raise ValueError(f"labels contain a single class ({int(y_int[0])}); need both 0 and 1 to fit")
     return y_int
 
@@ -237,7 +237,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             except (TypeError, ValueError):
                 raise TypeError("validation must be a (texts, labels) tuple or None") from None
             val_texts = check_texts(val_texts, argument="validation texts")
-            val_y = check_labels(val_labels, len(val_texts)) if len(val_texts) else np.array([], int)
+            val_y = check_labels(val_labels, len(val_texts), require_both=False)
             validation = (val_texts, val_y)
         self.classes_ = np.array([0, 1])
         self._fit(texts, y, validation)

@@ -37,6 +37,17 @@ def test_run_writes_every_file(bundled_run):
     assert not [n for n in names if n.endswith(".tmp")]
 
 
+def test_run_all_includes_bert_with_its_history(tmp_path):
+    bert = ["--set", "bert.epochs=2", "--set", "bert.max_length=32", "--set", "bert.verbose=false"]
+    assert run_cli(tmp_path, "--all", *FAST, *bert) == 0
+    (run_dir,) = tmp_path.iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    assert list(results["classifiers"]) == ["bow", "w2v", "bert"]
+    history = results["classifiers"]["bert"]["history"]
+    assert 1 <= len(history) <= 2 and history[0]["val_accuracy"] is not None
+    assert pd.read_csv(run_dir / "comparison.csv")["classifier"].tolist() == ["bow", "w2v", "bert"]
+
+
 def test_results_json_has_config_environment_manifest_and_records(bundled_run):
     results = json.loads((bundled_run / "results.json").read_text())
     assert results["status"] == "complete"
@@ -83,7 +94,7 @@ def test_same_seed_gives_same_split_manifest(bundled_run, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--classifiers", "bow,nope"], "unknown classifier(s) nope; choose from: bow, w2v"),
+        (["--classifiers", "bow,nope"], "unknown classifier(s) nope; choose from: bow, w2v, bert"),
         (["--data", "/no/such/file.csv"], "file.csv"),
         (["--classifiers", "bow", "--set", "bow.bogus=1"], "unknown bow hyperparameter(s) bogus; valid:"),
         (["--classifiers", "bow", "--set", "bowC=1"], "--set expects CLASSIFIER.PARAM=VALUE"),

@@ -1,0 +1,167 @@
+"""BertClassifier beyond the shared contract: training loop, batching, truncation, loading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from classifiers import BertClassifier
+from classifiers.bert import ModelNotAvailableError, length_grouped_batches, load_pretrained, truncate
+
+from .conftest import FAST_PARAMS
+
+
+def fast(**extra):
+    return BertClassifier(**{**FAST_PARAMS["bert"], "verbose": False, **extra})
+
+
+def test_history_records_every_epoch(tiny):
+    train_x, train_y, test_x, test_y = tiny
+    clf = fast(epochs=2, patience=5).fit(train_x, train_y, validation=(test_x, test_y))
+    assert [h["epoch"] for h in clf.history_] == [1, 2]
+    for h in clf.history_:
+        assert h["train_loss"] > 0
+        assert 0 <= h["train_accuracy"] <= 1 and 0 <= h["val_accuracy"] <= 1
+        assert h["val_loss"] > 0 and h["samples_per_s"] > 0
+    assert clf.best_epoch_ == 1 + int(np.argmax([h["val_accuracy"] for h in clf.history_]))
+
+
+def test_best_checkpoint_is_restored(tiny):
+    train_x, train_y = tiny[:2]
+    # Validation labels are the training labels flipped: the better the model fits the
+    # training data, the worse it scores on validation, so later epochs are not best.
+    val_x, val_y = train_x[12:36], 1 - np.asarray(train_y[12:36])
+    clf = fast(epochs=3, patience=5, learning_rate=2e-4, precision="fp32", inference="train")
+    clf.fit(train_x, train_y, validation=(val_x, val_y))
+    recorded = [h["val_accuracy"] for h in clf.history_]
+    assert len(recorded) == 3
+    returned = float((clf.predict(val_x) == val_y).mean())
+    assert returned == pytest.approx(max(recorded))
+    assert clf.best_epoch_ == 1 + int(np.argmax(recorded))
+
+
+@pytest.mark.parametrize("patience, epochs_run", [(1, 2), (2, 3)])
+def test_early_stopping_after_patience_epochs(tiny, patience, epochs_run):
+    train_x, train_y = tiny[:2]
+    # Identical validation texts with both labels: accuracy is exactly 0.5 every epoch,
+    # so only the first epoch counts as an improvement.
+    val_x, val_y = ["the same review"] * 10, [0, 1] * 5
+    clf = fast(epochs=5, patience=patience).fit(train_x, train_y, validation=(val_x, val_y))
+    assert len(clf.history_) == epochs_run
+    assert clf.best_epoch_ == 1
+
+
+def test_fit_without_validation_trains_all_epochs(tiny):
+    train_x, train_y = tiny[:2]
+    clf = fast(epochs=2).fit(train_x, train_y)
+    assert len(clf.history_) == 2
+    assert clf.history_[0]["val_accuracy"] is None
+
+
+@pytest.mark.parametrize("n, batch_size", [(1, 4), (17, 4), (64, 16), (100, 7)])
+def test_length_grouped_batches_cover_every_index_once(n, batch_size):
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 120, size=n)
+    batches = length_grouped_batches(lengths, batch_size, np.random.default_rng(1))
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(n))
+    assert all(len(b) <= batch_size for b in batches)
+    # Grouping: the spread of lengths inside a batch is far below a random batch's.
+    if n >= 64:
+        spread = np.mean([np.ptp(lengths[b]) for b in batches])
+        random_spread = np.mean([np.ptp(lengths[b]) for b in np.array_split(rng.permutation(n), len(batches))])
+        assert spread < random_spread / 3
+
+
+def test_length_grouped_batches_change_order_between_epochs():
+    lengths = np.repeat([10, 20, 30, 40], 16)
+    rng = np.random.default_rng(0)
+    first = [b.tolist() for b in length_grouped_batches(lengths, 8, rng)]
+    second = [b.tolist() for b in length_grouped_batches(lengths, 8, rng)]
+    assert first != second
+
+
+def test_truncation_strategies_keep_the_right_tokens():
+    ids = list(range(20))
+    assert truncate(ids, 8, "head") == list(range(8))
+    assert truncate(ids, 8, "head+tail") == [0, 1, 14, 15, 16, 17, 18, 19]
+    assert truncate(ids[:5], 8, "head+tail") == ids[:5]
+
+
+def test_head_tail_encoding_keeps_start_and_end_of_a_long_review(tiny):
+    train_x, train_y = tiny[:2]
+    clf = fast(epochs=1, max_length=16, truncation="head+tail").fit(train_x, train_y)
+    words = [f"w{i}" for i in range(40)]
+    (encoded,) = clf._encode([" ".join(words)])
+    tok = clf.tokenizer_
+    assert len(encoded) == 16
+    assert encoded[0] == tok.cls_token_id and encoded[-1] == tok.sep_token_id
+    full = tok(" ".join(words), add_special_tokens=False)["input_ids"]
+    assert encoded[1:4] == full[:3]
+    assert encoded[4:-1] == full[-11:]
+
+
+def test_default_model_loads_offline(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    tokenizer, net = load_pretrained(None)
+    assert tokenizer.vocab_size == 30522
+    assert net.config.num_labels == 2
+    assert net.config.id2label == {0: "negative", 1: "positive"}
+
+
+def test_unknown_model_offline_gives_one_line_error(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelNotAvailableError) as info:
+        fast(model="no-such-org/no-such-model").fit(["good", "bad"], [1, 0])
+    message = str(info.value)
+    assert "no-such-org/no-such-model" in message and "local" in message
+    assert "\n" not in message
+
+
+def test_missing_model_folder_is_reported():
+    with pytest.raises(ModelNotAvailableError, match="not found"):
+        fast(model="./no/such/folder").fit(["good", "bad"], [1, 0])
+
+
+@pytest.mark.parametrize(
+    "param, value, match",
+    [("precision", "fp8", "precision must be one of"), ("pooling", "max", "pooling must be one of"),
+     ("max_length", 4, "max_length"), ("epochs", 0, "epochs must be")],
+)
+def test_invalid_hyperparameters_raise_value_error(param, value, match):
+    with pytest.raises(ValueError, match=match):
+        fast(**{param: value}).fit(["good", "bad"], [1, 0])
+
+
+def test_cls_pooling_trains_and_predicts(tiny):
+    train_x, train_y, test_x, _ = tiny
+    clf = fast(pooling="cls").fit(train_x, train_y)
+    proba = clf.predict_proba(test_x)
+    assert proba.shape == (len(test_x), 2)
+    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-6)
+
+
+def test_predict_keeps_input_order_across_length_sorted_batches(tiny):
+    train_x, train_y, test_x, _ = tiny
+    clf = fast(inference="train", precision="fp32").fit(train_x, train_y)
+    both = clf.decision_function(test_x)
+    one_by_one = np.array([clf.decision_function([t])[0] for t in test_x])
+    np.testing.assert_allclose(both, one_by_one, atol=1e-4)
+
+
+def test_int8_inference_matches_batched_and_single_and_tracks_full_precision(tiny):
+    train_x, train_y, test_x, _ = tiny
+    clf = fast(inference="int8").fit(train_x, train_y)
+    batched = clf.decision_function(test_x)
+    single = np.array([clf.decision_function([t])[0] for t in test_x])
+    np.testing.assert_allclose(batched, single, atol=1e-6)
+    full = clf.set_params(inference="train")
+    full._inference_model = None
+    reference = full.decision_function(test_x)
+    assert np.corrcoef(batched, reference)[0, 1] > 0.95
