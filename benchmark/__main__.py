@@ -18,6 +18,7 @@ from classifiers import REGISTRY
 from classifiers.base import ModelFileError
 from dataset import FORMATS, DataError
 
+from .report import ReportError
 from .runner import UsageError
 
 logger = logging.getLogger("benchmark")
@@ -108,6 +109,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     run.add_argument("--config", metavar="FILE", help='JSON file of hyperparameters: {"bow": {"C": 0.5}, "w2v": {...}}')
     run.add_argument("--latency-calls", type=int, default=100, help="timed single-review calls per classifier (default 100)")
+    run.add_argument("--save-models", action="store_true", help="keep each fitted classifier under RUN_DIR/models/NAME")
+    run.add_argument(
+        "--seeds", metavar="LIST",
+        help="comma-separated seeds: repeat the whole comparison per seed and report mean and standard deviation",
+    )
+
+    report = sub.add_parser("report", help="regenerate report.md and plots of a run folder without retraining")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by 'run'")
+
+    predict = sub.add_parser("predict", help="label new reviews with the models saved by 'run --save-models'")
+    predict.add_argument("--run", required=True, metavar="RUN_DIR", help="run folder holding models/")
+    predict.add_argument("--classifiers", metavar="NAMES", help="comma-separated subset of the saved classifiers")
+    predict.add_argument("--file", help="text file with one review per line")
+    predict.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to classify (default: --file, else stdin)")
+
+    compare = sub.add_parser("compare", help="metric differences between two run folders")
+    compare.add_argument("run_a", metavar="RUN_A")
+    compare.add_argument("run_b", metavar="RUN_B")
 
     perf = sub.add_parser("perf", help="BERT fine-tuning speed: seed recipe vs Trainer vs sentibench, one run")
     perf.add_argument("target", choices=["bert"], help="what to measure (bert)")
@@ -134,8 +153,8 @@ def _configure_logging(quiet: bool) -> None:
 
 
 def cmd_run(args) -> int:
-    from .output import format_table
-    from .runner import RunConfig, run
+    from .output import format_seed_summary, format_table
+    from .runner import RunConfig, run, run_seeds
 
     if args.sample_size is not None and args.sample_size < 10:
         raise UsageError(f"--sample-size must be at least 10, got {args.sample_size}")
@@ -153,9 +172,15 @@ def cmd_run(args) -> int:
         params=parse_overrides(args.config, args.set),
         output=args.output,
         latency_calls=args.latency_calls,
+        save_models=args.save_models,
         verbose=not args.quiet,
     )
     try:
+        if args.seeds:
+            parent, summary = run_seeds(cfg, parse_seeds(args.seeds))
+            print(format_seed_summary(summary))
+            print(f"results: {parent}")
+            return 0
         run_dir, results = run(cfg)
     except KeyboardInterrupt:
         print("\ninterrupted: results of the classifiers that finished are kept in the run folder", file=sys.stderr)
@@ -163,7 +188,43 @@ def cmd_run(args) -> int:
     if results["data"]["chosen_by"].startswith("bundled"):
         logger.warning("these numbers come from the bundled demo sample; for real ones use --data FILE or SENTIBENCH_DATA=FILE")
     print(format_table(results))
-    print(f"\nresults: {run_dir}")
+    print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'})")
+    return 0
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"--seeds expects comma-separated integers such as 1,2,3; got {text!r}") from None
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds needs at least two different seeds, got {text!r}")
+    return seeds
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    print(write_report(args.run_dir))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .predict import predict_texts, read_texts
+
+    texts = read_texts(args.texts, args.file, sys.stdin)
+    names = parse_classifier_list(args.classifiers) if args.classifiers else None
+    print(predict_texts(args.run, texts, names))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .predict import compare_runs
+
+    text, same_split = compare_runs(args.run_a, args.run_b)
+    print(text)
+    if not same_split:
+        logger.warning("the two runs used different splits (manifest hashes differ): differences mix data and model effects")
     return 0
 
 
@@ -184,7 +245,7 @@ def cmd_perf(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "perf": cmd_perf}
+COMMANDS = {"run": cmd_run, "perf": cmd_perf, "report": cmd_report, "predict": cmd_predict, "compare": cmd_compare}
 
 
 def main(argv=None) -> int:
@@ -193,7 +254,7 @@ def main(argv=None) -> int:
     try:
         with logging_redirect_tqdm():
             return COMMANDS[args.command](args)
-    except (DataError, UsageError, ModelFileError) as exc:
+    except (DataError, UsageError, ModelFileError, ReportError) as exc:
         print(f"sentibench: error: {exc}", file=sys.stderr)
         return 2
 

@@ -29,10 +29,13 @@ TABLE_COLUMNS = {
     "throughput_per_s": lambda r: r["inference"]["throughput_per_s"],
     "latency_p50_ms": lambda r: r["inference"]["latency_p50_ms"],
     "latency_p95_ms": lambda r: r["inference"]["latency_p95_ms"],
+    "fit_peak_rss_mb": lambda r: r.get("memory", {}).get("fit_peak_rss_mb"),
+    "model_size_mb": lambda r: r.get("model_size_mb"),
 }
 _FLOAT_FORMATS = {
     "accuracy": "{:.4f}", "f1_macro": "{:.4f}", "roc_auc": "{:.4f}", "train_time_s": "{:.2f}",
     "throughput_per_s": "{:,.0f}", "latency_p50_ms": "{:.2f}", "latency_p95_ms": "{:.2f}",
+    "fit_peak_rss_mb": "{:,.0f}", "model_size_mb": "{:.1f}",
 }
 
 
@@ -92,4 +95,20 @@ def write_run(run_dir: Path, results: dict, split, predictions: dict) -> None:
     atomic_write_text(
         run_dir / "comparison.md",
         f"# Comparison: run {results['run_id']}\n\n{format_table(results)}{status}\n",
+    )
+
+
+def format_seed_summary(summary: dict) -> str:
+    """Markdown table of mean ± standard deviation per classifier and metric over seeds."""
+    metrics = list(next(iter(summary["metrics"].values()), {}))
+    rows = [
+        [name] + [f"{m[k]['mean']:.4f} ± {m[k]['std']:.4f}" for k in metrics]
+        for name, m in summary["metrics"].items()
+    ]
+    runs = ", ".join(f"seed {s}: `{d}`" for s, d in summary["runs"].items())
+    return (
+        f"# Comparison over seeds {', '.join(map(str, summary['seeds']))}\n\n"
+        f"Mean ± sample standard deviation over {len(summary['runs'])} runs ({summary['status']}).\n\n"
+        f"{tabulate(rows, headers=['classifier', *metrics], tablefmt='github', disable_numparse=True)}\n\n"
+        f"Per-seed runs: {runs}\n"
     )

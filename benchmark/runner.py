@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,13 +28,18 @@ from sklearn.metrics import (
 from tqdm.auto import tqdm
 
 from classifiers import REGISTRY, SentimentClassifier
+from classifiers.base import atomic_write_text
 from dataset import ReviewData, load_reviews, resolve_data_source, split_manifest, stratified_sample, stratified_split
 
 from . import output
 from .environment import environment
-from .timing import measure_latency, peak_rss_mb, stopwatch
+from .report import write_report
+from .timing import PeakMemory, folder_size_mb, measure_latency, stopwatch
 
 logger = logging.getLogger(__name__)
+
+#: Sub-folder of a run folder holding the fitted classifiers (``--save-models``).
+MODELS_DIR = "models"
 
 
 class UsageError(ValueError):
@@ -56,11 +62,12 @@ class RunConfig:
     output: str = "results"  # parent folder of the run folder
     latency_calls: int = 100  # timed single-review calls per classifier
     latency_warmup: int = 5  # untimed calls before them
+    save_models: bool = False  # keep every fitted classifier under <run>/models/<name>
     verbose: bool = True  # progress bars
 
     def digest(self) -> str:
         """Short hash of what determines the results (not where they go)."""
-        key = {k: v for k, v in asdict(self).items() if k not in ("output", "verbose")}
+        key = {k: v for k, v in asdict(self).items() if k not in ("output", "verbose", "save_models")}
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
@@ -178,22 +185,31 @@ def evaluate(y_true, y_pred, proba_pos) -> dict:
     }
 
 
-def run_one(clf: SentimentClassifier, split: Split, *, latency_calls=100, latency_warmup=5, verbose=True):
+def run_one(clf: SentimentClassifier, split: Split, *, latency_calls=100, latency_warmup=5, verbose=True, model_dir=None):
     """Fit ``clf`` on the training part (validation passed in) and measure it on test.
+
+    Parameters
+    ----------
+    model_dir : path, optional
+        Keep the fitted model there; by default it is saved to a temporary folder only
+        to measure its size on disk.
 
     Returns
     -------
     record : dict
         ``train_time_s`` (wall clock of ``fit``), ``metrics`` (see :func:`evaluate`),
-        ``inference`` (whole-test-set throughput and single-review latency), ``params``
-        and, where the classifier records one, ``history``.
+        ``inference`` (whole-test-set throughput and single-review latency),
+        ``memory`` (peak resident MiB during fit and predict), ``model_size_mb``,
+        ``params`` and, where the classifier has them, ``history`` and ``top_terms``.
     predictions : dict
         ``pred`` and ``proba`` arrays over the test part.
     """
     test_texts, test_labels = split.texts("test"), split.labels("test")
-    with stopwatch() as fit_time:
+    with PeakMemory() as fit_memory, stopwatch() as fit_time:
         clf.fit(split.texts("train"), split.labels("train"), validation=(split.texts("validation"), split.labels("validation")))
-    with stopwatch() as predict_time:
+    # One warm-up call: lazy set-up (BERT builds its int8 model) is not throughput.
+    clf.predict_proba(test_texts[:1])
+    with PeakMemory() as predict_memory, stopwatch() as predict_time:
         proba = clf.predict_proba(test_texts)
     pred = clf.predict(test_texts)
     inference = {
@@ -204,17 +220,27 @@ def run_one(clf: SentimentClassifier, split: Split, *, latency_calls=100, latenc
             desc=f"{clf.name} latency", verbose=verbose,
         ),
     }
+    if model_dir is not None:
+        size = folder_size_mb(clf.save(model_dir))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            size = folder_size_mb(clf.save(Path(tmp) / clf.name))
     record = {
         "classifier": clf.name,
         "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in clf.get_params().items()},
         "train_time_s": fit_time(),
         "metrics": evaluate(test_labels, pred, proba[:, 1]),
         "inference": inference,
-        "peak_rss_mb": peak_rss_mb(),
+        "memory": {"fit_peak_rss_mb": fit_memory.peak_mb, "predict_peak_rss_mb": predict_memory.peak_mb},
+        "model_size_mb": size,
     }
-    for attr in ("history_", "training_info_"):
-        if hasattr(clf, attr):
-            record[attr.rstrip("_")] = getattr(clf, attr)
+    if hasattr(clf, "history_"):
+        record["history"] = clf.history_
+    if hasattr(clf, "top_terms"):
+        record["top_terms"] = clf.top_terms(20)
+    if hasattr(clf, "compare_inference"):
+        # BERT predicts with an int8 model on CPUs: record what that costs in accuracy.
+        record["inference_check"] = clf.compare_inference(test_texts, test_labels)
     return record, {"pred": pred, "proba": proba[:, 1]}
 
 
@@ -265,7 +291,8 @@ def run(cfg: RunConfig) -> tuple[Path, dict]:
             logger.info("***** %s: training on %d reviews *****", clf.name, len(split.train))
             try:
                 record, preds = run_one(
-                    clf, split, latency_calls=cfg.latency_calls, latency_warmup=cfg.latency_warmup, verbose=cfg.verbose
+                    clf, split, latency_calls=cfg.latency_calls, latency_warmup=cfg.latency_warmup, verbose=cfg.verbose,
+                    model_dir=run_dir / MODELS_DIR / clf.name if cfg.save_models else None,
                 )
             except ValueError as exc:
                 # Bad hyperparameter values and unusable data surface as ValueError in fit.
@@ -281,7 +308,54 @@ def run(cfg: RunConfig) -> tuple[Path, dict]:
     except KeyboardInterrupt:
         results["status"] = "interrupted"
         output.write_run(run_dir, results, split, predictions)
+        if results["classifiers"]:
+            write_report(run_dir)
         raise
     results["status"] = "complete"
     output.write_run(run_dir, results, split, predictions)
+    write_report(run_dir)
     return run_dir, results
+
+
+#: Metrics summarised across seeds: name -> function of a classifier record.
+SEED_METRICS = {
+    "accuracy": lambda r: r["metrics"]["accuracy"],
+    "f1_macro": lambda r: r["metrics"]["f1_macro"],
+    "roc_auc": lambda r: r["metrics"]["roc_auc"],
+    "train_time_s": lambda r: r["train_time_s"],
+    "latency_p50_ms": lambda r: r["inference"]["latency_p50_ms"],
+}
+
+
+def run_seeds(cfg: RunConfig, seeds: list[int]) -> tuple[Path, dict]:
+    """Repeat the whole comparison once per seed (sample, split and classifiers).
+
+    Each seed's run folder is kept inside one parent folder, next to ``summary.json``
+    and ``summary.md`` with the mean and standard deviation of each metric.
+    """
+    parent = new_run_dir(replace(cfg, seed=seeds[0]))
+    parent = parent.rename(parent.with_name(parent.name + "-seeds"))
+    summary = {"seeds": seeds, "runs": {}, "status": "running", "config": asdict(cfg)}
+    per_seed: dict[str, dict[str, list[float]]] = {}
+    try:
+        for seed in seeds:
+            logger.info("===== seed %d (%d of %d) =====", seed, seeds.index(seed) + 1, len(seeds))
+            run_dir, results = run(replace(cfg, seed=seed, output=str(parent)))
+            summary["runs"][str(seed)] = run_dir.name
+            for name, record in results["classifiers"].items():
+                for metric, get in SEED_METRICS.items():
+                    per_seed.setdefault(name, {}).setdefault(metric, []).append(get(record))
+    except KeyboardInterrupt:
+        summary["status"] = "interrupted"
+        raise
+    else:
+        summary["status"] = "complete"
+    finally:
+        summary["metrics"] = {
+            name: {m: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "values": v}
+                   for m, v in metrics.items()}
+            for name, metrics in per_seed.items()
+        }
+        output.write_json(parent / "summary.json", summary)
+        atomic_write_text(parent / "summary.md", output.format_seed_summary(summary))
+    return parent, summary

@@ -62,3 +62,54 @@ def measure_latency(predict_one, texts, *, n_calls=100, warmup=5, desc="latency"
         "latency_mean_ms": float(ms.mean()),
         "latency_calls": int(n_calls),
     }
+
+
+def _rss_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class PeakMemory:
+    """Peak resident memory (MiB) of this process during a ``with`` block.
+
+    A background thread samples ``/proc/self/statm`` every ``interval`` seconds (Linux);
+    elsewhere the process-wide peak (``getrusage``) is reported instead, which can only
+    grow from block to block.
+    """
+
+    def __init__(self, interval: float = 0.005):
+        self.interval = interval
+        self.peak_mb: float | None = None
+
+    def _sample(self):
+        while not self._stop.wait(self.interval):
+            self._peak = max(self._peak, _rss_bytes() or 0)
+
+    def __enter__(self):
+        import threading
+
+        self._peak = _rss_bytes() or 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        current = _rss_bytes()
+        if current is None:
+            self.peak_mb = peak_rss_mb()
+        else:
+            self.peak_mb = max(self._peak, current) / (1024 * 1024)
+        return False
+
+
+def folder_size_mb(path) -> float:
+    """Total size of the files under ``path`` in MiB."""
+    from pathlib import Path
+
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / (1024 * 1024)

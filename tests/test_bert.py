@@ -162,6 +162,14 @@ def test_int8_inference_matches_batched_and_single_and_tracks_full_precision(tin
     single = np.array([clf.decision_function([t])[0] for t in test_x])
     np.testing.assert_allclose(batched, single, atol=1e-6)
     full = clf.set_params(inference="train")
-    full._inference_model = None
     reference = full.decision_function(test_x)
     assert np.corrcoef(batched, reference)[0, 1] > 0.95
+
+
+def test_compare_inference_reports_both_paths(tiny):
+    train_x, train_y, test_x, test_y = tiny
+    clf = fast().fit(train_x, train_y)
+    report = clf.compare_inference(test_x, test_y)
+    assert report["inference"] == "int8"
+    assert report["accuracy"] == pytest.approx(float((clf.predict(test_x) == test_y).mean()))
+    assert 0 <= report["accuracy_fp32"] <= 1 and 0.5 <= report["agreement"] <= 1

@@ -1,0 +1,212 @@
+"""``report.md``: what a person looks at after a run.
+
+Everything here is computed from the run folder's ``results.json`` and
+``predictions.csv`` (seeded statistics, fixed plot metadata), so
+``python -m benchmark report RUN_DIR`` regenerates byte-identical files without
+retraining.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from classifiers.base import atomic_write_text
+
+from . import plots
+from .output import PREDICTIONS_FILE, RESULTS_FILE, format_table
+from .stats import bootstrap_ci, pairwise_mcnemar
+
+REPORT_FILE = "report.md"
+#: Seed of the bootstrap resampling, fixed so reports are reproducible.
+BOOTSTRAP_SEED = 0
+N_RESAMPLES = 1000
+N_CONFIDENTLY_WRONG = 5
+N_TOP_TERMS = 15
+
+
+class ReportError(ValueError):
+    """A run folder that cannot be reported on (missing or unreadable files)."""
+
+
+def load_run(run_dir) -> tuple[dict, pd.DataFrame]:
+    """``results.json`` and ``predictions.csv`` of a run folder."""
+    run_dir = Path(run_dir)
+    results_path = run_dir / RESULTS_FILE
+    if not results_path.is_file():
+        raise ReportError(f"{run_dir} is not a run folder (no {RESULTS_FILE}); pass a folder under results/")
+    try:
+        results = json.loads(results_path.read_text(encoding="utf-8"))
+        predictions = pd.read_csv(run_dir / PREDICTIONS_FILE, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read run folder {run_dir}: {exc}") from None
+    return results, predictions
+
+
+def statistics(results: dict, predictions: pd.DataFrame) -> dict:
+    """Bootstrap confidence intervals per classifier and McNemar's test per pair."""
+    names = [n for n in results["classifiers"] if f"{n}_pred" in predictions]
+    y = predictions["label"].to_numpy()
+    preds = {n: predictions[f"{n}_pred"].to_numpy() for n in names}
+    return {
+        "bootstrap": {
+            n: bootstrap_ci(y, preds[n], n_resamples=N_RESAMPLES, seed=BOOTSTRAP_SEED) for n in names
+        },
+        "mcnemar": pairwise_mcnemar(y, preds),
+    }
+
+
+def _ci(entry: dict) -> str:
+    return f"{entry['value']:.4f} [{entry['low']:.4f}, {entry['high']:.4f}]"
+
+
+def _escape(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("|", "\\|")
+
+
+def make_plots(run_dir: Path, results: dict, predictions: pd.DataFrame) -> dict[str, list[str]]:
+    """Write every PNG of the run; returns section -> file names."""
+    records = results["classifiers"]
+    names = [n for n in records if f"{n}_proba" in predictions]
+    files: dict[str, list[str]] = {"confusion": [], "learning": [], "overview": []}
+    for name in names:
+        files["confusion"].append(
+            plots.confusion_matrix_plot(name, records[name]["metrics"]["confusion_matrix"], run_dir / f"confusion_{name}.png")
+        )
+        if records[name].get("history"):
+            files["learning"].append(plots.learning_curves_plot(name, records[name]["history"], run_dir / f"learning_curves_{name}.png"))
+    if names:
+        files["overview"].append(plots.tradeoff_plot({n: records[n] for n in names}, run_dir / "tradeoff.png"))
+        y = predictions["label"].to_numpy()
+        if len(np.unique(y)) == 2:
+            files["overview"].append(
+                plots.roc_plot(
+                    y, {n: predictions[f"{n}_proba"].to_numpy() for n in names},
+                    {n: records[n]["metrics"]["roc_auc"] for n in names}, run_dir / "roc.png",
+                )
+            )
+    return files
+
+
+def render(results: dict, predictions: pd.DataFrame, stats: dict, files: dict[str, list[str]]) -> str:
+    """The Markdown text of ``report.md``."""
+    records = results["classifiers"]
+    data, split, env = results["data"], results["split"], results["environment"]
+    out = [f"# sentibench report: run {results['run_id']}", ""]
+    if results["status"] != "complete":
+        out += [f"> Status: **{results['status']}**: only the classifiers listed finished.", ""]
+    out += [
+        f"Data: `{data['source']}` ({data['format']}), {data['rows_used']:,} reviews used "
+        f"({data['rows_loaded']:,} loaded, {data['rows_read']:,} read; dropped: "
+        f"{', '.join(f'{k}: {v}' for k, v in data['dropped'].items()) or 'none'}). "
+        f"Split seed {results['config']['seed']}: {split['sizes']['train']:,} train / "
+        f"{split['sizes']['validation']:,} validation / {split['sizes']['test']:,} test.",
+        "",
+        "## Comparison",
+        "",
+        format_table(results),
+        "",
+        f"Test accuracy and macro F1 with 95% bootstrap confidence intervals ({N_RESAMPLES:,} resamples "
+        f"of the test items, seed {BOOTSTRAP_SEED}):",
+        "",
+    ]
+    rows = [
+        [name, _ci(b["accuracy"]), _ci(b["f1_macro"]), f"{records[name]['train_time_s']:.2f}",
+         f"{records[name]['inference']['latency_p50_ms']:.2f}"]
+        for name, b in stats["bootstrap"].items()
+    ]
+    out += [tabulate(rows, headers=["classifier", "accuracy [95% CI]", "macro F1 [95% CI]", "train s", "p50 ms"], tablefmt="github"), ""]
+    if stats["mcnemar"]:
+        out += [
+            "## Are the differences real?",
+            "",
+            "McNemar's exact test on the same test items: A-only counts items A gets right and B gets wrong.",
+            "",
+            tabulate(
+                [[m["a"], m["b"], m["a_only"], m["b_only"], f"{m['p_value']:.3g}", "yes" if m["p_value"] < 0.05 else "no"]
+                 for m in stats["mcnemar"]],
+                headers=["A", "B", "A only", "B only", "p-value", "significant at 0.05"], tablefmt="github",
+            ),
+            "",
+        ]
+    if files["overview"]:
+        out += ["## Plots", ""] + [f"![{f}]({f})" for f in files["overview"]] + [""]
+    if files["confusion"]:
+        out += ["## Confusion matrices", ""] + [f"![{f}]({f})" for f in files["confusion"]] + [""]
+    if files["learning"]:
+        out += ["## Learning curves", ""] + [f"![{f}]({f})" for f in files["learning"]] + [""]
+    out += _error_analysis(records, predictions)
+    out += [
+        "## Split manifest",
+        "",
+        f"SHA-256 of the index arrays: `{split['sha256']}`",
+        "",
+        tabulate(
+            [[part, split["sizes"][part], split["class_counts"][part]["0"], split["class_counts"][part]["1"]]
+             for part in ("train", "validation", "test")],
+            headers=["part", "reviews", "negative", "positive"], tablefmt="github",
+        ),
+        "",
+        "## Environment",
+        "",
+        f"Python {env['python']} on {env['platform']}; CPU {env['cpu']} ({env['cpu_count']} cores, "
+        f"{env.get('torch_threads', '?')} torch threads); GPU: {env.get('cuda') or 'none'}; git {env.get('git_commit') or 'unknown'}.",
+        "",
+        ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _error_analysis(records: dict, predictions: pd.DataFrame) -> list[str]:
+    out = ["## Error analysis", ""]
+    for name in records:
+        if f"{name}_pred" not in predictions:
+            continue
+        wrong = predictions[predictions[f"{name}_pred"] != predictions["label"]].copy()
+        out += [f"### {name}", ""]
+        if wrong.empty:
+            out += ["No test review misclassified.", ""]
+        else:
+            wrong["confidence"] = (wrong[f"{name}_proba"] - 0.5).abs()
+            worst = wrong.sort_values(["confidence", "row_id"], ascending=[False, True]).head(N_CONFIDENTLY_WRONG)
+            out += [
+                f"Most confidently wrong ({len(wrong)} of {len(predictions)} test reviews misclassified):",
+                "",
+                tabulate(
+                    [[int(r.row_id), "positive" if r.label else "negative", f"{getattr(r, f'{name}_proba'):.3f}", _escape(r.text)]
+                     for r in worst.itertuples()],
+                    headers=["row", "true", "P(positive)", "review"], tablefmt="github",
+                ),
+                "",
+            ]
+        terms = records[name].get("top_terms")
+        if terms:
+            out += [
+                "Largest weights of the linear model (n-grams):",
+                "",
+                tabulate(
+                    [[p[0], f"{p[1]:.2f}", n[0], f"{n[1]:.2f}"] for p, n in zip(terms["positive"][:N_TOP_TERMS], terms["negative"][:N_TOP_TERMS])],
+                    headers=["positive n-gram", "weight", "negative n-gram", "weight"], tablefmt="github",
+                ),
+                "",
+            ]
+    return out
+
+
+def write_report(run_dir) -> Path:
+    """(Re)generate ``report.md`` and its PNGs in ``run_dir``; returns the report path."""
+    run_dir = Path(run_dir)
+    results, predictions = load_run(run_dir)
+    stats = statistics(results, predictions)
+    files = make_plots(run_dir, results, predictions)
+    path = run_dir / REPORT_FILE
+    atomic_write_text(path, render(results, predictions, stats, files))
+    return path

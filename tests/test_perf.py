@@ -1,0 +1,52 @@
+"""The BERT perf benchmark's data generator and command (timings are not asserted)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from transformers import AutoConfig, AutoTokenizer
+
+from benchmark.__main__ import main
+from benchmark.perf import long_reviews, training_flops_per_sample
+from classifiers.bert import bundled_model_path
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AutoTokenizer.from_pretrained(str(bundled_model_path()))
+
+
+def test_long_reviews_all_exceed_128_tokens_and_keep_one_polarity(sample, tokenizer):
+    texts, labels = long_reviews(sample.texts, sample.labels, tokenizer, 12, seed=3)
+    assert len(texts) == 12
+    assert sorted(set(labels.tolist())) == [0, 1]
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    assert min(lengths) > 128
+    # Built only from sentences of the review's own class.
+    by_label = {c: {t for t, y in zip(sample.texts, sample.labels) if y == c} for c in (0, 1)}
+    for text, label in zip(texts, labels):
+        assert any(sentence in text for sentence in by_label[label])
+    again, _ = long_reviews(sample.texts, sample.labels, tokenizer, 12, seed=3)
+    assert again == texts
+
+
+def test_training_flops_scale_with_sequence_length():
+    config = AutoConfig.from_pretrained(str(bundled_model_path()))
+    short, long = training_flops_per_sample(config, 64), training_flops_per_sample(config, 128)
+    assert 2 < long / short < 2.2  # linear in tokens, plus a small quadratic attention term
+    # MiniLM-L6 at 128 tokens: about 8.6 GFLOP per training sample.
+    assert 8e9 < long < 9.5e9
+
+
+@pytest.mark.slow
+def test_perf_command_reports_all_recipes(tmp_path, capsys):
+    out = tmp_path / "perf.json"
+    assert main(["-q", "perf", "bert", "--sentences", "32", "--long", "16", "--latency-calls", "5", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "(c)/(a)" in printed and "(c)/(b)" in printed and "matmul ceiling" in printed
+    results = json.loads(out.read_text())
+    for block in results["datasets"].values():
+        assert set(block["recipes"]) == {"seed", "trainer", "sentibench"}
+        assert all(np.isfinite(r["train_samples_per_s"]) and r["train_samples_per_s"] > 0 for r in block["recipes"].values())

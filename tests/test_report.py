@@ -1,0 +1,160 @@
+"""Plots, statistics, report regeneration, predict and compare."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from benchmark.__main__ import main
+from benchmark.report import REPORT_FILE, write_report
+from benchmark.stats import bootstrap_ci, mcnemar_exact, pairwise_mcnemar
+
+FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=3", "--latency-calls", "5"]
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    assert main(["-q", "run", "--classifiers", "bow,w2v", "--save-models", "--output", str(out), *FAST]) == 0
+    (run_dir,) = out.iterdir()
+    return run_dir
+
+
+def test_run_writes_report_and_non_empty_plots(saved_run):
+    report = (saved_run / REPORT_FILE).read_text()
+    pngs = sorted(p.name for p in saved_run.glob("*.png"))
+    assert pngs == ["confusion_bow.png", "confusion_w2v.png", "roc.png", "tradeoff.png"]
+    for name in pngs:
+        data = (saved_run / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 5000
+        assert f"![{name}]({name})" in report
+    for section in ("## Comparison", "bootstrap confidence intervals", "McNemar", "## Split manifest", "## Environment", "Most confidently wrong"):
+        assert section in report
+    assert "positive n-gram" in report  # BoW weights in the error analysis
+
+
+def test_results_record_memory_and_model_size(saved_run):
+    records = json.loads((saved_run / "results.json").read_text())["classifiers"]
+    for record in records.values():
+        assert record["memory"]["fit_peak_rss_mb"] > 50
+        assert record["memory"]["predict_peak_rss_mb"] > 50
+        assert record["model_size_mb"] > 0
+    assert (saved_run / "models" / "bow" / "sentibench.json").is_file()
+
+
+def test_report_regeneration_is_byte_identical(saved_run, capsys):
+    files = [REPORT_FILE, *(p.name for p in saved_run.glob("*.png"))]
+    before = {f: (saved_run / f).read_bytes() for f in files}
+    for f in files:
+        (saved_run / f).unlink()
+    assert main(["report", str(saved_run)]) == 0
+    assert {f: (saved_run / f).read_bytes() for f in files} == before
+    assert write_report(saved_run).read_bytes() == before[REPORT_FILE]
+
+
+def test_report_on_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "is not a run folder" in capsys.readouterr().err
+
+
+def test_bootstrap_ci_contains_point_estimate_and_shrinks_with_more_data():
+    rng = np.random.default_rng(0)
+
+    def width(n):
+        y = rng.integers(0, 2, n)
+        pred = np.where(rng.random(n) < 0.85, y, 1 - y)
+        ci = bootstrap_ci(y, pred, n_resamples=1000, seed=1)
+        for metric in ("accuracy", "f1_macro"):
+            assert ci[metric]["low"] <= ci[metric]["value"] <= ci[metric]["high"]
+        return ci["accuracy"]["high"] - ci["accuracy"]["low"]
+
+    small, large = width(100), width(10_000)
+    assert large < small / 5
+    y = np.array([0, 1, 1, 0, 1])
+    assert bootstrap_ci(y, y, seed=3) == bootstrap_ci(y, y, seed=3)
+
+
+def test_mcnemar_matches_hand_computed_example():
+    # A right / B wrong on 8 items, B right / A wrong on 2, both right on 5, both wrong on 1.
+    y = np.zeros(16, dtype=int)
+    a = np.array([0] * 8 + [1] * 2 + [0] * 5 + [1])
+    b = np.array([1] * 8 + [0] * 2 + [0] * 5 + [1])
+    result = mcnemar_exact(y, a, b)
+    assert (result["a_only"], result["b_only"]) == (8, 2)
+    # Two-sided exact binomial: 2 * P(X <= 2 | n=10, p=0.5) = 2 * (1 + 10 + 45) / 1024.
+    assert result["p_value"] == pytest.approx(112 / 1024)
+    assert mcnemar_exact(y, a, a)["p_value"] == 1.0
+    pairs = pairwise_mcnemar(y, {"x": a, "y": b, "z": a})
+    assert [(p["a"], p["b"]) for p in pairs] == [("x", "y"), ("x", "z"), ("y", "z")]
+
+
+def test_predict_prints_each_classifier_per_review(saved_run, capsys):
+    assert main(["predict", "--run", str(saved_run), "a wonderful , moving film", "dull and lifeless"]) == 0
+    out = capsys.readouterr().out
+    assert "bow (P positive)" in out and "w2v (P positive)" in out
+    assert out.count("wonderful") == 1 and out.count("lifeless") == 1
+
+
+def test_predict_reads_file_and_stdin(saved_run, tmp_path, capsys, monkeypatch):
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("great fun\n\nboring mess\n")
+    assert main(["predict", "--run", str(saved_run), "--classifiers", "bow", "--file", str(reviews)]) == 0
+    out = capsys.readouterr().out
+    assert "great fun" in out and "boring mess" in out and "w2v" not in out
+    monkeypatch.setattr("sys.stdin", io.StringIO("lovely\n"))
+    assert main(["predict", "--run", str(saved_run)]) == 0
+    assert "lovely" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--classifiers", "bert", "x"], "no saved model for bert"),
+        (["--classifiers", "nope", "x"], "unknown classifier(s) nope"),
+        (["--file", "/no/such/file.txt"], "cannot read /no/such/file.txt"),
+    ],
+)
+def test_predict_errors_exit_2(saved_run, capsys, args, message):
+    assert main(["predict", "--run", str(saved_run), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_predict_without_saved_models_exits_2(tmp_path, capsys):
+    assert main(["-q", "run", "--classifiers", "bow", "--output", str(tmp_path), "--latency-calls", "2"]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    assert main(["predict", "--run", str(run_dir), "good"]) == 2
+    assert "rerun with 'run --save-models'" in capsys.readouterr().err
+
+
+def test_compare_prints_deltas_and_warns_on_different_splits(saved_run, tmp_path, capsys):
+    assert main(["-q", "run", "--classifiers", "bow", "--output", str(tmp_path), "--latency-calls", "2", "--seed", "7"]) == 0
+    (other,) = tmp_path.iterdir()
+    capsys.readouterr()
+    assert main(["compare", str(saved_run), str(other)]) == 0
+    captured = capsys.readouterr()
+    assert "split: DIFFERENT" in captured.out
+    assert "| bow" in captured.out and "w2v" not in captured.out
+    assert "different splits" in captured.err
+    assert main(["compare", str(saved_run), str(saved_run)]) == 0
+    captured = capsys.readouterr()
+    assert "split: identical" in captured.out and "+0.0000" in captured.out
+    assert "different splits" not in captured.err
+
+
+def test_seeds_repeat_the_comparison_and_summarise(tmp_path, capsys):
+    assert main(["-q", "run", "--classifiers", "bow", "--seeds", "1,2", "--output", str(tmp_path), "--latency-calls", "2"]) == 0
+    (parent,) = tmp_path.iterdir()
+    summary = json.loads((parent / "summary.json").read_text())
+    assert summary["status"] == "complete"
+    assert set(summary["runs"]) == {"1", "2"}
+    for folder in summary["runs"].values():
+        assert (parent / folder / "results.json").is_file()
+    accuracy = summary["metrics"]["bow"]["accuracy"]
+    assert len(accuracy["values"]) == 2
+    assert accuracy["mean"] == pytest.approx(np.mean(accuracy["values"]))
+    assert accuracy["std"] == pytest.approx(np.std(accuracy["values"], ddof=1))
+    assert "± " in (parent / "summary.md").read_text()
+    assert main(["-q", "run", "--seeds", "1,1", "--output", str(tmp_path)]) == 2
