@@ -1,0 +1,76 @@
+"""Prediction latency of every classifier (pytest-benchmark).
+
+Kept out of the default run by the ``latency`` marker::
+
+    python -m pytest -m latency --benchmark-autosave          # measure, save JSON under .benchmarks/
+    python -m pytest -m latency --benchmark-compare           # compare with the last saved run
+    python -m pytest -m latency --benchmark-disable           # run each once (CI: checks it works)
+
+Models are fitted once per session on 2,000 Yelp sentences from ../shared/data when
+present, else on the bundled 200-sentence sample.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from classifiers import REGISTRY
+from dataset import bundled_sample_path, load_reviews, stratified_sample, stratified_split
+
+from ..conftest import SHARED_DATA
+
+pytestmark = pytest.mark.latency
+
+NAMES = list(REGISTRY)
+#: Settings that keep session set-up short; latency depends on the model, not on epochs.
+PARAMS = {"bow": {}, "w2v": {}, "bert": {"epochs": 1, "verbose": False}}
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    shared = SHARED_DATA / "yelp_sentences.csv"
+    data = load_reviews(str(shared if shared.is_file() else bundled_sample_path()))
+    data = data.subset(stratified_sample(data.labels, 2000, seed=0))
+    train, val, test = stratified_split(data.labels, seed=0)
+    pick = lambda idx: [data.texts[i] for i in idx]  # noqa: E731
+    return {
+        "source": data.source,
+        "train": (pick(train), data.labels[train]),
+        "validation": (pick(val), data.labels[val]),
+        "test": pick(test),
+    }
+
+
+@pytest.fixture(scope="session")
+def fitted(corpus):
+    models = {}
+    for name in NAMES:
+        clf = REGISTRY[name](**PARAMS[name])
+        models[name] = clf.fit(*corpus["train"], validation=corpus["validation"])
+        clf.predict_proba(corpus["test"][:1])  # lazy set-up (BERT's int8 model) before timing
+    return models
+
+
+@pytest.mark.benchmark(group="single review")
+@pytest.mark.parametrize("name", NAMES)
+def test_single_review_latency(benchmark, fitted, corpus, name):
+    texts = corpus["test"]
+    calls = iter(range(10**9))
+
+    def one_review():
+        return fitted[name].predict_proba([texts[next(calls) % len(texts)]])
+
+    benchmark.extra_info.update(classifier=name, data=corpus["source"])
+    proba = benchmark.pedantic(one_review, rounds=100, warmup_rounds=5, iterations=1)
+    assert proba.shape == (1, 2)
+    np.testing.assert_allclose(proba.sum(), 1.0)
+
+
+@pytest.mark.benchmark(group="batch of 100 reviews")
+@pytest.mark.parametrize("name", NAMES)
+def test_batch_latency(benchmark, fitted, corpus, name):
+    batch = corpus["test"][:100]
+    benchmark.extra_info.update(classifier=name, data=corpus["source"], batch_size=len(batch))
+    proba = benchmark.pedantic(fitted[name].predict_proba, args=(batch,), rounds=10, warmup_rounds=1, iterations=1)
+    assert proba.shape == (len(batch), 2)
