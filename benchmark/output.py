@@ -31,6 +31,7 @@ TABLE_COLUMNS = {
     "latency_p95_ms": lambda r: r["inference"]["latency_p95_ms"],
     "fit_peak_rss_mb": lambda r: r.get("memory", {}).get("fit_peak_rss_mb"),
     "model_size_mb": lambda r: r.get("model_size_mb"),
+    "fit": lambda r: _fit_note(r.get("fit_info")),
 }
 _FLOAT_FORMATS = {
     "accuracy": "{:.4f}", "f1_macro": "{:.4f}", "roc_auc": "{:.4f}", "train_time_s": "{:.2f}",
@@ -39,10 +40,19 @@ _FLOAT_FORMATS = {
 }
 
 
+def _fit_note(info: dict | None) -> str:
+    """How the model was fitted when it was not simply on every training review."""
+    if not info or info["rows"] == info["of_rows"] and info["method"] == "rbf":
+        return ""
+    return f"{info['method']} on {info['rows']:,} of {info['of_rows']:,}"
+
+
 def comparison_frame(results: dict) -> pd.DataFrame:
     """One row per classifier with the headline numbers, in run order."""
     rows = [{col: get(rec) for col, get in TABLE_COLUMNS.items()} for rec in results["classifiers"].values()]
-    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    # The fit note only matters when some model was not fitted on every training review.
+    return frame if frame["fit"].astype(bool).any() else frame.drop(columns="fit")
 
 
 def format_table(results: dict, tablefmt: str = "github") -> str:

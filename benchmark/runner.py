@@ -234,6 +234,8 @@ def run_one(clf: SentimentClassifier, split: Split, *, latency_calls=100, latenc
         "memory": {"fit_peak_rss_mb": fit_memory.peak_mb, "predict_peak_rss_mb": predict_memory.peak_mb},
         "model_size_mb": size,
     }
+    if hasattr(clf, "fit_info_"):
+        record["fit_info"] = clf.fit_info_
     if hasattr(clf, "history_"):
         record["history"] = clf.history_
     if hasattr(clf, "top_terms"):

@@ -8,8 +8,11 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from sklearn.kernel_approximation import Nystroem
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
+from sklearn.svm import SVC, LinearSVC
 
 from .base import (
     SentimentClassifier,
@@ -110,6 +113,16 @@ class Word2VecSvmClassifier(SentimentClassifier):
         SVM regularisation.
     gamma : {"scale", "auto"} or float, default="scale"
         RBF kernel width.
+    max_svm_samples : int, default=20000
+        The exact RBF SVM's fit time grows at least quadratically with the number of
+        reviews; above this many, ``large_data`` decides what happens (the word vectors
+        are always trained on all training texts).
+    large_data : {"subsample", "nystroem"}, default="subsample"
+        ``"subsample"``: fit the RBF SVM on a stratified sample of ``max_svm_samples``
+        reviews. ``"nystroem"``: approximate the RBF kernel with ``max_svm_samples``
+        components (``nystroem_components``) and fit a linear SVM on all reviews. ``fit_info_`` records which was used.
+    nystroem_components : int, default=1000
+        Rank of the Nystroem kernel approximation.
     random_state : int, default=0
         Seed for Word2Vec and the SVM.
 
@@ -118,7 +131,10 @@ class Word2VecSvmClassifier(SentimentClassifier):
     wv_ : gensim.models.KeyedVectors
         The word vectors used.
     scaler_ : StandardScaler
-    svm_ : SVC
+    svm_ : SVC or Pipeline (Nystroem + LinearSVC)
+    fit_info_ : dict
+        ``method`` (``"rbf"``, ``"rbf-subsample"`` or ``"nystroem-<components>"``),
+        ``rows`` the SVM was fitted on and ``of_rows`` training reviews.
     calibration_ : tuple (a, b)
         Platt sigmoid parameters fitted on validation decision scores (3-fold
         cross-validated training scores when no validation split is given).
@@ -150,6 +166,9 @@ class Word2VecSvmClassifier(SentimentClassifier):
         corpus=None,
         C=4.0,
         gamma="scale",
+        max_svm_samples=20000,
+        large_data="subsample",
+        nystroem_components=1000,
         random_state=0,
     ):
         self.vector_size = vector_size
@@ -162,6 +181,9 @@ class Word2VecSvmClassifier(SentimentClassifier):
         self.corpus = corpus
         self.C = C
         self.gamma = gamma
+        self.max_svm_samples = max_svm_samples
+        self.large_data = large_data
+        self.nystroem_components = nystroem_components
         self.random_state = random_state
 
     def _train_vectors(self, sentences):
@@ -205,9 +227,38 @@ class Word2VecSvmClassifier(SentimentClassifier):
             logger.info("%d of %d training reviews have no in-vocabulary word (zero vector)", self.n_empty_, len(texts))
         self.scaler_ = StandardScaler().fit(X)
         X = self.scaler_.transform(X)
-        self.svm_ = SVC(kernel="rbf", C=self.C, gamma=self.gamma, random_state=self.random_state).fit(X, y)
+        self.svm_, self.fit_info_ = self._fit_svm(X, y)
         X_val, y_val = (self.scaler_.transform(self._embed(validation[0])[0]), validation[1]) if validation else (None, None)
         self.calibration_ = fit_platt(*calibration_scores(self.svm_, X, y, X_val, y_val))
+
+    def _fit_svm(self, X, y):
+        """Exact RBF SVM, or the documented large-data fallback above ``max_svm_samples``."""
+        n = len(y)
+        if self.large_data not in ("subsample", "nystroem"):
+            raise ValueError(f"large_data must be 'subsample' or 'nystroem', got {self.large_data!r}")
+        svc = SVC(kernel="rbf", C=self.C, gamma=self.gamma, random_state=self.random_state)
+        if n <= self.max_svm_samples:
+            return svc.fit(X, y), {"method": "rbf", "rows": n, "of_rows": n}
+        if self.large_data == "subsample":
+            idx, _ = train_test_split(
+                np.arange(n), train_size=self.max_svm_samples, stratify=y, random_state=self.random_state
+            )
+            logger.warning(
+                "w2v: fitting the RBF SVM on a stratified sample of %d of %d reviews (max_svm_samples); "
+                "set large_data='nystroem' to use all of them", len(idx), n,
+            )
+            return svc.fit(X[idx], y[idx]), {"method": "rbf-subsample", "rows": len(idx), "of_rows": n}
+        gamma = self.gamma
+        if gamma == "scale":
+            gamma = 1.0 / (X.shape[1] * X.var())
+        elif gamma == "auto":
+            gamma = 1.0 / X.shape[1]
+        model = make_pipeline(
+            Nystroem(kernel="rbf", gamma=gamma, n_components=self.nystroem_components, random_state=self.random_state),
+            LinearSVC(C=self.C, random_state=self.random_state),
+        )
+        logger.warning("w2v: %d reviews > max_svm_samples: RBF kernel approximated by %d Nystroem components", n, self.nystroem_components)
+        return model.fit(X, y), {"method": f"nystroem-{self.nystroem_components}", "rows": n, "of_rows": n}
 
     def _decision_function(self, texts):
         return self.svm_.decision_function(self.scaler_.transform(self._embed(texts)[0]))
@@ -219,7 +270,10 @@ class Word2VecSvmClassifier(SentimentClassifier):
         # word2vec binary format: plain floats, no pickle (gensim's own .save pickles).
         self.wv_.save_word2vec_format(str(folder / _VECTORS_FILE), binary=True)
         skops_dump(
-            {"scaler": self.scaler_, "svm": self.svm_, "calibration": list(self.calibration_), "n_empty": self.n_empty_},
+            {
+                "scaler": self.scaler_, "svm": self.svm_, "calibration": list(self.calibration_),
+                "n_empty": self.n_empty_, "fit_info": self.fit_info_,
+            },
             folder / _MODEL_FILE,
         )
 
@@ -232,3 +286,4 @@ class Word2VecSvmClassifier(SentimentClassifier):
         self.svm_ = state["svm"]
         self.calibration_ = tuple(state["calibration"])
         self.n_empty_ = int(state["n_empty"])
+        self.fit_info_ = dict(state["fit_info"])

@@ -231,3 +231,21 @@ def test_w2v_pretrained_vectors_and_extra_corpus(tiny, tmp_path):
     assert "unseenword" not in base.wv_.key_to_index
     with pytest.raises(ValueError, match="not found"):
         Word2VecSvmClassifier(corpus=str(tmp_path / "missing.txt")).fit(train_x, train_y)
+
+
+@pytest.mark.parametrize("large_data, method, rows", [("subsample", "rbf-subsample", 30), ("nystroem", "nystroem-20", 48)])
+def test_w2v_large_data_fallbacks_are_recorded(tiny, tmp_path, large_data, method, rows):
+    train_x, train_y, test_x, _ = tiny
+    clf = Word2VecSvmClassifier(min_count=1, w2v_epochs=2, max_svm_samples=30, large_data=large_data, nystroem_components=20)
+    clf.fit(train_x, train_y)
+    assert clf.fit_info_ == {"method": method, "rows": rows, "of_rows": 48}
+    assert clf.predict_proba(test_x).shape == (len(test_x), 2)
+    loaded = Word2VecSvmClassifier.load(clf.save(tmp_path / "m"))
+    assert loaded.fit_info_ == clf.fit_info_
+    np.testing.assert_array_equal(loaded.decision_function(test_x), clf.decision_function(test_x))
+
+
+def test_w2v_small_data_uses_the_exact_svm(tiny):
+    train_x, train_y = tiny[:2]
+    clf = Word2VecSvmClassifier(min_count=1, w2v_epochs=2).fit(train_x, train_y)
+    assert clf.fit_info_ == {"method": "rbf", "rows": 48, "of_rows": 48}

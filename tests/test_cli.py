@@ -167,3 +167,13 @@ def test_yelp_sentences_reach_the_accuracy_targets(tmp_path):
     records = json.loads((run_dir / "results.json").read_text())["classifiers"]
     assert records["bow"]["metrics"]["accuracy"] >= 0.94
     assert records["w2v"]["metrics"]["accuracy"] >= 0.84
+
+
+def test_table_shows_when_the_svm_saw_a_subsample(tmp_path):
+    assert run_cli(tmp_path, "--classifiers", "bow,w2v", *FAST, "--set", "w2v.max_svm_samples=50") == 0
+    (run_dir,) = tmp_path.iterdir()
+    table = pd.read_csv(run_dir / "comparison.csv", keep_default_na=False)
+    assert table.set_index("classifier").loc["w2v", "fit"] == "rbf-subsample on 50 of 140"
+    assert table.set_index("classifier").loc["bow", "fit"] == ""
+    record = json.loads((run_dir / "results.json").read_text())["classifiers"]["w2v"]
+    assert record["fit_info"] == {"method": "rbf-subsample", "rows": 50, "of_rows": 140}
