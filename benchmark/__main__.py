@@ -16,7 +16,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from classifiers import REGISTRY
 from classifiers.base import ModelFileError
-from dataset import FORMATS, DataError
+from dataset import DATASETS, FORMATS, DataError
 
 from .report import ReportError
 from .runner import UsageError
@@ -67,13 +67,15 @@ def parse_classifier_list(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+def add_data_arguments(parser: argparse.ArgumentParser, with_data: bool = True) -> None:
     group = parser.add_argument_group("data")
-    group.add_argument(
-        "--data",
-        help="review file to use (default: $SENTIBENCH_DATA, then dataset/yelp_reviews.csv, then a bundled "
-        "200-sentence sample)",
-    )
+    if with_data:
+        group.add_argument(
+            "--data",
+            help="review file, a downloaded dataset (yelp-polarity, yelp-polarity:train) or a Hugging Face dataset "
+            "(hf:NAME[:SPLIT]); default: $SENTIBENCH_DATA, then dataset/yelp_reviews.csv, then a bundled "
+            "200-sentence sample",
+        )
     group.add_argument("--format", choices=FORMATS, help="file format (default: detected from extension and content)")
     group.add_argument("--text-column", help="column holding the review text (CSV/TSV/JSONL/Parquet with a header)")
     group.add_argument("--label-column", help="column holding the label (CSV/TSV/JSONL/Parquet with a header)")
@@ -111,6 +113,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     run.add_argument("--latency-calls", type=int, default=100, help="timed single-review calls per classifier (default 100)")
     run.add_argument("--save-models", action="store_true", help="keep each fitted classifier under RUN_DIR/models/NAME")
     run.add_argument(
+        "--resume", metavar="RUN_DIR",
+        help="continue an interrupted run: finished classifiers are kept, BERT restarts after its last epoch "
+        "(the run's own data and settings are used; the split must be unchanged)",
+    )
+    run.add_argument("--max-train-samples", type=int, metavar="N", help="BERT: train on a stratified sample of N training reviews")
+    run.add_argument("--eval-every", type=int, metavar="STEPS", help="BERT: also evaluate (and keep the best weights) every STEPS steps")
+    run.add_argument(
         "--seeds", metavar="LIST",
         help="comma-separated seeds: repeat the whole comparison per seed and report mean and standard deviation",
     )
@@ -123,6 +132,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     predict.add_argument("--classifiers", metavar="NAMES", help="comma-separated subset of the saved classifiers")
     predict.add_argument("--file", help="text file with one review per line")
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to classify (default: --file, else stdin)")
+
+    data = sub.add_parser("data", help="inspect or download review data")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    info = data_sub.add_parser("info", help="rows, class balance, dropped rows and review lengths of a file")
+    info.add_argument("path", metavar="PATH", help="review file or dataset (anything 'run --data' accepts)")
+    add_data_arguments(info, with_data=False)
+    info.add_argument(
+        "--plot", metavar="FILE.png",
+        help="where to save the length histogram (default: <file name>_lengths.png in the current folder)",
+    )
+
+    fetch = data_sub.add_parser("download", help="download a public review dataset into the cache")
+    fetch.add_argument("name", choices=sorted(DATASETS), help="dataset to download")
+    fetch.add_argument("--cache", metavar="DIR", help="cache folder (default $SENTIBENCH_CACHE or ~/.cache/sentibench)")
+    fetch.add_argument("--url", help="download from this address instead of the published one (a mirror)")
+    fetch.add_argument("--sha256", help="expected SHA-256 of the archive; a mismatch deletes the download")
 
     compare = sub.add_parser("compare", help="metric differences between two run folders")
     compare.add_argument("run_a", metavar="RUN_A")
@@ -160,6 +185,24 @@ def cmd_run(args) -> int:
         raise UsageError(f"--sample-size must be at least 10, got {args.sample_size}")
     if args.latency_calls < 1:
         raise UsageError(f"--latency-calls must be at least 1, got {args.latency_calls}")
+    if args.resume:
+        try:
+            run_dir, results = run(RunConfig(), resume=Path(args.resume))
+        except KeyboardInterrupt:
+            print("\ninterrupted: finished classifiers are kept; run the same command again to continue", file=sys.stderr)
+            return 130
+        print(format_table(results))
+        print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'})")
+        return 0
+    classifiers = parse_classifier_list(args.classifiers) if args.classifiers else list(REGISTRY)
+    params = parse_overrides(args.config, args.set)
+    for flag, param in (("max_train_samples", "max_train_samples"), ("eval_every", "eval_every")):
+        value = getattr(args, flag)
+        if value is not None:
+            if value < 1:
+                raise UsageError(f"--{flag.replace('_', '-')} must be at least 1")
+            if "bert" in classifiers:
+                params.setdefault("bert", {})[param] = value
     cfg = RunConfig(
         data=args.data,
         format=args.format,
@@ -168,8 +211,8 @@ def cmd_run(args) -> int:
         star_threshold=args.star_threshold,
         sample_size=args.sample_size,
         seed=args.seed,
-        classifiers=parse_classifier_list(args.classifiers) if args.classifiers else list(REGISTRY),
-        params=parse_overrides(args.config, args.set),
+        classifiers=classifiers,
+        params=params,
         output=args.output,
         latency_calls=args.latency_calls,
         save_models=args.save_models,
@@ -183,7 +226,10 @@ def cmd_run(args) -> int:
             return 0
         run_dir, results = run(cfg)
     except KeyboardInterrupt:
-        print("\ninterrupted: results of the classifiers that finished are kept in the run folder", file=sys.stderr)
+        print(
+            "\ninterrupted: results of the classifiers that finished are kept; continue with "
+            "'python -m benchmark run --resume RUN_DIR'", file=sys.stderr,
+        )
         return 130
     if results["data"]["chosen_by"].startswith("bundled"):
         logger.warning("these numbers come from the bundled demo sample; for real ones use --data FILE or SENTIBENCH_DATA=FILE")
@@ -218,6 +264,27 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_data(args) -> int:
+    from dataset import download, load_reviews
+
+    from .datainfo import describe, format_info, length_histogram
+
+    if args.data_command == "download":
+        folder = download(args.name, cache=args.cache, url=args.url, sha256=args.sha256, verbose=not args.quiet)
+        print(f"{args.name}: {folder}\nuse it with: python -m benchmark run --data {args.name}  (or {args.name}:train)")
+        return 0
+
+    data = load_reviews(
+        args.path, text_column=args.text_column, label_column=args.label_column,
+        format=args.format, star_threshold=args.star_threshold,
+    )
+    info = describe(data)
+    print(format_info(info))
+    plot = Path(args.plot or f"{Path(args.path).stem}_lengths.png")
+    print(f"length histogram: {length_histogram(info, plot)}")
+    return 0
+
+
 def cmd_compare(args) -> int:
     from .predict import compare_runs
 
@@ -245,7 +312,7 @@ def cmd_perf(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "perf": cmd_perf, "report": cmd_report, "predict": cmd_predict, "compare": cmd_compare}
+COMMANDS = {"run": cmd_run, "perf": cmd_perf, "report": cmd_report, "predict": cmd_predict, "compare": cmd_compare, "data": cmd_data}
 
 
 def main(argv=None) -> int:

@@ -42,7 +42,7 @@ _FLOAT_FORMATS = {
 
 def _fit_note(info: dict | None) -> str:
     """How the model was fitted when it was not simply on every training review."""
-    if not info or info["rows"] == info["of_rows"] and info["method"] == "rbf":
+    if not info or info["rows"] == info["of_rows"] and info["method"] in ("rbf", "full"):
         return ""
     return f"{info['method']} on {info['rows']:,} of {info['of_rows']:,}"
 

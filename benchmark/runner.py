@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 #: Sub-folder of a run folder holding the fitted classifiers (``--save-models``).
 MODELS_DIR = "models"
+#: Sub-folder holding per-epoch training checkpoints (removed when a classifier finishes).
+CHECKPOINTS_DIR = "checkpoints"
 
 
 class UsageError(ValueError):
@@ -246,6 +248,25 @@ def run_one(clf: SentimentClassifier, split: Split, *, latency_calls=100, latenc
     return record, {"pred": pred, "proba": proba[:, 1]}
 
 
+def _load_for_resume(run_dir: Path) -> tuple[dict, dict]:
+    """The results of an earlier run and the test predictions of its finished classifiers."""
+    import pandas as pd
+
+    try:
+        results = json.loads((run_dir / output.RESULTS_FILE).read_text(encoding="utf-8"))
+        frame = pd.read_csv(run_dir / output.PREDICTIONS_FILE, keep_default_na=False)
+        RunConfig(**results["config"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"cannot resume {run_dir}: not a readable run folder ({exc})") from None
+    if results.get("status") == "complete":
+        raise UsageError(f"{run_dir} is already complete; nothing to resume")
+    done = {
+        name: {"pred": frame[f"{name}_pred"].to_numpy(), "proba": frame[f"{name}_proba"].to_numpy()}
+        for name in results["classifiers"]
+    }
+    return results, done
+
+
 def new_run_dir(cfg: RunConfig) -> Path:
     """``<output>/<UTC timestamp>-<config hash>``, created; never reuses a folder."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -258,31 +279,54 @@ def new_run_dir(cfg: RunConfig) -> Path:
     return run_dir
 
 
-def run(cfg: RunConfig) -> tuple[Path, dict]:
+def run(cfg: RunConfig, resume: Path | None = None) -> tuple[Path, dict]:
     """Run the benchmark described by ``cfg``; returns the run folder and its results.
 
     Files in the run folder are rewritten (atomically) after each classifier. On
     ``KeyboardInterrupt`` the results of the classifiers that finished are kept, the
     status is ``"interrupted"``, and the exception propagates.
+
+    With ``resume`` (a run folder; ``cfg`` is then ignored in favour of the folder's own
+    config), the classifiers that finished are kept and skipped, after checking that the
+    data still gives the identical split; BERT continues from its last saved epoch.
     """
+    if resume is not None:
+        run_dir = Path(resume)
+        results, done = _load_for_resume(run_dir)
+        cfg = RunConfig(**results["config"])
     classifiers = [make_classifier(n, cfg.params.get(n), seed=cfg.seed) for n in cfg.classifiers]
     unknown = sorted(set(cfg.params) - set(cfg.classifiers))
     if unknown:
         raise UsageError(f"hyperparameters given for {', '.join(unknown)}, which this run does not include")
     split, data_info = prepare_data(cfg)
     manifest = split.manifest()
-    run_dir = new_run_dir(cfg)
-    results = {
-        "run_id": run_dir.name,
-        "status": "running",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": asdict(cfg),
-        "environment": environment(),
-        "data": data_info,
-        "split": manifest,
-        "classifiers": {},
-    }
-    predictions = {}
+    if resume is None:
+        run_dir = new_run_dir(cfg)
+        results = {
+            "run_id": run_dir.name,
+            "status": "running",
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "config": asdict(cfg),
+            "environment": environment(),
+            "data": data_info,
+            "split": manifest,
+            "classifiers": {},
+        }
+        predictions = {}
+    else:
+        if manifest["sha256"] != results["split"]["sha256"]:
+            raise UsageError(
+                f"cannot resume {run_dir}: the data now gives a different split (manifest "
+                f"{manifest['sha256'][:12]} != {results['split']['sha256'][:12]}); start a new run"
+            )
+        predictions = done
+        results["status"] = "running"
+        classifiers = [c for c in classifiers if c.name not in results["classifiers"]]
+        logger.info("resuming %s: %s already finished", run_dir, ", ".join(results["classifiers"]) or "nothing")
+    for clf in classifiers:
+        # BERT saves each finished epoch here, so a killed run resumes mid-training.
+        if "checkpoint_dir" in clf.get_params():
+            clf.set_params(checkpoint_dir=str(run_dir / CHECKPOINTS_DIR / clf.name))
     logger.info(
         "split (seed %d): %d train / %d validation / %d test, manifest %s",
         cfg.seed, len(split.train), len(split.validation), len(split.test), manifest["sha256"][:12],

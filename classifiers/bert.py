@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import logging
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -268,7 +270,8 @@ class BertClassifier(SentimentClassifier):
     max_grad_norm : float, default=1.0
         Gradient clipping.
     patience : int, default=1
-        Stop after this many epochs without a better validation accuracy.
+        Stop after this many evaluations (epochs, unless ``eval_every``) without a
+        better validation accuracy.
     seed : int, default=42
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
         Autocast dtype for training and evaluation. ``"auto"``: bf16 on a CPU with bf16
@@ -287,6 +290,16 @@ class BertClassifier(SentimentClassifier):
     pad_to_multiple_of : int or None, default=None
         Round each batch's padded length up to a multiple of this (helps GPU tensor
         cores); ``None`` pads to the longest review, which is faster on a CPU.
+    max_train_samples : int, optional
+        Train on a stratified sample of this many training reviews (bounds CPU time on
+        large data; recorded in ``fit_info_``).
+    eval_every : int, optional
+        Also evaluate on the validation split every this many optimizer steps; best
+        weights and early stopping (``patience`` counts evaluations) then act within
+        epochs, which matters when one epoch is long.
+    checkpoint_dir : str or path, optional
+        Save a checkpoint after every epoch here; a later ``fit`` with the same data and
+        hyperparameters continues after the last saved epoch. Removed when training ends.
     inference : {"auto", "int8", "train"}, default="auto"
         Model used by ``predict``: ``"int8"`` is a dynamically int8-quantised copy of
         the Linear layers (CPU only); ``"train"`` is the trained model in the training
@@ -300,10 +313,14 @@ class BertClassifier(SentimentClassifier):
         The fine-tuned network (best validation epoch), on ``device_``.
     tokenizer_ : transformers.PreTrainedTokenizerBase
     history_ : list of dict
-        Per epoch: ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``,
-        ``seconds``, ``samples_per_s``.
-    best_epoch_ : int
-        1-based epoch whose weights were kept.
+        Per evaluation (each epoch end, and every ``eval_every`` steps): ``epoch``
+        (fractional within an epoch), ``train_loss`` and ``train_accuracy`` since the
+        previous evaluation, ``val_loss``, ``val_accuracy``, ``seconds``,
+        ``samples_per_s``.
+    best_epoch_ : float
+        Epoch (1-based; fractional with ``eval_every``) whose weights were kept.
+    fit_info_ : dict
+        ``method`` (``"full"`` or ``"subsample"``), ``rows`` trained on, ``of_rows``.
     device_ : str
     precision_ : str
         The resolved precision.
@@ -340,6 +357,9 @@ class BertClassifier(SentimentClassifier):
         attention_dropout=0.0,
         freeze_embeddings=True,
         pad_to_multiple_of=None,
+        max_train_samples=None,
+        eval_every=None,
+        checkpoint_dir=None,
         inference="auto",
         verbose=True,
     ):
@@ -360,6 +380,9 @@ class BertClassifier(SentimentClassifier):
         self.attention_dropout = attention_dropout
         self.freeze_embeddings = freeze_embeddings
         self.pad_to_multiple_of = pad_to_multiple_of
+        self.max_train_samples = max_train_samples
+        self.eval_every = eval_every
+        self.checkpoint_dir = checkpoint_dir
         self.inference = inference
         self.verbose = verbose
 
@@ -377,6 +400,10 @@ class BertClassifier(SentimentClassifier):
         for param in ("batch_size", "epochs", "patience"):
             if not (isinstance(getattr(self, param), int) and getattr(self, param) >= 1):
                 raise ValueError(f"{param} must be a positive integer, got {getattr(self, param)!r}")
+        for param in ("max_train_samples", "eval_every"):
+            value = getattr(self, param)
+            if value is not None and not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"{param} must be a positive integer or None, got {value!r}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
 
@@ -450,6 +477,7 @@ class BertClassifier(SentimentClassifier):
         self.model_ = hf_model
         self._inference_model = None
 
+        texts, y = self._limit_training_rows(texts, y)
         encoded = self._encode(texts)
         lengths = np.fromiter((len(s) for s in encoded), dtype=np.int64, count=len(encoded))
         val_encoded = self._encode(validation[0]) if validation and len(validation[0]) else None
@@ -457,6 +485,7 @@ class BertClassifier(SentimentClassifier):
 
         no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
         trainable = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
+        params = [p for _, p in trainable]
         groups = [
             {"params": [p for n, p in trainable if not n.endswith(no_decay)], "weight_decay": self.weight_decay},
             {"params": [p for n, p in trainable if n.endswith(no_decay)], "weight_decay": 0.0},
@@ -470,16 +499,32 @@ class BertClassifier(SentimentClassifier):
         rng = np.random.default_rng(self.seed)
 
         self.history_ = []
-        best_acc, best_state, stale = -1.0, None, 0
-        self.best_epoch_ = self.epochs
+        best = {"accuracy": -1.0, "state": None, "index": None}
+        stale, stop, first_epoch = 0, False, 1
+        checkpoint = self._checkpoint_path()
+        fingerprint = self._fingerprint(texts, y, validation) if checkpoint else None
+        if checkpoint and checkpoint.is_file():
+            saved = torch.load(checkpoint, map_location=self.device_, weights_only=True)
+            if saved["fingerprint"] == fingerprint:
+                net.load_state_dict(saved["model"])
+                optimizer.load_state_dict(saved["optimizer"])
+                scheduler.load_state_dict(saved["scheduler"])
+                rng.bit_generator.state = saved["numpy_rng"]
+                torch.set_rng_state(saved["torch_rng"])
+                self.history_, stale, self.best_epoch_ = saved["history"], saved["stale"], saved["best_epoch"]
+                best.update(saved["best"])
+                first_epoch = saved["epoch"] + 1
+                logger.info("resuming BERT training after epoch %d from %s", saved["epoch"], checkpoint)
+            else:
+                logger.warning("ignoring checkpoint %s: it belongs to other data or hyperparameters", checkpoint)
         logger.info(
             "***** Running training: %d reviews, %d epochs, batch %d, %s on %s *****",
             len(encoded), self.epochs, self.batch_size, self.precision_, self.device_,
         )
-        for epoch in range(1, self.epochs + 1):
+        clock = time.perf_counter()
+        for epoch in range(first_epoch, self.epochs + 1):
             net.train()
-            start = time.perf_counter()
-            total_loss, correct, seen = 0.0, 0, 0
+            window = {"loss": 0.0, "correct": 0, "seen": 0, "start": time.perf_counter()}
             bar = _progress(length_grouped_batches(lengths, self.batch_size, rng), f"epoch {epoch}/{self.epochs}", self.verbose)
             for step, batch in enumerate(bar, 1):
                 input_ids, attention = self._collate(encoded, batch)
@@ -492,7 +537,7 @@ class BertClassifier(SentimentClassifier):
                     scaler.unscale_(optimizer)
                 else:
                     loss.backward()
-                torch.nn.utils.clip_grad_norm_([p for _, p in trainable], self.max_grad_norm)
+                torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
                 if scaler is not None:
                     scaler.step(optimizer)
                     scaler.update()
@@ -501,53 +546,115 @@ class BertClassifier(SentimentClassifier):
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 # .item() syncs a GPU; once per step is fine for a progress bar.
-                total_loss += loss.item() * len(batch)
-                correct += int((logits.argmax(-1) == target).sum())
-                seen += len(batch)
+                window["loss"] += loss.item() * len(batch)
+                window["correct"] += int((logits.argmax(-1) == target).sum())
+                window["seen"] += len(batch)
                 if hasattr(bar, "set_postfix"):
-                    bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
-                if epoch == 1 and step == min(20, steps_per_epoch):
-                    per_step = (time.perf_counter() - start) / step
+                    bar.set_postfix(loss=f"{window['loss'] / window['seen']:.4f}", refresh=False)
+                if epoch == first_epoch and step == min(20, steps_per_epoch):
+                    per_step = (time.perf_counter() - clock) / step
                     logger.info(
                         "estimated time: %.0f s per epoch, %.0f s for %d epochs",
                         per_step * steps_per_epoch, per_step * total, self.epochs,
                     )
-            seconds = time.perf_counter() - start
-            record = {
-                "epoch": epoch,
-                "train_loss": total_loss / seen,
-                "train_accuracy": correct / seen,
-                "val_loss": None,
-                "val_accuracy": None,
-                "seconds": seconds,
-                "samples_per_s": seen / seconds,
-            }
-            if val_encoded is not None:
-                net.eval()
-                val_logits = self._predict_logits(net, val_encoded)
-                val_y = torch.as_tensor(validation[1])
-                record["val_loss"] = float(torch.nn.functional.cross_entropy(val_logits, val_y))
-                record["val_accuracy"] = float((val_logits.argmax(-1) == val_y).float().mean())
-            self.history_.append(record)
-            logger.info(
-                "epoch %d: train loss %.4f acc %.4f | val loss %s acc %s | %.0f s",
-                epoch, record["train_loss"], record["train_accuracy"],
-                _fmt(record["val_loss"]), _fmt(record["val_accuracy"]), seconds,
-            )
-            if record["val_accuracy"] is None:
-                continue
-            if record["val_accuracy"] > best_acc:
-                best_acc, stale, self.best_epoch_ = record["val_accuracy"], 0, epoch
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                stale += 1
-                if stale >= self.patience:
-                    logger.info("early stopping: no better validation accuracy for %d epoch(s)", stale)
-                    break
-        if best_state is not None and self.best_epoch_ != len(self.history_):
-            logger.info("restoring the weights of epoch %d (validation accuracy %.4f)", self.best_epoch_, best_acc)
-            net.load_state_dict(best_state)
+                last = step == steps_per_epoch
+                if last or (self.eval_every and step % self.eval_every == 0):
+                    position = epoch - 1 + step / steps_per_epoch
+                    record = self._evaluate(net, window, position, val_encoded, validation)
+                    stale, stop = self._keep_best(net, record, best, stale)
+                    net.train()
+                    window = {"loss": 0.0, "correct": 0, "seen": 0, "start": time.perf_counter()}
+                    if stop:
+                        break
+            if stop:
+                break
+            if checkpoint:
+                _atomic_torch_save(checkpoint, {
+                    "fingerprint": fingerprint, "epoch": epoch, "model": net.state_dict(),
+                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                    "history": self.history_, "stale": stale, "best_epoch": self.best_epoch_, "best": best,
+                })
+        if checkpoint:
+            shutil.rmtree(checkpoint.parent, ignore_errors=True)
+        if best["state"] is not None and best["index"] != len(self.history_) - 1:
+            logger.info("restoring the weights of epoch %s (validation accuracy %.4f)", _epoch_label(self.best_epoch_), best["accuracy"])
+            net.load_state_dict(best["state"])
         net.eval()
+
+    def _checkpoint_path(self) -> Path | None:
+        return Path(self.checkpoint_dir) / "checkpoint.pt" if self.checkpoint_dir else None
+
+    def _fingerprint(self, texts, y, validation) -> str:
+        """Hash of the hyperparameters that shape training and of the data, so a
+        checkpoint is only resumed by the same training run."""
+        ignored = {"checkpoint_dir", "verbose", "inference"}
+        params = {k: v for k, v in self.get_params().items() if k not in ignored}
+        digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+        for part in (texts, validation[0] if validation else []):
+            for text in part:
+                digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+        digest.update(np.asarray(y, dtype=np.int64).tobytes())
+        if validation:
+            digest.update(np.asarray(validation[1], dtype=np.int64).tobytes())
+        return digest.hexdigest()
+
+    def _limit_training_rows(self, texts, y):
+        """Stratified subsample of ``max_train_samples`` training reviews, recorded in ``fit_info_``."""
+        n = len(texts)
+        if self.max_train_samples is None or self.max_train_samples >= n:
+            self.fit_info_ = {"method": "full", "rows": n, "of_rows": n}
+            return texts, y
+        from sklearn.model_selection import train_test_split
+
+        keep, _ = train_test_split(np.arange(n), train_size=self.max_train_samples, stratify=y, random_state=self.seed)
+        keep = np.sort(keep)
+        logger.warning("bert: training on a stratified sample of %d of %d reviews (max_train_samples)", len(keep), n)
+        self.fit_info_ = {"method": "subsample", "rows": len(keep), "of_rows": n}
+        return [texts[i] for i in keep], y[keep]
+
+    def _evaluate(self, net, window, position, val_encoded, validation) -> dict:
+        """Append a history record: training loss/accuracy since the last evaluation, and
+        validation loss/accuracy."""
+        seconds = time.perf_counter() - window["start"]
+        record = {
+            "epoch": round(position, 4),
+            "train_loss": window["loss"] / window["seen"],
+            "train_accuracy": window["correct"] / window["seen"],
+            "val_loss": None,
+            "val_accuracy": None,
+            "seconds": seconds,
+            "samples_per_s": window["seen"] / seconds,
+        }
+        if val_encoded is not None:
+            net.eval()
+            val_logits = self._predict_logits(net, val_encoded)
+            val_y = torch.as_tensor(validation[1])
+            record["val_loss"] = float(torch.nn.functional.cross_entropy(val_logits, val_y))
+            record["val_accuracy"] = float((val_logits.argmax(-1) == val_y).float().mean())
+        self.history_.append(record)
+        logger.info(
+            "epoch %s: train loss %.4f acc %.4f | val loss %s acc %s | %.0f s",
+            _epoch_label(record["epoch"]), record["train_loss"], record["train_accuracy"],
+            _fmt(record["val_loss"]), _fmt(record["val_accuracy"]), seconds,
+        )
+        return record
+
+    def _keep_best(self, net, record, best, stale) -> tuple[int, bool]:
+        """Copy the weights when validation accuracy improves; returns (stale, stop)."""
+        if record["val_accuracy"] is None:
+            self.best_epoch_ = record["epoch"]
+            return 0, False
+        if record["val_accuracy"] > best["accuracy"]:
+            best.update(accuracy=record["val_accuracy"], index=len(self.history_) - 1)
+            best["state"] = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            self.best_epoch_ = record["epoch"]
+            return 0, False
+        stale += 1
+        if stale >= self.patience:
+            logger.info("early stopping: no better validation accuracy for %d evaluation(s)", stale)
+            return stale, True
+        return stale, False
 
     # -- inference ----------------------------------------------------------------------
 
@@ -632,7 +739,10 @@ class BertClassifier(SentimentClassifier):
             self.tokenizer_.save_pretrained(target)
         atomic_write_text(
             folder / _TRAINING_FILE,
-            json.dumps({"history": self.history_, "best_epoch": self.best_epoch_, "precision": self.precision_}, indent=2),
+            json.dumps(
+                {"history": self.history_, "best_epoch": self.best_epoch_, "precision": self.precision_, "fit_info": self.fit_info_},
+                indent=2,
+            ),
         )
 
     def _load_files(self, folder: Path):
@@ -642,6 +752,7 @@ class BertClassifier(SentimentClassifier):
         training = json.loads((folder / _TRAINING_FILE).read_text(encoding="utf-8"))
         self.history_ = training["history"]
         self.best_epoch_ = training["best_epoch"]
+        self.fit_info_ = training["fit_info"]
         self.precision_ = training["precision"]
         if self.device_ == "cpu" and self.precision_ == "fp16":
             self.precision_ = "fp32"
@@ -679,6 +790,18 @@ def _progress(iterable, desc: str, verbose: bool):
     from tqdm.auto import tqdm
 
     return tqdm(iterable, desc=desc, disable=not verbose, leave=False)
+
+
+def _atomic_torch_save(path: Path, obj) -> None:
+    """``torch.save`` next to ``path`` and rename: a kill leaves the old file or the new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _epoch_label(epoch) -> str:
+    return f"{epoch:g}"
 
 
 def _fmt(value) -> str:

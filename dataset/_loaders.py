@@ -76,9 +76,13 @@ class DataError(ValueError):
     """
 
     def __init__(self, message):
-        # Collapse embedded newlines (pandas messages often carry them) so that
-        # the CLI can print exactly one line.
-        super().__init__(re.sub(r"\s*[\r\n]+\s*", " ", str(message)).strip())
+        # Collapse embedded line breaks (pandas messages often carry them, and
+        # column names or values quoted from a file may hold any of the breaks
+        # str.splitlines knows) so that the CLI can print exactly one line.
+        super().__init__(_LINE_BREAKS.sub(" ", str(message)).strip())
+
+
+_LINE_BREAKS = re.compile(r"\s*[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+\s*")
 
 
 @dataclass
@@ -465,16 +469,23 @@ def _read_delimited(path, display, sep, text_column, label_column):
     try:
         # Read only the header first so that a wrong column name fails fast,
         # before a large file is parsed.
-        columns = pd.read_csv(path, nrows=0, **common).columns
-        # pandas keeps a UTF-8 BOM glued to the first column name.
-        columns = [c.lstrip("\ufeff") if isinstance(c, str) else c for c in columns]
+        columns = list(pd.read_csv(path, nrows=0, **common).columns)
+        # pandas drops one UTF-8 BOM; a second one stays glued to the first
+        # column name. Only the first name can carry it, and stripping it must
+        # not give two columns the same name.
+        first = columns[0] if columns else None
+        if isinstance(first, str) and first.lstrip("\ufeff") not in columns:
+            columns[0] = first.lstrip("\ufeff")
         text_col, label_col = _pick_columns(columns, text_column, label_column, display)
         frame = pd.read_csv(
             path,
-            header=0,
-            names=columns,
-            # No usecols: with it pandas silently drops surplus fields, and a
-            # ragged row (an unquoted separator in a review) must be an error.
+            # header=None: the header row itself sets the number of fields, so a
+            # data row with a surplus field (an unquoted separator in a review)
+            # is a ParserError naming its line. With header=0 and names, pandas
+            # silently takes the surplus leading fields of the first data row as
+            # the index and shifts every column. No usecols either: with it pandas
+            # silently drops surplus fields.
+            header=None,
             dtype=str,
             keep_default_na=False,
             **common,
@@ -487,6 +498,13 @@ def _read_delimited(path, display, sep, text_column, label_column):
         ) from None
     except pd.errors.ParserError as err:
         raise _parser_error(display, err) from None
+    if frame.shape[1] != len(columns):
+        raise DataError(
+            f"cannot read '{display}': the header row has {len(columns)} fields but the "
+            f"data rows have {frame.shape[1]}; quote fields that contain the separator, or pass --format"
+        )
+    frame = frame.iloc[1:].reset_index(drop=True)
+    frame.columns = columns
     return frame[text_col], frame[label_col]
 
 
@@ -572,8 +590,31 @@ def _read_parquet(path, display, text_column, label_column):
     try:
         columns = pq.read_schema(path).names
         text_col, label_col = _pick_columns(columns, text_column, label_column, display)
-        frame = pq.read_table(path, columns=[text_col, label_col]).to_pandas()
+        table = pq.read_table(path, columns=[text_col, label_col])
     except (pyarrow.ArrowException, OSError) as err:
+        raise DataError(
+            f"cannot read '{display}': not a readable Parquet file ({err}); "
+            f"{_formats_hint()}"
+        ) from None
+    # Check UTF-8 here, naming the column, instead of failing deep inside pandas:
+    # pyarrow does not validate string data when reading, and text stored as
+    # binary (writers that omit the UTF-8 annotation) is decoded the same way.
+    for i, field in enumerate(table.schema):
+        try:
+            column = table.column(i)
+            if pyarrow.types.is_binary(field.type) or pyarrow.types.is_large_binary(field.type):
+                large = pyarrow.types.is_large_binary(field.type)
+                column = column.cast(pyarrow.large_string() if large else pyarrow.string())
+                table = table.set_column(i, field.name, column)
+            column.validate(full=True)
+        except pyarrow.ArrowInvalid as err:
+            raise DataError(
+                f"cannot read '{display}': column '{field.name}' is not valid UTF-8 text "
+                f"({err}); re-save it as UTF-8"
+            ) from None
+    try:
+        frame = table.to_pandas()
+    except pyarrow.ArrowException as err:
         raise DataError(
             f"cannot read '{display}': not a readable Parquet file ({err}); "
             f"{_formats_hint()}"

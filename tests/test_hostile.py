@@ -1,0 +1,659 @@
+"""Hostile input, checked with hypothesis: loaders and ``predict`` never crash or hang.
+
+Every case must end in a valid result or a clear error: :class:`dataset.DataError`
+(one line, naming the file) from the loaders, ``TypeError``/``ValueError`` from
+``predict``. Anything else (a pandas, pyarrow or csv exception leaking out, a
+silently shifted column) is a bug.
+
+Hypothesis re-runs a test body many times with one function-scoped fixture, so
+files are written into a fresh :func:`tempfile.TemporaryDirectory` per example.
+Example counts are kept modest so that the whole module runs in well under a
+minute on 2 cores; each classifier is fitted once per module.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from classifiers import REGISTRY
+from dataset import DataError, ReviewData, load_reviews
+
+from .conftest import FAST_PARAMS
+
+LOADER_SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+PREDICT_SETTINGS = settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+BOM = b"\xef\xbb\xbf"
+ONE_MB_TEXT = "great food " * 100_000  # 1.1 MB
+
+# ---------------------------------------------------------------------------
+# Strategies
+# ---------------------------------------------------------------------------
+
+#: Pieces that stress parsers and tokenisers: separators, quotes, every kind of
+#: line break str.splitlines knows, BOMs, zero-width and wide spaces, NUL and
+#: escape characters, emoji (with modifiers and joiners), several scripts, and
+#: strings that pandas would read as missing values without keep_default_na=False.
+SPECIAL = st.sampled_from(
+    [
+        "", " ", "  ", "\t", "\n", "\r\n", "\r", "\r\r\n", ",", ";", '"', '""', "'", "\\",
+        "\x00", "\x01", "\x1b[31m", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85",
+        "\u2028", "\u2029", "\ufeff", "\u200b", "\u200d", "\u00a0", "\u3000", "\u202e",
+        "😀", "👍🏽", "👨‍👩‍👧", "🇫🇷", "日本語", "中文", "العربية", "עברית", "Ελληνικά",
+        "नमस्ते", "ภาษาไทย", "Ｆｕｌｌ", "e\u0301", "ß", "İ",
+        "nan", "NaN", "NA", "N/A", "None", "null", "1", "2", "-1", "__label__1", "great", "awful",
+    ]
+)
+#: Arbitrary text: st.text() covers all of Unicode but surrogates, control
+#: characters included; SPECIAL pieces make the nasty cases frequent.
+TEXT = st.lists(st.one_of(SPECIAL, st.text(max_size=12)), max_size=6).map("".join)
+
+#: Label spellings per class that the loader documents as a binary pair.
+LABEL_STYLES = {
+    "int": (0, 1),
+    "digits": ("0", "1"),
+    "yelp": ("1", "2"),
+    "words": ("neg", "pos"),
+    "Words": ("Negative", "POSITIVE"),
+}
+
+HEADERS = [("text", "label"), ("Review", "sentiment"), ("sentence", "polarity")]
+
+
+def norm(text: str) -> str:
+    """What the loader legitimately does to every text: strip surrounding
+    whitespace (str.strip), then turn Windows line endings into "\\n"."""
+    return text.strip().replace("\r\n", "\n")
+
+
+@contextmanager
+def fresh_dir():
+    with tempfile.TemporaryDirectory(prefix="sentibench-hostile-") as folder:
+        yield Path(folder)
+
+
+def assert_clear_error(err: DataError, path: Path):
+    """A DataError message is one non-empty line that names the file."""
+    message = str(err)
+    assert isinstance(err, DataError)
+    assert message.strip(), "empty DataError message"
+    assert len(message.splitlines()) == 1, f"message is not one line: {message!r}"
+    assert path.name in message, f"message does not name {path.name}: {message!r}"
+
+
+def load_or_error(path: Path, **kwargs):
+    """load_reviews(path), or the DataError it raised (checked to be clear).
+
+    Any other exception propagates and fails the test: that is a crash.
+    """
+    try:
+        return load_reviews(path, **kwargs)
+    except DataError as err:
+        assert_clear_error(err, path)
+        return err
+
+
+def assert_well_formed(data: ReviewData):
+    assert isinstance(data, ReviewData)
+    assert len(data.texts) == len(data.labels) > 0
+    assert data.labels.dtype == np.int64
+    assert set(data.labels.tolist()) == {0, 1}
+    assert all(isinstance(t, str) and t and t == t.strip() for t in data.texts)
+    assert all(n > 0 for n in data.dropped.values())
+    assert data.n_read >= len(data.texts) + sum(data.dropped.values())
+
+
+def expected_rows(texts, classes):
+    """(kept texts, kept classes, number of empty texts) after the loader's cleaning."""
+    kept = [(norm(t), c) for t, c in zip(texts, classes) if norm(t)]
+    return [t for t, _ in kept], [c for _, c in kept], len(texts) - len(kept)
+
+
+def assert_loaded_exactly(result, path, texts, classes):
+    """Either the rows come back exactly (normalised, empty ones dropped and
+    counted) or, when the usable rows lack a class, a clear DataError."""
+    want_texts, want_classes, n_empty = expected_rows(texts, classes)
+    if set(want_classes) != {0, 1}:
+        assert isinstance(result, DataError), "expected an error: usable rows lack a class"
+        return
+    assert not isinstance(result, Exception), f"unexpected error: {result}"
+    assert_well_formed(result)
+    assert result.texts == want_texts
+    assert result.labels.tolist() == want_classes
+    assert result.n_read == len(texts)
+    assert result.dropped == ({"empty text": n_empty} if n_empty else {})
+    assert result.source == str(path)
+
+
+# ---------------------------------------------------------------------------
+# 1. Header formats round trip: csv (BOM, CRLF), tsv, jsonl, parquet
+# ---------------------------------------------------------------------------
+
+
+def write_header_format(folder, fmt, texts, labels, columns, *, bom, crlf, ascii_json=True):
+    text_col, label_col = columns
+    if fmt in ("csv", "tsv"):
+        path = folder / f"reviews.{fmt}"
+        pd.DataFrame({text_col: texts, label_col: labels}).to_csv(
+            path,
+            sep="," if fmt == "csv" else "\t",
+            index=False,
+            encoding="utf-8-sig" if bom else "utf-8",
+            lineterminator="\r\n" if crlf else "\n",
+        )
+    elif fmt == "jsonl":
+        path = folder / "reviews.jsonl"
+        eol = "\r\n" if crlf else "\n"
+        lines = [
+            json.dumps({text_col: t, label_col: lab}, ensure_ascii=ascii_json)
+            for t, lab in zip(texts, labels)
+        ]
+        path.write_bytes((BOM if bom else b"") + "".join(line + eol for line in lines).encode("utf-8"))
+    else:
+        path = folder / "reviews.parquet"
+        pd.DataFrame({text_col: pd.Series(texts, dtype=object), label_col: labels}).to_parquet(path)
+    return path
+
+
+@LOADER_SETTINGS
+@given(
+    rows=st.lists(st.tuples(TEXT, st.integers(0, 1)), max_size=8),
+    fmt=st.sampled_from(["csv", "tsv", "jsonl", "parquet"]),
+    style=st.sampled_from(sorted(LABEL_STYLES)),
+    columns=st.sampled_from(HEADERS),
+    bom=st.booleans(),
+    crlf=st.booleans(),
+    ascii_json=st.booleans(),
+)
+@example(
+    rows=[("  padded  ", 1), ("\r\n", 0), ('say "hi", ok\r\nbye', 0), ("\ufeffbom inside", 1)],
+    fmt="csv", style="int", columns=("text", "label"), bom=True, crlf=True, ascii_json=True,
+)
+def test_header_formats_round_trip_hostile_texts(rows, fmt, style, columns, bom, crlf, ascii_json):
+    texts = [t for t, _ in rows]
+    classes = [c for _, c in rows]
+    labels = [LABEL_STYLES[style][c] for c in classes]
+    with fresh_dir() as folder:
+        path = write_header_format(folder, fmt, texts, labels, columns, bom=bom, crlf=crlf, ascii_json=ascii_json)
+        result = load_or_error(path)
+        assert_loaded_exactly(result, path, texts, classes)
+        if isinstance(result, ReviewData):
+            assert result.format == fmt
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "parquet", "yelp"])
+def test_loaders_keep_a_one_megabyte_text(fmt):
+    texts = [ONE_MB_TEXT + "\r\nlast line ", "short"]
+    with fresh_dir() as folder:
+        if fmt == "yelp":
+            path = folder / "train.csv"
+            path.write_text(yelp_line("2", texts[0]) + yelp_line("1", texts[1]), encoding="utf-8")
+        else:
+            path = write_header_format(folder, fmt, texts, [1, 0], ("text", "label"), bom=False, crlf=False)
+        start = time.perf_counter()
+        data = load_reviews(path)
+        assert time.perf_counter() - start < 10
+    assert data.texts == [norm(t) for t in texts]
+    assert data.labels.tolist() == [1, 0]
+
+
+# ---------------------------------------------------------------------------
+# 2. Yelp polarity (Zhang et al.): every field quoted, quotes doubled,
+#    newlines stored as a literal backslash + "n"
+# ---------------------------------------------------------------------------
+
+
+def yelp_line(label: str, text: str, eol: str = "\n") -> str:
+    escaped = text.replace('"', '""').replace("\r\n", "\\n").replace("\n", "\\n")
+    return f'"{label}","{escaped}"{eol}'
+
+
+# A literal backslash + "n" in a review is ambiguous in this format (it reads
+# back as a newline), so such texts are not generated.
+YELP_TEXT = TEXT.filter(lambda t: "\\n" not in t)
+
+
+@LOADER_SETTINGS
+@given(
+    rows=st.lists(st.tuples(YELP_TEXT, st.integers(0, 1)), min_size=1, max_size=8),
+    bom=st.booleans(),
+    crlf=st.booleans(),
+)
+@example(rows=[('a "quoted", comma\nand a newline', 1), ("\r\x85\u2028 line breaks", 0)], bom=True, crlf=True)
+def test_yelp_polarity_recovers_texts_and_labels(rows, bom, crlf):
+    texts = [t for t, _ in rows]
+    classes = [c for _, c in rows]
+    content = "".join(yelp_line(str(c + 1), t, "\r\n" if crlf else "\n") for t, c in rows)
+    with fresh_dir() as folder:
+        path = folder / "train.csv"
+        path.write_bytes((BOM if bom else b"") + content.encode("utf-8"))
+        result = load_or_error(path)
+        # The writer stored each "\r\n" as backslash + "n", which reads back as "\n".
+        assert_loaded_exactly(result, path, [t.replace("\r\n", "\n") for t in texts], classes)
+        if isinstance(result, ReviewData):
+            assert result.format == "yelp-polarity"
+            assert result.label_names == {0: "1", 1: "2"}
+
+
+# ---------------------------------------------------------------------------
+# 3. Raw bytes and invalid UTF-8
+# ---------------------------------------------------------------------------
+
+EXTENSIONS = [".csv", ".tsv", ".txt", ".jsonl", ".json", ".cor", ".parquet", ""]
+#: Plausible starts, so that random bytes get past format detection into the readers.
+PREFIXES = [
+    b"", BOM, b"text,label\n", b'"1","', b"1,", b"text\tlabel\r\n", b"a review\t",
+    b"__label__1 ", b'{"text": "', b'{"text": 1, "label": ', b"PAR1",
+]
+
+
+@LOADER_SETTINGS
+@given(
+    prefix=st.sampled_from(PREFIXES),
+    body=st.binary(max_size=300),
+    ext=st.sampled_from(EXTENSIONS),
+)
+@example(prefix=b"text,label\n", body=b"ok,1\nbad,0\n\xff,1\n", ext=".csv")
+@example(prefix=b"", body=b"\x00\x00\x00", ext=".csv")
+@example(prefix=b"", body="re\x85view\u2028,label\x0c\nok,1\n".encode(), ext=".csv")  # line breaks in column names
+@example(prefix=BOM, body=b"text,\xef\xbb\xbftext,label\nok,x,1\nbad,y,0\n", ext=".csv")
+@example(prefix=b'"1","', body=b"x" * 70000, ext=".csv")
+def test_arbitrary_bytes_load_or_raise_data_error(prefix, body, ext):
+    with fresh_dir() as folder:
+        path = folder / f"data{ext}"
+        path.write_bytes(prefix + body)
+        result = load_or_error(path)
+        if isinstance(result, ReviewData):
+            assert_well_formed(result)
+
+
+#: Byte sequences that are never valid UTF-8, wherever they are inserted.
+INVALID_UTF8 = st.sampled_from(
+    [b"\xff", b"\xfe", b"\x80", b"\xc3", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82"]
+)
+
+
+@LOADER_SETTINGS
+@given(
+    rows=st.lists(st.tuples(TEXT, st.integers(0, 1)), min_size=1, max_size=6),
+    fmt=st.sampled_from(["csv", "tsv", "jsonl"]),
+    bad=INVALID_UTF8,
+    where=st.floats(0, 1),
+    bom=st.booleans(),
+)
+def test_invalid_utf8_in_a_text_file_is_a_data_error(rows, fmt, bad, where, bom):
+    texts = [t for t, _ in rows]
+    labels = [c for _, c in rows]
+    with fresh_dir() as folder:
+        path = write_header_format(folder, fmt, texts, labels, ("text", "label"), bom=bom, crlf=False, ascii_json=False)
+        data = path.read_bytes()
+        at = int(where * len(data))
+        path.write_bytes(data[:at] + bad + data[at:])
+        with pytest.raises(DataError) as excinfo:
+            load_reviews(path)
+        assert_clear_error(excinfo.value, path)
+        assert "UTF-8" in str(excinfo.value)
+
+
+@LOADER_SETTINGS
+@given(values=st.lists(st.binary(max_size=20), min_size=2, max_size=6))
+def test_parquet_binary_text_column_is_decoded_or_a_data_error(values):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    classes = [i % 2 for i in range(len(values))]
+    with fresh_dir() as folder:
+        path = folder / "reviews.parquet"
+        pq.write_table(pa.table({"text": pa.array(values, type=pa.binary()), "label": classes}), path)
+        result = load_or_error(path)
+        try:
+            texts = [v.decode("utf-8") for v in values]
+        except UnicodeDecodeError:
+            assert isinstance(result, DataError)
+            assert "UTF-8" in str(result)
+            return
+        assert_loaded_exactly(result, path, texts, classes)
+
+
+def test_parquet_string_column_with_invalid_utf8_is_a_data_error():
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with fresh_dir() as folder:
+        good = folder / "good.parquet"
+        table = pa.table({"text": ["grXat food", "awful"], "label": [1, 0]})
+        pq.write_table(table, good, compression="none", use_dictionary=False, write_statistics=False)
+        raw = good.read_bytes()
+        assert raw.count(b"grXat") == 1  # in the data page only
+        path = folder / "corrupt.parquet"
+        path.write_bytes(raw.replace(b"grXat", b"gr\xffat"))
+        with pytest.raises(DataError) as excinfo:
+            load_reviews(path)
+        assert_clear_error(excinfo.value, path)
+        assert "UTF-8" in str(excinfo.value)
+
+
+@LOADER_SETTINGS
+@given(cut=st.floats(0, 1), flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=4))
+def test_corrupted_parquet_is_a_data_error_or_loads(cut, flips):
+    with fresh_dir() as folder:
+        good = write_header_format(
+            folder, "parquet", ["great food", "awful", "fine", "bad"], [1, 0, 1, 0], ("text", "label"),
+            bom=False, crlf=False,
+        )
+        raw = bytearray(good.read_bytes())
+        for where, value in flips:
+            raw[int(where * (len(raw) - 1))] = value
+        raw = raw[: max(1, int(cut * len(raw)))] if cut < 1 else raw
+        path = folder / "corrupt.parquet"
+        path.write_bytes(bytes(raw))
+        result = load_or_error(path)
+        if isinstance(result, ReviewData):
+            assert_well_formed(result)
+
+
+# ---------------------------------------------------------------------------
+# 4. Ragged rows; numbers and missing values in the text column
+# ---------------------------------------------------------------------------
+
+PLAIN = st.text(alphabet="abc xyz", max_size=6)
+
+
+@LOADER_SETTINGS
+@given(
+    rows=st.lists(
+        st.one_of(
+            st.tuples(PLAIN.filter(lambda t: t.strip())),  # label field missing
+            st.tuples(PLAIN, st.sampled_from(["0", "1", ""])),
+            st.tuples(PLAIN, st.sampled_from(["0", "1"]), PLAIN),  # one field too many
+            st.tuples(PLAIN, st.sampled_from(["0", "1"]), PLAIN, PLAIN),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    fmt=st.sampled_from(["csv", "tsv"]),
+)
+@example(rows=[("good", "1", "x"), ("bad", "0", "y")], fmt="csv")  # surplus field on every row
+@example(rows=[("good", "1", "x"), ("bad", "0"), ("fine", "1"), ("meh", "0")], fmt="csv")
+def test_ragged_rows_are_an_error_naming_the_line_or_dropped_and_counted(rows, fmt):
+    sep = "," if fmt == "csv" else "\t"
+    content = sep.join(["text", "label"]) + "\n" + "".join(sep.join(r) + "\n" for r in rows)
+    with fresh_dir() as folder:
+        path = folder / f"ragged.{fmt}"
+        path.write_text(content, encoding="utf-8")
+        result = load_or_error(path)
+    too_long = [i for i, r in enumerate(rows) if len(r) > 2]
+    if too_long:
+        # A surplus field is an unquoted separator inside a review: never guess.
+        assert isinstance(result, DataError), f"loaded {result!r}"
+        assert f"line {too_long[0] + 2} " in str(result)
+        return
+    texts = [r[0] for r in rows]
+    labels = [r[1] if len(r) == 2 else "" for r in rows]
+    empty = sum(1 for t in texts if not t.strip())
+    unlabelled = sum(1 for t, lab in zip(texts, labels) if t.strip() and not lab)
+    kept = [(t.strip(), int(lab)) for t, lab in zip(texts, labels) if t.strip() and lab]
+    if {c for _, c in kept} != {0, 1}:
+        assert isinstance(result, DataError)
+        return
+    assert not isinstance(result, Exception), f"unexpected error: {result}"
+    assert result.texts == [t for t, _ in kept]
+    assert result.labels.tolist() == [c for _, c in kept]
+    assert result.n_read == len(rows)
+    assert result.dropped == {
+        reason: n for reason, n in (("empty text", empty), ("missing label", unlabelled)) if n
+    }
+
+
+#: Values a JSON text field may hold besides a string.
+JSON_VALUE = st.one_of(
+    TEXT,
+    st.none(),
+    st.integers(-(2**53), 2**53),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+)
+
+
+def check_converted_text(loaded: str, value):
+    """A non-string value is converted to str, the number it holds unchanged."""
+    if isinstance(value, bool):
+        assert loaded == str(value)
+    elif isinstance(value, (int, float)):
+        # pandas reads a numeric column with a null or a float in it as float64,
+        # so 3 may come back as "3.0"; and read_json parses floats to within one
+        # unit in the last place (precise_float=False). Same number, no other change.
+        assert math.isclose(float(loaded), value, rel_tol=1e-15, abs_tol=1e-300), (loaded, value)
+    else:
+        assert loaded == norm(value)
+
+
+@LOADER_SETTINGS
+@given(rows=st.lists(st.tuples(JSON_VALUE, st.integers(0, 1)), min_size=1, max_size=8))
+@example(rows=[(123, 1), (None, 0), (1.5, 0), ("ok", 0)])
+@example(rows=[(1, 1), (None, 0), (2, 0)])
+@example(rows=[(True, 1), (None, 0), (False, 0)])
+def test_jsonl_numbers_and_nulls_in_text_column(rows):
+    with fresh_dir() as folder:
+        path = folder / "mixed.jsonl"
+        path.write_text("".join(json.dumps({"text": v, "label": c}) + "\n" for v, c in rows), encoding="utf-8")
+        result = load_or_error(path)
+    # null is a missing text: dropped and counted as "empty text", like "".
+    kept = [(v, c) for v, c in rows if v is not None and (not isinstance(v, str) or norm(v))]
+    n_empty = len(rows) - len(kept)
+    if {c for _, c in kept} != {0, 1}:
+        assert isinstance(result, DataError)
+        return
+    assert not isinstance(result, Exception), f"unexpected error: {result}"
+    assert_well_formed(result)
+    assert len(result.texts) == len(kept)
+    for loaded, (value, _) in zip(result.texts, kept):
+        check_converted_text(loaded, value)
+    assert result.labels.tolist() == [c for _, c in kept]
+    assert result.dropped == ({"empty text": n_empty} if n_empty else {})
+    assert result.n_read == len(rows)
+
+
+@LOADER_SETTINGS
+@given(
+    values=st.lists(st.one_of(st.none(), st.integers(-(2**53), 2**53)), min_size=2, max_size=8),
+    as_text=st.booleans(),
+)
+def test_parquet_nulls_and_numbers_in_text_column(values, as_text):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    classes = [i % 2 for i in range(len(values))]
+    if as_text:
+        column = pa.array([None if v is None else f" review {v} " for v in values], type=pa.string())
+    else:
+        column = pa.array(values, type=pa.int64())
+    with fresh_dir() as folder:
+        path = folder / "nulls.parquet"
+        pq.write_table(pa.table({"text": column, "label": classes}), path)
+        result = load_or_error(path)
+    kept = [(v, c) for v, c in zip(values, classes) if v is not None]
+    if {c for _, c in kept} != {0, 1}:
+        assert isinstance(result, DataError)
+        return
+    assert not isinstance(result, Exception), f"unexpected error: {result}"
+    assert_well_formed(result)
+    if as_text:
+        assert result.texts == [f"review {v}" for v, _ in kept]
+    else:
+        assert [float(t) for t in result.texts] == [float(v) for v, _ in kept]
+    assert result.labels.tolist() == [c for _, c in kept]
+    n_null = len(values) - len(kept)
+    assert result.dropped == ({"empty text": n_null} if n_null else {})
+
+
+# ---------------------------------------------------------------------------
+# 5. predict on every registered classifier
+# ---------------------------------------------------------------------------
+
+NAMES = sorted(REGISTRY)
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def fitted(request, tiny):
+    """Each classifier, fitted once per module on the tiny training split."""
+    name = request.param
+    params = dict(FAST_PARAMS[name])
+    if name == "bert":
+        params["verbose"] = False
+    train_x, train_y = tiny[:2]
+    return REGISTRY[name](**params).fit(train_x, train_y)
+
+
+def object_array(items):
+    """1-D object array holding exactly ``items`` (np.array would nest lists)."""
+    array = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        array[i] = item
+    return array
+
+
+CONTAINERS = {
+    "list": list,
+    "tuple": tuple,
+    "ndarray": object_array,
+    "series": lambda xs: pd.Series(object_array(xs)),
+}
+
+
+def assert_valid_predictions(clf, texts):
+    n = len(texts)
+    pred = clf.predict(texts)
+    assert isinstance(pred, np.ndarray) and pred.shape == (n,)
+    assert pred.dtype.kind == "i"
+    assert set(pred.tolist()) <= {0, 1}
+    proba = clf.predict_proba(texts)
+    assert proba.shape == (n, 2)
+    assert np.isfinite(proba).all()
+    assert ((proba >= 0) & (proba <= 1)).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    scores = clf.decision_function(texts)
+    assert scores.shape == (n,) and np.isfinite(scores).all()
+    np.testing.assert_array_equal(pred, (scores > 0).astype(np.int64))
+
+
+@PREDICT_SETTINGS
+@given(
+    texts=st.lists(TEXT, min_size=1, max_size=5),
+    container=st.sampled_from(sorted(CONTAINERS)),
+)
+@example(texts=["", " ", "\t\r\n", "\x00\x01\x1b", "😀👍🏽 日本語 العربية"], container="list")
+def test_predict_any_text_gives_binary_labels_and_probabilities(fitted, texts, container):
+    assert_valid_predictions(fitted, CONTAINERS[container](texts))
+
+
+def test_predict_on_a_one_megabyte_text(fitted, record_property):
+    texts = [ONE_MB_TEXT, "", "short and sweet"]
+    start = time.perf_counter()
+    assert_valid_predictions(fitted, texts)
+    seconds = time.perf_counter() - start
+    record_property(f"{fitted.name}_1mb_seconds", round(seconds, 2))
+    # predict, predict_proba and decision_function: three passes over 1 MB.
+    assert seconds < 60, f"{fitted.name}: {seconds:.1f} s for three passes over a 1 MB review"
+
+
+#: Lone surrogates are valid Python str values (e.g. from errors="surrogateescape")
+#: that cannot be encoded as UTF-8.
+SURROGATE_TEXT = st.lists(
+    st.one_of(st.characters(categories=["Cs"]), SPECIAL), min_size=1, max_size=4
+).map("".join)
+
+
+@PREDICT_SETTINGS
+@given(texts=st.lists(st.one_of(TEXT, SURROGATE_TEXT), min_size=1, max_size=4))
+@example(texts=["\ud800"])
+def test_predict_lone_surrogates_predicts_or_raises_clear_error(fitted, texts):
+    try:
+        pred = fitted.predict(texts)
+    except (TypeError, ValueError):
+        return
+    assert pred.shape == (len(texts),) and set(pred.tolist()) <= {0, 1}
+
+
+NON_STR = st.one_of(
+    st.none(),
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.binary(max_size=10),
+    st.lists(st.text(max_size=5), max_size=2),
+    st.just(pd.NA),
+)
+
+
+@PREDICT_SETTINGS
+@given(
+    items=st.lists(st.one_of(TEXT, NON_STR), min_size=1, max_size=5).filter(
+        lambda xs: any(not isinstance(x, str) for x in xs)
+    ),
+    container=st.sampled_from(["list", "tuple", "ndarray"]),
+)
+@example(items=[None], container="list")
+@example(items=["fine", 3], container="list")
+@example(items=[b"bytes"], container="list")
+def test_predict_non_str_items_raise_type_error_naming_the_item(fitted, items, container):
+    first_bad = next(i for i, x in enumerate(items) if not isinstance(x, str))
+    texts = CONTAINERS[container](items)
+    for method in (fitted.predict, fitted.predict_proba, fitted.decision_function):
+        with pytest.raises(TypeError, match=rf"texts\[{first_bad}\] is "):
+            method(texts)
+
+
+@PREDICT_SETTINGS
+@given(
+    texts=st.one_of(
+        st.text(max_size=10),
+        st.binary(max_size=10),
+        st.none(),
+        st.integers(),
+        st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+        st.sets(st.text(max_size=3), max_size=2),
+        st.builds(lambda xs: (x for x in xs), st.lists(st.text(max_size=3), max_size=2)),
+        st.builds(lambda x: np.array([[x], [x]], dtype=object), st.text(max_size=3)),
+    )
+)
+def test_predict_rejects_non_sequences_with_type_error(fitted, texts):
+    with pytest.raises(TypeError):
+        fitted.predict(texts)
+
+
+def test_predict_empty_input_gives_empty_output(fitted):
+    assert fitted.predict([]).shape == (0,)
+    assert fitted.predict_proba([]).shape == (0, 2)
+
+
+def test_numbers_from_a_loaded_file_are_str_and_predictable(fitted):
+    """End to end: whatever the loader returns from a messy file predicts."""
+    content = '{"text": 5, "label": 1}\n{"text": null, "label": 0}\n{"text": "😀 \\u0000", "label": 0}\n'
+    with fresh_dir() as folder:
+        path = folder / "messy.jsonl"
+        path.write_text(content, encoding="utf-8")
+        data = load_reviews(path)
+    assert data.dropped == {"empty text": 1}
+    assert all(isinstance(t, str) for t in data.texts)
+    assert_valid_predictions(fitted, data.texts)
+    assert not math.isnan(float(data.texts[0]))

@@ -1,0 +1,137 @@
+"""Nothing lost: resuming interrupted runs, BERT epoch checkpoints, atomic files under kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark import runner
+from benchmark.__main__ import main
+from classifiers import bert as bert_module
+from classifiers.bert import BertClassifier
+
+from .conftest import FAST_PARAMS
+
+FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=3", "--latency-calls", "5"]
+
+
+def interrupted_run(tmp_path, monkeypatch):
+    real_run_one = runner.run_one
+
+    def run_one_then_interrupt(clf, split, **kwargs):
+        if clf.name == "w2v":
+            raise KeyboardInterrupt
+        return real_run_one(clf, split, **kwargs)
+
+    monkeypatch.setattr(runner, "run_one", run_one_then_interrupt)
+    assert main(["-q", "run", "--classifiers", "bow,w2v", "--output", str(tmp_path), *FAST]) == 130
+    monkeypatch.setattr(runner, "run_one", real_run_one)
+    (run_dir,) = tmp_path.iterdir()
+    return run_dir
+
+
+def test_resume_skips_finished_classifiers_and_completes(tmp_path, monkeypatch):
+    run_dir = interrupted_run(tmp_path, monkeypatch)
+    before = json.loads((run_dir / "results.json").read_text())
+    assert main(["-q", "run", "--resume", str(run_dir)]) == 0
+    after = json.loads((run_dir / "results.json").read_text())
+    assert after["status"] == "complete"
+    assert list(after["classifiers"]) == ["bow", "w2v"]
+    assert after["classifiers"]["bow"] == before["classifiers"]["bow"]  # kept, not retrained
+    preds = pd.read_csv(run_dir / "predictions.csv")
+    assert {"bow_pred", "w2v_pred"} <= set(preds.columns) and len(preds) == 30
+    assert (run_dir / "report.md").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == [run_dir.name]  # no new run folder
+
+
+def test_resume_refuses_a_different_split_and_a_complete_run(tmp_path, monkeypatch, capsys):
+    run_dir = interrupted_run(tmp_path, monkeypatch)
+    results = json.loads((run_dir / "results.json").read_text())
+    results["split"]["sha256"] = "0" * 64
+    (run_dir / "results.json").write_text(json.dumps(results))
+    assert main(["-q", "run", "--resume", str(run_dir)]) == 2
+    assert "different split" in capsys.readouterr().err
+    results["status"] = "complete"
+    (run_dir / "results.json").write_text(json.dumps(results))
+    assert main(["-q", "run", "--resume", str(run_dir)]) == 2
+    assert "already complete" in capsys.readouterr().err
+    assert main(["-q", "run", "--resume", str(tmp_path / "nowhere")]) == 2
+    assert "not a readable run folder" in capsys.readouterr().err
+
+
+def test_bert_resumes_from_its_last_epoch_checkpoint(tiny, tmp_path, monkeypatch):
+    train_x, train_y, test_x, test_y = tiny
+    params = {**FAST_PARAMS["bert"], "epochs": 2, "patience": 5, "precision": "fp32", "inference": "train", "verbose": False}
+    reference = BertClassifier(**params).fit(train_x, train_y, validation=(test_x, test_y))
+
+    real_batches = bert_module.length_grouped_batches
+    calls = []
+
+    def killed_in_second_epoch(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_batches(*args)
+
+    checkpoints = tmp_path / "ckpt"
+    monkeypatch.setattr(bert_module, "length_grouped_batches", killed_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        BertClassifier(**params, checkpoint_dir=str(checkpoints)).fit(train_x, train_y, validation=(test_x, test_y))
+    assert (checkpoints / "checkpoint.pt").is_file()
+    monkeypatch.setattr(bert_module, "length_grouped_batches", real_batches)
+
+    resumed = BertClassifier(**params, checkpoint_dir=str(checkpoints)).fit(train_x, train_y, validation=(test_x, test_y))
+    assert [h["epoch"] for h in resumed.history_] == [1, 2]
+    untimed = lambda h: {k: v for k, v in h.items() if k not in ("seconds", "samples_per_s")}  # noqa: E731
+    assert untimed(resumed.history_[0]) == untimed(reference.history_[0])
+    np.testing.assert_allclose(resumed.decision_function(test_x), reference.decision_function(test_x), atol=1e-5)
+    assert not checkpoints.exists()  # removed once training finished
+
+
+def test_bert_ignores_a_checkpoint_of_other_data(tiny, tmp_path):
+    train_x, train_y, test_x, test_y = tiny
+    params = {**FAST_PARAMS["bert"], "epochs": 1, "verbose": False, "checkpoint_dir": str(tmp_path / "c")}
+    clf = BertClassifier(**params)
+    clf.fit(train_x, train_y)  # leaves nothing behind
+    (tmp_path / "c").mkdir()
+    bert_module._atomic_torch_save(tmp_path / "c" / "checkpoint.pt", {"fingerprint": "other", "epoch": 1})
+    assert len(BertClassifier(**params).fit(train_x, train_y).history_) == 1
+
+
+def _check_every_file_parses(run_dir):
+    for path in run_dir.rglob("*"):
+        if not path.is_file() or path.name.startswith("."):
+            continue  # hidden .tmp files are unfinished writes, never read
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix == ".csv":
+            pd.read_csv(path)
+        elif path.suffix == ".md":
+            assert path.read_text().startswith("# ")
+        elif path.suffix == ".png":
+            import matplotlib.image
+
+            assert matplotlib.image.imread(path).size > 0
+
+
+@pytest.mark.parametrize("delay", [1.5, 3.0, 4.5, 6.0])
+def test_kill_9_at_any_moment_leaves_only_whole_files(tmp_path, delay):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmark", "-q", "run", "--classifiers", "bow,w2v", "--save-models",
+         "--output", str(tmp_path), "--latency-calls", "300", "--set", "w2v.min_count=1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "SENTIBENCH_DATA": ""},
+    )
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for run_dir in tmp_path.iterdir():
+        _check_every_file_parses(run_dir)
