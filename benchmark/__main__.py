@@ -188,6 +188,8 @@ def cmd_run(args) -> int:
     if args.resume:
         try:
             run_dir, results = run(RunConfig(), resume=Path(args.resume))
+            if run_dir is None:
+                return 0
         except KeyboardInterrupt:
             print("\ninterrupted: finished classifiers are kept; run the same command again to continue", file=sys.stderr)
             return 130
@@ -225,6 +227,8 @@ def cmd_run(args) -> int:
             print(f"results: {parent}")
             return 0
         run_dir, results = run(cfg)
+        if run_dir is None:
+            return 0  # a helper process of a multi-process run: the main process reports
     except KeyboardInterrupt:
         print(
             "\ninterrupted: results of the classifiers that finished are kept; continue with "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -248,6 +249,30 @@ def run_one(clf: SentimentClassifier, split: Split, *, latency_calls=100, latenc
     return record, {"pred": pred, "proba": proba[:, 1]}
 
 
+def process_rank() -> int:
+    """This process's rank under ``accelerate launch``/``torchrun`` (0 when not launched)."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _run_worker(cfg: RunConfig, resume) -> tuple[None, None]:
+    """What a process other than the main one does in a multi-process run: load the same
+    data, make the same split and take part in fitting the classifiers that train
+    data-parallel (BERT). Everything else (the classical models, evaluation, latency,
+    every file) is the main process's."""
+    if resume is not None:
+        cfg = RunConfig(**json.loads((Path(resume) / output.RESULTS_FILE).read_text(encoding="utf-8"))["config"])
+    split, _ = prepare_data(cfg)
+    for name in cfg.classifiers:
+        clf = make_classifier(name, cfg.params.get(name), seed=cfg.seed)
+        if getattr(clf, "supports_distributed", False):
+            clf.fit(split.texts("train"), split.labels("train"), validation=(split.texts("validation"), split.labels("validation")))
+    return None, None
+
+
 def _load_for_resume(run_dir: Path) -> tuple[dict, dict]:
     """The results of an earlier run and the test predictions of its finished classifiers."""
     import pandas as pd
@@ -290,6 +315,8 @@ def run(cfg: RunConfig, resume: Path | None = None) -> tuple[Path, dict]:
     config), the classifiers that finished are kept and skipped, after checking that the
     data still gives the identical split; BERT continues from its last saved epoch.
     """
+    if process_rank() != 0:
+        return _run_worker(cfg, resume)
     if resume is not None:
         run_dir = Path(resume)
         results, done = _load_for_resume(run_dir)
@@ -307,7 +334,7 @@ def run(cfg: RunConfig, resume: Path | None = None) -> tuple[Path, dict]:
             "status": "running",
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "config": asdict(cfg),
-            "environment": environment(),
+            "environment": {**environment(), "world_size": world_size()},
             "data": data_info,
             "split": manifest,
             "classifiers": {},

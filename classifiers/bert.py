@@ -155,6 +155,37 @@ def length_grouped_batches(lengths, batch_size: int, rng: np.random.Generator) -
     return batches
 
 
+def distributed_length_grouped_batches(lengths, batch_size: int, seed: int, epoch: int, rank: int, world_size: int):
+    """This process's share of an epoch of length-grouped batches.
+
+    Every process draws the same permutation (seeded by ``seed + epoch``), so the shares
+    are disjoint and together cover every index exactly once. The epoch is cut into a
+    multiple of ``world_size`` batches of at most ``batch_size`` (a few are one smaller),
+    so every process takes the same number of optimizer steps, as DDP requires.
+    """
+    lengths = np.asarray(lengths)
+    rng = np.random.default_rng(seed + epoch)
+    order = np.lexsort((rng.random(len(lengths)), lengths))
+    n_batches = max(1, math.ceil(len(order) / (batch_size * world_size))) * world_size
+    batches = [b for b in np.array_split(order, n_batches) if len(b)]
+    rng.shuffle(batches)
+    per_process = len(batches) // world_size
+    return batches[rank * per_process : (rank + 1) * per_process]
+
+
+def distributed_context():
+    """An ``accelerate.Accelerator`` when this process was started by ``accelerate
+    launch`` or ``torchrun`` with more than one process, else ``None``.
+
+    The single-process path never imports Accelerate, so it pays nothing for it.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import Accelerator
+
+    return Accelerator(cpu=not torch.cuda.is_available())
+
+
 class PooledClassifier(torch.nn.Module):
     """A ``*ForSequenceClassification`` model as ``(input_ids, attention_mask) -> logits``.
 
@@ -336,6 +367,8 @@ class BertClassifier(SentimentClassifier):
     """
 
     name = "bert"
+    #: Trains data-parallel when launched with ``accelerate launch`` or ``torchrun``.
+    supports_distributed = True
     model_files = (f"{_MODEL_DIR}/config.json", f"{_MODEL_DIR}/model.safetensors", _TRAINING_FILE)
 
     def __init__(
@@ -433,7 +466,7 @@ class BertClassifier(SentimentClassifier):
 
     def _autocast(self):
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision_)
-        return torch.autocast(self.device_, dtype=dtype, enabled=dtype is not None)
+        return torch.autocast(torch.device(self.device_).type, dtype=dtype, enabled=dtype is not None)
 
     # -- tokenisation and batching ------------------------------------------------------
 
@@ -467,9 +500,17 @@ class BertClassifier(SentimentClassifier):
 
         self._validate_params()
         self.device_, self.precision_ = self._resolve_device()
+        accelerator = distributed_context()
+        rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
+        if accelerator is not None:
+            self.device_ = str(accelerator.device)
         set_seed(self.seed)
         self.tokenizer_, hf_model = load_pretrained(self.model, attention_probs_dropout_prob=self.attention_dropout)
         net = PooledClassifier(hf_model, self.pooling).to(self.device_)
+        pooler = getattr(hf_model.base_model, "pooler", None)
+        if self.pooling == "mean" and pooler is not None:
+            # Unused with mean pooling; frozen so DDP does not wait for its gradients.
+            pooler.requires_grad_(False)
         if self.freeze_embeddings:
             # The word-embedding matrix is half of MiniLM's weights; its dense gradient
             # and optimizer update cost a third of a short-sentence training step.
@@ -483,6 +524,8 @@ class BertClassifier(SentimentClassifier):
         val_encoded = self._encode(validation[0]) if validation and len(validation[0]) else None
         labels = torch.as_tensor(y, device=self.device_)
 
+        if len(encoded) < world:
+            raise ValueError(f"cannot train on {len(encoded)} reviews with {world} processes")
         no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
         trainable = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
         params = [p for _, p in trainable]
@@ -492,7 +535,12 @@ class BertClassifier(SentimentClassifier):
         ]
         # The fused AdamW kernel updates all parameters in one pass (about 2x faster here).
         optimizer = torch.optim.AdamW(groups, lr=self.learning_rate, fused=True)
-        steps_per_epoch = math.ceil(len(encoded) / self.batch_size)
+        steps_per_epoch = math.ceil(len(encoded) / (self.batch_size * world))
+        model = net
+        if accelerator is not None:
+            # DDP: gradients are all-reduced in backward; `model` is the wrapped module.
+            model = accelerator.prepare_model(net)
+        self.world_size_ = world
         total = steps_per_epoch * self.epochs
         scheduler = get_linear_schedule_with_warmup(optimizer, int(self.warmup_ratio * total), total)
         scaler = torch.amp.GradScaler("cuda") if self.precision_ == "fp16" else None
@@ -501,7 +549,7 @@ class BertClassifier(SentimentClassifier):
         self.history_ = []
         best = {"accuracy": -1.0, "state": None, "index": None}
         stale, stop, first_epoch = 0, False, 1
-        checkpoint = self._checkpoint_path()
+        checkpoint = self._checkpoint_path() if rank == 0 else None
         fingerprint = self._fingerprint(texts, y, validation) if checkpoint else None
         if checkpoint and checkpoint.is_file():
             saved = torch.load(checkpoint, map_location=self.device_, weights_only=True)
@@ -525,12 +573,17 @@ class BertClassifier(SentimentClassifier):
         for epoch in range(first_epoch, self.epochs + 1):
             net.train()
             window = {"loss": 0.0, "correct": 0, "seen": 0, "start": time.perf_counter()}
-            bar = _progress(length_grouped_batches(lengths, self.batch_size, rng), f"epoch {epoch}/{self.epochs}", self.verbose)
+            if accelerator is None:
+                batches = length_grouped_batches(lengths, self.batch_size, rng)
+            else:
+                batches = distributed_length_grouped_batches(lengths, self.batch_size, self.seed, epoch, rank, world)
+                _trace_shard(rank, epoch, batches)
+            bar = _progress(batches, f"epoch {epoch}/{self.epochs}", self.verbose and rank == 0)
             for step, batch in enumerate(bar, 1):
                 input_ids, attention = self._collate(encoded, batch)
                 target = labels[torch.as_tensor(batch, device=self.device_)]
                 with self._autocast(), self._attention_kernel():
-                    logits = net(input_ids, attention)
+                    logits = model(input_ids, attention)
                 loss = torch.nn.functional.cross_entropy(logits.float(), target)
                 if scaler is not None:
                     scaler.scale(loss).backward()
@@ -560,7 +613,7 @@ class BertClassifier(SentimentClassifier):
                 last = step == steps_per_epoch
                 if last or (self.eval_every and step % self.eval_every == 0):
                     position = epoch - 1 + step / steps_per_epoch
-                    record = self._evaluate(net, window, position, val_encoded, validation)
+                    record = self._evaluate(net, window, position, val_encoded, validation, accelerator)
                     stale, stop = self._keep_best(net, record, best, stale)
                     net.train()
                     window = {"loss": 0.0, "correct": 0, "seen": 0, "start": time.perf_counter()}
@@ -581,6 +634,8 @@ class BertClassifier(SentimentClassifier):
             logger.info("restoring the weights of epoch %s (validation accuracy %.4f)", _epoch_label(self.best_epoch_), best["accuracy"])
             net.load_state_dict(best["state"])
         net.eval()
+        if accelerator is not None:
+            _trace_weights(rank, net)
 
     def _checkpoint_path(self) -> Path | None:
         return Path(self.checkpoint_dir) / "checkpoint.pt" if self.checkpoint_dir else None
@@ -613,22 +668,40 @@ class BertClassifier(SentimentClassifier):
         self.fit_info_ = {"method": "subsample", "rows": len(keep), "of_rows": n}
         return [texts[i] for i in keep], y[keep]
 
-    def _evaluate(self, net, window, position, val_encoded, validation) -> dict:
+    def _evaluate(self, net, window, position, val_encoded, validation, accelerator=None) -> dict:
         """Append a history record: training loss/accuracy since the last evaluation, and
-        validation loss/accuracy."""
+        validation loss/accuracy. With several processes, training sums are added up
+        and each process scores a share of the validation split, gathered so that every
+        process takes the same best-weights and early-stopping decisions."""
         seconds = time.perf_counter() - window["start"]
+        loss, correct, seen = window["loss"], window["correct"], window["seen"]
+        if accelerator is not None:
+            totals = accelerator.reduce(torch.tensor([loss, correct, seen], dtype=torch.float64, device=self.device_), "sum")
+            loss, correct, seen = totals.tolist()
         record = {
             "epoch": round(position, 4),
-            "train_loss": window["loss"] / window["seen"],
-            "train_accuracy": window["correct"] / window["seen"],
+            "train_loss": loss / seen,
+            "train_accuracy": correct / seen,
             "val_loss": None,
             "val_accuracy": None,
             "seconds": seconds,
-            "samples_per_s": window["seen"] / seconds,
+            "samples_per_s": seen / seconds,
         }
+        if accelerator is not None:
+            record["samples_per_s_per_process"] = record["samples_per_s"] / accelerator.num_processes
         if val_encoded is not None:
             net.eval()
-            val_logits = self._predict_logits(net, val_encoded)
+            if accelerator is None:
+                val_logits = self._predict_logits(net, val_encoded)
+            else:
+                from accelerate.utils import gather_object
+
+                rank, world = accelerator.process_index, accelerator.num_processes
+                mine = np.arange(rank, len(val_encoded), world)
+                part = self._predict_logits(net, [val_encoded[i] for i in mine])
+                val_logits = torch.empty((len(val_encoded), 2))
+                for idx, logits in gather_object([(mine, part)]):
+                    val_logits[torch.as_tensor(idx)] = logits
             val_y = torch.as_tensor(validation[1])
             record["val_loss"] = float(torch.nn.functional.cross_entropy(val_logits, val_y))
             record["val_accuracy"] = float((val_logits.argmax(-1) == val_y).float().mean())
@@ -790,6 +863,35 @@ def _progress(iterable, desc: str, verbose: bool):
     from tqdm.auto import tqdm
 
     return tqdm(iterable, desc=desc, disable=not verbose, leave=False)
+
+
+#: Debugging and test aid: a folder where each process of a multi-process run records
+#: the training indices it saw per epoch and a digest of its final weights.
+TRACE_ENV_VAR = "SENTIBENCH_TRACE_DIR"
+
+
+def _trace_shard(rank: int, epoch: int, batches) -> None:
+    folder = os.environ.get(TRACE_ENV_VAR)
+    if folder:
+        indices = sorted(int(i) for b in batches for i in b)
+        path = Path(folder) / f"rank{rank}-epoch{epoch}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(indices))
+
+
+def weights_digest(net) -> str:
+    """SHA-256 over a module's state dict (names, then float32 values)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(net.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _trace_weights(rank: int, net) -> None:
+    folder = os.environ.get(TRACE_ENV_VAR)
+    if folder:
+        (Path(folder) / f"rank{rank}-weights.txt").write_text(weights_digest(net))
 
 
 def _atomic_torch_save(path: Path, obj) -> None:
