@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
 
 from benchmark.__main__ import main
 
@@ -42,3 +47,26 @@ def test_run_on_a_downloaded_dataset_name(tmp_path, monkeypatch, capsys):
     data = json.loads((run_dir / "results.json").read_text())["data"]
     assert data["format"] == "yelp-polarity" and data["rows_loaded"] == 40
     assert data["label_names"] == {"0": "1", "1": "2"}
+
+
+_LOAD_AND_MEASURE = """
+import resource, sys, time
+from dataset import load_reviews
+start = time.perf_counter()
+data = load_reviews(sys.argv[1])
+print(len(data), data.format, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+@pytest.mark.slow
+def test_560k_yelp_polarity_rows_load_within_a_few_gib(tmp_path):
+    rng = np.random.default_rng(0)
+    words = np.array(["good", "bad", "food", "service", "slow", "great", "never", "again", 'said ""wow""', "staff"])
+    path = tmp_path / "train.csv"
+    with path.open("w") as fh:
+        for i in range(560_000):
+            fh.write(f'"{i % 2 + 1}","{" ".join(rng.choice(words, 40))}\\\\nthe end"\n')
+    out = subprocess.run([sys.executable, "-c", _LOAD_AND_MEASURE, str(path)], capture_output=True, text=True, check=True)
+    rows, fmt, seconds, peak_mb = out.stdout.split()
+    assert int(rows) == 560_000 and fmt == "yelp-polarity"
+    assert float(peak_mb) < 3 * 1024
