@@ -9,16 +9,7 @@ from tabulate import tabulate
 from classifiers import SentimentClassifier
 
 from .report import ReportError, load_run
-from .runner import MODELS_DIR
-
-#: Metrics compared between runs: title -> function of a classifier record.
-COMPARED = {
-    "accuracy": lambda r: r["metrics"]["accuracy"],
-    "f1_macro": lambda r: r["metrics"]["f1_macro"],
-    "roc_auc": lambda r: r["metrics"]["roc_auc"],
-    "train_time_s": lambda r: r["train_time_s"],
-    "latency_p50_ms": lambda r: r["inference"]["latency_p50_ms"],
-}
+from .runner import HEADLINE_METRICS, MODELS_DIR
 
 
 def read_texts(texts: list[str], file: str | None, stdin) -> list[str]:
@@ -86,7 +77,7 @@ def compare_runs(run_a, run_b) -> tuple[str, bool]:
         raise ReportError(f"{run_a} and {run_b} have no classifier in common")
     rows = []
     for name in common:
-        for metric, get in COMPARED.items():
+        for metric, get in HEADLINE_METRICS.items():
             va, vb = get(a["classifiers"][name]), get(b["classifiers"][name])
             delta = None if va is None or vb is None else vb - va
             rows.append([name, metric, _num(va), _num(vb), "" if delta is None else f"{delta:+.4f}"])

@@ -390,8 +390,8 @@ def run(cfg: RunConfig, resume: Path | None = None) -> tuple[Path, dict]:
     return run_dir, results
 
 
-#: Metrics summarised across seeds: name -> function of a classifier record.
-SEED_METRICS = {
+#: Headline metrics (summarised across seeds, compared between runs): name -> function of a record.
+HEADLINE_METRICS = {
     "accuracy": lambda r: r["metrics"]["accuracy"],
     "f1_macro": lambda r: r["metrics"]["f1_macro"],
     "roc_auc": lambda r: r["metrics"]["roc_auc"],
@@ -416,7 +416,7 @@ def run_seeds(cfg: RunConfig, seeds: list[int]) -> tuple[Path, dict]:
             run_dir, results = run(replace(cfg, seed=seed, output=str(parent)))
             summary["runs"][str(seed)] = run_dir.name
             for name, record in results["classifiers"].items():
-                for metric, get in SEED_METRICS.items():
+                for metric, get in HEADLINE_METRICS.items():
                     per_seed.setdefault(name, {}).setdefault(metric, []).append(get(record))
     except KeyboardInterrupt:
         summary["status"] = "interrupted"

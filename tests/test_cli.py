@@ -123,24 +123,6 @@ def test_module_entry_point_exit_codes(tmp_path):
     assert "reviews.csv" in proc.stderr
 
 
-def test_interrupt_keeps_finished_classifiers(tmp_path, monkeypatch, capsys):
-    real_run_one = runner.run_one
-
-    def run_one_then_interrupt(clf, split, **kwargs):
-        if clf.name == "w2v":
-            raise KeyboardInterrupt
-        return real_run_one(clf, split, **kwargs)
-
-    monkeypatch.setattr(runner, "run_one", run_one_then_interrupt)
-    assert run_cli(tmp_path, "--classifiers", "bow,w2v", *FAST) == 130
-    (run_dir,) = tmp_path.iterdir()
-    results = json.loads((run_dir / "results.json").read_text())
-    assert results["status"] == "interrupted"
-    assert list(results["classifiers"]) == ["bow"]
-    assert pd.read_csv(run_dir / "comparison.csv")["classifier"].tolist() == ["bow"]
-    assert "interrupted" in capsys.readouterr().err
-
-
 def test_parse_overrides_merges_config_file_and_set(tmp_path):
     config = tmp_path / "c.json"
     config.write_text('{"bow": {"C": 2.0, "min_df": 3}}')

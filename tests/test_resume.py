@@ -38,6 +38,15 @@ def interrupted_run(tmp_path, monkeypatch):
     return run_dir
 
 
+def test_interrupt_keeps_finished_classifiers(tmp_path, monkeypatch, capsys):
+    run_dir = interrupted_run(tmp_path, monkeypatch)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["status"] == "interrupted"
+    assert list(results["classifiers"]) == ["bow"]
+    assert pd.read_csv(run_dir / "comparison.csv")["classifier"].tolist() == ["bow"]
+    assert "run --resume RUN_DIR" in capsys.readouterr().err
+
+
 def test_resume_skips_finished_classifiers_and_completes(tmp_path, monkeypatch):
     run_dir = interrupted_run(tmp_path, monkeypatch)
     before = json.loads((run_dir / "results.json").read_text())
