@@ -331,6 +331,7 @@ class BertClassifier(SentimentClassifier):
     checkpoint_dir : str or path, optional
         Save a checkpoint after every epoch here; a later ``fit`` with the same data and
         hyperparameters continues after the last saved epoch. Removed when training ends.
+        Single-process runs only (ignored under ``torchrun``/``accelerate launch``).
     inference : {"auto", "int8", "train"}, default="auto"
         Model used by ``predict``: ``"int8"`` is a dynamically int8-quantised copy of
         the Linear layers (CPU only); ``"train"`` is the trained model in the training
@@ -540,7 +541,6 @@ class BertClassifier(SentimentClassifier):
         if accelerator is not None:
             # DDP: gradients are all-reduced in backward; `model` is the wrapped module.
             model = accelerator.prepare_model(net)
-        self.world_size_ = world
         total = steps_per_epoch * self.epochs
         scheduler = get_linear_schedule_with_warmup(optimizer, int(self.warmup_ratio * total), total)
         scaler = torch.amp.GradScaler("cuda") if self.precision_ == "fp16" else None
@@ -549,7 +549,8 @@ class BertClassifier(SentimentClassifier):
         self.history_ = []
         best = {"accuracy": -1.0, "state": None, "index": None}
         stale, stop, first_epoch = 0, False, 1
-        checkpoint = self._checkpoint_path() if rank == 0 else None
+        # Checkpoints serve single-process runs; a multi-process run restarts its training.
+        checkpoint = self._checkpoint_path() if accelerator is None else None
         fingerprint = self._fingerprint(texts, y, validation) if checkpoint else None
         if checkpoint and checkpoint.is_file():
             saved = torch.load(checkpoint, map_location=self.device_, weights_only=True)
