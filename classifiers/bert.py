@@ -477,6 +477,9 @@ class BertClassifier(SentimentClassifier):
         cls_id, sep_id = tok.cls_token_id, tok.sep_token_id
         if cls_id is None or sep_id is None:
             raise ValueError(f"model {self.model!r} has no [CLS]/[SEP] tokens; use an encoder such as BERT")
+        # Lone surrogates (legal in a Python str, e.g. from errors="surrogateescape") are
+        # not encodable text for the tokenizer; they become "?" as in UTF-8 "replace".
+        texts = [t if t.isascii() else t.encode("utf-8", "replace").decode("utf-8") for t in texts]
         ids = tok(texts, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
         budget = self.max_length - 2
         return [[cls_id, *truncate(seq, budget, self.truncation), sep_id] for seq in ids]

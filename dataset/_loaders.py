@@ -282,7 +282,10 @@ def _is_label_like(value):
 
 
 def _first_line(text):
-    for line in text.splitlines():
+    # Split where the readers do (universal newlines, pandas): str.splitlines
+    # would also end a line at \v, \f, \x1c-\x1e, \x85, \u2028 and \u2029, which
+    # may sit inside a review (\x85 is cp1252's ellipsis read as Latin-1).
+    for line in re.split(r"\r\n|\r|\n", text):
         if line.strip():
             return line
     return ""
@@ -613,7 +616,10 @@ def _read_parquet(path, display, text_column, label_column):
                 f"({err}); re-save it as UTF-8"
             ) from None
     try:
-        frame = table.to_pandas()
+        # Without the "pandas" schema metadata: only two plain columns are needed,
+        # and a damaged metadata JSON would fail with KeyError, JSONDecodeError or
+        # UnicodeDecodeError inside pyarrow, or rename the columns.
+        frame = table.replace_schema_metadata(None).to_pandas()
     except pyarrow.ArrowException as err:
         raise DataError(
             f"cannot read '{display}': not a readable Parquet file ({err}); "
