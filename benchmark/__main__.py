@@ -185,27 +185,44 @@ def cmd_run(args) -> int:
         raise UsageError(f"--sample-size must be at least 10, got {args.sample_size}")
     if args.latency_calls < 1:
         raise UsageError(f"--latency-calls must be at least 1, got {args.latency_calls}")
-    if args.resume:
-        try:
-            run_dir, results = run(RunConfig(), resume=Path(args.resume))
-            if run_dir is None:
-                return 0
-        except KeyboardInterrupt:
-            print("\ninterrupted: finished classifiers are kept; run the same command again to continue", file=sys.stderr)
-            return 130
-        print(format_table(results))
-        print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'})")
-        return 0
+    resume = Path(args.resume) if args.resume else None
+    cfg = RunConfig() if resume else _run_config(args)  # a resumed run uses its own saved config
+    try:
+        if args.seeds and not resume:
+            parent, summary = run_seeds(cfg, parse_seeds(args.seeds))
+            if parent is not None:
+                print(format_seed_summary(summary))
+                print(f"results: {parent}")
+            return 0
+        run_dir, results = run(cfg, resume=resume)
+        if run_dir is None:
+            return 0  # a helper process of a multi-process run: the main process reports
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: results of the classifiers that finished are kept; continue with "
+            "'python -m benchmark run --resume RUN_DIR'", file=sys.stderr,
+        )
+        return 130
+    if results["data"]["chosen_by"].startswith("bundled"):
+        logger.warning("these numbers come from the bundled demo sample; for real ones use --data FILE or SENTIBENCH_DATA=FILE")
+    print(format_table(results))
+    print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'})")
+    return 0
+
+
+def _run_config(args):
+    from .runner import RunConfig
+
     classifiers = parse_classifier_list(args.classifiers) if args.classifiers else list(REGISTRY)
     params = parse_overrides(args.config, args.set)
-    for flag, param in (("max_train_samples", "max_train_samples"), ("eval_every", "eval_every")):
+    for flag in ("max_train_samples", "eval_every"):  # shortcuts for BERT hyperparameters
         value = getattr(args, flag)
         if value is not None:
             if value < 1:
                 raise UsageError(f"--{flag.replace('_', '-')} must be at least 1")
             if "bert" in classifiers:
-                params.setdefault("bert", {})[param] = value
-    cfg = RunConfig(
+                params.setdefault("bert", {})[flag] = value
+    return RunConfig(
         data=args.data,
         format=args.format,
         text_column=args.text_column,
@@ -220,26 +237,6 @@ def cmd_run(args) -> int:
         save_models=args.save_models,
         verbose=not args.quiet,
     )
-    try:
-        if args.seeds:
-            parent, summary = run_seeds(cfg, parse_seeds(args.seeds))
-            print(format_seed_summary(summary))
-            print(f"results: {parent}")
-            return 0
-        run_dir, results = run(cfg)
-        if run_dir is None:
-            return 0  # a helper process of a multi-process run: the main process reports
-    except KeyboardInterrupt:
-        print(
-            "\ninterrupted: results of the classifiers that finished are kept; continue with "
-            "'python -m benchmark run --resume RUN_DIR'", file=sys.stderr,
-        )
-        return 130
-    if results["data"]["chosen_by"].startswith("bundled"):
-        logger.warning("these numbers come from the bundled demo sample; for real ones use --data FILE or SENTIBENCH_DATA=FILE")
-    print(format_table(results))
-    print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'})")
-    return 0
 
 
 def parse_seeds(text: str) -> list[int]:

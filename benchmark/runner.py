@@ -406,6 +406,10 @@ def run_seeds(cfg: RunConfig, seeds: list[int]) -> tuple[Path, dict]:
     Each seed's run folder is kept inside one parent folder, next to ``summary.json``
     and ``summary.md`` with the mean and standard deviation of each metric.
     """
+    if process_rank() != 0:
+        for seed in seeds:
+            _run_worker(replace(cfg, seed=seed), None)
+        return None, None
     parent = new_run_dir(replace(cfg, seed=seeds[0]))
     parent = parent.rename(parent.with_name(parent.name + "-seeds"))
     summary = {"seeds": seeds, "runs": {}, "status": "running", "config": asdict(cfg)}
