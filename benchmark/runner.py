@@ -245,7 +245,7 @@ def run_one(clf: SentimentClassifier, split: Split, *, latency_calls=100, latenc
         record["top_terms"] = clf.top_terms(20)
     if hasattr(clf, "compare_inference"):
         # BERT predicts with an int8 model on CPUs: record what that costs in accuracy.
-        record["inference_check"] = clf.compare_inference(test_texts, test_labels)
+        record["inference_check"] = clf.compare_inference(test_texts, test_labels, predictions=pred)
     return record, {"pred": pred, "proba": proba[:, 1]}
 
 

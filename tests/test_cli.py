@@ -45,6 +45,9 @@ def test_run_all_includes_bert_with_its_history(tmp_path):
     assert list(results["classifiers"]) == ["bow", "w2v", "bert"]
     history = results["classifiers"]["bert"]["history"]
     assert 1 <= len(history) <= 2 and history[0]["val_accuracy"] is not None
+    check = results["classifiers"]["bert"]["inference_check"]
+    assert check["inference"] == "int8"
+    assert check["accuracy"] == pytest.approx(results["classifiers"]["bert"]["metrics"]["accuracy"])
     assert pd.read_csv(run_dir / "comparison.csv")["classifier"].tolist() == ["bow", "w2v", "bert"]
 
 
