@@ -27,7 +27,7 @@ import numpy as np
 from classifiers.bert import BertClassifier, _quiet_transformers, bundled_model_path, cpu_supports_bf16
 from dataset import load_reviews, stratified_sample
 
-from .timing import measure_latency
+from .timing import measure_latency, stopwatch
 
 logger = logging.getLogger(__name__)
 
@@ -228,14 +228,12 @@ def matmul_gflops(dtype_name: str, size: int = 2048, repeats: int = 5) -> float:
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
     a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
-    return 2 * size**3 / best / 1e9
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        with stopwatch() as elapsed:
+            a @ b
+        times.append(elapsed())
+    return 2 * size**3 / min(times) / 1e9
 
 
 def training_flops_per_sample(config, seq_len: int) -> float:

@@ -602,17 +602,17 @@ def _read_parquet(path, display, text_column, label_column):
     # Check UTF-8 here, naming the column, instead of failing deep inside pandas:
     # pyarrow does not validate string data when reading, and text stored as
     # binary (writers that omit the UTF-8 annotation) is decoded the same way.
-    for i, field in enumerate(table.schema):
+    for i, column_field in enumerate(table.schema):
         try:
             column = table.column(i)
-            if pyarrow.types.is_binary(field.type) or pyarrow.types.is_large_binary(field.type):
-                large = pyarrow.types.is_large_binary(field.type)
+            if pyarrow.types.is_binary(column_field.type) or pyarrow.types.is_large_binary(column_field.type):
+                large = pyarrow.types.is_large_binary(column_field.type)
                 column = column.cast(pyarrow.large_string() if large else pyarrow.string())
-                table = table.set_column(i, field.name, column)
+                table = table.set_column(i, column_field.name, column)
             column.validate(full=True)
         except pyarrow.ArrowInvalid as err:
             raise DataError(
-                f"cannot read '{display}': column '{field.name}' is not valid UTF-8 text "
+                f"cannot read '{display}': column '{column_field.name}' is not valid UTF-8 text "
                 f"({err}); re-save it as UTF-8"
             ) from None
     try:

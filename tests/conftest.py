@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +44,19 @@ def tiny(sample):
     test = np.concatenate([pos[24:32], neg[24:32]])
     texts = sample.texts
     return [texts[i] for i in train], y[train], [texts[i] for i in test], y[test]
+
+
+def unused_port() -> int:
+    """A loopback port that nothing listens on (bound, read, released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def assert_one_line(excinfo, *needles) -> str:
+    """The exception's message: a single line containing every needle."""
+    message = str(excinfo.value)
+    assert "\n" not in message and "\r" not in message
+    for needle in needles:
+        assert needle in message
+    return message

@@ -1,7 +1,6 @@
 """Tests for the ``dataset`` package: loaders, label handling, splits."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,7 @@ from dataset import (
     stratified_split,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from .conftest import SHARED_DATA, assert_one_line
 
 # Zhang et al. (2015) Yelp polarity layout: no header, "label","text", quotes
 # doubled, newlines escaped as a backslash + "n" (written raw here on purpose).
@@ -61,13 +60,6 @@ def _header_file(tmp_path, fmt, text_name="text", label_name="label", rows=ROWS)
         path = tmp_path / "reviews.parquet"
         frame.to_parquet(path)
     return path
-
-
-def _assert_one_line_error(excinfo, filename, hint):
-    message = str(excinfo.value)
-    assert "\n" not in message and "\r" not in message
-    assert filename in message
-    assert hint in message
 
 
 # ---------------------------------------------------------------------------
@@ -321,13 +313,13 @@ def test_bom_and_windows_line_endings(tmp_path, name, content):
 def test_missing_file_error(tmp_path):
     with pytest.raises(DataError) as excinfo:
         load_reviews(tmp_path / "nowhere.csv")
-    _assert_one_line_error(excinfo, "nowhere.csv", "--data")
+    assert_one_line(excinfo, "nowhere.csv", "--data")
 
 
 def test_directory_error(tmp_path):
     with pytest.raises(DataError) as excinfo:
         load_reviews(tmp_path)
-    _assert_one_line_error(excinfo, str(tmp_path), "directory")
+    assert_one_line(excinfo, str(tmp_path), "directory")
 
 
 def test_bad_encoding_error(tmp_path):
@@ -335,7 +327,7 @@ def test_bad_encoding_error(tmp_path):
     path.write_bytes("text,label\ncaf\xe9 cr\xe8me,1\nbad,0\n".encode("latin-1"))
     with pytest.raises(DataError) as excinfo:
         load_reviews(path)
-    _assert_one_line_error(excinfo, "latin1.csv", "re-save it as UTF-8")
+    assert_one_line(excinfo, "latin1.csv", "re-save it as UTF-8")
 
 
 @pytest.mark.parametrize(
@@ -344,7 +336,7 @@ def test_bad_encoding_error(tmp_path):
 def test_unknown_format_error_lists_formats(tmp_path, name, content):
     with pytest.raises(DataError) as excinfo:
         load_reviews(_write(tmp_path / name, content))
-    _assert_one_line_error(excinfo, name, "--format")
+    assert_one_line(excinfo, name, "--format")
     assert all(fmt in str(excinfo.value) for fmt in FORMATS)
 
 
@@ -352,7 +344,7 @@ def test_invalid_format_argument_error(tmp_path):
     path = _header_file(tmp_path, "csv")
     with pytest.raises(DataError) as excinfo:
         load_reviews(path, format="xlsx")
-    _assert_one_line_error(excinfo, "reviews.csv", "--format")
+    assert_one_line(excinfo, "reviews.csv", "--format")
 
 
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "parquet"])
@@ -360,12 +352,12 @@ def test_missing_columns_error_lists_present_columns(tmp_path, fmt):
     path = _header_file(tmp_path, fmt, "headline", "stars")
     with pytest.raises(DataError) as excinfo:
         load_reviews(path)
-    _assert_one_line_error(excinfo, path.name, "--text-column")
+    assert_one_line(excinfo, path.name, "--text-column")
     assert "headline, stars" in str(excinfo.value)
 
     with pytest.raises(DataError) as excinfo:
         load_reviews(path, text_column="headline", label_column="verdict")
-    _assert_one_line_error(excinfo, path.name, "--label-column")
+    assert_one_line(excinfo, path.name, "--label-column")
     assert "'verdict'" in str(excinfo.value) and "headline, stars" in str(excinfo.value)
 
 
@@ -373,14 +365,14 @@ def test_single_class_error(tmp_path):
     path = _write(tmp_path / "happy.csv", "text,label\nyay,1\ngreat,1\n")
     with pytest.raises(DataError) as excinfo:
         load_reviews(path)
-    _assert_one_line_error(excinfo, "happy.csv", "--label-column")
+    assert_one_line(excinfo, "happy.csv", "--label-column")
 
 
 def test_single_class_after_threshold_error(tmp_path):
     path = _write(tmp_path / "glowing.csv", "text,stars\na,4\nb,5\nc,3\nd,5\n")
     with pytest.raises(DataError) as excinfo:
         load_reviews(path, star_threshold=3)
-    _assert_one_line_error(excinfo, "glowing.csv", "--star-threshold")
+    assert_one_line(excinfo, "glowing.csv", "--star-threshold")
 
 
 def test_more_than_two_labels_error_suggests_label_map(tmp_path):
@@ -388,7 +380,7 @@ def test_more_than_two_labels_error_suggests_label_map(tmp_path):
     path = _write(tmp_path / "topics.csv", "text,label\n" + rows)
     with pytest.raises(DataError) as excinfo:
         load_reviews(path)
-    _assert_one_line_error(excinfo, "topics.csv", "--label-map")
+    assert_one_line(excinfo, "topics.csv", "--label-map")
     # At most 10 values are listed.
     assert str(excinfo.value).count("'topic") == 10
 
@@ -397,14 +389,14 @@ def test_unknown_label_pair_error_suggests_label_map(tmp_path):
     path = _write(tmp_path / "words.csv", "text,label\na,bad\nb,good\n")
     with pytest.raises(DataError) as excinfo:
         load_reviews(path)
-    _assert_one_line_error(excinfo, "words.csv", "--label-map")
+    assert_one_line(excinfo, "words.csv", "--label-map")
 
 
 def test_label_map_missing_values_error(tmp_path):
     path = _write(tmp_path / "words.csv", "text,label\na,bad\nb,good\nc,meh\n")
     with pytest.raises(DataError) as excinfo:
         load_reviews(path, label_map={"bad": 0, "good": 1})
-    _assert_one_line_error(excinfo, "words.csv", "--label-map")
+    assert_one_line(excinfo, "words.csv", "--label-map")
     assert "'meh'" in str(excinfo.value)
 
 
@@ -412,7 +404,7 @@ def test_stars_without_threshold_error(tmp_path):
     path = _write(tmp_path / "stars.csv", "text,stars\na,1\nb,3\nc,5\n")
     with pytest.raises(DataError) as excinfo:
         load_reviews(path)
-    _assert_one_line_error(excinfo, "stars.csv", "--star-threshold 3")
+    assert_one_line(excinfo, "stars.csv", "--star-threshold 3")
 
 
 @pytest.mark.parametrize(
@@ -426,27 +418,27 @@ def test_stars_without_threshold_error(tmp_path):
 def test_no_rows_left_error(tmp_path, name, content):
     with pytest.raises(DataError) as excinfo:
         load_reviews(_write(tmp_path / name, content))
-    _assert_one_line_error(excinfo, name, "--text-column")
+    assert_one_line(excinfo, name, "--text-column")
 
 
 def test_ragged_csv_error_names_line(tmp_path):
     path = _write(tmp_path / "ragged.csv", "text,label\nok,1\nyes, really,1\nno,0\n")
     with pytest.raises(DataError) as excinfo:
         load_reviews(path)
-    _assert_one_line_error(excinfo, "ragged.csv", "line 3")
+    assert_one_line(excinfo, "ragged.csv", "line 3")
 
 
 def test_invalid_jsonl_error_names_line(tmp_path):
     path = _write(tmp_path / "bad.jsonl", '{"text": "a", "label": 1}\n{"text": "b", label: 0}\n')
     with pytest.raises(DataError) as excinfo:
         load_reviews(path)
-    _assert_one_line_error(excinfo, "bad.jsonl", "line 2")
+    assert_one_line(excinfo, "bad.jsonl", "line 2")
 
 
 def test_empty_file_error(tmp_path):
     with pytest.raises(DataError) as excinfo:
         load_reviews(_write(tmp_path / "empty.csv", ""))
-    _assert_one_line_error(excinfo, "empty.csv", "empty")
+    assert_one_line(excinfo, "empty.csv", "empty")
 
 
 def test_data_error_is_value_error_and_single_line():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,8 @@ import numpy as np
 import pytest
 
 from classifiers.bert import BertClassifier, PooledClassifier, distributed_length_grouped_batches, weights_digest
+
+from .conftest import unused_port
 
 
 @pytest.mark.parametrize("n, batch_size, world", [(140, 16, 2), (141, 8, 2), (50, 4, 3), (5, 16, 2)])
@@ -29,17 +30,12 @@ def test_distributed_shards_are_disjoint_equal_and_cover_the_epoch(n, batch_size
     assert [b.tolist() for b in other_epoch] != [b.tolist() for b in shards[0]] or n < 10
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def test_two_process_run_trains_disjoint_shards_and_writes_once(tmp_path):
     trace, out = tmp_path / "trace", tmp_path / "runs"
     torchrun = Path(sys.executable).with_name("torchrun")
     cmd = [
-        str(torchrun), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+        str(torchrun), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(unused_port()),
         "-m", "benchmark", "-q", "run", "--classifiers", "bert", "--output", str(out), "--save-models",
         "--set", "bert.epochs=2", "--set", "bert.max_length=32", "--set", "bert.patience=5",
         "--set", "bert.verbose=false", "--latency-calls", "3",

@@ -20,6 +20,8 @@ import pytest
 from dataset import DataError, load_reviews
 from dataset._download import DATASETS, cache_dir, download, resolve_named
 
+from .conftest import assert_one_line, unused_port
+
 FOLDER = "yelp_review_polarity_csv"
 
 # Yelp polarity layout: no header, "label","text", quotes doubled, newlines
@@ -149,18 +151,6 @@ def cache(tmp_path, monkeypatch, server):
     return folder
 
 
-def _closed_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _one_line(excinfo, *needles):
-    message = str(excinfo.value)
-    assert "\n" not in message and "\r" not in message
-    for needle in needles:
-        assert needle in message
-    return message
 
 
 # ---------------------------------------------------------------------------
@@ -230,7 +220,7 @@ def test_checksum_is_recorded_and_checked_before_reextracting(cache, server):
 
 def test_url_argument_overrides_environment(cache, server, monkeypatch):
     server.files["/other.tgz"] = ARCHIVE
-    monkeypatch.setenv("SENTIBENCH_YELP_URL", f"http://127.0.0.1:{_closed_port()}/x.tgz")
+    monkeypatch.setenv("SENTIBENCH_YELP_URL", f"http://127.0.0.1:{unused_port()}/x.tgz")
     download(url=server.url("/other.tgz"), verbose=False)
     assert server.requests == [("/other.tgz", None)]
 
@@ -264,7 +254,7 @@ def test_partial_file_from_an_earlier_run_is_resumed(cache, server):
     server.cut_after, server.cut_times = 700, 3
     with pytest.raises(DataError) as excinfo:
         download(verbose=False)
-    _one_line(excinfo, "cannot download yelp-polarity from")
+    assert_one_line(excinfo, "cannot download yelp-polarity from")
     part = cache / "yelp_review_polarity_csv.tgz.part"
     assert part.read_bytes() == ARCHIVE[:2100]
     assert not (cache / "yelp_review_polarity_csv.tgz").exists()
@@ -300,7 +290,7 @@ def test_complete_partial_file_is_finished_without_body(cache, server):
 def test_wrong_sha256_deletes_download(cache, server):
     with pytest.raises(DataError) as excinfo:
         download(sha256="0" * 64, verbose=False)
-    _one_line(excinfo, "sha256", hashlib.sha256(ARCHIVE).hexdigest())
+    assert_one_line(excinfo, "sha256", hashlib.sha256(ARCHIVE).hexdigest())
     assert not cache.exists() or not any(p.name.startswith("yelp_") for p in cache.iterdir())
 
 
@@ -315,21 +305,21 @@ def test_sha256_is_compared_with_record_for_cached_data(cache, server):
     assert download(sha256=hashlib.sha256(ARCHIVE).hexdigest(), verbose=False).is_dir()
     with pytest.raises(DataError) as excinfo:
         download(sha256="f" * 64, verbose=False)
-    _one_line(excinfo, "came from an archive with sha256", "to download again")
+    assert_one_line(excinfo, "came from an archive with sha256", "to download again")
 
 
 def test_malformed_sha256_is_rejected_before_downloading(cache, server):
     with pytest.raises(DataError) as excinfo:
         download(sha256="abc", verbose=False)
-    _one_line(excinfo, "invalid sha256", "64 hexadecimal digits")
+    assert_one_line(excinfo, "invalid sha256", "64 hexadecimal digits")
     assert server.requests == []
 
 
 def test_unreachable_url_gives_one_line_error(cache):
-    url = f"http://127.0.0.1:{_closed_port()}/x.tgz"
+    url = f"http://127.0.0.1:{unused_port()}/x.tgz"
     with pytest.raises(DataError) as excinfo:
         download(url=url, verbose=False)
-    message = _one_line(excinfo, "cannot download yelp-polarity from", url)
+    message = assert_one_line(excinfo, "cannot download yelp-polarity from", url)
     assert "check your connection" in message
     assert str(cache / FOLDER) in message
 
@@ -337,14 +327,14 @@ def test_unreachable_url_gives_one_line_error(cache):
 def test_http_error_status_is_reported(cache, server):
     with pytest.raises(DataError) as excinfo:
         download(url=server.url("/missing.tgz"), verbose=False)
-    _one_line(excinfo, "cannot download", "HTTP 404")
+    assert_one_line(excinfo, "cannot download", "HTTP 404")
 
 
 def test_archive_with_parent_member_is_refused(cache, server, tmp_path):
     server.files["/evil.tgz"] = _tgz(_yelp_members(**{"../evil": b"pwned\n"}))
     with pytest.raises(DataError) as excinfo:
         download(url=server.url("/evil.tgz"), verbose=False)
-    _one_line(excinfo, "unsafe member '../evil'")
+    assert_one_line(excinfo, "unsafe member '../evil'")
     assert not (tmp_path / "evil").exists()
     assert not (cache / FOLDER).exists()
     assert not (cache / "yelp_review_polarity_csv.tgz").exists()
@@ -356,7 +346,7 @@ def test_archive_with_absolute_member_is_refused(cache, server, tmp_path):
     server.files["/abs.tgz"] = _tgz(_yelp_members(**{str(target): b"pwned\n"}))
     with pytest.raises(DataError) as excinfo:
         download(url=server.url("/abs.tgz"), verbose=False)
-    _one_line(excinfo, "unsafe member", "absolute path")
+    assert_one_line(excinfo, "unsafe member", "absolute path")
     assert not target.exists()
 
 
@@ -364,7 +354,7 @@ def test_archive_missing_a_split_is_refused(cache, server):
     server.files["/short.tgz"] = _tgz({f"{FOLDER}/train.csv": TRAIN_CSV.encode()})
     with pytest.raises(DataError) as excinfo:
         download(url=server.url("/short.tgz"), verbose=False)
-    _one_line(excinfo, f"{FOLDER}/test.csv")
+    assert_one_line(excinfo, f"{FOLDER}/test.csv")
     assert not (cache / FOLDER).exists()
 
 
@@ -372,7 +362,7 @@ def test_not_an_archive_is_refused(cache, server):
     server.files["/page.tgz"] = b"<html>captive portal</html>"
     with pytest.raises(DataError) as excinfo:
         download(url=server.url("/page.tgz"), verbose=False)
-    _one_line(excinfo, "not a valid tar.gz archive")
+    assert_one_line(excinfo, "not a valid tar.gz archive")
     assert not (cache / "yelp_review_polarity_csv.tgz").exists()
 
 
@@ -386,7 +376,7 @@ def test_row_counts_are_checked_for_the_default_url(cache, server, monkeypatch):
     monkeypatch.delenv("SENTIBENCH_YELP_URL")
     with pytest.raises(DataError) as excinfo:
         download(verbose=False)
-    _one_line(excinfo, "test.csv has 3 rows but 5 were expected")
+    assert_one_line(excinfo, "test.csv has 3 rows but 5 were expected")
     assert not (cache / FOLDER).exists()
 
     monkeypatch.setitem(
@@ -408,7 +398,7 @@ def test_partial_folder_is_completed_without_overwriting(cache, server):
 def test_unknown_dataset_name_lists_known_ones(cache):
     with pytest.raises(DataError) as excinfo:
         download("imdb", verbose=False)
-    _one_line(excinfo, "unknown dataset 'imdb'", "yelp-polarity")
+    assert_one_line(excinfo, "unknown dataset 'imdb'", "yelp-polarity")
 
 
 # ---------------------------------------------------------------------------
@@ -419,13 +409,13 @@ def test_unknown_dataset_name_lists_known_ones(cache):
 def test_not_downloaded_names_the_download_command(cache):
     with pytest.raises(DataError) as excinfo:
         resolve_named("yelp-polarity:train")
-    _one_line(excinfo, "python -m benchmark data download yelp-polarity")
+    assert_one_line(excinfo, "python -m benchmark data download yelp-polarity")
 
 
 def test_unknown_split_lists_splits(cache):
     with pytest.raises(DataError) as excinfo:
         resolve_named("yelp-polarity:dev")
-    _one_line(excinfo, "unknown split 'dev'", "train, test")
+    assert_one_line(excinfo, "unknown split 'dev'", "train, test")
 
 
 @pytest.mark.parametrize("source", ["reviews.csv", "data/yelp.csv", "C:\\data\\x.csv", "hf:imdb"])

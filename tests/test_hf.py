@@ -9,6 +9,8 @@ datasets = pytest.importorskip("datasets")
 from dataset import DataError  # noqa: E402
 from dataset._hf import load_hf  # noqa: E402
 
+from .conftest import assert_one_line  # noqa: E402
+
 TEXTS = [
     "Loved every bite, will return.",
     "Terrible service and cold food.",
@@ -53,13 +55,6 @@ def saved(tmp_path_factory):
     words.save_to_disk(str(root / "words"))
     return root
 
-
-def _one_line(excinfo, *needles):
-    message = str(excinfo.value)
-    assert "\n" not in message and "\r" not in message
-    for needle in needles:
-        assert needle in message
-    return message
 
 
 def test_single_dataset_maps_classlabel_names(saved):
@@ -107,7 +102,7 @@ def test_explicit_columns_and_star_threshold(saved):
 def test_star_labels_without_threshold_ask_for_it(saved):
     with pytest.raises(DataError) as excinfo:
         load_hf(f"hf:{saved / 'stars'}", text_column="review_body", label_column="stars")
-    _one_line(excinfo, "--star-threshold 3")
+    assert_one_line(excinfo, "--star-threshold 3")
 
 
 def test_label_map_applies_to_classlabel_names(saved):
@@ -119,36 +114,36 @@ def test_missing_column_lists_columns(saved):
     spec = f"hf:{saved / 'stars'}"
     with pytest.raises(DataError) as excinfo:
         load_hf(spec, text_column="body_text")
-    _one_line(excinfo, spec, "column 'body_text' not found", "review_body, stars, label")
+    assert_one_line(excinfo, spec, "column 'body_text' not found", "review_body, stars, label")
 
 
 def test_unknown_split_lists_available_splits(saved):
     with pytest.raises(DataError) as excinfo:
         load_hf(f"hf:{saved / 'dict'}:validation")
-    _one_line(excinfo, "no split 'validation'", "available: train, test")
+    assert_one_line(excinfo, "no split 'validation'", "available: train, test")
 
 
 def test_split_on_single_dataset_is_refused(saved):
     with pytest.raises(DataError) as excinfo:
         load_hf(f"hf:{saved / 'single'}:test")
-    _one_line(excinfo, "single data set", "without ':test'")
+    assert_one_line(excinfo, "single data set", "without ':test'")
 
 
 def test_missing_folder_fails_fast(tmp_path):
     spec = f"hf:{tmp_path / 'nowhere'}"
     with pytest.raises(DataError) as excinfo:
         load_hf(spec)
-    _one_line(excinfo, spec, "no such folder")
+    assert_one_line(excinfo, spec, "no such folder")
 
 
 def test_folder_not_written_by_save_to_disk(tmp_path):
     (tmp_path / "reviews.csv").write_text("text,label\na,1\n")
     with pytest.raises(DataError) as excinfo:
         load_hf(f"hf:{tmp_path}")
-    _one_line(excinfo, "save_to_disk")
+    assert_one_line(excinfo, "save_to_disk")
     with pytest.raises(DataError) as excinfo:
         load_hf(f"hf:{tmp_path / 'reviews.csv'}")
-    _one_line(excinfo, "without the hf: prefix")
+    assert_one_line(excinfo, "without the hf: prefix")
 
 
 def test_unknown_hub_name_offline_fails_fast(monkeypatch, tmp_path):
@@ -168,16 +163,16 @@ def test_unknown_hub_name_offline_fails_fast(monkeypatch, tmp_path):
     with pytest.raises(DataError) as excinfo:
         load_hf(spec)
     assert time.perf_counter() - start < 5
-    _one_line(excinfo, spec, "sentibench-tests/no-such-dataset")
+    assert_one_line(excinfo, spec, "sentibench-tests/no-such-dataset")
 
 
 def test_spec_without_prefix_or_name_is_refused():
     with pytest.raises(DataError) as excinfo:
         load_hf("imdb")
-    _one_line(excinfo, "hf:NAME")
+    assert_one_line(excinfo, "hf:NAME")
     with pytest.raises(DataError) as excinfo:
         load_hf("hf:")
-    _one_line(excinfo, "no data set name")
+    assert_one_line(excinfo, "no data set name")
 
 
 def test_hub_name_is_loaded_with_split(monkeypatch):
@@ -205,4 +200,4 @@ def test_hub_unknown_split_lists_available_splits(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
     with pytest.raises(DataError) as excinfo:
         load_hf("hf:imdb:dev")
-    _one_line(excinfo, "no split 'dev'", "available: train, test, unsupervised")
+    assert_one_line(excinfo, "no split 'dev'", "available: train, test, unsupervised")
