@@ -1,25 +1,33 @@
 """Load labelled review data and split it reproducibly.
 
-The public API is re-exported here; the implementation lives in the private
-modules :mod:`dataset._loaders` (file formats, label normalisation, choosing
-the data source), :mod:`dataset._download` (the Yelp polarity archive),
-:mod:`dataset._hf` (Hugging Face datasets), :mod:`dataset._sources` (one
-``load_reviews`` for all of them) and :mod:`dataset._split` (stratified splits).
+The public API is re-exported here; the implementation lives in private modules:
+
+* :mod:`dataset._errors`: :class:`SentibenchError` and :class:`DataError`;
+* :mod:`dataset._types`: the :class:`ReviewData` container;
+* :mod:`dataset._locate`: choosing the data source, the bundled sample;
+* :mod:`dataset._detect`: guessing a file's format;
+* :mod:`dataset._readers`: one reader per file format (:data:`FORMATS`);
+* :mod:`dataset._columns`: choosing the text and label columns;
+* :mod:`dataset._labels`: dropping unusable rows, normalising labels;
+* :mod:`dataset._files`: reading one file with all of the above;
+* :mod:`dataset._download`: the Yelp polarity archive;
+* :mod:`dataset._hf`: Hugging Face datasets;
+* :mod:`dataset._sources`: one ``load_reviews`` for files, downloaded and
+  Hugging Face datasets;
+* :mod:`dataset._split`: stratified splits;
+* :mod:`dataset._io`: atomic file writes, used by every package.
 """
 
+from ._detect import detect_format
 from ._download import DATASETS, cache_dir, download, resolve_named
+from ._errors import DataError, SentibenchError
 from ._hf import load_hf
-from ._loaders import (
-    BUNDLED_SAMPLE,
-    FORMATS,
-    DataError,
-    ReviewData,
-    bundled_sample_path,
-    detect_format,
-    resolve_data_source,
-)
+from ._io import atomic_write_bytes, atomic_write_text
+from ._locate import BUNDLED_SAMPLE, bundled_sample_path, resolve_data_source
+from ._readers import FORMATS
 from ._sources import load_reviews
 from ._split import split_manifest, stratified_sample, stratified_split
+from ._types import ReviewData
 
 __all__ = [
     "BUNDLED_SAMPLE",
@@ -31,6 +39,9 @@ __all__ = [
     "FORMATS",
     "DataError",
     "ReviewData",
+    "SentibenchError",
+    "atomic_write_bytes",
+    "atomic_write_text",
     "bundled_sample_path",
     "detect_format",
     "load_reviews",

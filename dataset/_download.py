@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from tqdm.auto import tqdm
 
-from ._loaders import DataError
+from ._errors import DataError
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,10 @@
 """Read Hugging Face ``datasets`` (hub names or ``save_to_disk`` folders).
 
 The data set is reduced to a text and a label column and then handed to the
-same column-picking and label-normalisation code as every file format in
-:mod:`dataset._loaders`, so that column guesses, dropped-row counts and error
-messages are identical whichever way the reviews arrive.
+same column-picking (:mod:`dataset._columns`) and label-normalisation
+(:mod:`dataset._labels`) code as every file format, so that column guesses,
+dropped-row counts and error messages are identical whichever way the reviews
+arrive.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._loaders import DataError, ReviewData, _finish, _pick_columns
+from ._columns import pick_columns
+from ._errors import DataError
+from ._labels import finish
+from ._types import ReviewData
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +226,7 @@ def load_hf(
     else:
         data = _load_hub(datasets, display, name, split)
 
-    text_col, label_col = _pick_columns(data.column_names, text_column, label_column, display)
+    text_col, label_col = pick_columns(data.column_names, text_column, label_column, display)
     # Only the two columns are converted: others may be large (images, audio).
     frame = data.select_columns([text_col, label_col]).to_pandas()
     labels = _label_values(datasets, data.features[label_col], frame[label_col])
@@ -230,7 +234,7 @@ def load_hf(
         "read %d rows from %s (text column %r, label column %r)",
         len(frame), display, text_col, label_col,
     )
-    return _finish(
+    return finish(
         frame[text_col],
         labels,
         display=display,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from . import _loaders
 from ._download import resolve_named
-from ._hf import load_hf
+from ._files import load_file
+from ._hf import HF_PREFIX, load_hf
 
-HF_PREFIX = "hf:"
+__all__ = ["load_reviews"]
 
 
 def load_reviews(source, *, text_column=None, label_column=None, format=None, star_threshold=None, label_map=None):
@@ -16,7 +16,7 @@ def load_reviews(source, *, text_column=None, label_column=None, format=None, st
     ``"yelp-polarity:train"`` (after ``python -m benchmark data download yelp-polarity``;
     the test split by default, as in the seed notebook), or ``"hf:NAME[:SPLIT]"`` (the
     ``datasets`` library: a hub name or a ``save_to_disk`` folder). Other arguments are
-    those of :func:`dataset._loaders.load_reviews`.
+    those of :func:`dataset._files.load_file`.
 
     Returns
     -------
@@ -27,5 +27,5 @@ def load_reviews(source, *, text_column=None, label_column=None, format=None, st
         return load_hf(source, **kwargs)
     named = resolve_named(source) if isinstance(source, str) else None
     if named is not None:
-        return _loaders.load_reviews(named, format=format or "yelp-polarity", **kwargs)
-    return _loaders.load_reviews(source, format=format, **kwargs)
+        return load_file(named, format=format or "yelp-polarity", **kwargs)
+    return load_file(source, format=format, **kwargs)

@@ -13,7 +13,7 @@ import logging
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from ._loaders import DataError
+from ._errors import DataError
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,41 @@
+"""sentibench's error hierarchy: every mistake a user can make is one of these.
+
+The command line catches :class:`SentibenchError` and prints its message as one line
+(exit code 2); anything else is a bug and keeps its traceback. The classes also derive
+from the built-in exception a library user would expect (``ValueError``), so
+``except ValueError`` keeps working in user code.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["DataError", "SentibenchError", "one_line"]
+
+# Every line break str.splitlines knows, plus the spaces around it.
+_LINE_BREAKS = re.compile(r"\s*[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+\s*")
+
+
+def one_line(message: object) -> str:
+    """``message`` as a single line (embedded line breaks collapsed to spaces)."""
+    return _LINE_BREAKS.sub(" ", str(message)).strip()
+
+
+class SentibenchError(Exception):
+    """Base of every error caused by input (data, files, command line), not by a bug.
+
+    The message is always one line that names the problem and its fix.
+    """
+
+    def __init__(self, message: object = ""):
+        # Pandas and other libraries put line breaks in the messages we quote, and
+        # values quoted from a file may hold any break str.splitlines knows.
+        super().__init__(one_line(message))
+
+
+class DataError(SentibenchError, ValueError):
+    """A data file cannot be used, with a one-line message saying how to fix it.
+
+    The message names the offending file and ends with the remedy (a command-line flag
+    to pass, or how to re-save the file), so the CLI can print it verbatim.
+    """

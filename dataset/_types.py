@@ -1,0 +1,90 @@
+"""The common container every loader returns: :class:`ReviewData`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["ReviewData"]
+
+
+@dataclass
+class ReviewData:
+    """Labelled review texts plus where they came from and what was dropped.
+
+    Parameters
+    ----------
+    texts : list of str
+        Review texts, stripped of surrounding whitespace.
+    labels : ndarray of int64
+        Binary sentiment, 0 = negative and 1 = positive, aligned with `texts`.
+    label_names : dict of {int: str}
+        The original label each class came from, e.g. ``{0: "1", 1: "2"}`` for
+        Yelp polarity or ``{0: "1-2 stars", 1: "4-5 stars"}`` for star ratings.
+    source : str
+        Path that was read, or :data:`BUNDLED_SAMPLE`.
+    format : str
+        One of :data:`FORMATS`.
+    n_read : int
+        Number of rows read before any row was dropped.
+    dropped : dict of {str: int}
+        Reason -> number of rows dropped for it; only non-zero reasons.
+    """
+
+    texts: list
+    labels: np.ndarray
+    label_names: dict
+    source: str
+    format: str
+    n_read: int
+    dropped: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if self.labels.ndim != 1 or len(self.texts) != self.labels.shape[0]:
+            raise ValueError(
+                f"texts and labels must be aligned: {len(self.texts)} texts, "
+                f"labels of shape {self.labels.shape}"
+            )
+
+    def __len__(self):
+        return len(self.texts)
+
+    def subset(self, indices):
+        """Return the reviews at `indices`, keeping all metadata.
+
+        Parameters
+        ----------
+        indices : array-like of int or bool
+            Positions to keep (a boolean mask is accepted too).
+
+        Returns
+        -------
+        ReviewData
+            New container; `n_read` and `dropped` still describe the file.
+        """
+        idx = np.asarray(indices)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        idx = idx.astype(np.int64, copy=False).ravel()
+        return ReviewData(
+            texts=[self.texts[i] for i in idx],
+            labels=self.labels[idx],
+            label_names=dict(self.label_names),
+            source=self.source,
+            format=self.format,
+            n_read=self.n_read,
+            dropped=dict(self.dropped),
+        )
+
+    def class_counts(self):
+        """Number of reviews per class.
+
+        Returns
+        -------
+        dict of {int: int}
+            Always has both keys 0 and 1 (a count may be 0 in a subset).
+        """
+        counts = np.bincount(self.labels, minlength=2)
+        return {0: int(counts[0]), 1: int(counts[1])}
