@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from classifiers.base import atomic_write_text
+from dataset import atomic_write_text
 
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.csv"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifiers.bert import BertClassifier, _quiet_transformers, bundled_model_path, cpu_supports_bf16
+from classifiers.bert import BertClassifier, bundled_model_path, cpu_supports_bf16, quiet_transformers
 from dataset import load_reviews, stratified_sample
 
 from .timing import measure_latency, stopwatch
@@ -77,7 +77,7 @@ def seed_recipe_train(model_path, texts, labels, batch_size, seed=42) -> dict:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
     torch.manual_seed(seed)
-    with _quiet_transformers():
+    with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2)
     enc = tokenizer(texts, padding="max_length", truncation=True, max_length=SEED_MAX_LENGTH, return_tensors="pt")
@@ -123,7 +123,7 @@ def trainer_train(model_path, texts, labels, batch_size, *, epochs=1, val=None, 
         pipeline,
     )
 
-    with _quiet_transformers():
+    with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2)
     enc = tokenizer(texts, truncation=True, max_length=SEED_MAX_LENGTH)
@@ -171,7 +171,7 @@ def trainer_train(model_path, texts, labels, batch_size, *, epochs=1, val=None, 
         trainer.remove_callback(PrinterCallback)
         output = trainer.train()
     model.eval()
-    with _quiet_transformers():
+    with quiet_transformers():
         classify = pipeline("text-classification", model=model, tokenizer=tokenizer, device=torch.device("cpu"), top_k=None)
     return {
         "train_samples_per_s": output.metrics["train_samples_per_second"],

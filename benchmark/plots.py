@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from classifiers.base import atomic_write_bytes  # noqa: E402
+from dataset import atomic_write_bytes  # noqa: E402
 
 # Fixed metadata keeps PNG bytes identical for identical inputs (no timestamps).
 _PNG_METADATA = {"Software": None}

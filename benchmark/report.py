@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from classifiers.base import atomic_write_text
+from dataset import atomic_write_text
 
 from . import plots
 from .output import PREDICTIONS_FILE, RESULTS_FILE, format_table

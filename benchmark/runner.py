@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -28,8 +27,8 @@ from sklearn.metrics import (
 )
 from tqdm.auto import tqdm
 
-from classifiers import REGISTRY, SentimentClassifier
-from classifiers.base import atomic_write_text
+from classifiers import REGISTRY, SentimentClassifier, process_rank, world_size
+from dataset import atomic_write_text
 from dataset import ReviewData, load_reviews, resolve_data_source, split_manifest, stratified_sample, stratified_split
 
 from . import output
@@ -247,15 +246,6 @@ def run_one(clf: SentimentClassifier, split: Split, *, latency_calls=100, latenc
         # BERT predicts with an int8 model on CPUs: record what that costs in accuracy.
         record["inference_check"] = clf.compare_inference(test_texts, test_labels, predictions=pred)
     return record, {"pred": pred, "proba": proba[:, 1]}
-
-
-def process_rank() -> int:
-    """This process's rank under ``accelerate launch``/``torchrun`` (0 when not launched)."""
-    return int(os.environ.get("RANK", "0"))
-
-
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def _run_worker(cfg: RunConfig, resume) -> tuple[None, None]:

@@ -5,6 +5,7 @@
 ['bert', 'bow', 'w2v']
 """
 
+from ._launch import process_rank, world_size
 from .base import ModelFileError, SentimentClassifier
 from .bert import BertClassifier
 from .bow_svm import BowSvmClassifier
@@ -24,4 +25,6 @@ __all__ = [
     "ModelFileError",
     "SentimentClassifier",
     "Word2VecSvmClassifier",
+    "process_rank",
+    "world_size",
 ]

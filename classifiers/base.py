@@ -15,7 +15,6 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,6 +26,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_predict
 from sklearn.utils.validation import check_is_fitted
 
+from dataset import SentibenchError, atomic_write_bytes
+
 logger = logging.getLogger(__name__)
 
 #: Version of the on-disk model folder layout; a folder with another major version is refused.
@@ -34,7 +35,7 @@ FORMAT_VERSION = 1
 METADATA_FILE = "sentibench.json"
 
 
-class ModelFileError(ValueError):
+class ModelFileError(SentibenchError, ValueError):
     """A saved model folder is missing, incomplete or from an incompatible version."""
 
 
@@ -146,38 +147,6 @@ def calibration_scores(estimator, X_train, y_train, X_val=None, y_val=None):
         raise ValueError("need at least 2 examples of each class to calibrate probabilities")
     scores = cross_val_predict(clone(estimator), X_train, y_train, cv=folds, method="decision_function")
     return scores, y_train
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp creates 0600; give the file the permissions a plain open() would.
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def skops_dump(obj, path: Path) -> None:

@@ -15,8 +15,9 @@ import pytest
 
 from benchmark import runner
 from benchmark.__main__ import main
-from classifiers import bert as bert_module
 from classifiers.bert import BertClassifier
+from classifiers.bert import _parallel as bert_module
+from classifiers.bert._checkpoint import save_checkpoint
 
 from .conftest import FAST_PARAMS
 
@@ -111,7 +112,7 @@ def test_bert_ignores_a_checkpoint_of_other_data(tiny, tmp_path):
     clf = BertClassifier(**params)
     clf.fit(train_x, train_y)  # leaves nothing behind
     (tmp_path / "c").mkdir()
-    bert_module._atomic_torch_save(tmp_path / "c" / "checkpoint.pt", {"fingerprint": "other", "epoch": 1})
+    save_checkpoint(tmp_path / "c" / "checkpoint.pt", {"fingerprint": "other", "epoch": 1})
     assert len(BertClassifier(**params).fit(train_x, train_y).history_) == 1
 
 

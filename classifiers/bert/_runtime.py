@@ -1,0 +1,68 @@
+"""Where and in what precision the network runs, and how a batch becomes tensors."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ._batching import collate
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda")
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU has native bf16 matrix instructions (AVX-512 BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_device(device: str, precision: str) -> tuple[str, str]:
+    """The concrete device and precision for the ``"auto"`` settings."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but no CUDA GPU is available; use device='cpu' or 'auto'")
+    if precision == "auto":
+        if device == "cuda":
+            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        else:
+            precision = "bf16" if cpu_supports_bf16() else "fp32"
+    if precision == "fp16" and device == "cpu":
+        raise ValueError("precision='fp16' needs a GPU; on a CPU use 'bf16' or 'fp32'")
+    return device, precision
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Device, autocast precision and padding of one fitted network."""
+
+    device: str
+    precision: str
+    pad_id: int
+    max_length: int
+    pad_to_multiple_of: int | None = None
+
+    def autocast(self, enabled: bool = True):
+        """Autocast to the training precision; a no-op context when ``enabled`` is false."""
+        dtype = _DTYPES.get(self.precision)
+        if not enabled:
+            return contextlib.nullcontext()
+        return torch.autocast(torch.device(self.device).type, dtype=dtype, enabled=dtype is not None)
+
+    def attention_kernel(self):
+        """The plain (math) attention kernel on a CPU: faster than the fused kernels for
+        these short sequences (docs/design.md)."""
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        return sdpa_kernel(SDPBackend.MATH) if self.device == "cpu" else contextlib.nullcontext()
+
+    def collate(self, encoded: list[list[int]], batch):
+        return collate(encoded, batch, self.pad_id, self.max_length, self.pad_to_multiple_of, self.device)

@@ -1,0 +1,233 @@
+"""The fine-tuning loop: one code path for one process and for several.
+
+Precision and process count are handled by objects the loop calls (a ``GradScaler``
+that is a pass-through unless fp16, :mod:`._parallel`), as nanoGPT's ``train.py`` and
+transformers' ``run_glue_no_trainer.py`` do, so the loop itself has no branches on them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from ._checkpoint import load_checkpoint, remove_checkpoints, save_checkpoint
+from ._inference import predict_logits
+
+logger = logging.getLogger(__name__)
+
+#: Parameters that AdamW does not decay.
+_NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The hyperparameters the loop needs (a subset of BertClassifier's)."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    warmup_ratio: float
+    weight_decay: float
+    max_grad_norm: float
+    patience: int
+    eval_every: int | None
+    seed: int
+    verbose: bool
+
+
+@dataclass
+class TrainingData:
+    encoded: list  # token ids per training review
+    labels: torch.Tensor  # on the training device
+    val_encoded: list | None
+    val_labels: np.ndarray | None
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(s) for s in self.encoded), dtype=np.int64, count=len(self.encoded))
+
+
+@dataclass
+class TrainState:
+    """Everything about training progress; saved whole in every checkpoint."""
+
+    epoch: int = 0  # last finished epoch
+    history: list = field(default_factory=list)  # one record per evaluation
+    best_accuracy: float = -1.0
+    best_index: int | None = None  # position in history of the best evaluation
+    best_epoch: float | None = None
+    best_weights: dict | None = None
+    stale: int = 0  # evaluations since the last improvement
+    stop: bool = False
+
+    def keep_best(self, net, record: dict, patience: int) -> None:
+        """Copy the weights when validation accuracy improves; stop after ``patience`` misses."""
+        if record["val_accuracy"] is None:
+            self.best_epoch, self.stale = record["epoch"], 0
+        elif record["val_accuracy"] > self.best_accuracy:
+            self.best_accuracy, self.best_index = record["val_accuracy"], len(self.history) - 1
+            self.best_weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            self.best_epoch, self.stale = record["epoch"], 0
+        else:
+            self.stale += 1
+            if self.stale >= patience:
+                logger.info("early stopping: no better validation accuracy for %d evaluation(s)", self.stale)
+                self.stop = True
+
+
+@dataclass
+class _Window:
+    """Training sums since the last evaluation."""
+
+    loss: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    start: float = field(default_factory=time.perf_counter)
+
+
+def _optimizer(net, settings: TrainSettings):
+    trainable = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for n, p in trainable if not n.endswith(_NO_DECAY)], "weight_decay": settings.weight_decay},
+        {"params": [p for n, p in trainable if n.endswith(_NO_DECAY)], "weight_decay": 0.0},
+    ]
+    # The fused AdamW kernel updates all parameters in one pass (about 2x faster here).
+    return torch.optim.AdamW(groups, lr=settings.learning_rate, fused=True), [p for _, p in trainable]
+
+
+def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, checkpoint=None, fingerprint=None) -> TrainState:
+    """Fine-tune ``net`` (a PooledClassifier) in place; returns the final :class:`TrainState`.
+
+    The weights of the best validation evaluation are restored at the end. With
+    ``checkpoint`` (a path) each finished epoch is saved there and a checkpoint of the
+    same run (``fingerprint``) is continued.
+    """
+    from transformers import get_linear_schedule_with_warmup
+
+    if len(data.encoded) < procs.num_processes:
+        raise ValueError(f"cannot train on {len(data.encoded)} reviews with {procs.num_processes} processes")
+    optimizer, params = _optimizer(net, settings)
+    steps_per_epoch = math.ceil(len(data.encoded) / (settings.batch_size * procs.num_processes))
+    model = procs.prepare(net)
+    total = steps_per_epoch * settings.epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_ratio * total), total)
+    scaler = torch.amp.GradScaler(torch.device(runtime.device).type, enabled=runtime.precision == "fp16")
+    rng = np.random.default_rng(settings.seed)
+    lengths = data.lengths
+
+    state = TrainState()
+    if not procs.keeps_checkpoints:
+        checkpoint = None  # a multi-process run restarts its training
+    saved = load_checkpoint(checkpoint, fingerprint, runtime.device)
+    if saved is not None:
+        net.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        rng.bit_generator.state = saved["numpy_rng"]
+        torch.set_rng_state(saved["torch_rng"])
+        state = TrainState(**saved["state"])
+        logger.info("resuming BERT training after epoch %d from %s", state.epoch, checkpoint)
+    logger.info(
+        "***** Running training: %d reviews, %d epochs, batch %d, %s on %s *****",
+        len(data.encoded), settings.epochs, settings.batch_size, runtime.precision, runtime.device,
+    )
+    first_epoch, clock = state.epoch + 1, time.perf_counter()
+    for epoch in range(first_epoch, settings.epochs + 1):
+        net.train()
+        window = _Window()
+        batches = procs.batches(lengths, settings.batch_size, rng, settings.seed, epoch)
+        bar = _progress(batches, f"epoch {epoch}/{settings.epochs}", settings.verbose and procs.is_main)
+        for step, batch in enumerate(bar, 1):
+            input_ids, attention = runtime.collate(data.encoded, batch)
+            target = data.labels[torch.as_tensor(batch, device=runtime.device)]
+            with runtime.autocast(), runtime.attention_kernel():
+                logits = model(input_ids, attention)
+            loss = torch.nn.functional.cross_entropy(logits.float(), target)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            # .item() syncs a GPU; once per step is fine for a progress bar.
+            window.loss += loss.item() * len(batch)
+            window.correct += int((logits.argmax(-1) == target).sum())
+            window.seen += len(batch)
+            bar.set_postfix(loss=f"{window.loss / window.seen:.4f}", refresh=False)
+            if epoch == first_epoch and step == min(20, steps_per_epoch):
+                per_step = (time.perf_counter() - clock) / step
+                logger.info(
+                    "estimated time: %.0f s per epoch, %.0f s for %d epochs",
+                    per_step * steps_per_epoch, per_step * total, settings.epochs,
+                )
+            if step == steps_per_epoch or (settings.eval_every and step % settings.eval_every == 0):
+                position = epoch - 1 + step / steps_per_epoch
+                record = _evaluate(net, window, position, data, runtime, procs, max(settings.batch_size, 64))
+                state.history.append(record)
+                state.keep_best(net, record, settings.patience)
+                net.train()
+                window = _Window()
+                if state.stop:
+                    break
+        if state.stop:
+            break
+        state.epoch = epoch
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, {
+                "fingerprint": fingerprint, "state": asdict(state), "model": net.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+            })
+    remove_checkpoints(checkpoint)
+    if state.best_weights is not None and state.best_index != len(state.history) - 1:
+        logger.info("restoring the weights of epoch %g (validation accuracy %.4f)", state.best_epoch, state.best_accuracy)
+        net.load_state_dict(state.best_weights)
+    net.eval()
+    return state
+
+
+def _evaluate(net, window: _Window, position: float, data: TrainingData, runtime, procs, batch_size: int) -> dict:
+    """A history record: training loss/accuracy since the last evaluation, and validation
+    loss/accuracy. With several processes, training sums are added up and each process
+    scores a share of the validation split, gathered so that every process takes the
+    same best-weights and early-stopping decisions."""
+    seconds = time.perf_counter() - window.start
+    loss, correct, seen = procs.total([window.loss, window.correct, window.seen], runtime.device)
+    record = {
+        "epoch": round(position, 4),
+        "train_loss": loss / seen,
+        "train_accuracy": correct / seen,
+        "val_loss": None,
+        "val_accuracy": None,
+        "seconds": seconds,
+        "samples_per_s": seen / seconds,
+    }
+    record.update(procs.per_process(record))
+    if data.val_encoded is not None:
+        net.eval()
+        val_logits = procs.predict_all(lambda encoded: predict_logits(net, encoded, runtime, batch_size=batch_size), data.val_encoded)
+        val_y = torch.as_tensor(data.val_labels)
+        record["val_loss"] = float(torch.nn.functional.cross_entropy(val_logits, val_y))
+        record["val_accuracy"] = float((val_logits.argmax(-1) == val_y).float().mean())
+    logger.info(
+        "epoch %g: train loss %.4f acc %.4f | val loss %s acc %s | %.0f s",
+        record["epoch"], record["train_loss"], record["train_accuracy"],
+        _fmt(record["val_loss"]), _fmt(record["val_accuracy"]), seconds,
+    )
+    return record
+
+
+def _progress(iterable, desc: str, verbose: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, disable=not verbose, leave=False)
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
