@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from dataset import ReviewData
+from dataset import ReviewData, UsageError
+
+from .prepare import duplicate_counts
 
 #: Token lengths are counted on at most this many reviews (a seeded sample).
 MAX_TOKENIZED = 20_000
-BERT_MAX_LENGTH = 128
 
 
 def describe(data: ReviewData, *, max_tokenized: int = MAX_TOKENIZED, seed: int = 0) -> dict:
@@ -22,16 +23,10 @@ def describe(data: ReviewData, *, max_tokenized: int = MAX_TOKENIZED, seed: int 
     bert-base-uncased), [CLS] and [SEP] included, on a seeded sample of at most
     ``max_tokenized`` reviews.
     """
-    from classifiers.bert import bundled_model_path
-    from transformers import AutoTokenizer
-
     words = pd.Series(data.texts, dtype=object).str.split().str.len().to_numpy()
-    rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(len(data), size=min(max_tokenized, len(data)), replace=False))
-    tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path()))
-    tokens = np.array([len(ids) for ids in tokenizer([data.texts[i] for i in sample], verbose=False)["input_ids"]])
+    tokens, max_length = _token_lengths(data, max_tokenized, seed)
     counts = data.class_counts()
-    return {
+    info = {
         "source": data.source,
         "format": data.format,
         "rows_read": data.n_read,
@@ -39,11 +34,35 @@ def describe(data: ReviewData, *, max_tokenized: int = MAX_TOKENIZED, seed: int 
         "dropped": data.dropped,
         "classes": {f"{kind} ({data.label_names[c]})": int(counts[c]) for c, kind in ((0, "negative"), (1, "positive"))},
         "positive_share": counts[1] / len(data),
+        "duplicates": duplicate_counts(data),
         "words": _stats(words),
-        "tokens": {**_stats(tokens), "sampled": int(len(tokens)), f"share_over_{BERT_MAX_LENGTH}": float((tokens > BERT_MAX_LENGTH).mean())},
+        "tokens": None,
         "_words": words,
         "_tokens": tokens,
     }
+    if tokens is not None:
+        info["tokens"] = {**_stats(tokens), "sampled": int(len(tokens)), "max_length": max_length,
+                          "share_over_max_length": float((tokens > max_length).mean())}
+    return info
+
+
+def _token_lengths(data: ReviewData, max_tokenized: int, seed: int):
+    """BERT token counts of a seeded sample, or ``(None, None)`` without the bert extra."""
+    from classifiers import REGISTRY, MissingExtraError
+
+    try:
+        REGISTRY["bert"]
+    except MissingExtraError:
+        return None, None
+    from transformers import AutoTokenizer
+
+    from classifiers.bert import DEFAULT_MAX_LENGTH, bundled_model_path
+
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(len(data), size=min(max_tokenized, len(data)), replace=False))
+    tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path()))
+    tokens = np.array([len(ids) for ids in tokenizer([data.texts[i] for i in sample], verbose=False)["input_ids"]])
+    return tokens, DEFAULT_MAX_LENGTH
 
 
 def _stats(values: np.ndarray) -> dict:
@@ -58,24 +77,36 @@ def _stats(values: np.ndarray) -> dict:
 def format_info(info: dict) -> str:
     dropped = ", ".join(f"{k}: {v:,}" for k, v in info["dropped"].items()) or "none"
     classes = ", ".join(f"{name}: {n:,}" for name, n in info["classes"].items())
-    rows = [
-        ["words", f"{info['words']['mean']:.1f}", f"{info['words']['median']:.0f}", f"{info['words']['p95']:.0f}", info["words"]["max"], ""],
-        [
-            f"BERT tokens ({info['tokens']['sampled']:,} reviews)", f"{info['tokens']['mean']:.1f}",
-            f"{info['tokens']['median']:.0f}", f"{info['tokens']['p95']:.0f}", info["tokens"]["max"],
-            f"{info['tokens'][f'share_over_{BERT_MAX_LENGTH}']:.1%}",
-        ],
-    ]
-    return "\n".join([
+    dup = info["duplicates"]
+    rows = [["words", f"{info['words']['mean']:.1f}", f"{info['words']['median']:.0f}", f"{info['words']['p95']:.0f}", info["words"]["max"], ""]]
+    tokens = info["tokens"]
+    if tokens:
+        rows.append([
+            f"BERT tokens ({tokens['sampled']:,} reviews)", f"{tokens['mean']:.1f}", f"{tokens['median']:.0f}",
+            f"{tokens['p95']:.0f}", tokens["max"], f"{tokens['share_over_max_length']:.1%}",
+        ])
+    over = f"> {tokens['max_length']} tokens" if tokens else ""
+    lines = [
         f"{info['source']} ({info['format']}): {info['rows']:,} reviews ({info['rows_read']:,} rows read; dropped: {dropped})",
         f"classes: {classes} ({info['positive_share']:.1%} positive)",
+        f"duplicates: {dup['duplicate_rows']:,} repeated reviews; {dup['conflicting_texts']:,} texts with both labels "
+        f"({dup['conflicting_rows']:,} rows)",
         "",
-        tabulate(rows, headers=["length", "mean", "median", "95th pct", "max", f"> {BERT_MAX_LENGTH} tokens"], tablefmt="github", disable_numparse=True),
-    ])
+        tabulate(rows, headers=["length", "mean", "median", "95th pct", "max", over], tablefmt="github", disable_numparse=True),
+    ]
+    if not tokens:
+        lines.append("(BERT token counts need the bert extra: pip install 'sentibench[bert]')")
+    return "\n".join(lines)
 
 
 def length_histogram(info: dict, path: Path) -> Path:
-    """Histograms of review length in words and in BERT tokens, with the 128-token cut."""
+    """Histograms of review length in words and in BERT tokens, with the truncation length marked."""
     from . import plots
 
-    return plots.length_histogram_plot(info["_words"], info["_tokens"], BERT_MAX_LENGTH, Path(path), title=Path(info["source"]).name)
+    tokens = info["tokens"]
+    try:
+        return plots.length_histogram_plot(
+            info["_words"], info["_tokens"], tokens["max_length"] if tokens else None, Path(path), title=Path(info["source"]).name,
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -5,24 +5,51 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
+from . import __version__
+
 _PACKAGES = (
-    "sentibench", "numpy", "scipy", "pandas", "scikit-learn", "gensim", "torch",
+    "numpy", "scipy", "pandas", "scikit-learn", "gensim", "torch",
     "transformers", "tokenizers", "skops", "tabulate", "tqdm", "matplotlib",
 )
 
 
-def cpu_model() -> str:
-    """Human-readable CPU name (``/proc/cpuinfo`` on Linux, ``platform`` elsewhere)."""
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of ``/proc/cpuinfo`` (empty elsewhere)."""
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            if not line.strip():
+                break
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return fields
+
+
+def cpu_model() -> str:
+    """Human-readable CPU name, with the family and model numbers that tell generations
+    apart when the name alone does not ("AMD EPYC" is Zen 4 or Zen 5)."""
+    info = _cpuinfo()
+    name = info.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in info and "model" in info:
+        name += f" (family {info['cpu family']}, model {info['model']})"
+    return name
+
+
+def cpu_features() -> dict[str, bool]:
+    """The matrix instructions that decide BERT's speed on a CPU."""
+    flags = set(_cpuinfo().get("flags", "").split())
+    return {
+        "avx512_bf16": "avx512_bf16" in flags,
+        "amx_bf16": "amx_bf16" in flags,
+        "amx_int8": "amx_int8" in flags,
+        "avx512_vnni": "avx512_vnni" in flags,
+    }
 
 
 def _version(package: str) -> str | None:
@@ -32,16 +59,26 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _git_commit() -> str | None:
+def own_git_commit() -> str | None:
+    """sentibench's commit, only when it runs from its own git checkout.
+
+    A virtual environment inside the user's repository must not record the user's
+    commit as sentibench's: the checkout's top folder must be the one holding this
+    package and a ``pyproject.toml`` naming sentibench.
+    """
     root = Path(__file__).resolve().parents[1]
     try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+        if 'name = "sentibench"' not in (root / "pyproject.toml").read_text(encoding="utf-8"):
+            return None
+        top = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--show-toplevel", "--short", "HEAD"],
             capture_output=True, text=True, timeout=5, check=True,
-        )
-        return out.stdout.strip() or None
+        ).stdout.split()
     except (OSError, subprocess.SubprocessError):
         return None
+    if len(top) != 2 or Path(top[0]).resolve() != root:
+        return None
+    return top[1]
 
 
 def environment() -> dict:
@@ -50,15 +87,14 @@ def environment() -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": cpu_model(),
+        "cpu_features": cpu_features(),
         "cpu_count": os.cpu_count(),
+        "sentibench_version": __version__,
+        "git_commit": own_git_commit(),
         "packages": {p: v for p in _PACKAGES if (v := _version(p))},
-        "git_commit": _git_commit(),
     }
-    try:
-        import torch
-
+    torch = sys.modules.get("torch")  # only when a classifier needed it: never imported just for this
+    if torch is not None:
         info["torch_threads"] = torch.get_num_threads()
         info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
     return info

@@ -8,16 +8,82 @@ from __future__ import annotations
 
 import io
 import json
+import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from dataset import atomic_write_text
+from dataset import UsageError, atomic_write_text
 
-RESULTS_FILE = "results.json"
-PREDICTIONS_FILE = "predictions.csv"
+from .schema import PREDICTIONS_FILE, RESULTS_FILE
+
+#: Sub-folder of a run folder holding the fitted classifiers (``--save-models``).
+MODELS_DIR = "models"
+#: Sub-folder holding per-epoch training checkpoints (removed when a classifier finishes).
+CHECKPOINTS_DIR = "checkpoints"
+_LOCK_FILE = ".lock"
+
+
+def new_run_dir(parent, name: str, suffix: str = "") -> Path:
+    """Create ``parent/<UTC timestamp>-<name><suffix>`` and return it; never reuses a folder.
+
+    Safe when several processes create run folders at once: the folder is claimed by
+    ``mkdir`` itself, and a name already taken moves on to ``-2``, ``-3``, ...
+    """
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    parent = Path(parent)
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"--output {parent} is a file, not a folder; pass a folder (default results/)")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the output folder {parent}: {exc.strerror or exc}; pass a writable --output") from None
+    n = 1
+    while True:
+        candidate = parent / f"{stamp}-{name}{'' if n == 1 else f'-{n}'}{suffix}"
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            n += 1
+        except OSError as exc:
+            raise UsageError(f"cannot create a run folder in {parent}: {exc.strerror or exc}; pass a writable --output") from None
+
+
+class RunLock:
+    """An exclusive lock on a run folder while a process writes it.
+
+    ``flock`` on ``RUN_DIR/.lock``: the kernel releases it when the process ends, even
+    after ``kill -9``, so a crashed run never leaves the folder locked. A second
+    process (a second ``--resume`` of the same folder) is refused with one line.
+    """
+
+    def __init__(self, run_dir):
+        self.path = Path(run_dir) / _LOCK_FILE
+        self._fd: int | None = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory locks, no check
+            return self
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            self._fd = None
+            raise UsageError(f"{self.path.parent} is in use by another sentibench process; wait for it to finish") from None
+        return self
+
+    def __exit__(self, *exc):
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the lock
+            self._fd = None
+        return False
 
 #: Column title -> function of a classifier record.
 TABLE_COLUMNS = {

@@ -101,17 +101,19 @@ def roc_plot(y_true, probabilities: dict[str, np.ndarray], aucs: dict[str, float
     return _save(fig, path)
 
 
-def length_histogram_plot(words, tokens, max_length: int, path: Path, title: str = "") -> Path:
-    """Review length in words and in BERT tokens, with the truncation length marked."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    for ax, values, label in ((axes[0], words, "words"), (axes[1], tokens, "BERT tokens")):
+def length_histogram_plot(words, tokens, max_length: int | None, path: Path, title: str = "") -> Path:
+    """Review length in words and (when known) in BERT tokens, with the truncation length marked."""
+    panels = [(words, "words")] + ([(tokens, "BERT tokens")] if tokens is not None else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    for ax, (values, label) in zip(axes[0], panels):
         upper = max(np.percentile(values, 99.5), 1)
         ax.hist(np.clip(values, 0, upper), bins=50, color="tab:blue", alpha=0.8)
         ax.set_xlabel(f"{label} per review (clipped at the 99.5th percentile)")
         ax.set_ylabel("reviews")
         ax.grid(alpha=0.3)
-    axes[1].axvline(max_length, color="tab:red", linestyle="--", label=f"max_length {max_length}")
-    axes[1].legend()
+    if tokens is not None:
+        axes[0][1].axvline(max_length, color="tab:red", linestyle="--", label=f"max_length {max_length}")
+        axes[0][1].legend()
     fig.suptitle(f"{title}: review lengths".strip(": "))
     _save(fig, path)
     return path

@@ -7,9 +7,13 @@ from pathlib import Path
 from tabulate import tabulate
 
 from classifiers import SentimentClassifier
+from dataset import UsageError
 
-from .report import ReportError, load_run
-from .runner import HEADLINE_METRICS, MODELS_DIR
+from .output import MODELS_DIR
+from .schema import HEADLINE_METRICS, RunFolderError, load_results
+
+#: Labels of the benchmark's 0/1 classes.
+_LABELS = {0: "negative", 1: "positive"}
 
 
 def read_texts(texts: list[str], file: str | None, stdin) -> list[str]:
@@ -20,40 +24,50 @@ def read_texts(texts: list[str], file: str | None, stdin) -> list[str]:
         try:
             lines = Path(file).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
-            raise ReportError(f"cannot read {file}: {exc.strerror}") from None
+            raise UsageError(f"cannot read {file}: {exc.strerror}") from None
         except UnicodeDecodeError:
-            raise ReportError(f"{file} is not UTF-8 text; re-save it as UTF-8") from None
+            raise UsageError(f"{file} is not UTF-8 text; re-save it as UTF-8") from None
     else:
         lines = stdin.read().splitlines()
     lines = [line for line in lines if line.strip()]
     if not lines:
-        raise ReportError("no reviews given: pass them as arguments, with --file, or one per line on stdin")
+        raise UsageError("no reviews given: pass them as arguments, with --file, or one per line on stdin")
     return lines
 
 
 def saved_models(run_dir, names: list[str] | None = None) -> dict[str, Path]:
     """Folders of the classifiers saved in ``run_dir`` (in run order)."""
     run_dir = Path(run_dir)
-    results, _ = load_run(run_dir)
+    results = load_results(run_dir)
     available = {n: run_dir / MODELS_DIR / n for n in results["classifiers"] if (run_dir / MODELS_DIR / n).is_dir()}
     if not available:
-        raise ReportError(f"{run_dir} has no saved models; rerun with 'run --save-models'")
+        raise RunFolderError(f"{run_dir} has no saved models; rerun with 'run --save-models'")
     if names:
         missing = [n for n in names if n not in available]
         if missing:
-            raise ReportError(f"{run_dir} has no saved model for {', '.join(missing)} (saved: {', '.join(available)})")
+            raise RunFolderError(f"{run_dir} has no saved model for {', '.join(missing)} (saved: {', '.join(available)})")
         available = {n: available[n] for n in names}
     return available
 
 
-def predict_texts(run_dir, texts: list[str], names: list[str] | None = None) -> str:
-    """A table of each saved classifier's label and probability for each review."""
-    columns = {}
+def predict_rows(run_dir, texts: list[str], names: list[str] | None = None) -> list[dict]:
+    """Per review: ``text`` and, per saved classifier, its ``label`` and ``p_positive``."""
+    rows = [{"text": text, "predictions": {}} for text in texts]
     for name, folder in saved_models(run_dir, names).items():
         proba = SentimentClassifier.load(folder).predict_proba(texts)[:, 1]
-        columns[name] = [f"{'positive' if p > 0.5 else 'negative'} {p:.3f}" for p in proba]
-    rows = [[_short(t), *(columns[n][i] for n in columns)] for i, t in enumerate(texts)]
-    return tabulate(rows, headers=["review", *(f"{n} (P positive)" for n in columns)], tablefmt="github")
+        for row, p in zip(rows, proba):
+            row["predictions"][name] = {"label": _LABELS[int(p > 0.5)], "p_positive": round(float(p), 6)}
+    return rows
+
+
+def prediction_table(rows: list[dict]) -> str:
+    """A table of each saved classifier's label and probability for each review."""
+    names = list(rows[0]["predictions"]) if rows else []
+    cells = [
+        [_short(row["text"]), *(f"{row['predictions'][n]['label']} {row['predictions'][n]['p_positive']:.3f}" for n in names)]
+        for row in rows
+    ]
+    return tabulate(cells, headers=["review", *(f"{n} (P positive)" for n in names)], tablefmt="github", disable_numparse=True)
 
 
 def _short(text: str, limit: int = 70) -> str:
@@ -61,29 +75,43 @@ def _short(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def compare_runs(run_a, run_b) -> tuple[str, bool]:
+def compare_runs(run_a, run_b) -> dict:
     """Metric values and differences (B - A) per classifier found in both runs.
 
     Returns
     -------
-    text : str
-    same_split : bool
-        Whether both runs used the identical split (same manifest hash).
+    dict
+        ``a`` and ``b`` (run ids), ``same_split`` (same manifest hash), ``same_data``
+        (same texts and labels, where both runs recorded it) and ``rows``: one
+        ``{classifier, metric, a, b, delta}`` per classifier and headline metric.
     """
-    a, _ = load_run(run_a)
-    b, _ = load_run(run_b)
+    a, b = load_results(run_a), load_results(run_b)
     common = [n for n in a["classifiers"] if n in b["classifiers"]]
     if not common:
-        raise ReportError(f"{run_a} and {run_b} have no classifier in common")
+        raise RunFolderError(f"{run_a} and {run_b} have no classifier in common")
     rows = []
     for name in common:
         for metric, get in HEADLINE_METRICS.items():
             va, vb = get(a["classifiers"][name]), get(b["classifiers"][name])
-            delta = None if va is None or vb is None else vb - va
-            rows.append([name, metric, _num(va), _num(vb), "" if delta is None else f"{delta:+.4f}"])
-    same_split = a["split"]["sha256"] == b["split"]["sha256"]
-    header = f"A: {a['run_id']}  B: {b['run_id']}  split: {'identical' if same_split else 'DIFFERENT'}"
-    return header + "\n" + tabulate(rows, headers=["classifier", "metric", "A", "B", "B - A"], tablefmt="github", disable_numparse=True), same_split
+            rows.append({"classifier": name, "metric": metric, "a": va, "b": vb,
+                         "delta": None if va is None or vb is None else vb - va})
+    data_a, data_b = a["split"].get("data_sha256"), b["split"].get("data_sha256")
+    return {
+        "a": a["run_id"], "b": b["run_id"],
+        "same_split": a["split"]["sha256"] == b["split"]["sha256"],
+        "same_data": data_a is None or data_b is None or data_a == data_b,
+        "rows": rows,
+    }
+
+
+def format_comparison(comparison: dict) -> str:
+    split = "identical" if comparison["same_split"] and comparison["same_data"] else "DIFFERENT"
+    header = f"A: {comparison['a']}  B: {comparison['b']}  split: {split}"
+    cells = [
+        [r["classifier"], r["metric"], _num(r["a"]), _num(r["b"]), "" if r["delta"] is None else f"{r['delta']:+.4f}"]
+        for r in comparison["rows"]
+    ]
+    return header + "\n" + tabulate(cells, headers=["classifier", "metric", "A", "B", "B - A"], tablefmt="github", disable_numparse=True)
 
 
 def _num(value) -> str:

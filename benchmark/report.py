@@ -8,42 +8,38 @@ retraining.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from dataset import atomic_write_text
+from dataset import atomic_write_text, md_literal
 
-from . import plots
-from .output import PREDICTIONS_FILE, RESULTS_FILE, format_table
+from .measure import BOOTSTRAP_SEED, N_RESAMPLES
+from .output import format_table
+from .prepare import SMALL_TEST_SPLIT
+from .schema import PREDICTIONS_FILE, RunFolderError, RunResults, load_results
 from .stats import bootstrap_ci, pairwise_mcnemar
 
 REPORT_FILE = "report.md"
-#: Seed of the bootstrap resampling, fixed so reports are reproducible.
-BOOTSTRAP_SEED = 0
-N_RESAMPLES = 1000
 N_CONFIDENTLY_WRONG = 5
 N_TOP_TERMS = 15
 
 
-class ReportError(ValueError):
-    """A run folder that cannot be reported on (missing or unreadable files)."""
-
-
-def load_run(run_dir) -> tuple[dict, pd.DataFrame]:
-    """``results.json`` and ``predictions.csv`` of a run folder."""
+def load_run(run_dir) -> tuple[RunResults, pd.DataFrame]:
+    """``results.json`` and ``predictions.csv`` of a run folder, checked."""
     run_dir = Path(run_dir)
-    results_path = run_dir / RESULTS_FILE
-    if not results_path.is_file():
-        raise ReportError(f"{run_dir} is not a run folder (no {RESULTS_FILE}); pass a folder under results/")
+    results = load_results(run_dir)
+    path = run_dir / PREDICTIONS_FILE
     try:
-        results = json.loads(results_path.read_text(encoding="utf-8"))
-        predictions = pd.read_csv(run_dir / PREDICTIONS_FILE, keep_default_na=False)
+        predictions = pd.read_csv(path, keep_default_na=False)
     except (OSError, ValueError) as exc:
-        raise ReportError(f"cannot read run folder {run_dir}: {exc}") from None
+        raise RunFolderError(f"cannot read {path}: {' '.join(str(exc).split())}") from None
+    missing = [c for c in ("row_id", "text", "label") if c not in predictions.columns]
+    missing += [f"{n}_{k}" for n in results["classifiers"] for k in ("pred", "proba") if f"{n}_{k}" not in predictions.columns]
+    if missing:
+        raise RunFolderError(f"{path} lacks the column(s) {', '.join(missing)}; it is not the file sentibench wrote")
     return results, predictions
 
 
@@ -64,15 +60,10 @@ def _ci(entry: dict) -> str:
     return f"{entry['value']:.4f} [{entry['low']:.4f}, {entry['high']:.4f}]"
 
 
-def _escape(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("|", "\\|")
-
-
 def make_plots(run_dir: Path, results: dict, predictions: pd.DataFrame) -> dict[str, list[str]]:
     """Write every PNG of the run; returns section -> file names."""
+    from . import plots  # matplotlib: imported only when a report is drawn
+
     records = results["classifiers"]
     names = [n for n in records if f"{n}_proba" in predictions]
     files: dict[str, list[str]] = {"confusion": [], "learning": [], "overview": []}
@@ -103,7 +94,7 @@ def render(results: dict, predictions: pd.DataFrame, stats: dict, files: dict[st
     if results["status"] != "complete":
         out += [f"> Status: **{results['status']}**: only the classifiers listed finished.", ""]
     out += [
-        f"Data: `{data['source']}` ({data['format']}), {data['rows_used']:,} reviews used "
+        f"Data: {md_literal(data['source'])} ({data['format']}), {data['rows_used']:,} reviews used "
         f"({data['rows_loaded']:,} loaded, {data['rows_read']:,} read; dropped: "
         f"{', '.join(f'{k}: {v}' for k, v in data['dropped'].items()) or 'none'}). "
         f"Split seed {results['config']['seed']}: {split['sizes']['train']:,} train / "
@@ -123,6 +114,7 @@ def render(results: dict, predictions: pd.DataFrame, stats: dict, files: dict[st
         for name, b in stats["bootstrap"].items()
     ]
     out += [tabulate(rows, headers=["classifier", "accuracy [95% CI]", "macro F1 [95% CI]", "train s", "p50 ms"], tablefmt="github"), ""]
+    out += _data_warnings(data, split)
     if stats["mcnemar"]:
         out += [
             "## Are the differences real?",
@@ -156,13 +148,46 @@ def render(results: dict, predictions: pd.DataFrame, stats: dict, files: dict[st
         "",
         "## Environment",
         "",
-        f"Python {env['python']} on {env['platform']}; CPU {env['cpu']} ({env['cpu_count']} cores, "
-        f"{env.get('torch_threads', '?')} torch threads); GPU: {env.get('cuda') or 'none'}; git {env.get('git_commit') or 'unknown'}.",
+        f"sentibench {env.get('sentibench_version', '?')}"
+        + (f" (commit {env['git_commit']})" if env.get("git_commit") else "")
+        + f"; Python {env['python']} on {env['platform']}; CPU {env['cpu']} ({env['cpu_count']} cores"
+        + (f", {env['torch_threads']} torch threads" if "torch_threads" in env else "")
+        + f"); GPU: {env.get('cuda') or 'none'}.",
         "",
         ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
         "",
     ]
     return "\n".join(out)
+
+
+def _data_warnings(data: dict, split: dict) -> list[str]:
+    """Plain sentences about data problems that change how far the numbers can be trusted."""
+    out = []
+    n_test = split["sizes"]["test"]
+    if n_test < SMALL_TEST_SPLIT:
+        out.append(
+            f"**Small test split:** {n_test} reviews. Accuracy is only known to within the wide intervals "
+            "above; differences of a few points between classifiers may be chance. Use more data to rank them."
+        )
+    dup = data.get("duplicates") or {}
+    if dup.get("test_in_train"):
+        out.append(
+            f"**Repeated reviews:** {dup['test_in_train']} of {n_test} test reviews also appear in the training "
+            f"split ({dup['duplicate_rows']:,} repeated texts in the data), so test accuracy overstates accuracy "
+            "on new reviews. Rerun with `--dedupe` to drop repeats before splitting."
+        )
+    if dup.get("conflicting_texts"):
+        out.append(
+            f"**Conflicting labels:** {dup['conflicting_texts']:,} texts appear with both labels "
+            f"({dup['conflicting_rows']:,} rows); no classifier can get all of them right."
+        )
+    if dup:
+        out.append(
+            f"Duplicates: {dup.get('duplicate_rows', 0):,} repeated texts in the data"
+            + (f" ({dup['removed_by_dedupe']:,} dropped by --dedupe)" if "removed_by_dedupe" in dup else "")
+            + f"; validation/test reviews also in training: {dup.get('validation_in_train', 0)}/{dup.get('test_in_train', 0)}."
+        )
+    return [line for text in out for line in (text, "")]
 
 
 def _error_analysis(records: dict, predictions: pd.DataFrame) -> list[str]:
@@ -181,7 +206,8 @@ def _error_analysis(records: dict, predictions: pd.DataFrame) -> list[str]:
                 f"Most confidently wrong ({len(wrong)} of {len(predictions)} test reviews misclassified):",
                 "",
                 tabulate(
-                    [[int(r.row_id), "positive" if r.label else "negative", f"{getattr(r, f'{name}_proba'):.3f}", _escape(r.text)]
+                    [[int(r.row_id), "positive" if r.label else "negative", f"{getattr(r, f'{name}_proba'):.3f}",
+                      md_literal(r.text, limit=160, table=True)]
                      for r in worst.itertuples()],
                     headers=["row", "true", "P(positive)", "review"], tablefmt="github",
                 ),
@@ -193,7 +219,8 @@ def _error_analysis(records: dict, predictions: pd.DataFrame) -> list[str]:
                 "Largest weights of the linear model (n-grams):",
                 "",
                 tabulate(
-                    [[p[0], f"{p[1]:.2f}", n[0], f"{n[1]:.2f}"] for p, n in zip(terms["positive"][:N_TOP_TERMS], terms["negative"][:N_TOP_TERMS])],
+                    [[md_literal(p[0], table=True), f"{p[1]:.2f}", md_literal(n[0], table=True), f"{n[1]:.2f}"]
+                     for p, n in zip(terms["positive"][:N_TOP_TERMS], terms["negative"][:N_TOP_TERMS])],
                     headers=["positive n-gram", "weight", "negative n-gram", "weight"], tablefmt="github",
                 ),
                 "",

@@ -1,30 +1,47 @@
 """sentibench classifiers: one interface, several models.
 
+Classes are imported on first use, so ``import classifiers`` (or running only the
+classical models) never loads torch or transformers.
+
 >>> from classifiers import REGISTRY, BowSvmClassifier
 >>> sorted(REGISTRY)
 ['bert', 'bow', 'w2v']
 """
 
-from ._launch import process_rank, world_size
-from .base import ModelFileError, SentimentClassifier
-from .bert import BertClassifier
-from .bow_svm import BowSvmClassifier
-from .w2v_svm import Word2VecSvmClassifier
+from __future__ import annotations
 
-#: Short names used by the command line and results files -> classifier classes.
-REGISTRY: dict[str, type[SentimentClassifier]] = {
-    "bow": BowSvmClassifier,
-    "w2v": Word2VecSvmClassifier,
-    "bert": BertClassifier,
+from ._launch import process_rank, world_size
+from ._persist import params_from_json, params_to_json
+from ._registry import REGISTRY, MissingExtraError
+from .base import ModelFileError, SentimentClassifier
+
+#: Marks this package as sentibench's own (see ``benchmark.startup``).
+__sentibench_package__ = True
+
+#: Public classes -> the module that defines them (imported on first access).
+_LAZY = {
+    "BowSvmClassifier": ".bow_svm",
+    "Word2VecSvmClassifier": ".w2v_svm",
+    "BertClassifier": ".bert",
 }
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return REGISTRY.load_class(_LAZY[name], name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "REGISTRY",
     "BertClassifier",
     "BowSvmClassifier",
+    "MissingExtraError",
     "ModelFileError",
     "SentimentClassifier",
     "Word2VecSvmClassifier",
+    "params_from_json",
+    "params_to_json",
     "process_rank",
     "world_size",
 ]

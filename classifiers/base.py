@@ -1,10 +1,12 @@
 """The interface every sentibench classifier implements.
 
 A classifier is a scikit-learn estimator over raw review texts: hyperparameters go in
-``__init__`` (no logic there), ``fit(texts, labels, validation=None)`` learns attributes
-ending in ``_`` and returns ``self``, and ``predict``/``predict_proba``/
-``decision_function`` take a list, numpy array or pandas Series of ``str``.
-Labels are ``0`` (negative) and ``1`` (positive).
+``__init__`` (no logic there), ``fit(X, y, validation=None, sample_weight=None)`` learns
+attributes ending in ``_`` and returns ``self``, and ``predict``/``predict_proba``/
+``decision_function`` take a list, numpy array or pandas Series of ``str``. Labels are
+any two distinct values (``0``/``1``, ``"neg"``/``"pos"``, ``-1``/``1``, booleans);
+``classes_`` holds them sorted, and the second one is the "positive" class of
+``decision_function``.
 
 Saved models are folders with a ``sentibench.json`` metadata file next to the
 classifier's own files, written in formats that do not execute code when loaded.
@@ -12,41 +14,33 @@ classifier's own files, written in formats that do not execute code when loaded.
 
 from __future__ import annotations
 
-import inspect
-import json
-import logging
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_predict
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from dataset import SentibenchError, atomic_write_bytes
+from dataset import atomic_write_text
 
-logger = logging.getLogger(__name__)
+from ._card import render_card
+from ._persist import FORMAT_VERSION, ModelFileError, params_from_json, params_to_json, read_metadata, write_metadata
 
-#: Version of the on-disk model folder layout; a folder with another major version is refused.
-FORMAT_VERSION = 1
-METADATA_FILE = "sentibench.json"
-
-
-class ModelFileError(SentibenchError, ValueError):
-    """A saved model folder is missing, incomplete or from an incompatible version."""
+__all__ = ["ModelFileError", "SentimentClassifier", "check_texts", "encode_labels"]
 
 
-def check_texts(texts, *, argument: str = "texts") -> list[str]:
+def check_texts(texts, *, argument: str = "X") -> list[str]:
     """Validate review texts and return them as a list of ``str``.
 
     Parameters
     ----------
     texts : list, tuple, numpy array or pandas Series of str
         The reviews.
-    argument : str, default="texts"
+    argument : str, default="X"
         Name used in error messages.
 
     Returns
@@ -76,196 +70,203 @@ def check_texts(texts, *, argument: str = "texts") -> list[str]:
         raise TypeError(f"{argument} must be a list, numpy array or pandas Series of str, got {kind}")
     for i, value in enumerate(values):
         if not isinstance(value, str):
-            raise TypeError(
-                f"{argument}[{i}] is {type(value).__name__} ({value!r:.40}), expected str"
-            )
+            raise TypeError(f"{argument}[{i}] is {type(value).__name__} ({value!r:.40}), expected str")
     return values
 
 
-def check_labels(labels, n_texts: int, *, require_both: bool = True) -> np.ndarray:
-    """Validate binary labels (0 = negative, 1 = positive) for ``n_texts`` texts."""
-    y = np.asarray(labels)
-    if y.ndim != 1:
-        raise ValueError(f"labels must be 1-dimensional, got shape {y.shape}")
-    if len(y) != n_texts:
-        raise ValueError(f"texts and labels have different lengths: {n_texts} != {len(y)}")
-    if n_texts == 0 and require_both:
-        raise ValueError("cannot fit on 0 texts")
-    try:
-        y_int = y.astype(np.int64)
-    except (TypeError, ValueError):
-        raise ValueError(f"labels must be 0 (negative) or 1 (positive), got values like {y[:3]!r}") from None
-    if not np.array_equal(y_int, y) or not np.isin(y_int, (0, 1)).all():
-        bad = sorted(set(np.unique(y).tolist()) - {0, 1})[:5]
-        raise ValueError(f"labels must be 0 (negative) or 1 (positive), got {bad}")
-    if require_both and len(np.unique(y_int)) < 2:
-        raise ValueError(f"labels contain a single class ({int(y_int[0])}); need both 0 and 1 to fit")
-    return y_int
+def encode_labels(y, n_texts: int, classes=None) -> tuple[np.ndarray, np.ndarray]:
+    """Check binary labels and encode them as 0/1 positions in ``classes``.
 
-
-def fit_platt(scores, y) -> tuple[float, float]:
-    """Fit sigmoid calibration ``p = 1 / (1 + exp(-(a * score + b)))`` (Platt, 1999).
-
-    This is what scikit-learn's ``CalibratedClassifierCV(method="sigmoid")`` does; here it
-    is fitted on held-out scores (the validation split) so calibration costs no refit.
+    Parameters
+    ----------
+    y : array-like of shape (n_texts,)
+        Any two distinct labels (str, int, float with integral values, bool).
+    n_texts : int
+    classes : ndarray of shape (2,), optional
+        Known classes (validation labels must be among them); by default the sorted
+        unique values of ``y``, which must be exactly two.
 
     Returns
     -------
-    (a, b) : tuple of float
-        ``(1, 0)``, the plain sigmoid of the score, when the fitted slope is not positive.
+    classes : ndarray of shape (2,)
+    codes : ndarray of int64 of shape (n_texts,)
     """
-    # A large C: this is maximum-likelihood Platt scaling, not a regularised model.
-    lr = LogisticRegression(C=1e6).fit(np.asarray(scores, dtype=np.float64).reshape(-1, 1), y)
-    a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
-    if a <= 0:
-        # Held-out scores that rank the classes backwards (tiny or noisy validation
-        # data) would make probabilities contradict predict(); keep the ranking instead.
-        logger.warning("held-out scores do not separate the classes; using an uncalibrated sigmoid of the score")
-        return 1.0, 0.0
-    return a, b
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-dimensional, got shape {y.shape}")
+    if len(y) != n_texts:
+        raise ValueError(f"X and y have different lengths: {n_texts} != {len(y)}")
+    if classes is None and n_texts == 0:
+        raise ValueError("cannot fit on 0 texts")
+    if n_texts == 0:
+        return classes, np.zeros(0, dtype=np.int64)
+    try:
+        check_classification_targets(y)
+        found, codes = np.unique(y, return_inverse=True)
+    except TypeError:
+        raise ValueError("y mixes label types (e.g. str and int); use one type for both classes") from None
+    if classes is None:
+        if len(found) > 2:
+            shown = ", ".join(repr(v) for v in found[:5].tolist())
+            raise ValueError(f"sentibench classifiers are binary; y has {len(found)} classes ({shown}{', ...' if len(found) > 5 else ''})")
+        if len(found) < 2:
+            raise ValueError(f"y contains a single class ({found[0].item()!r}); need two classes to fit")
+        return found, codes.astype(np.int64)
+    unknown = [v for v in found.tolist() if v not in classes.tolist()]
+    if unknown:
+        raise ValueError(f"validation labels {unknown[:5]} are not among the training classes {classes.tolist()}")
+    return classes, np.searchsorted(classes, y).astype(np.int64)
 
 
-def platt_proba(scores, coef: tuple[float, float]) -> np.ndarray:
-    """Apply :func:`fit_platt`'s calibration; returns ndarray of shape (n_samples, 2)."""
-    a, b = coef
-    p1 = 1.0 / (1.0 + np.exp(-(a * np.asarray(scores, dtype=np.float64) + b)))
-    return np.column_stack([1.0 - p1, p1])
-
-
-def calibration_scores(estimator, X_train, y_train, X_val=None, y_val=None):
-    """Held-out decision scores and labels to fit :func:`fit_platt` on.
-
-    The fitted ``estimator`` scores the validation features when they hold both classes;
-    otherwise 3-fold cross-validated scores of clones on the training features are used
-    (scikit-learn's ``cross_val_predict``), so calibration is never fitted on scores of
-    items the model was trained on.
-    """
-    if y_val is not None and len(np.unique(y_val)) == 2:
-        return estimator.decision_function(X_val), y_val
-    folds = int(min(3, np.bincount(y_train).min()))
-    if folds < 2:
-        raise ValueError("need at least 2 examples of each class to calibrate probabilities")
-    scores = cross_val_predict(clone(estimator), X_train, y_train, cv=folds, method="decision_function")
-    return scores, y_train
-
-
-def skops_dump(obj, path: Path) -> None:
-    """Save scikit-learn objects with skops, a format that does not run code on load."""
-    import skops.io as sio
-
-    atomic_write_bytes(path, sio.dumps(obj))
-
-
-def skops_load(path: Path, allowed: frozenset[str]):
-    """Load a skops file, refusing any type outside ``allowed`` and skops' own defaults.
-
-    skops reports the types it would have to trust beyond its safe defaults; loading a
-    file that asks for anything else (a file we did not write) raises ModelFileError.
-    """
-    import skops.io as sio
-
-    data = Path(path).read_bytes()
-    untrusted = sio.get_untrusted_types(data=data)
-    refused = sorted(set(untrusted) - allowed)
-    if refused:
-        raise ModelFileError(f"{path} asks to load untrusted types {refused}; refusing (not written by sentibench?)")
-    return sio.loads(data, trusted=untrusted)
+def _check_sample_weight(sample_weight, n: int) -> np.ndarray | None:
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.ndim == 0:
+        weights = np.full(n, float(weights))
+    if weights.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), got {weights.shape}")
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("sample_weight must be finite and non-negative")
+    return weights
 
 
 class SentimentClassifier(ClassifierMixin, BaseEstimator):
     """Base class of sentibench's binary sentiment classifiers.
 
-    Subclasses set ``name`` and implement ``_fit``, ``_decision_function``,
-    ``_predict_proba``, ``_save_files`` and ``_load_files``. Everything a user calls
-    (input checks, label checks, ``predict``, ``save``/``load``) lives here, once.
+    Subclasses set ``name`` and ``_parameter_constraints`` and implement ``_fit``,
+    ``_decision_function``, ``_predict_proba``, ``_save_files`` and ``_load_files``;
+    they see labels as 0/1 positions in ``classes_``. Everything a user calls (input
+    and label checks, ``predict``, ``save``/``load``) lives here, once.
 
     Attributes
     ----------
     classes_ : ndarray of shape (2,)
-        Always ``[0, 1]``: 0 is negative, 1 is positive.
+        The two labels seen in ``fit``, sorted; ``classes_[1]`` is predicted where
+        ``decision_function`` is positive.
+    fit_time_s_ : float
+        Wall-clock seconds of the last ``fit``.
     """
 
     #: Short name used by the registry and the command line.
     name: ClassVar[str] = ""
     #: Files ``_save_files`` writes, checked by ``load`` so that a broken folder fails early.
     model_files: ClassVar[tuple[str, ...]] = ()
+    #: Trains data-parallel when launched with ``torchrun``/``accelerate launch``.
+    supports_distributed: ClassVar[bool] = False
+    #: Has a ``checkpoint_dir`` hyperparameter: an interrupted fit continues from it.
+    supports_checkpoints: ClassVar[bool] = False
+    #: scikit-learn's declarative hyperparameter checks, run at the start of ``fit``.
+    _parameter_constraints: ClassVar[dict] = {}
 
     # -- public API -------------------------------------------------------------------
 
-    def fit(self, texts, labels, validation=None):
+    def fit(self, X, y, validation=None, sample_weight=None):
         """Fit the classifier.
 
         Parameters
         ----------
-        texts : list, numpy array or pandas Series of str of shape (n_samples,)
+        X : list, numpy array or pandas Series of str of shape (n_samples,)
             Training reviews.
-        labels : array-like of shape (n_samples,)
-            0 for negative, 1 for positive.
+        y : array-like of shape (n_samples,)
+            Two distinct labels (e.g. 0/1, "neg"/"pos").
         validation : tuple (texts, labels), optional
             Held-out data: used for probability calibration and, for BERT, model
             selection and early stopping. Never used as training data.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-review weights of the training loss.
 
         Returns
         -------
         self
         """
-        texts = check_texts(texts)
-        y = check_labels(labels, len(texts))
+        self._validate_params()
+        texts = check_texts(X)
+        classes, codes = encode_labels(y, len(texts))
+        weights = _check_sample_weight(sample_weight, len(texts))
         if validation is not None:
             try:
                 val_texts, val_labels = validation
             except (TypeError, ValueError):
                 raise TypeError("validation must be a (texts, labels) tuple or None") from None
             val_texts = check_texts(val_texts, argument="validation texts")
-            val_y = check_labels(val_labels, len(val_texts), require_both=False)
-            validation = (val_texts, val_y)
-        self.classes_ = np.array([0, 1])
-        self._fit(texts, y, validation)
+            _, val_codes = encode_labels(val_labels, len(val_texts), classes=classes)
+            validation = (val_texts, val_codes)
+        self.classes_ = classes
+        start = time.perf_counter()
+        self._fit(texts, codes, validation, weights)
+        self.fit_time_s_ = time.perf_counter() - start
         return self
 
-    def decision_function(self, texts) -> np.ndarray:
-        """Signed confidence for the positive class.
+    def decision_function(self, X) -> np.ndarray:
+        """Signed confidence for ``classes_[1]``.
 
         Returns
         -------
         ndarray of shape (n_samples,)
-            Positive values predict class 1.
+            Positive values predict ``classes_[1]``.
         """
         check_is_fitted(self)
-        texts = check_texts(texts)
+        texts = check_texts(X)
         if not texts:
             return np.zeros(0)
         return np.asarray(self._decision_function(texts), dtype=np.float64)
 
-    def predict_proba(self, texts) -> np.ndarray:
+    def predict_proba(self, X) -> np.ndarray:
         """Class probabilities.
 
         Returns
         -------
         ndarray of shape (n_samples, 2)
-            Columns follow ``classes_`` (negative, positive); rows sum to 1.
+            Columns follow ``classes_``; rows sum to 1.
         """
         check_is_fitted(self)
-        texts = check_texts(texts)
+        texts = check_texts(X)
         if not texts:
             return np.zeros((0, 2))
         return np.asarray(self._predict_proba(texts), dtype=np.float64)
 
-    def predict(self, texts) -> np.ndarray:
+    def predict(self, X) -> np.ndarray:
         """Predicted labels.
 
         Returns
         -------
         ndarray of shape (n_samples,)
-            0 (negative) or 1 (positive), from the sign of ``decision_function``.
+            Values of ``classes_``, from the sign of ``decision_function``.
         """
-        return (self.decision_function(texts) > 0).astype(np.int64)
+        positive = self.decision_function(X) > 0
+        return self.classes_[positive.astype(np.int64)]
 
-    def save(self, path) -> Path:
+    def extra_record(self, test=None) -> dict:
+        """Classifier-specific entries for the benchmark's record of this fit.
+
+        Parameters
+        ----------
+        test : tuple (texts, labels, predictions), optional
+            The test split and this classifier's predictions on it, for entries that
+            measure something on it.
+
+        Returns
+        -------
+        dict
+            JSON-serialisable entries (e.g. ``fit_info``, ``history``, ``top_terms``);
+            empty by default.
+        """
+        return {}
+
+    def save(self, path, *, card: dict | None = None) -> Path:
         """Save the fitted classifier into the folder ``path`` (created or replaced).
 
         The folder is written next to its final place and renamed into it at the end,
-        so an interrupted save never leaves a half-written model behind.
+        so an interrupted save never leaves a half-written model behind. It holds a
+        model card (``README.md``).
+
+        Parameters
+        ----------
+        path : str or path
+        card : dict, optional
+            Facts for the model card that the classifier cannot know (data source,
+            split manifest, test metrics; see ``classifiers._card.CONTEXT_KEYS``).
         """
         check_is_fitted(self)
         path = Path(path)
@@ -273,13 +274,14 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
         try:
             self._save_files(tmp)
-            meta = {
+            atomic_write_text(tmp / "README.md", self._model_card(card or {}))
+            write_metadata(tmp, {
                 "sentibench_format": FORMAT_VERSION,
                 "classifier": self.name,
                 "class": type(self).__name__,
-                "params": _jsonable(self.get_params()),
-            }
-            (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+                "classes": self.classes_.tolist(),
+                "params": params_to_json(self.get_params()),
+            })
             if path.exists():
                 old = path.with_name(f".{path.name}.old")
                 shutil.rmtree(old, ignore_errors=True)
@@ -294,35 +296,24 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         return path
 
     @classmethod
-    def load(cls, path) -> "SentimentClassifier":
+    def load(cls, path) -> SentimentClassifier:
         """Load a classifier saved with :meth:`save`.
 
         ``SentimentClassifier.load`` returns whichever classifier the folder holds;
-        ``BowSvmClassifier.load`` (say) also checks that it holds that kind.
+        ``BowSvmClassifier.load`` (say) also checks that it holds that kind. Nothing
+        in the folder is executed.
 
         Raises
         ------
         ModelFileError
-            If the folder is missing, incomplete, from another sentibench format
-            version, or holds a different classifier than asked for.
+            If the folder is missing, incomplete, damaged, from another sentibench
+            format version, or holds a different classifier than asked for.
         """
         from . import REGISTRY
 
         path = Path(path)
-        meta_path = path / METADATA_FILE
-        if not meta_path.is_file():
-            raise ModelFileError(f"{path} is not a saved sentibench model (no {METADATA_FILE})")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            version = int(meta["sentibench_format"])
-            kind = meta["classifier"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ModelFileError(f"{meta_path} is not valid sentibench metadata ({exc})") from None
-        if version != FORMAT_VERSION:
-            raise ModelFileError(
-                f"{path} was saved in model format {version}; this sentibench reads format "
-                f"{FORMAT_VERSION}: retrain it or use the sentibench version that saved it"
-            )
+        meta = read_metadata(path)
+        kind = meta["classifier"]
         if kind not in REGISTRY:
             raise ModelFileError(f"{path} holds unknown classifier {kind!r} (known: {', '.join(sorted(REGISTRY))})")
         target = REGISTRY[kind]
@@ -331,14 +322,30 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         missing = [f for f in target.model_files if not (path / f).exists()]
         if missing:
             raise ModelFileError(f"{path} is incomplete: missing {', '.join(missing)}")
-        est = target(**_params_from_json(target, meta.get("params", {})))
-        est.classes_ = np.array([0, 1])
+        try:
+            est = target(**params_from_json(target, meta["params"], strict=True))
+        except (KeyError, TypeError) as exc:
+            raise ModelFileError(f"{path / 'sentibench.json'} has a parameter {target.__name__} does not take ({exc})") from None
+        est.classes_ = np.asarray(meta["classes"])
         est._load_files(path)
         return est
 
+    # -- model card (override to add facts) ---------------------------------------------
+
+    def _model_card(self, context: dict) -> str:
+        return render_card(self, context)
+
+    def _card_facts(self) -> list[str]:
+        """Lines about how this model was trained, for the model card."""
+        return []
+
+    def _card_limits(self) -> list[str]:
+        """Limits specific to this kind of model, for the model card."""
+        return []
+
     # -- to implement -------------------------------------------------------------------
 
-    def _fit(self, texts: list[str], y: np.ndarray, validation) -> None:
+    def _fit(self, texts: list[str], y: np.ndarray, validation, sample_weight) -> None:
         raise NotImplementedError
 
     def _decision_function(self, texts: list[str]) -> np.ndarray:
@@ -357,31 +364,5 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
+        tags.classifier_tags.multi_class = False
         return tags
-
-
-def _jsonable(params: dict) -> dict:
-    out = {}
-    for key, value in params.items():
-        if isinstance(value, tuple):
-            value = list(value)
-        elif isinstance(value, Path):
-            value = str(value)
-        elif isinstance(value, np.generic):
-            value = value.item()
-        out[key] = value
-    return out
-
-
-def _params_from_json(cls, params: dict) -> dict:
-    """Undo :func:`_jsonable`: lists go back to tuples where the default is a tuple."""
-    signature = inspect.signature(cls.__init__).parameters
-    out = {}
-    for key, value in params.items():
-        if key not in signature:
-            logger.warning("ignoring unknown saved parameter %s=%r", key, value)
-            continue
-        if isinstance(signature[key].default, tuple) and isinstance(value, list):
-            value = tuple(value)
-        out[key] = value
-    return out

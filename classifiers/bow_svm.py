@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.svm import LinearSVC
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from .base import (
-    SentimentClassifier,
-    calibration_scores,
-    fit_platt,
-    platt_proba,
-    skops_dump,
-    skops_load,
-)
+from dataset import DataError
+
+from ._calibration import calibration_scores, fit_platt, platt_proba
+from ._persist import ModelFileError, skops_dump, skops_load
+from .base import SentimentClassifier
 
 _MODEL_FILE = "model.skops"
 # numpy scalar types the vectorizer stores (its dtype parameter); nothing executable.
@@ -71,9 +70,20 @@ class BowSvmClassifier(SentimentClassifier):
 
     name = "bow"
     model_files = (_MODEL_FILE,)
+    _parameter_constraints = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "features": [StrOptions({"tfidf", "counts"})],
+        "ngram_range": [tuple, list],
+        "min_df": [Interval(Integral, 1, None, closed="left"), Interval(Real, 0, 1, closed="both")],
+        "max_features": [Interval(Integral, 1, None, closed="left"), None],
+        "sublinear_tf": ["boolean"],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "random_state": ["random_state"],
+    }
 
     def __init__(
         self,
+        *,
         C=0.5,
         features="tfidf",
         ngram_range=(1, 2),
@@ -96,28 +106,30 @@ class BowSvmClassifier(SentimentClassifier):
         common = dict(ngram_range=tuple(self.ngram_range), min_df=self.min_df, max_features=self.max_features)
         if self.features == "tfidf":
             return TfidfVectorizer(sublinear_tf=self.sublinear_tf, **common)
-        if self.features == "counts":
-            return CountVectorizer(**common)
-        raise ValueError(f"features must be 'tfidf' or 'counts', got {self.features!r}")
+        return CountVectorizer(**common)
 
-    def _fit(self, texts, y, validation):
+    def _fit(self, texts, y, validation, sample_weight):
         vectorizer = self._make_vectorizer()
         # min_df counts training reviews; on a handful of texts it can leave no term.
         try:
             X = vectorizer.fit_transform(texts)
         except ValueError as exc:
-            raise ValueError(f"no usable terms in the training texts ({exc}); lower min_df") from None
+            raise DataError(f"no usable terms in the training texts ({exc}); lower min_df") from None
         self.vectorizer_ = vectorizer
         self.svm_ = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
-        self.svm_.fit(X, y)
+        self.svm_.fit(X, y, sample_weight=sample_weight)
         X_val, y_val = (vectorizer.transform(validation[0]), validation[1]) if validation else (None, None)
-        self.calibration_ = fit_platt(*calibration_scores(self.svm_, X, y, X_val, y_val))
+        fit_params = None if sample_weight is None else {"sample_weight": sample_weight}
+        self.calibration_ = fit_platt(*calibration_scores(self.svm_, X, y, X_val, y_val, fit_params))
 
     def _decision_function(self, texts):
         return self.svm_.decision_function(self.vectorizer_.transform(texts))
 
     def _predict_proba(self, texts):
         return platt_proba(self._decision_function(texts), self.calibration_)
+
+    def extra_record(self, test=None) -> dict:
+        return {"top_terms": self.top_terms(20)}
 
     def top_terms(self, n=20) -> dict[str, list[tuple[str, float]]]:
         """The ``n`` terms with the largest positive and negative SVM weights."""
@@ -137,6 +149,12 @@ class BowSvmClassifier(SentimentClassifier):
 
     def _load_files(self, folder: Path):
         state = skops_load(folder / _MODEL_FILE, _ALLOWED_TYPES)
-        self.vectorizer_ = state["vectorizer"]
-        self.svm_ = state["svm"]
-        self.calibration_ = tuple(state["calibration"])
+        try:
+            self.vectorizer_ = state["vectorizer"]
+            self.svm_ = state["svm"]
+            self.calibration_ = (float(state["calibration"][0]), float(state["calibration"][1]))
+            valid = isinstance(self.vectorizer_, (TfidfVectorizer, CountVectorizer)) and isinstance(self.svm_, LinearSVC)
+        except (TypeError, KeyError, IndexError, ValueError):
+            valid = False
+        if not valid:
+            raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a BowSvmClassifier's state; save the model again")

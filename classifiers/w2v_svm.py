@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import zlib
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 from sklearn.kernel_approximation import Nystroem
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .base import (
-    SentimentClassifier,
-    calibration_scores,
-    fit_platt,
-    platt_proba,
-    skops_dump,
-    skops_load,
-)
+from dataset import DataError, stratified_sample
+
+from ._calibration import calibration_scores, fit_platt, platt_proba
+from ._persist import ModelFileError, skops_dump, skops_load
+from .base import SentimentClassifier
 
 logger = logging.getLogger(__name__)
 
@@ -55,23 +54,48 @@ def _stable_hash(text: str) -> int:
 def _read_corpus(path) -> list[list[str]]:
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"corpus file {path} not found; pass a text file with one review per line")
+        raise DataError(f"corpus file {path} not found; pass a text file with one review per line")
     with path.open(encoding="utf-8", errors="replace") as fh:
         return [tokens for tokens in (tokenize(line) for line in fh) if tokens]
 
 
-def load_vectors(path):
-    """Load pretrained word vectors: word2vec text (``.txt``/``.vec``), word2vec binary
-    (``.bin``) or gensim ``KeyedVectors`` (``.kv``, a pickle-based format: only load files
-    you trust)."""
+#: Suffixes of gensim's own save format, a pickle: loading one can run code.
+PICKLE_SUFFIXES = (".kv", ".model", ".pkl", ".pickle")
+
+
+def is_pickle_vectors(path) -> bool:
+    """Whether ``path`` names word vectors in gensim's pickle-based native format."""
+    return Path(str(path)).suffix.lower() in PICKLE_SUFFIXES
+
+
+def load_vectors(path, *, allow_pickle: bool = False):
+    """Load pretrained word vectors.
+
+    Word2vec text (``.txt``, ``.vec``, optionally ``.gz``) and binary (``.bin``) files are
+    plain numbers. gensim's native ``KeyedVectors`` files (``.kv``, ``.model``) are
+    pickles, which can run code when loaded: they are refused unless ``allow_pickle``
+    (the command line sets it for a file the user names there, never for a file named
+    in a config file or a run folder). In code, load such a file yourself if you trust
+    it (``KeyedVectors.load(path)``) and pass the object as ``vectors``.
+    """
     from gensim.models import KeyedVectors
 
     path = Path(path)
+    if is_pickle_vectors(path) and not allow_pickle:
+        raise ModelFileError(
+            f"refusing to load {path}: gensim's {path.suffix} format is a pickle, which can run code; "
+            "convert it to word2vec format (.bin/.txt), name it on the command line "
+            "(--set w2v.vectors=PATH), or load it yourself and pass the KeyedVectors object"
+        )
     if not path.is_file():
-        raise ValueError(f"word vectors file {path} not found")
-    if path.suffix == ".kv":
+        raise DataError(f"word vectors file {path} not found")
+    if is_pickle_vectors(path):
         return KeyedVectors.load(str(path))
-    return KeyedVectors.load_word2vec_format(str(path), binary=path.suffix == ".bin")
+    binary = ".bin" in path.suffixes
+    try:
+        return KeyedVectors.load_word2vec_format(str(path), binary=binary)
+    except (ValueError, EOFError, UnicodeDecodeError, IndexError) as exc:
+        raise DataError(f"{path} is not a word2vec {'binary' if binary else 'text'} file ({exc})") from None
 
 
 class Word2VecSvmClassifier(SentimentClassifier):
@@ -105,8 +129,10 @@ class Word2VecSvmClassifier(SentimentClassifier):
         Passes over the corpus; small corpora need more passes than gensim's default 5.
     workers : int, default=1
         Word2Vec threads (see Reproducibility).
-    vectors : str or path, optional
-        Pretrained vectors to use instead of training (see :func:`load_vectors`).
+    vectors : str, path or gensim KeyedVectors, optional
+        Pretrained vectors to use instead of training: a word2vec text or binary file
+        (see :func:`load_vectors`; gensim's pickle-based ``.kv`` files are refused), or
+        a ``KeyedVectors`` object you loaded yourself.
     corpus : str or path, optional
         Extra unlabelled text file (one review per line) to train vectors on.
     C : float, default=4.0
@@ -153,9 +179,26 @@ class Word2VecSvmClassifier(SentimentClassifier):
 
     name = "w2v"
     model_files = (_VECTORS_FILE, _MODEL_FILE)
+    _parameter_constraints = {
+        "vector_size": [Interval(Integral, 1, None, closed="left")],
+        "window": [Interval(Integral, 1, None, closed="left")],
+        "min_count": [Interval(Integral, 1, None, closed="left")],
+        "sg": [Interval(Integral, 0, 1, closed="both")],
+        "w2v_epochs": [Interval(Integral, 1, None, closed="left")],
+        "workers": [Interval(Integral, 1, None, closed="left")],
+        "vectors": [str, os.PathLike, HasMethods(["get_vector"]), None],
+        "corpus": [str, os.PathLike, None],
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "gamma": [StrOptions({"scale", "auto"}), Interval(Real, 0, None, closed="neither")],
+        "max_svm_samples": [Interval(Integral, 2, None, closed="left")],
+        "large_data": [StrOptions({"subsample", "nystroem"})],
+        "nystroem_components": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    }
 
     def __init__(
         self,
+        *,
         vector_size=100,
         window=5,
         min_count=2,
@@ -202,7 +245,7 @@ class Word2VecSvmClassifier(SentimentClassifier):
             hashfxn=_stable_hash,
         )
         if len(model.wv) == 0:
-            raise ValueError(f"no word occurs {self.min_count}+ times in the training texts; lower min_count")
+            raise DataError(f"no word occurs {self.min_count}+ times in the training texts; lower min_count")
         return model.wv
 
     def _embed(self, texts) -> tuple[np.ndarray, int]:
@@ -217,9 +260,11 @@ class Word2VecSvmClassifier(SentimentClassifier):
                 empty += 1
         return out, empty
 
-    def _fit(self, texts, y, validation):
-        if self.vectors is not None:
+    def _fit(self, texts, y, validation, sample_weight):
+        if isinstance(self.vectors, (str, os.PathLike)):
             self.wv_ = load_vectors(self.vectors)
+        elif self.vectors is not None:
+            self.wv_ = self.vectors  # KeyedVectors loaded by the caller
         else:
             self.wv_ = self._train_vectors([tokenize(t) for t in texts])
         X, self.n_empty_ = self._embed(texts)
@@ -227,27 +272,30 @@ class Word2VecSvmClassifier(SentimentClassifier):
             logger.info("%d of %d training reviews have no in-vocabulary word (zero vector)", self.n_empty_, len(texts))
         self.scaler_ = StandardScaler().fit(X)
         X = self.scaler_.transform(X)
-        self.svm_, self.fit_info_ = self._fit_svm(X, y)
+        self.svm_, self.fit_info_, fit_params = self._fit_svm(X, y, sample_weight)
         X_val, y_val = (self.scaler_.transform(self._embed(validation[0])[0]), validation[1]) if validation else (None, None)
-        self.calibration_ = fit_platt(*calibration_scores(self.svm_, X, y, X_val, y_val))
+        self.calibration_ = fit_platt(*calibration_scores(self.svm_, X, y, X_val, y_val, fit_params))
 
-    def _fit_svm(self, X, y):
-        """Exact RBF SVM, or the documented large-data fallback above ``max_svm_samples``."""
+    def _fit_svm(self, X, y, sample_weight):
+        """Exact RBF SVM, or the documented large-data fallback above ``max_svm_samples``.
+
+        Returns the fitted model, ``fit_info_`` and the fit parameters that carry the
+        sample weights (for cross-validated calibration).
+        """
         n = len(y)
-        if self.large_data not in ("subsample", "nystroem"):
-            raise ValueError(f"large_data must be 'subsample' or 'nystroem', got {self.large_data!r}")
         svc = SVC(kernel="rbf", C=self.C, gamma=self.gamma, random_state=self.random_state)
+        weights = None if sample_weight is None else {"sample_weight": sample_weight}
         if n <= self.max_svm_samples:
-            return svc.fit(X, y), {"method": "rbf", "rows": n, "of_rows": n}
+            return svc.fit(X, y, sample_weight=sample_weight), {"method": "rbf", "rows": n, "of_rows": n}, weights
         if self.large_data == "subsample":
-            idx, _ = train_test_split(
-                np.arange(n), train_size=self.max_svm_samples, stratify=y, random_state=self.random_state
-            )
+            idx = stratified_sample(y, self.max_svm_samples, seed=self.random_state or 0)
             logger.warning(
                 "w2v: fitting the RBF SVM on a stratified sample of %d of %d reviews (max_svm_samples); "
                 "set large_data='nystroem' to use all of them", len(idx), n,
             )
-            return svc.fit(X[idx], y[idx]), {"method": "rbf-subsample", "rows": len(idx), "of_rows": n}
+            sub = None if sample_weight is None else sample_weight[idx]
+            info = {"method": "rbf-subsample", "rows": len(idx), "of_rows": n}
+            return svc.fit(X[idx], y[idx], sample_weight=sub), info, weights
         gamma = self.gamma
         if gamma == "scale":
             gamma = 1.0 / (X.shape[1] * X.var())
@@ -258,7 +306,12 @@ class Word2VecSvmClassifier(SentimentClassifier):
             LinearSVC(C=self.C, random_state=self.random_state),
         )
         logger.warning("w2v: %d reviews > max_svm_samples: RBF kernel approximated by %d Nystroem components", n, self.nystroem_components)
-        return model.fit(X, y), {"method": f"nystroem-{self.nystroem_components}", "rows": n, "of_rows": n}
+        weights = None if sample_weight is None else {"linearsvc__sample_weight": sample_weight}
+        info = {"method": f"nystroem-{self.nystroem_components}", "rows": n, "of_rows": n}
+        return model.fit(X, y, **(weights or {})), info, weights
+
+    def extra_record(self, test=None) -> dict:
+        return {"fit_info": self.fit_info_}
 
     def _decision_function(self, texts):
         return self.svm_.decision_function(self.scaler_.transform(self._embed(texts)[0]))
@@ -280,10 +333,20 @@ class Word2VecSvmClassifier(SentimentClassifier):
     def _load_files(self, folder: Path):
         from gensim.models import KeyedVectors
 
-        self.wv_ = KeyedVectors.load_word2vec_format(str(folder / _VECTORS_FILE), binary=True)
+        vectors = folder / _VECTORS_FILE
+        try:
+            self.wv_ = KeyedVectors.load_word2vec_format(str(vectors), binary=True)
+        except (ValueError, EOFError, UnicodeDecodeError, IndexError, OSError) as exc:
+            raise ModelFileError(f"{vectors} is damaged or not word2vec binary ({type(exc).__name__}: {exc}); save the model again") from None
         state = skops_load(folder / _MODEL_FILE, _ALLOWED_TYPES)
-        self.scaler_ = state["scaler"]
-        self.svm_ = state["svm"]
-        self.calibration_ = tuple(state["calibration"])
-        self.n_empty_ = int(state["n_empty"])
-        self.fit_info_ = dict(state["fit_info"])
+        try:
+            self.scaler_ = state["scaler"]
+            self.svm_ = state["svm"]
+            self.calibration_ = (float(state["calibration"][0]), float(state["calibration"][1]))
+            self.n_empty_ = int(state["n_empty"])
+            self.fit_info_ = dict(state["fit_info"])
+            valid = isinstance(self.scaler_, StandardScaler) and isinstance(self.svm_, (SVC, Pipeline))
+        except (TypeError, KeyError, IndexError, ValueError):
+            valid = False
+        if not valid:
+            raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a Word2VecSvmClassifier's state; save the model again")

@@ -15,24 +15,30 @@ The public API is re-exported here; the implementation lives in private modules:
 * :mod:`dataset._sources`: one ``load_reviews`` for files, downloaded and
   Hugging Face datasets;
 * :mod:`dataset._split`: stratified splits;
-* :mod:`dataset._io`: atomic file writes, used by every package.
+* :mod:`dataset._io`: atomic file writes, used by every package;
+* :mod:`dataset._text`: user text inside Markdown, never as markup.
 """
 
 from ._detect import detect_format
 from ._download import DATASETS, cache_dir, download, resolve_named
-from ._errors import DataError, SentibenchError
+from ._errors import DataError, SentibenchError, UsageError
 from ._hf import load_hf
 from ._io import atomic_write_bytes, atomic_write_text
 from ._locate import BUNDLED_SAMPLE, bundled_sample_path, resolve_data_source
 from ._readers import FORMATS
 from ._sources import load_reviews
-from ._split import split_manifest, stratified_sample, stratified_split
+from ._split import data_digest, split_manifest, stratified_sample, stratified_split
+from ._text import md_literal
 from ._types import ReviewData
+
+#: Marks this package as sentibench's own (see ``benchmark.startup``).
+__sentibench_package__ = True
 
 __all__ = [
     "BUNDLED_SAMPLE",
     "DATASETS",
     "cache_dir",
+    "data_digest",
     "download",
     "load_hf",
     "resolve_named",
@@ -40,11 +46,13 @@ __all__ = [
     "DataError",
     "ReviewData",
     "SentibenchError",
+    "UsageError",
     "atomic_write_bytes",
     "atomic_write_text",
     "bundled_sample_path",
     "detect_format",
     "load_reviews",
+    "md_literal",
     "resolve_data_source",
     "split_manifest",
     "stratified_sample",

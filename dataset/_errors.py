@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DataError", "SentibenchError", "one_line"]
+__all__ = ["DataError", "SentibenchError", "UsageError", "one_line"]
 
 # Every line break str.splitlines knows, plus the spaces around it.
 _LINE_BREAKS = re.compile(r"\s*[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+\s*")
@@ -39,3 +39,7 @@ class DataError(SentibenchError, ValueError):
     The message names the offending file and ends with the remedy (a command-line flag
     to pass, or how to re-save the file), so the CLI can print it verbatim.
     """
+
+
+class UsageError(SentibenchError, ValueError):
+    """A mistake in the command line, a config file or hyperparameter values."""

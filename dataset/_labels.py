@@ -100,13 +100,8 @@ def _map_labels(canon, display_of, counts, *, display, label_map, star_threshold
                     "map each label to 0 (negative), 1 (positive) or nothing (drop)"
                 )
             wanted[_canonical_label(key)] = None if target is None else int(str(target).strip())
-        unmapped = [v for v in values if v not in wanted]
-        if unmapped:
-            raise DataError(
-                f"cannot read '{display}': label values not covered by --label-map: "
-                f"{_quote_values(display_of[v] for v in unmapped)}; add them to --label-map"
-            )
-        mapping = {v: wanted[v] for v in values}
+        # Values the map leaves out are dropped (and counted), like neutral star ratings.
+        mapping = {v: wanted.get(v) for v in values}
         names = {
             cls: ", ".join(sorted(display_of[v] for v in values if mapping[v] == cls))
             for cls in (0, 1)
@@ -169,7 +164,8 @@ def _map_labels(canon, display_of, counts, *, display, label_map, star_threshold
         f"cannot read '{display}': {problem}"
         + f" ({_quote_values(display_of[v] for v in values)}"
         + (", ..." if len(values) > _MAX_LISTED else "")
-        + "); pass --label-map to map each value to 0 (negative) or 1 (positive)"
+        + "); pass --label-map negative=VALUE[,VALUE...] positive=VALUE[,VALUE...] "
+        "(values left out are dropped)"
     )
 
 

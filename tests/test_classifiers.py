@@ -14,7 +14,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import cross_val_score
 
 from classifiers import REGISTRY, BowSvmClassifier, ModelFileError, SentimentClassifier, Word2VecSvmClassifier
-from classifiers.base import METADATA_FILE
+from classifiers._persist import METADATA_FILE
 from classifiers.w2v_svm import tokenize
 
 from .conftest import FAST_PARAMS
@@ -77,7 +77,7 @@ def test_input_container_types_give_same_predictions(fitted, tiny):
 
 @pytest.mark.parametrize(
     "bad, match",
-    [("a single review", "single str"), (42, "got int"), ([1, 2], r"texts\[0\] is int"), (["ok", None], r"texts\[1\] is NoneType")],
+    [("a single review", "single str"), (42, "got int"), ([1, 2], r"X\[0\] is int"), (["ok", None], r"X\[1\] is NoneType")],
 )
 def test_bad_input_types_raise_type_error(fitted, bad, match):
     with pytest.raises(TypeError, match=match):
@@ -136,7 +136,7 @@ def test_clone_and_get_params(name):
         (["good", "bad", "fine"], [1, 0], "different lengths"),
         ([], [], "0 texts"),
         (["good", "great"], [1, 1], "single class"),
-        (["good", "bad"], [1, 2], "0 \\(negative\\) or 1"),
+        (["good", "bad", "fine"], [0, 1, 2], "binary; y has 3 classes"),
     ],
 )
 def test_fit_rejects_bad_labels(name, texts, labels, match):
@@ -178,7 +178,7 @@ def test_bow_top_terms_are_sentiment_words(sample):
 
 
 def test_bow_invalid_features_value():
-    with pytest.raises(ValueError, match="features must be"):
+    with pytest.raises(ValueError, match="'features' parameter of BowSvmClassifier must be"):
         BowSvmClassifier(features="bogus").fit(["good", "bad"], [1, 0])
 
 

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from benchmark import runner
-from benchmark.__main__ import main, parse_overrides
-from benchmark.runner import UsageError
+from benchmark.__main__ import main
+from benchmark.cli import parse_overrides
+from dataset import UsageError
 
 from .conftest import shared_file
 
@@ -102,7 +103,7 @@ def test_same_seed_gives_same_split_manifest(bundled_run, tmp_path):
         (["--classifiers", "bow", "--set", "bow.bogus=1"], "unknown bow hyperparameter(s) bogus; valid:"),
         (["--classifiers", "bow", "--set", "bowC=1"], "--set expects CLASSIFIER.PARAM=VALUE"),
         (["--classifiers", "bow", "--set", "w2v.C=1"], "hyperparameters given for w2v"),
-        (["--classifiers", "bow", "--set", "bow.C=-1"], "bow failed"),
+        (["--classifiers", "bow", "--set", "bow.C=-1"], "bow: The 'C' parameter of BowSvmClassifier must be a float in the range (0.0, inf)"),
         (["--sample-size", "3"], "--sample-size must be at least 10"),
     ],
 )

@@ -392,12 +392,11 @@ def test_unknown_label_pair_error_suggests_label_map(tmp_path):
     assert_one_line(excinfo, "words.csv", "--label-map")
 
 
-def test_label_map_missing_values_error(tmp_path):
-    path = _write(tmp_path / "words.csv", "text,label\na,bad\nb,good\nc,meh\n")
-    with pytest.raises(DataError) as excinfo:
-        load_reviews(path, label_map={"bad": 0, "good": 1})
-    assert_one_line(excinfo, "words.csv", "--label-map")
-    assert "'meh'" in str(excinfo.value)
+def test_label_map_drops_and_counts_values_it_leaves_out(tmp_path):
+    path = _write(tmp_path / "words.csv", "text,label\na,bad\nb,good\nc,meh\nd,meh\n")
+    data = load_reviews(path, label_map={"bad": 0, "good": 1})
+    assert data.texts == ["a", "b"] and data.labels.tolist() == [0, 1]
+    assert data.dropped == {"dropped by label map": 2}
 
 
 def test_stars_without_threshold_error(tmp_path):

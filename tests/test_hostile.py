@@ -749,7 +749,7 @@ def test_predict_non_str_items_raise_type_error_naming_the_item(fitted, items, c
     first_bad = next(i for i, x in enumerate(items) if not isinstance(x, str))
     texts = CONTAINERS[container](items)
     for method in (fitted.predict, fitted.predict_proba, fitted.decision_function):
-        with pytest.raises(TypeError, match=rf"texts\[{first_bad}\] is "):
+        with pytest.raises(TypeError, match=rf"X\[{first_bad}\] is "):
             method(texts)
 
 

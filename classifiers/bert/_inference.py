@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import time
 import warnings
 
 import numpy as np
@@ -15,6 +16,11 @@ from ._hub import quiet_transformers
 logger = logging.getLogger(__name__)
 
 POOLINGS = ("cls", "mean")
+#: CPU inference paths, fastest first where the CPU has no bf16 matrix units.
+CPU_PATHS = ("int8", "bf16", "fp32")
+#: ``inference="auto"`` uses int8 or bf16 only when its validation accuracy is at most
+#: this far below the fp32 model's (0.3 points).
+ACCURACY_TOLERANCE = 0.003
 
 
 class PooledClassifier(torch.nn.Module):
@@ -63,6 +69,8 @@ def quantized_traced(module: PooledClassifier, pad_id: int) -> torch.nn.Module:
     the Python overhead that dominates single-review latency; the trace is checked
     against the eager module on another batch shape and dropped if they disagree.
     """
+    # torch.ao.quantization is deprecated in favour of torchao's quantize_ API; it still
+    # ships (and works) in torch 2.13. Move to torchao when torch drops it.
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     with warnings_silenced(), quiet_transformers():
@@ -73,14 +81,65 @@ def quantized_traced(module: PooledClassifier, pad_id: int) -> torch.nn.Module:
             if isinstance(layer, torch.nn.Linear) and not name.endswith("classifier")
         }
         quantized = quantize_dynamic(model, targets)
-        example = _example_batch(2, 16, pad_id)
+    return traced(quantized, pad_id, atol=1e-3)
+
+
+def traced(module: torch.nn.Module, pad_id: int, *, atol: float) -> torch.nn.Module:
+    """``module`` traced with TorchScript (no Python overhead per call), or ``module``
+    itself when the trace disagrees with eager mode on another batch shape."""
+    with warnings_silenced(), quiet_transformers(), torch.inference_mode():
+        module = module.eval()
+        trace = torch.jit.trace(module, _example_batch(2, 16, pad_id), check_trace=False)
         check = _example_batch(3, 24, pad_id)
-        with torch.inference_mode():
-            traced = torch.jit.trace(quantized, example, check_trace=False)
-            if torch.allclose(traced(*check), quantized(*check), atol=1e-3):
-                return traced
-    logger.warning("TorchScript trace of the int8 model disagrees with eager mode; using eager int8")
-    return quantized
+        if torch.allclose(trace(*check).float(), module(*check).float(), atol=atol):
+            return trace
+    logger.warning("TorchScript trace disagrees with eager mode; using the eager module")
+    return module
+
+
+def inference_net(module: PooledClassifier, path: str, pad_id: int) -> torch.nn.Module:
+    """The CPU network of one inference ``path``: ``"int8"`` (dynamic int8 Linear layers),
+    ``"bf16"`` (a bf16 copy of the weights) or ``"fp32"``, each traced."""
+    if path == "int8":
+        return quantized_traced(module, pad_id)
+    if path == "bf16":
+        return traced(copy.deepcopy(module).to(torch.bfloat16), pad_id, atol=5e-2)
+    return traced(module, pad_id, atol=1e-3)
+
+
+def single_review_latency_ms(net, encoded, runtime, *, calls: int = 30, warmup: int = 3) -> float:
+    """Median milliseconds of one-review predictions, cycling through ``encoded``."""
+    times = []
+    for i in range(warmup + calls):
+        one = [encoded[i % len(encoded)]]
+        start = time.perf_counter()
+        predict_logits(net, one, runtime, autocast=False, batch_size=1)
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
+
+
+def choose_path(candidates: dict[str, dict], tolerance: float = ACCURACY_TOLERANCE) -> tuple[str, str]:
+    """The fastest path whose validation accuracy is within ``tolerance`` of fp32's.
+
+    Parameters
+    ----------
+    candidates : dict
+        path -> ``{"val_accuracy": float, "latency_p50_ms": float}``; must hold ``"fp32"``.
+
+    Returns
+    -------
+    (path, reason)
+    """
+    reference = candidates["fp32"]["val_accuracy"]
+    good = {p: c for p, c in candidates.items() if c["val_accuracy"] >= reference - tolerance - 1e-12}
+    chosen = min(good, key=lambda p: candidates[p]["latency_p50_ms"])
+    dropped = sorted(set(candidates) - set(good))
+    reason = (
+        f"fastest path within {tolerance * 100:.1f} points of fp32's validation accuracy ({reference:.4f})"
+        + (f"; {', '.join(dropped)} lost more" if dropped else "")
+    )
+    return chosen, reason
 
 
 def _example_batch(batch: int, length: int, pad_id: int):

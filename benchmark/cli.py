@@ -1,0 +1,273 @@
+"""The command line's arguments: one parser, one ``help=`` per flag.
+
+``-q``/``-v``/``--log-level`` are accepted before or after the subcommand. Options of
+``run`` default to ``None`` so that ``--resume`` can tell which ones were given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from classifiers import REGISTRY
+from dataset import DATASETS, FORMATS, UsageError
+
+from . import __version__
+
+#: run's options that describe a new run; --resume uses the run's saved ones instead.
+RUN_OPTIONS = {
+    "--all": "all", "--classifiers": "classifiers", "--data": "data", "--format": "format",
+    "--text-column": "text_column", "--label-column": "label_column", "--star-threshold": "star_threshold",
+    "--label-map": "label_map", "--dedupe": "dedupe", "--sample-size": "sample_size", "--seed": "seed",
+    "--output": "output", "--set": "set", "--config": "config", "--latency-calls": "latency_calls",
+    "--save-models": "save_models", "--max-train-samples": "max_train_samples", "--eval-every": "eval_every",
+    "--seeds": "seeds",
+}
+
+
+def program_name() -> str:
+    """``sentibench`` for the console script, ``python -m benchmark`` for the module."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return "python -m benchmark" if name in ("__main__.py", "-m", "") else name
+
+
+def _verbosity_options() -> argparse.ArgumentParser:
+    # SUPPRESS: a value given before the subcommand is not reset by the subparser's default.
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("logging")
+    group.add_argument("-q", "--quiet", dest="log_level", action="store_const", const="WARNING", default=argparse.SUPPRESS,
+                       help="only warnings, errors and results; no progress bars")
+    group.add_argument("-v", "--verbose", dest="log_level", action="store_const", const="DEBUG", default=argparse.SUPPRESS,
+                       help="debug messages, and libraries' own informational messages")
+    group.add_argument("--log-level", dest="log_level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], default=argparse.SUPPRESS,
+                       help="log level of sentibench's messages (default INFO)")
+    return common
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, with_data: bool = True) -> None:
+    group = parser.add_argument_group("data")
+    if with_data:
+        group.add_argument(
+            "--data",
+            help="review file, a downloaded dataset (yelp-polarity, yelp-polarity:train) or a Hugging Face dataset "
+            "(hf:NAME[:SPLIT]); default: $SENTIBENCH_DATA, then dataset/yelp_reviews.csv, then a bundled "
+            "200-sentence sample",
+        )
+    group.add_argument("--format", choices=FORMATS, help="file format (default: detected from extension and content)")
+    group.add_argument("--text-column", help="column holding the review text (CSV/TSV/JSONL/Parquet with a header)")
+    group.add_argument("--label-column", help="column holding the label (CSV/TSV/JSONL/Parquet with a header)")
+    group.add_argument(
+        "--star-threshold", type=int,
+        help="labels are star ratings: below this is negative, above is positive, equal is dropped (e.g. 3)",
+    )
+    group.add_argument(
+        "--label-map", nargs="+", metavar="CLASS=VALUES",
+        help="which label values are negative and which positive, e.g. --label-map negative=1,2 positive=4,5 "
+        '(or a JSON object such as \'{"1": 0, "2": 0, "5": 1}\'); values left out are dropped and counted',
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _verbosity_options()
+    names = ", ".join(REGISTRY)
+    parser = argparse.ArgumentParser(
+        prog=program_name(), parents=[common],
+        description="Compare sentiment classifiers on your reviews: accuracy, training time, latency.",
+    )
+    parser.add_argument("--version", action="version", version=f"sentibench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", parents=[common], help="train and evaluate classifiers on one identical split")
+    which = run.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", default=None, help=f"run every classifier ({names}); the default")
+    which.add_argument("--classifiers", metavar="NAMES", help=f"comma-separated classifiers to run, from: {names}")
+    add_data_arguments(run)
+    run.add_argument("--dedupe", action="store_true", default=None,
+                     help="drop repeated reviews (same text after whitespace normalisation) before splitting")
+    run.add_argument("--sample-size", type=int, metavar="N", help="first draw a stratified sample of N reviews")
+    run.add_argument("--seed", type=int, help="seed of the sample, the split and the classifiers (default 42)")
+    run.add_argument("--output", help="folder that receives the run folder (default results/)")
+    run.add_argument(
+        "--set", action="append", metavar="NAME.PARAM=VALUE",
+        help="override a hyperparameter, e.g. --set bow.C=0.5 --set bow.ngram_range=1,3 (repeatable); "
+        "w2v.vectors may name gensim's pickle-based .kv vectors only here, on the command line "
+        "(never in --config or a resumed run: unpickling can run code)",
+    )
+    run.add_argument("--config", metavar="FILE", help='JSON file of hyperparameters: {"bow": {"C": 0.5}, "w2v": {...}}')
+    run.add_argument("--latency-calls", type=int, help="timed single-review calls per classifier (default 100)")
+    run.add_argument("--save-models", action="store_true", default=None,
+                     help="keep each fitted classifier under RUN_DIR/models/NAME (BERT as a Hugging Face folder)")
+    run.add_argument(
+        "--resume", metavar="RUN_DIR",
+        help="continue an interrupted run with its own saved data and settings (no other run option may be given): "
+        "finished classifiers are kept, BERT restarts after its last epoch; changed data is refused",
+    )
+    run.add_argument("--max-train-samples", type=int, metavar="N", help="BERT: train on a stratified sample of N training reviews")
+    run.add_argument("--eval-every", type=int, metavar="STEPS", help="BERT: also evaluate (and keep the best weights) every STEPS steps")
+    run.add_argument("--seeds", metavar="LIST",
+                     help="comma-separated seeds: repeat the whole comparison per seed and report mean and standard deviation")
+
+    report = sub.add_parser("report", parents=[common], help="regenerate report.md and plots of a run folder without retraining")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by 'run'")
+
+    predict = sub.add_parser("predict", parents=[common], help="label new reviews with the models saved by 'run --save-models'")
+    predict.add_argument("--run", required=True, metavar="RUN_DIR", help="run folder holding models/")
+    predict.add_argument("--classifiers", metavar="NAMES", help="comma-separated subset of the saved classifiers")
+    predict.add_argument("--file", help="text file with one review per line")
+    predict.add_argument("--json", action="store_true", help="print JSON (one object per review) instead of a table")
+    predict.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to classify (default: --file, else stdin)")
+
+    data = sub.add_parser("data", parents=[common], help="inspect or download review data")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    info = data_sub.add_parser("info", parents=[common], help="rows, class balance, dropped rows, duplicates and review lengths")
+    info.add_argument("path", metavar="PATH", help="review file or dataset (anything 'run --data' accepts)")
+    add_data_arguments(info, with_data=False)
+    info.add_argument("--plot", metavar="FILE.png", help="also save a histogram of review lengths to this PNG file")
+    info.add_argument("--json", action="store_true", help="print the numbers as JSON")
+
+    fetch = data_sub.add_parser("download", parents=[common], help="download a public review dataset into the cache")
+    fetch.add_argument("name", choices=sorted(DATASETS), help="dataset to download")
+    fetch.add_argument("--cache", metavar="DIR", help="cache folder (default $SENTIBENCH_CACHE or ~/.cache/sentibench)")
+    fetch.add_argument("--url", help="download from this address instead of the published one (a mirror)")
+    fetch.add_argument("--sha256", help="expected SHA-256 of the archive; a mismatch deletes the download")
+
+    compare = sub.add_parser("compare", parents=[common], help="metric differences between two run folders")
+    compare.add_argument("run_a", metavar="RUN_A")
+    compare.add_argument("run_b", metavar="RUN_B")
+    compare.add_argument("--json", action="store_true", help="print the differences as JSON")
+
+    perf = sub.add_parser("perf", parents=[common], help="BERT fine-tuning speed: seed recipe vs Trainer vs sentibench, one run")
+    perf.add_argument("target", choices=["bert"], help="what to measure (bert)")
+    perf.add_argument("--data", help="sentences to use (default ../shared/data/yelp_sentences.csv, else the bundled sample)")
+    perf.add_argument("--sentences", type=int, default=320, help="number of short sentences (default 320)")
+    perf.add_argument("--long", type=int, default=96, help="number of long (>128-token) reviews (default 96)")
+    perf.add_argument("--batch-size", type=int, default=16, help="batch size for all recipes (default 16)")
+    perf.add_argument("--latency-calls", type=int, default=100, help="timed single-review predictions (default 100)")
+    perf.add_argument(
+        "--time-to-accuracy", type=int, default=0, metavar="N",
+        help="also train Trainer and sentibench for --epochs on a split of N sentences and report validation "
+        "accuracy against training time, and the inference accuracy (default off)",
+    )
+    perf.add_argument("--epochs", type=int, default=3, help="epochs for --time-to-accuracy (default 3)")
+    perf.add_argument("--json", metavar="FILE", help="also write the measurements to this JSON file")
+    return parser
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    args.log_level = getattr(args, "log_level", "INFO")
+    return args
+
+
+# -- values ------------------------------------------------------------------------------
+
+
+def parse_value(text: str):
+    """``--set`` values: JSON if it parses (``0.5``, ``true``, ``null``, ``[1, 2]``),
+    a comma-separated list (``1,2``), otherwise the string itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    if "," in text:
+        return [parse_value(part.strip()) for part in text.split(",")]
+    return text
+
+
+def parse_overrides(config_file: str | None, settings: list[str]) -> dict[str, dict]:
+    """Merge a JSON config file ``{"bow": {"C": 0.5}}`` and ``--set bow.C=0.5`` items."""
+    params: dict[str, dict] = {}
+    if config_file:
+        params = {k: dict(v) for k, v in read_json_file(config_file, "config file").items()}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        name, dot, param = key.partition(".")
+        if not (sep and dot and name and param):
+            raise UsageError(f"--set expects CLASSIFIER.PARAM=VALUE (e.g. bow.C=0.5), got {item!r}")
+        params.setdefault(name, {})[param] = parse_value(value)
+    return params
+
+
+def read_json_file(path_text: str, what: str) -> dict:
+    path = Path(path_text)
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} {path} is not UTF-8 text; save it as UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what} {path} is not valid JSON ({exc})") from None
+    if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
+        raise UsageError(f'{what} {path} must map classifier names to objects, e.g. {{"bow": {{"C": 0.5}}}}')
+    return loaded
+
+
+def parse_classifier_list(text: str, option: str = "--classifiers") -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError(f"{option} is empty; name at least one of: {', '.join(REGISTRY)}")
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise UsageError(f"unknown classifier(s) {', '.join(unknown)}; choose from: {', '.join(REGISTRY)}")
+    return list(dict.fromkeys(names))
+
+
+def parse_label_map(items: list[str] | None) -> dict[str, int] | None:
+    """``negative=1,2 positive=4,5`` (or one JSON object) -> ``{"1": 0, "2": 0, "4": 1, "5": 1}``."""
+    if not items:
+        return None
+    text = " ".join(items).strip()
+    classes = {"negative": 0, "neg": 0, "0": 0, "positive": 1, "pos": 1, "1": 1}
+    if text.startswith("{"):
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--label-map is not valid JSON ({exc})") from None
+        pairs = []
+        for key, value in (loaded.items() if isinstance(loaded, dict) else []):
+            if str(key).lower() in ("negative", "positive") and isinstance(value, list):
+                pairs += [(str(v), classes[str(key).lower()]) for v in value]
+            elif value in (0, 1) and not isinstance(value, bool):
+                pairs.append((str(key), int(value)))
+            else:
+                raise UsageError(f"--label-map: {key!r} maps to {value!r}; map label values to 0 (negative) or 1 (positive)")
+    else:
+        pairs = []
+        for item in text.split():
+            name, sep, values = item.partition("=")
+            if not sep or name.lower() not in classes or not values.strip(","):
+                raise UsageError(f"--label-map expects negative=VALUES positive=VALUES (e.g. negative=1,2 positive=4,5), got {item!r}")
+            pairs += [(v.strip(), classes[name.lower()]) for v in values.split(",") if v.strip()]
+    mapping: dict[str, int] = {}
+    for value, cls in pairs:
+        if mapping.get(value, cls) != cls:
+            raise UsageError(f"--label-map puts the label {value!r} in both classes")
+        mapping[value] = cls
+    if set(mapping.values()) != {0, 1}:
+        raise UsageError("--label-map must name at least one negative and one positive label value")
+    return mapping
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"--seeds expects comma-separated integers such as 1,2,3; got {text!r}") from None
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds needs at least two different seeds, got {text!r}")
+    if min(seeds) < 0:
+        raise UsageError(f"--seeds must be non-negative integers, got {text!r}")
+    return seeds
+
+
+def given_run_options(args: argparse.Namespace) -> list[str]:
+    """The ``run`` options the user typed (those that do not keep their ``None`` default)."""
+    return [flag for flag, dest in RUN_OPTIONS.items() if getattr(args, dest, None) is not None]
+
+
+def environ_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")

@@ -1,0 +1,195 @@
+"""What each subcommand does, given parsed arguments. Results go to stdout, messages to
+stderr (through logging); a user's mistake raises a one-line ``SentibenchError``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from classifiers import REGISTRY
+from dataset import UsageError
+
+from .cli import given_run_options, parse_classifier_list, parse_label_map, parse_overrides, parse_seeds
+
+logger = logging.getLogger("benchmark")
+
+#: Defaults of run's options (the parser leaves them None so --resume can see what was typed).
+RUN_DEFAULTS = {"seed": 42, "output": "results", "latency_calls": 100}
+
+
+def cmd_run(args) -> int:
+    from .output import format_seed_summary, format_table
+    from .runner import run, run_seeds
+
+    if args.resume is not None:
+        given = given_run_options(args)
+        if given:
+            raise UsageError(
+                f"--resume continues a run with the data and settings saved in it; drop {', '.join(given)} "
+                "(or start a new run without --resume)"
+            )
+    try:
+        if args.resume is not None:
+            outcome = run(None, resume=Path(args.resume))
+        else:
+            cfg, trusted = run_config(args)
+            if args.seeds is not None:
+                outcome = run_seeds(cfg, parse_seeds(args.seeds), trusted_files=trusted)
+                if outcome is not None:
+                    parent, summary = outcome
+                    print(format_seed_summary(summary))
+                    print(f"results: {parent}")
+                return 0
+            outcome = run(cfg, trusted_files=trusted)
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: results of the classifiers that finished are kept; continue with "
+            "'python -m benchmark run --resume RUN_DIR'", file=sys.stderr,
+        )
+        return 130
+    if outcome is None:
+        return 0  # a helper process of a multi-process run: the main process reports
+    run_dir, results = outcome
+    if results["data"]["chosen_by"].startswith("bundled"):
+        logger.warning("these numbers come from the bundled demo sample; for real ones use --data FILE or SENTIBENCH_DATA=FILE")
+    print(format_table(results))
+    print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'})")
+    return 0
+
+
+def run_config(args):
+    """The RunConfig of a new run, and the files named on the command line (trusted)."""
+    from .config import RunConfig
+
+    if args.data is not None and not args.data.strip():
+        raise UsageError("--data is empty; pass a review file (or leave --data out for the default data)")
+    classifiers = parse_classifier_list(args.classifiers) if args.classifiers is not None else list(REGISTRY)
+    settings = args.set or []
+    params = parse_overrides(args.config, settings)
+    values = {**RUN_DEFAULTS, **{k: getattr(args, k) for k in RUN_DEFAULTS if getattr(args, k) is not None}}
+    if values["seed"] < 0:
+        raise UsageError(f"--seed must be a non-negative integer, got {values['seed']}")
+    if values["latency_calls"] < 1:
+        raise UsageError(f"--latency-calls must be at least 1, got {values['latency_calls']}")
+    if args.sample_size is not None and args.sample_size < 10:
+        raise UsageError(f"--sample-size must be at least 10, got {args.sample_size}")
+    for flag in ("max_train_samples", "eval_every"):  # shortcuts for BERT hyperparameters
+        value = getattr(args, flag)
+        if value is not None:
+            if value < 1:
+                raise UsageError(f"--{flag.replace('_', '-')} must be at least 1")
+            if "bert" in classifiers:
+                params.setdefault("bert", {})[flag] = value
+    # Progress bars (BERT's included) follow the command line unless a --set says otherwise.
+    for name in classifiers:
+        if "verbose" in REGISTRY[name]().get_params() and "verbose" not in params.get(name, {}):
+            params.setdefault(name, {})["verbose"] = args.bars
+    trusted = frozenset(item.partition("=")[2] for item in settings)
+    cfg = RunConfig(
+        data=args.data, format=args.format, text_column=args.text_column, label_column=args.label_column,
+        star_threshold=args.star_threshold, label_map=parse_label_map(args.label_map), dedupe=bool(args.dedupe),
+        sample_size=args.sample_size, seed=values["seed"], classifiers=classifiers, params=params,
+        output=values["output"], latency_calls=values["latency_calls"], save_models=bool(args.save_models),
+        verbose=args.bars,
+    )
+    return cfg, trusted
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    print(write_report(args.run_dir))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .predict import predict_rows, prediction_table, read_texts
+
+    texts = read_texts(args.texts, args.file, sys.stdin)
+    names = parse_classifier_list(args.classifiers) if args.classifiers is not None else None
+    rows = predict_rows(args.run, texts, names)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+    else:
+        print(prediction_table(rows))
+    return 0
+
+
+def cmd_data(args) -> int:
+    from dataset import download, load_reviews
+
+    from .datainfo import describe, format_info, length_histogram
+
+    if args.data_command == "download":
+        folder = download(args.name, cache=args.cache, url=args.url, sha256=args.sha256, verbose=args.bars)
+        print(f"{args.name}: {folder}\nuse it with: python -m benchmark run --data {args.name}  (or {args.name}:train)")
+        return 0
+    data = load_reviews(
+        args.path, text_column=args.text_column, label_column=args.label_column,
+        format=args.format, star_threshold=args.star_threshold, label_map=parse_label_map(args.label_map),
+    )
+    if args.plot is not None:
+        _check_writable_file(Path(args.plot), "--plot")
+    info = describe(data)
+    if args.json:
+        print(json.dumps({k: v for k, v in info.items() if not k.startswith("_")}, indent=2))
+    else:
+        print(format_info(info))
+    if args.plot is not None:
+        path = length_histogram(info, Path(args.plot))
+        if not args.json:
+            print(f"length histogram: {path}")
+    return 0
+
+
+def _check_writable_file(path: Path, option: str) -> None:
+    """Fail before the work when ``path`` cannot be written as a file (it is written
+    atomically: a temporary file in the same folder, then a rename)."""
+    if path.is_dir():
+        raise UsageError(f"{option} {path} is a folder; pass a file name")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"cannot write {option} {path}: permission denied")
+
+
+def cmd_compare(args) -> int:
+    from .predict import compare_runs, format_comparison
+
+    comparison = compare_runs(args.run_a, args.run_b)
+    if args.json:
+        print(json.dumps(comparison, indent=2))
+    else:
+        print(format_comparison(comparison))
+    if not comparison["same_split"]:
+        logger.warning("the two runs used different splits (manifest hashes differ): differences mix data and model effects")
+    elif not comparison["same_data"]:
+        logger.warning("the two runs split the same rows of different texts or labels (data hashes differ)")
+    return 0
+
+
+def cmd_perf(args) -> int:
+    from .output import write_json
+    from .perf import format_perf, run_perf
+
+    for flag in ("sentences", "long", "batch_size", "latency_calls", "epochs"):
+        if getattr(args, flag) < 1:
+            raise UsageError(f"--{flag.replace('_', '-')} must be at least 1")
+    if args.json:
+        _check_writable_file(Path(args.json), "--json")
+    results = run_perf(
+        data=args.data, n_sentences=args.sentences, n_long=args.long, batch_size=args.batch_size,
+        latency_calls=args.latency_calls, tta_size=args.time_to_accuracy, epochs=args.epochs,
+    )
+    print(format_perf(results))
+    if args.json:
+        write_json(Path(args.json), results)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "perf": cmd_perf, "report": cmd_report, "predict": cmd_predict, "compare": cmd_compare, "data": cmd_data}

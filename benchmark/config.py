@@ -1,0 +1,49 @@
+"""``RunConfig``: everything that defines a benchmark run, saved in every ``results.json``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+from classifiers import REGISTRY
+from dataset import UsageError
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a benchmark run; saved in every ``results.json``."""
+
+    data: str | None = None  # file to load; None: SENTIBENCH_DATA, dataset/yelp_reviews.csv, bundled sample
+    format: str | None = None  # loader format; None: detect from extension and content
+    text_column: str | None = None  # column holding the review (header formats)
+    label_column: str | None = None  # column holding the label (header formats)
+    star_threshold: int | None = None  # star ratings: below -> negative, above -> positive, equal dropped
+    label_map: dict[str, int | None] | None = None  # original label -> 0, 1 or None (drop)
+    dedupe: bool = False  # drop repeated texts (after whitespace normalisation) before splitting
+    sample_size: int | None = None  # draw a stratified sample of this many reviews first
+    seed: int = 42  # split, sample and every classifier's random state
+    classifiers: list[str] = field(default_factory=lambda: list(REGISTRY))  # registry names, in run order
+    params: dict[str, dict] = field(default_factory=dict)  # per-classifier hyperparameter overrides
+    output: str = "results"  # parent folder of the run folder
+    latency_calls: int = 100  # timed single-review calls per classifier
+    latency_warmup: int = 5  # untimed calls before them
+    save_models: bool = False  # keep every fitted classifier under <run>/models/<name>
+    verbose: bool = True  # progress bars
+
+    def digest(self) -> str:
+        """Short hash of what determines the results (not where they go)."""
+        key = {k: v for k, v in asdict(self).items() if k not in ("output", "verbose", "save_models")}
+        return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+    @classmethod
+    def from_saved(cls, saved: object, where: str) -> RunConfig:
+        """The config stored in a run folder, checked (a one-line error when it is not one)."""
+        known = {f.name for f in fields(cls)}
+        if not isinstance(saved, dict) or not set(saved) <= known:
+            unknown = sorted(set(saved) - known) if isinstance(saved, dict) else []
+            raise UsageError(f"{where} holds no usable run config" + (f" (unknown keys {unknown})" if unknown else ""))
+        cfg = cls(**saved)
+        if not (isinstance(cfg.classifiers, list) and isinstance(cfg.params, dict)):
+            raise UsageError(f"{where} holds no usable run config (classifiers and params malformed)")
+        return cfg

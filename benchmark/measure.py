@@ -1,0 +1,174 @@
+"""Fitting one classifier and measuring what it costs: the record of one classifier."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    classification_report,
+    confusion_matrix,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+from sklearn.utils._param_validation import InvalidParameterError
+
+from classifiers import REGISTRY, SentimentClassifier, params_from_json
+from dataset import UsageError
+
+from .prepare import Split
+from .schema import ClassifierRecord, Metrics
+from .stats import bootstrap_ci
+from .timing import PeakMemory, folder_size_mb, measure_latency, stopwatch
+
+logger = logging.getLogger(__name__)
+
+#: Seed and size of the bootstrap behind every confidence interval sentibench prints.
+BOOTSTRAP_SEED = 0
+N_RESAMPLES = 1000
+
+
+def make_classifier(name: str, params: dict | None = None, seed: int | None = None, *,
+                    trusted_files: frozenset[str] = frozenset()) -> SentimentClassifier:
+    """Instantiate registry classifier ``name`` with overrides ``params``, checked.
+
+    ``seed`` is passed as the classifier's ``random_state`` (or ``seed``) unless
+    ``params`` sets it. ``trusted_files``: pickle-based files the user named on the
+    command line (only those are ever unpickled).
+
+    Raises
+    ------
+    UsageError
+        For an unknown classifier, hyperparameter or value, naming the valid ones.
+    """
+    if name not in REGISTRY:
+        raise UsageError(f"unknown classifier {name!r}; choose from: {', '.join(REGISTRY)}")
+    cls = REGISTRY[name]
+    valid = cls().get_params()
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise UsageError(f"unknown {name} hyperparameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+    for key in ("random_state", "seed"):
+        if seed is not None and key in valid and key not in params:
+            params[key] = seed
+    # Values from the command line or JSON arrive as lists where a tuple is meant.
+    params = params_from_json(cls, params)
+    _load_trusted_vectors(name, params, trusted_files)
+    clf = cls(**params)
+    try:
+        clf._validate_params()
+    except InvalidParameterError as exc:
+        raise UsageError(f"{name}: {exc}") from None
+    return clf
+
+
+def _load_trusted_vectors(name: str, params: dict, trusted_files: frozenset[str]) -> None:
+    """Word2Vec's ``vectors`` may name gensim's pickle-based format: it is loaded only
+    when the user named that very file on the command line."""
+    vectors = params.get("vectors")
+    if name != "w2v" or not isinstance(vectors, str):
+        return
+    from classifiers.w2v_svm import is_pickle_vectors, load_vectors
+
+    if is_pickle_vectors(vectors):
+        if vectors not in trusted_files:
+            raise UsageError(
+                f"w2v.vectors={vectors} is a pickle (gensim's native format) named in a config file or a run "
+                "folder; sentibench unpickles only files named on the command line: --set w2v.vectors=PATH"
+            )
+        params["vectors"] = load_vectors(vectors, allow_pickle=True)
+
+
+def evaluate(y_true, y_pred, proba_pos) -> Metrics:
+    """Test-set metrics of one classifier: the numbers the seed notebook printed, and more.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of shape (n_samples,)
+        0 (negative) and 1 (positive).
+    proba_pos : ndarray of shape (n_samples,)
+        Probability of the positive class.
+    """
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
+    tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
+    both_classes = len(np.unique(y_true)) == 2
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "precision_macro": float(precision),
+        "recall_macro": float(recall),
+        "f1_macro": float(f1),
+        "roc_auc": float(roc_auc_score(y_true, proba_pos)) if both_classes else None,
+        "false_positive_rate": float(fp / (fp + tn)) if fp + tn else None,
+        "false_negative_rate": float(fn / (fn + tp)) if fn + tp else None,
+        "confusion_matrix": [[int(tn), int(fp)], [int(fn), int(tp)]],
+        "report": classification_report(
+            y_true, y_pred, labels=[0, 1], target_names=["negative", "positive"], output_dict=True, zero_division=0
+        ),
+        "n_test": int(len(y_true)),
+    }
+
+
+def run_one(clf: SentimentClassifier, split: Split, *, latency_calls=100, latency_warmup=5, verbose=True,
+            model_dir=None, card: dict | None = None) -> tuple[ClassifierRecord, dict]:
+    """Fit ``clf`` on the training part (validation passed in) and measure it on test.
+
+    Parameters
+    ----------
+    model_dir : path, optional
+        Keep the fitted model there; by default it is saved to a temporary folder only
+        to measure its size on disk.
+    card : dict, optional
+        What the runner knows about the data, for the saved model's card.
+
+    Returns
+    -------
+    record : ClassifierRecord
+        ``train_time_s`` (wall clock of ``fit``), ``metrics`` (see :func:`evaluate`),
+        ``inference`` (whole-test-set throughput and single-review latency),
+        ``memory`` (peak resident MiB during fit and predict), ``model_size_mb``,
+        ``params`` and the classifier's own ``extra_record`` entries.
+    predictions : dict
+        ``pred`` and ``proba`` arrays over the test part.
+    """
+    test_texts, test_labels = split.texts("test"), split.labels("test")
+    with PeakMemory() as fit_memory, stopwatch() as fit_time:
+        clf.fit(split.texts("train"), split.labels("train"), validation=(split.texts("validation"), split.labels("validation")))
+    # One warm-up call: lazy set-up (BERT builds its traced model) is not throughput.
+    clf.predict_proba(test_texts[:1])
+    with PeakMemory() as predict_memory, stopwatch() as predict_time:
+        proba = clf.predict_proba(test_texts)
+    # predict() follows the sign of the decision function, which for the SVMs is not
+    # exactly "probability > 0.5": it is asked separately.
+    pred = clf.predict(test_texts)
+    inference = {
+        "test_time_s": predict_time(),
+        "throughput_per_s": len(test_texts) / predict_time() if predict_time() > 0 else None,
+        **measure_latency(
+            clf.predict_proba, test_texts, n_calls=latency_calls, warmup=latency_warmup,
+            desc=f"{clf.name} latency", verbose=verbose,
+        ),
+    }
+    record: ClassifierRecord = {
+        "classifier": clf.name,
+        "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in clf.get_params().items()},
+        "train_time_s": fit_time(),
+        "metrics": evaluate(test_labels, pred, proba[:, 1]),
+        "inference": inference,
+        "memory": {"fit_peak_rss_mb": fit_memory.peak_mb, "predict_peak_rss_mb": predict_memory.peak_mb},
+    }
+    record.update(clf.extra_record(test=(test_texts, test_labels, pred)))
+    ci = bootstrap_ci(test_labels, pred, n_resamples=N_RESAMPLES, seed=BOOTSTRAP_SEED)
+    context = {
+        **(card or {}), "metrics": {"accuracy": ci["accuracy"], "f1_macro": ci["f1_macro"]},
+        "train_time_s": record["train_time_s"], "inference_check": record.get("inference_check"),
+    }
+    if model_dir is not None:
+        record["model_size_mb"] = folder_size_mb(clf.save(model_dir, card=context))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            record["model_size_mb"] = folder_size_mb(clf.save(Path(tmp) / clf.name, card=context))
+    return record, {"pred": pred, "proba": proba[:, 1]}

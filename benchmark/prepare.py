@@ -1,0 +1,143 @@
+"""Loading, checking, sampling and splitting the data of a run."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from dataset import ReviewData, load_reviews, resolve_data_source, split_manifest, stratified_sample, stratified_split
+
+from .config import RunConfig
+from .schema import DataInfo, SplitManifest
+
+logger = logging.getLogger(__name__)
+
+#: Below this many test reviews, confidence intervals are too wide to rank classifiers.
+SMALL_TEST_SPLIT = 200
+
+
+@dataclass
+class Split:
+    """One dataset and the index arrays of its train, validation and test parts."""
+
+    data: ReviewData
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+    dedupe_removed: int | None = None  # repeated reviews dropped by --dedupe before splitting
+
+    def texts(self, part: str) -> list[str]:
+        return [self.data.texts[i] for i in getattr(self, part)]
+
+    def labels(self, part: str) -> np.ndarray:
+        return self.data.labels[getattr(self, part)]
+
+    def manifest(self) -> SplitManifest:
+        manifest = split_manifest(self.data.labels, self.train, self.validation, self.test, texts=self.data.texts)
+        if self.dedupe_removed is not None:
+            manifest["dedupe_removed"] = self.dedupe_removed
+        return manifest
+
+
+def _normalised(texts) -> list[str]:
+    return [" ".join(t.split()) for t in texts]
+
+
+def duplicate_counts(data: ReviewData) -> dict:
+    """Repeated texts (after whitespace normalisation) and texts carrying both labels."""
+    keys = _normalised(data.texts)
+    labels_of: dict[str, set] = {}
+    for key, label in zip(keys, data.labels.tolist()):
+        labels_of.setdefault(key, set()).add(label)
+    conflicting = {k for k, v in labels_of.items() if len(v) > 1}
+    return {
+        "duplicate_rows": len(keys) - len(labels_of),
+        "conflicting_texts": len(conflicting),
+        "conflicting_rows": sum(1 for k in keys if k in conflicting),
+    }
+
+
+def leakage_counts(split: Split) -> dict:
+    """How many validation and test reviews also appear (same text) in training, and test in validation."""
+    keys = _normalised(split.data.texts)
+    train = {keys[i] for i in split.train}
+    validation = {keys[i] for i in split.validation}
+    return {
+        "validation_in_train": int(sum(keys[i] in train for i in split.validation)),
+        "test_in_train": int(sum(keys[i] in train for i in split.test)),
+        "test_in_validation": int(sum(keys[i] in validation for i in split.test)),
+    }
+
+
+def deduplicate(data: ReviewData) -> tuple[ReviewData, int]:
+    """Keep the first review of each text (after whitespace normalisation)."""
+    seen, keep = set(), []
+    for i, key in enumerate(_normalised(data.texts)):
+        if key not in seen:
+            seen.add(key)
+            keep.append(i)
+    return data.subset(np.asarray(keep, dtype=np.int64)), len(data) - len(keep)
+
+
+def prepare_data(cfg: RunConfig) -> tuple[Split, DataInfo]:
+    """Load, check, sample and split the data described by ``cfg``.
+
+    Returns
+    -------
+    split : Split
+    data_info : DataInfo
+        Where the data came from, what was dropped and the duplicate counts.
+    """
+    source, why = resolve_data_source(cfg.data)
+    if why.startswith("bundled"):
+        logger.warning("data: %s", why)
+    else:
+        logger.info("data: %s (chosen by %s)", source, why)
+    data = load_reviews(
+        source, text_column=cfg.text_column, label_column=cfg.label_column, format=cfg.format,
+        star_threshold=cfg.star_threshold, label_map=cfg.label_map,
+    )
+    info: DataInfo = {
+        "source": data.source,
+        "chosen_by": why,
+        "format": data.format,
+        "rows_read": data.n_read,
+        "dropped": data.dropped,
+        "rows_loaded": len(data),
+        "label_names": {str(k): v for k, v in data.label_names.items()},
+    }
+    duplicates = duplicate_counts(data)
+    if cfg.dedupe:
+        data, removed = deduplicate(data)
+        duplicates["removed_by_dedupe"] = removed
+        logger.info("--dedupe: dropped %d repeated reviews before splitting", removed)
+    if cfg.sample_size is not None and cfg.sample_size < len(data):
+        data = data.subset(stratified_sample(data.labels, cfg.sample_size, seed=cfg.seed))
+        logger.info("using a stratified sample of %d reviews (seed %d)", len(data), cfg.seed)
+    info["rows_used"] = len(data)
+    split = Split(data, *stratified_split(data.labels, seed=cfg.seed), dedupe_removed=duplicates.get("removed_by_dedupe"))
+    duplicates.update(leakage_counts(split))
+    info["duplicates"] = duplicates
+    _warn_about(duplicates, len(split.test))
+    return split, info
+
+
+def _warn_about(duplicates: dict, n_test: int) -> None:
+    if duplicates["test_in_train"]:
+        logger.warning(
+            "%d of %d test reviews also appear in training (%d repeated texts in the data): test accuracy "
+            "overstates accuracy on new reviews; pass --dedupe to drop repeats before splitting",
+            duplicates["test_in_train"], n_test, duplicates["duplicate_rows"],
+        )
+    if duplicates["conflicting_texts"]:
+        logger.warning(
+            "%d texts appear with both labels (%d rows): no classifier can get all of them right",
+            duplicates["conflicting_texts"], duplicates["conflicting_rows"],
+        )
+    if n_test < SMALL_TEST_SPLIT:
+        logger.warning(
+            "the test split has only %d reviews: accuracy is measured to within several points "
+            "(see the confidence intervals in report.md); use more data for a ranking you can trust", n_test,
+        )

@@ -1,0 +1,172 @@
+"""The shape of a run's results: the one module that knows the keys of ``results.json``.
+
+The runner builds these records, ``output`` and ``report`` render them, ``compare`` and
+``predict`` read them back (through :func:`load_results`, which checks them), and the
+headline numbers are taken out of a record only through :data:`HEADLINE_METRICS`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypedDict
+
+from dataset import SentibenchError
+
+RESULTS_FILE = "results.json"
+PREDICTIONS_FILE = "predictions.csv"
+SUMMARY_FILE = "summary.json"
+
+
+class RunFolderError(SentibenchError, ValueError):
+    """A run folder that cannot be used: missing, unreadable or malformed files."""
+
+
+class DataInfo(TypedDict, total=False):
+    source: str
+    chosen_by: str
+    format: str
+    rows_read: int
+    dropped: dict[str, int]
+    rows_loaded: int
+    rows_used: int
+    label_names: dict[str, str]
+    duplicates: dict[str, Any]
+
+
+class SplitManifest(TypedDict, total=False):
+    sizes: dict[str, int]  # train / validation / test
+    class_counts: dict[str, dict[str, int]]
+    sha256: str  # of the three index arrays
+    data_sha256: str  # of the texts and labels, in row order
+    n_total: int
+    dedupe_removed: int  # only with --dedupe
+
+
+class Metrics(TypedDict, total=False):
+    accuracy: float
+    precision_macro: float
+    recall_macro: float
+    f1_macro: float
+    roc_auc: float | None
+    false_positive_rate: float | None
+    false_negative_rate: float | None
+    confusion_matrix: list[list[int]]
+    report: dict
+    n_test: int
+
+
+class Inference(TypedDict, total=False):
+    test_time_s: float
+    throughput_per_s: float | None
+    latency_p50_ms: float
+    latency_p95_ms: float
+    latency_mean_ms: float
+    latency_calls: int
+
+
+class Memory(TypedDict):
+    fit_peak_rss_mb: float | None
+    predict_peak_rss_mb: float | None
+
+
+class ClassifierRecord(TypedDict, total=False):
+    """One fitted classifier. ``fit_info``, ``history``, ``top_terms``, ``inference_choice``
+    and ``inference_check`` come from the classifier's own ``extra_record``."""
+
+    classifier: str
+    params: dict[str, Any]
+    train_time_s: float
+    metrics: Metrics
+    inference: Inference
+    memory: Memory
+    model_size_mb: float
+    model_saved: bool
+    fit_info: dict
+    history: list[dict]
+    top_terms: dict
+    inference_choice: dict | None
+    inference_check: dict
+
+
+class Environment(TypedDict, total=False):
+    python: str
+    platform: str
+    cpu: str
+    cpu_count: int
+    packages: dict[str, str]
+    sentibench_version: str
+    git_commit: str | None
+    torch_threads: int
+    cuda: str | None
+    world_size: int
+
+
+class RunResults(TypedDict):
+    run_id: str
+    status: str  # running, complete, interrupted, failed: NAME
+    created: str
+    config: dict[str, Any]  # asdict(RunConfig)
+    environment: Environment
+    data: DataInfo
+    split: SplitManifest
+    classifiers: dict[str, ClassifierRecord]
+
+
+class SeedSummary(TypedDict):
+    seeds: list[int]
+    runs: dict[str, str]  # seed -> run folder name
+    status: str
+    config: dict[str, Any]
+    metrics: dict[str, dict[str, dict[str, Any]]]  # classifier -> metric -> mean/std/values
+
+
+#: Headline metrics (summarised across seeds, compared between runs): name -> getter.
+HEADLINE_METRICS: dict[str, Callable[[ClassifierRecord], float | None]] = {
+    "accuracy": lambda r: r["metrics"]["accuracy"],
+    "f1_macro": lambda r: r["metrics"]["f1_macro"],
+    "roc_auc": lambda r: r["metrics"]["roc_auc"],
+    "train_time_s": lambda r: r["train_time_s"],
+    "latency_p50_ms": lambda r: r["inference"]["latency_p50_ms"],
+}
+
+#: The keys every results.json has, with their JSON types.
+_REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "run_id": str, "status": str, "config": dict, "environment": dict, "data": dict,
+    "split": dict, "classifiers": dict,
+}
+_RECORD_REQUIRED = {"classifier": str, "train_time_s": (int, float), "metrics": dict, "inference": dict}
+
+
+def check_results(results: object, where: str) -> RunResults:
+    """``results`` if it has the shape of a :class:`RunResults`, else a one-line error."""
+    if not isinstance(results, dict):
+        raise RunFolderError(f"{where} is not a sentibench results file (a JSON {type(results).__name__}, not an object)")
+    for key, kind in _REQUIRED.items():
+        if not isinstance(results.get(key), kind):
+            raise RunFolderError(f"{where} is not a complete sentibench results file (no valid '{key}')")
+    for name, record in results["classifiers"].items():
+        for key, kind in _RECORD_REQUIRED.items():
+            if not isinstance(record, dict) or not isinstance(record.get(key), kind):
+                raise RunFolderError(f"{where}: the record of {name!r} has no valid '{key}'")
+        for key in ("accuracy", "f1_macro"):
+            if not isinstance(record["metrics"].get(key), (int, float)):
+                raise RunFolderError(f"{where}: the record of {name!r} has no valid metrics.{key}")
+    for key in ("sha256", "sizes"):
+        if key not in results["split"]:
+            raise RunFolderError(f"{where} has no split manifest ('split.{key}')")
+    return results  # type: ignore[return-value]
+
+
+def load_results(run_dir) -> RunResults:
+    """Read and check ``RUN_DIR/results.json``."""
+    run_dir = Path(run_dir)
+    path = run_dir / RESULTS_FILE
+    if not path.is_file():
+        raise RunFolderError(f"{run_dir} is not a run folder (no {RESULTS_FILE}); pass a folder under results/")
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RunFolderError(f"cannot read {path}: {exc}") from None
+    return check_results(results, str(path))

@@ -1,0 +1,118 @@
+"""The model card (``README.md``) written into every saved model folder.
+
+What the classifier knows about itself (hyperparameters, training rows, training time)
+is completed by what the caller knows (the benchmark runner passes the data source, the
+split manifest and the test metrics with their confidence intervals). Every string that
+comes from the user's data or paths is shown as literal text, never as Markdown.
+"""
+
+from __future__ import annotations
+
+from dataset import md_literal
+
+#: Keys of ``context`` that :func:`render_card` understands (all optional).
+CONTEXT_KEYS = ("source", "rows_used", "label_names", "seed", "split_sizes", "split_sha256",
+                "data_sha256", "metrics", "train_time_s", "inference_check", "run_id")
+
+
+def _metric_rows(metrics: dict) -> list[str]:
+    rows = ["| metric | value | 95% CI |", "|---|---|---|"]
+    for name, label in (("accuracy", "accuracy"), ("f1_macro", "macro F1")):
+        entry = metrics.get(name)
+        if entry:
+            rows.append(f"| {label} | {entry['value']:.4f} | [{entry['low']:.4f}, {entry['high']:.4f}] |")
+    return rows
+
+
+def render_card(clf, context: dict, *, front_matter: dict | None = None, usage: list[str] | None = None) -> str:
+    """Markdown text of the model card of the fitted ``clf``.
+
+    Parameters
+    ----------
+    clf : SentimentClassifier
+    context : dict
+        Facts the classifier cannot know (see :data:`CONTEXT_KEYS`).
+    front_matter : dict, optional
+        YAML metadata for model hubs (flat ``key: value`` or ``key: [list]``).
+    usage : list of str, optional
+        Markdown lines of the "How to use" section; sentibench's own loader by default.
+    """
+    out = []
+    if front_matter:
+        out.append("---")
+        for key, value in front_matter.items():
+            shown = "[" + ", ".join(value) + "]" if isinstance(value, list) else value
+            out.append(f"{key}: {shown}")
+        out += ["---", ""]
+    classes = [str(c) for c in clf.classes_.tolist()]
+    out += [
+        f"# Sentiment classifier `{clf.name}` ({type(clf).__name__}), trained with sentibench",
+        "",
+        f"A binary sentiment classifier of review texts. Labels: {md_literal(classes[0])} and "
+        f"{md_literal(classes[1])} (the second is predicted where the decision function is positive).",
+        "",
+        "## How to use",
+        "",
+        *(usage or [
+            "```python",
+            "from classifiers import SentimentClassifier",
+            'clf = SentimentClassifier.load("THIS_FOLDER")',
+            'clf.predict(["The pasta was cold and the waiter rude."])',
+            "```",
+        ]),
+        "",
+        "## Training data",
+        "",
+    ]
+    if context.get("source"):
+        out.append(f"- Source: {md_literal(context['source'])}, {context.get('rows_used', '?'):,} reviews used.")
+    names = context.get("label_names")
+    if names:
+        shown = ", ".join(f"{md_literal(k)} = {md_literal(v)} in the data" for k, v in names.items())
+        out.append(f"- Label values: {shown}.")
+    sizes = context.get("split_sizes")
+    if sizes:
+        out.append(
+            f"- Split: stratified 70/15/15 (seed {context.get('seed', '?')}): {sizes['train']:,} train / "
+            f"{sizes['validation']:,} validation / {sizes['test']:,} test reviews."
+        )
+    if context.get("split_sha256"):
+        out.append(f"- Split manifest SHA-256: `{context['split_sha256']}`; texts and labels SHA-256: "
+                   f"`{context.get('data_sha256', 'not recorded')}`.")
+    fit_info = getattr(clf, "fit_info_", None)
+    if fit_info:
+        out.append(f"- Fitted on {fit_info['rows']:,} of {fit_info['of_rows']:,} training reviews ({fit_info['method']}).")
+    if not context.get("source"):
+        out.append("- Saved from code: the data source is not recorded.")
+    out += ["", "## Evaluation", ""]
+    if context.get("metrics"):
+        out += [f"Test split ({sizes['test']:,} reviews), 95% bootstrap confidence intervals:" if sizes else
+                "Test split, 95% bootstrap confidence intervals:", "", *_metric_rows(context["metrics"]), ""]
+        check = context.get("inference_check")
+        if check:
+            out.append(
+                f"Predictions use the {check['inference']} path: test accuracy {check['accuracy']:.4f} against "
+                f"{check['accuracy_fp32']:.4f} in full precision ({check['agreement']:.1%} identical predictions)."
+            )
+            out.append("")
+    else:
+        out += ["Not evaluated on a test split by sentibench (saved from code); `python -m benchmark run` measures it.", ""]
+    out += ["## Training procedure", ""]
+    train_time = context.get("train_time_s", getattr(clf, "fit_time_s_", None))
+    if train_time is not None:
+        out.append(f"- Training time: {train_time:.1f} s (wall clock of `fit`).")
+    out += [f"- {line}" for line in clf._card_facts()]
+    out += ["", "| hyperparameter | value |", "|---|---|"]
+    out += [f"| {key} | {md_literal(repr(value), table=True)} |" for key, value in sorted(clf.get_params().items())]
+    out += [
+        "",
+        "## Intended use and limits",
+        "",
+        "- Binary sentiment (two classes, no neutral) of reviews like the training data: same language, "
+        "domain and length. Measure accuracy on your own labelled sample before relying on it elsewhere.",
+        "- The test accuracy is an estimate from one split: read it with its confidence interval.",
+        "- The model learns whatever the training labels encode, biases included.",
+        *[f"- {line}" for line in clf._card_limits()],
+        "",
+    ]
+    return "\n".join(out)

@@ -1,0 +1,136 @@
+"""Saved model folders: metadata, hyperparameters as JSON, and skops files.
+
+Nothing here executes code from a file: metadata is plain JSON checked field by field,
+scikit-learn objects go through skops with a type allowlist, and every malformed file
+becomes a one-line :class:`ModelFileError`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import zipfile
+from numbers import Real
+from pathlib import Path
+
+import numpy as np
+
+from dataset import SentibenchError, atomic_write_bytes
+
+logger = logging.getLogger(__name__)
+
+#: Version of the on-disk model folder layout; a folder with another version is refused.
+FORMAT_VERSION = 2
+METADATA_FILE = "sentibench.json"
+
+
+class ModelFileError(SentibenchError, ValueError):
+    """A saved model folder is missing, incomplete, damaged or from an incompatible version."""
+
+
+def params_to_json(params: dict) -> dict:
+    """Hyperparameters as JSON values: tuples become lists, paths strings, numpy scalars Python."""
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, np.generic):
+            value = value.item()
+        elif not isinstance(value, (str, int, float, bool, list, dict, type(None))):
+            value = repr(value)  # an object passed in code (e.g. loaded word vectors)
+        out[key] = value
+    return out
+
+
+def params_from_json(cls, params: dict, *, strict: bool = False) -> dict:
+    """Undo :func:`params_to_json`: lists go back to tuples where the default is a tuple.
+
+    Unknown names are dropped with a warning, or raise ``KeyError`` with ``strict``.
+    """
+    signature = inspect.signature(cls.__init__).parameters
+    out = {}
+    for key, value in params.items():
+        if key not in signature or key == "self":
+            if strict:
+                raise KeyError(key)
+            logger.warning("ignoring unknown saved parameter %s=%r", key, value)
+            continue
+        if isinstance(signature[key].default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        out[key] = value
+    return out
+
+
+def write_metadata(folder: Path, meta: dict) -> None:
+    atomic_write_bytes(folder / METADATA_FILE, json.dumps(meta, indent=2).encode("utf-8"))
+
+
+def read_metadata(folder: Path) -> dict:
+    """The checked metadata of a saved model folder.
+
+    Returns
+    -------
+    dict
+        ``classifier`` (str), ``params`` (dict) and ``classes`` (list of two labels).
+    """
+    meta_path = Path(folder) / METADATA_FILE
+    if not meta_path.is_file():
+        raise ModelFileError(f"{folder} is not a saved sentibench model (no {METADATA_FILE})")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelFileError(f"{meta_path} is not valid sentibench metadata ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{meta_path} is not valid sentibench metadata (not a JSON object)")
+    version = meta.get("sentibench_format")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{folder} was saved in model format {version!r}; this sentibench reads format "
+            f"{FORMAT_VERSION}: retrain it or use the sentibench version that saved it"
+        )
+    problems = []
+    if not isinstance(meta.get("classifier"), str):
+        problems.append("'classifier' must be a string")
+    if not isinstance(meta.get("params"), dict):
+        problems.append("'params' must be an object")
+    classes = meta.get("classes")
+    if not (
+        isinstance(classes, list) and len(classes) == 2 and classes[0] != classes[1]
+        and all(isinstance(c, (str, Real)) for c in classes)
+    ):
+        problems.append("'classes' must be a list of two different labels")
+    if problems:
+        raise ModelFileError(f"{meta_path} is not valid sentibench metadata: {'; '.join(problems)}")
+    return meta
+
+
+def skops_dump(obj, path: Path) -> None:
+    """Save scikit-learn objects with skops, a format that does not run code on load."""
+    import skops.io as sio
+
+    atomic_write_bytes(path, sio.dumps(obj))
+
+
+def skops_load(path: Path, allowed: frozenset[str]):
+    """Load a skops file, refusing any type outside ``allowed`` and skops' own defaults.
+
+    skops reports the types it would have to trust beyond its safe defaults; loading a
+    file that asks for anything else (a file we did not write) raises ModelFileError, as
+    does a damaged file.
+    """
+    import skops.io as sio
+
+    try:
+        data = Path(path).read_bytes()
+        untrusted = sio.get_untrusted_types(data=data)
+        refused = sorted(set(untrusted) - allowed)
+        if refused:
+            raise ModelFileError(f"{path} asks to load untrusted types {refused}; refusing (not written by sentibench?)")
+        return sio.loads(data, trusted=untrusted)
+    except ModelFileError:
+        raise
+    except (OSError, zipfile.BadZipFile, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
+        raise ModelFileError(f"{path} is damaged or not a skops file ({type(exc).__name__}: {exc}); save the model again") from None

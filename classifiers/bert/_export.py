@@ -1,0 +1,117 @@
+"""A fitted BERT as a Hugging Face folder that plain transformers loads and computes alike.
+
+With ``pooling="cls"`` the network *is* a ``*ForSequenceClassification`` model: its
+``config.json``, ``model.safetensors`` and tokenizer sit at the top of the saved folder,
+so ``pipeline("text-classification", model=folder)`` and
+``AutoModelForSequenceClassification.from_pretrained(folder)`` reproduce sentibench's
+full-precision predictions, with ``id2label`` naming the classes. A mean-pooled network
+has no plain transformers equivalent: its files go into ``encoder/`` instead, so that
+plain transformers fails loudly rather than computing a different model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dataset import atomic_write_text
+
+from .._persist import ModelFileError
+from ._hub import LOAD_ERRORS, check_no_remote_code, load_error_message, quiet_transformers
+
+TRAINING_FILE = "training.json"
+#: Sub-folder of a mean-pooled model's Hugging Face files (see the module docstring).
+ENCODER_DIR = "encoder"
+
+
+def hf_folder(folder: Path, pooling: str) -> Path:
+    return Path(folder) if pooling == "cls" else Path(folder) / ENCODER_DIR
+
+
+def label_names(classes) -> dict[int, str]:
+    """``id2label`` for ``classes_``: sentibench's 0/1 (or False/True) are negative and
+    positive; other labels keep their own names."""
+    values = list(classes)
+    if values == [0, 1]:  # also [False, True] and [0.0, 1.0]
+        return {0: "negative", 1: "positive"}
+    return {i: str(v) for i, v in enumerate(values)}
+
+
+def save(folder: Path, model, tokenizer, pooling: str, training: dict) -> None:
+    target = hf_folder(folder, pooling)
+    with quiet_transformers():
+        model.save_pretrained(target, safe_serialization=True)
+        tokenizer.save_pretrained(target)
+    atomic_write_text(Path(folder) / TRAINING_FILE, json.dumps(training, indent=2))
+
+
+def load(folder: Path, pooling: str):
+    """``(tokenizer, model, training)`` of a saved folder; nothing in it is executed.
+
+    Only ``model.safetensors`` is read (never a pickled ``pytorch_model.bin``), custom
+    code (``auto_map``) is refused, and any damaged file is a :class:`ModelFileError`.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    source = hf_folder(folder, pooling)
+    for name in ("config.json", "model.safetensors"):
+        if not (source / name).is_file():
+            raise ModelFileError(f"{folder} is incomplete: missing {source.relative_to(folder) / name}")
+    check_no_remote_code(source)
+    try:
+        training = json.loads((Path(folder) / TRAINING_FILE).read_text(encoding="utf-8"))
+        for key in ("history", "best_epoch", "precision", "fit_info"):
+            training[key]  # noqa: B018 - only checks that the key is there
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"{Path(folder) / TRAINING_FILE} is damaged ({type(exc).__name__}: {exc})") from None
+    with quiet_transformers():
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True, trust_remote_code=False)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                source, local_files_only=True, use_safetensors=True, trust_remote_code=False
+            )
+        except LOAD_ERRORS as exc:
+            raise ModelFileError(load_error_message(folder, exc)) from None
+        except Exception as exc:
+            # safetensors' own error type (a damaged header) derives from Exception only.
+            if type(exc).__name__ != "SafetensorError":
+                raise
+            raise ModelFileError(load_error_message(folder, exc)) from None
+    return tokenizer, model, training
+
+
+def front_matter(base_model: str) -> dict:
+    return {
+        "library_name": "transformers",
+        "pipeline_tag": "text-classification",
+        "base_model": base_model,
+        "tags": ["sentiment-analysis", "text-classification", "sentibench"],
+    }
+
+
+def usage_lines(max_length: int, truncation: str) -> list[str]:
+    lines = [
+        "With plain Hugging Face transformers (no sentibench needed):",
+        "",
+        "```python",
+        "from transformers import pipeline",
+        f'classify = pipeline("text-classification", model="THIS_FOLDER", truncation=True)  # max_length {max_length}',
+        'classify("The pasta was cold and the waiter rude.")',
+        "```",
+        "",
+        "`truncation=True` cuts reviews to the tokenizer's `model_max_length`, the length used in training.",
+    ]
+    if truncation != "head":
+        lines.append(
+            f"This model was trained with `truncation={truncation!r}`, which transformers cannot reproduce: "
+            "predictions on reviews longer than max_length differ unless you load it with sentibench."
+        )
+    return lines + [
+        "",
+        "With sentibench (same predictions, faster CPU paths):",
+        "",
+        "```python",
+        "from classifiers import SentimentClassifier",
+        'clf = SentimentClassifier.load("THIS_FOLDER")',
+        "```",
+    ]
