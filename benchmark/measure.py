@@ -16,7 +16,7 @@ from sklearn.metrics import (
 )
 from sklearn.utils._param_validation import InvalidParameterError
 
-from classifiers import REGISTRY, SentimentClassifier, params_from_json
+from classifiers import REGISTRY, SentimentClassifier, params_from_json, params_to_json
 from dataset import UsageError
 
 from .prepare import Split
@@ -154,7 +154,7 @@ def run_one(clf: SentimentClassifier, split: Split, *, latency_calls=100, latenc
     }
     record: ClassifierRecord = {
         "classifier": clf.name,
-        "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in clf.get_params().items()},
+        "params": params_to_json(clf.get_params()),
         "train_time_s": fit_time(),
         "metrics": evaluate(test_labels, pred, proba[:, 1]),
         "inference": inference,

@@ -40,7 +40,7 @@ def params_to_json(params: dict) -> dict:
         elif isinstance(value, np.generic):
             value = value.item()
         elif not isinstance(value, (str, int, float, bool, list, dict, type(None))):
-            value = repr(value)  # an object passed in code (e.g. loaded word vectors)
+            value = f"<{type(value).__name__}>"  # an object passed in code (e.g. loaded word vectors)
         out[key] = value
     return out
 

@@ -22,8 +22,8 @@ from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from dataset import atomic_write_text
 
@@ -92,12 +92,14 @@ def encode_labels(y, n_texts: int, classes=None) -> tuple[np.ndarray, np.ndarray
     codes : ndarray of int64 of shape (n_texts,)
     """
     y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)  # a column vector: warn and ravel, as scikit-learn does
     if y.ndim != 1:
         raise ValueError(f"y must be 1-dimensional, got shape {y.shape}")
     if len(y) != n_texts:
         raise ValueError(f"X and y have different lengths: {n_texts} != {len(y)}")
     if classes is None and n_texts == 0:
-        raise ValueError("cannot fit on 0 texts")
+        raise ValueError("cannot fit on 0 sample(s)")
     if n_texts == 0:
         return classes, np.zeros(0, dtype=np.int64)
     try:
@@ -108,9 +110,12 @@ def encode_labels(y, n_texts: int, classes=None) -> tuple[np.ndarray, np.ndarray
     if classes is None:
         if len(found) > 2:
             shown = ", ".join(repr(v) for v in found[:5].tolist())
-            raise ValueError(f"sentibench classifiers are binary; y has {len(found)} classes ({shown}{', ...' if len(found) > 5 else ''})")
+            raise ValueError(
+                f"Only binary classification is supported. The type of the target is {type_of_target(y)} "
+                f"({len(found)} classes: {shown}{', ...' if len(found) > 5 else ''})"
+            )
         if len(found) < 2:
-            raise ValueError(f"y contains a single class ({found[0].item()!r}); need two classes to fit")
+            raise ValueError(f"y contains only one class ({found[0].item()!r}); need two classes to fit")
         return found, codes.astype(np.int64)
     unknown = [v for v in found.tolist() if v not in classes.tolist()]
     if unknown:
@@ -182,6 +187,8 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         texts = check_texts(X)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         classes, codes = encode_labels(y, len(texts))
         weights = _check_sample_weight(sample_weight, len(texts))
         if validation is not None:

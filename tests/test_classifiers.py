@@ -134,9 +134,9 @@ def test_clone_and_get_params(name):
     "texts, labels, match",
     [
         (["good", "bad", "fine"], [1, 0], "different lengths"),
-        ([], [], "0 texts"),
-        (["good", "great"], [1, 1], "single class"),
-        (["good", "bad", "fine"], [0, 1, 2], "binary; y has 3 classes"),
+        ([], [], "0 sample"),
+        (["good", "great"], [1, 1], "only one class"),
+        (["good", "bad", "fine"], [0, 1, 2], "Only binary classification is supported"),
     ],
 )
 def test_fit_rejects_bad_labels(name, texts, labels, match):

@@ -158,3 +158,41 @@ def test_seeds_repeat_the_comparison_and_summarise(tmp_path, capsys):
     assert accuracy["std"] == pytest.approx(np.std(accuracy["values"], ddof=1))
     assert "± " in (parent / "summary.md").read_text()
     assert main(["-q", "run", "--seeds", "1,1", "--output", str(tmp_path)]) == 2
+
+
+HOSTILE_REVIEWS = [
+    "<script>alert('x')</script> terrible food",
+    '<img src=x onerror="alert(1)"> awful service',
+    "![tracker](http://evil.example/pixel.png) horrible place",
+    "[click me](javascript:alert(1)) never again",
+    "visit http://evil.example or www.evil.example for coupons, bad",
+    "**bold** _claims_ `code` | pipes | and # headings, the worst",
+    "=HYPERLINK(\"http://evil.example\") cell formula, dreadful",
+]
+ALL_IN_ONE = "<script>alert(1)</script> <img src=x onerror=\"alert(1)\"> ![t](http://e.example/p.png) [c](javascript:alert(1)) www.evil.example"
+
+
+def test_review_text_never_becomes_markup_in_the_report(tmp_path, sample):
+    import pandas as pd
+    from markdown_it import MarkdownIt
+
+    # The data file's path is shown in the report too: give it markup of its own.
+    folder = tmp_path / "[x](javascript:alert(1)) <b>bold<b>"
+    folder.mkdir()
+    data = folder / "reviews.csv"
+    pd.DataFrame({"text": sample.texts, "label": sample.labels}).to_csv(data, index=False)
+    out = tmp_path / "runs"
+    assert main(["-q", "run", "--classifiers", "bow", "--data", str(data), "--output", str(out), "--latency-calls", "2"]) == 0
+    (run_dir,) = out.iterdir()
+    # Every test review becomes hostile text; the report is regenerated from the files.
+    frame = pd.read_csv(run_dir / "predictions.csv", keep_default_na=False)
+    frame["text"] = [HOSTILE_REVIEWS[i % len(HOSTILE_REVIEWS)] for i in range(len(frame))]
+    frame.loc[frame.index[::2], "text"] = ALL_IN_ONE  # short enough to be shown whole
+    frame.to_csv(run_dir / "predictions.csv", index=False)
+    report = write_report(run_dir).read_text()
+    assert ALL_IN_ONE in report  # shown, as literal text
+    html = MarkdownIt("gfm-like").render(report)  # GitHub-like: tables and bare-URL links
+    assert "<script" not in html and "<b>" not in html and "onerror=\"" not in html
+    assert "<a " not in html  # nothing in the report links anywhere
+    images = [part.split('"')[1] for part in html.split("<img src=")[1:]]
+    assert images and all(src.endswith(".png") and "/" not in src for src in images)  # only our own plots

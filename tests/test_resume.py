@@ -15,6 +15,7 @@ import pytest
 
 from benchmark import runner
 from benchmark.__main__ import main
+from dataset import UsageError
 from classifiers.bert import BertClassifier
 from classifiers.bert import _parallel as bert_module
 from classifiers.bert._checkpoint import save_checkpoint
@@ -145,3 +146,111 @@ def test_kill_9_at_any_moment_leaves_only_whole_files(tmp_path, delay):
     proc.wait()
     for run_dir in tmp_path.iterdir():
         _check_every_file_parses(run_dir)
+
+
+def _interrupted_run_on(tmp_path, monkeypatch, data):
+    real_run_one = runner.run_one
+
+    def run_one_then_interrupt(clf, split, **kwargs):
+        if clf.name == "w2v":
+            raise KeyboardInterrupt
+        return real_run_one(clf, split, **kwargs)
+
+    monkeypatch.setattr(runner, "run_one", run_one_then_interrupt)
+    out = tmp_path / "runs"
+    assert main(["-q", "run", "--classifiers", "bow,w2v", "--data", str(data), "--output", str(out), *FAST]) == 130
+    monkeypatch.setattr(runner, "run_one", real_run_one)
+    (run_dir,) = out.iterdir()
+    return run_dir
+
+
+def test_resume_refuses_data_whose_texts_changed(tmp_path, monkeypatch, capsys, sample):
+    data = tmp_path / "reviews.csv"
+    frame = pd.DataFrame({"text": sample.texts, "label": sample.labels})
+    frame.to_csv(data, index=False)
+    run_dir = _interrupted_run_on(tmp_path, monkeypatch, data)
+    # Same rows, same labels, other words: the old manifest (indices and labels) matches.
+    frame.assign(text=[f"rewritten review number {i}" for i in range(len(frame))]).to_csv(data, index=False)
+    capsys.readouterr()
+    assert main(["-q", "run", "--resume", str(run_dir)]) == 2
+    assert "different texts or labels" in capsys.readouterr().err
+    assert list(json.loads((run_dir / "results.json").read_text())["classifiers"]) == ["bow"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--classifiers", "bow"], ["--seed", "7"], ["--data", "x.csv"], ["--set", "bow.C=2"], ["--all"],
+     ["--save-models"], ["--latency-calls", "3"], ["--output", "elsewhere"], ["--sample-size", "50"], ["--dedupe"]],
+)
+def test_resume_refuses_options_that_would_be_ignored(tmp_path, monkeypatch, capsys, extra):
+    run_dir = interrupted_run(tmp_path, monkeypatch)
+    capsys.readouterr()
+    assert main(["-q", "run", "--resume", str(run_dir), *extra]) == 2
+    err = capsys.readouterr().err
+    assert f"drop {extra[0]}" in err and "Traceback" not in err
+
+
+def test_a_second_resume_of_the_same_folder_is_refused(tmp_path, monkeypatch, capsys):
+    from benchmark.output import RunLock
+
+    run_dir = interrupted_run(tmp_path, monkeypatch)
+    capsys.readouterr()
+    with RunLock(run_dir):  # another process is resuming it
+        assert main(["-q", "run", "--resume", str(run_dir)]) == 2
+        assert "in use by another sentibench process" in capsys.readouterr().err
+    assert main(["-q", "run", "--resume", str(run_dir)]) == 0
+
+
+_HOLD_LOCK = """
+import sys, time
+from benchmark.output import RunLock
+with RunLock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_killed_process_leaves_no_stuck_lock(tmp_path):
+    from benchmark.output import RunLock
+
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    with pytest.raises(UsageError, match="in use"):
+        with RunLock(tmp_path):
+            pass
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with RunLock(tmp_path):  # the kernel released it with the process
+        pass
+
+
+def _make_run_dirs(args):
+    parent, barrier = args
+    from benchmark.output import new_run_dir
+
+    barrier.wait()
+    return [new_run_dir(parent, "same-config").name for _ in range(3)]
+
+
+def test_run_folders_created_by_8_processes_at_once_are_distinct(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for trial in range(5):
+        parent = tmp_path / f"trial{trial}"
+        with ctx.Manager() as manager:
+            barrier = manager.Barrier(8)
+            with ctx.Pool(8) as pool:
+                names = [n for names in pool.map(_make_run_dirs, [(parent, barrier)] * 8) for n in names]
+        assert len(names) == len(set(names)) == 24
+        assert sorted(p.name for p in parent.iterdir()) == sorted(names)
+
+
+def test_resume_of_a_folder_without_a_split_is_one_line(tmp_path, monkeypatch, capsys):
+    run_dir = interrupted_run(tmp_path, monkeypatch)
+    results = json.loads((run_dir / "results.json").read_text())
+    del results["split"]
+    (run_dir / "results.json").write_text(json.dumps(results))
+    capsys.readouterr()
+    assert main(["-q", "run", "--resume", str(run_dir)]) == 2
+    assert "no valid 'split'" in capsys.readouterr().err

@@ -1,0 +1,223 @@
+"""Nothing sentibench loads runs code or prompts, and a damaged file is one line.
+
+Each attack plants a payload that would create a marker file if it ever ran: the test
+checks both the one-line error and that the marker does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from benchmark.__main__ import main
+from classifiers import BertClassifier, BowSvmClassifier, ModelFileError, SentimentClassifier, Word2VecSvmClassifier
+
+from .conftest import FAST_PARAMS
+
+
+class _Payload:
+    """Unpickling this creates ``path`` (a harmless stand-in for arbitrary code)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    """A run folder with all three classifiers saved (BERT small and quick)."""
+    out = tmp_path_factory.mktemp("runs")
+    args = ["-q", "run", "--save-models", "--output", str(out), "--latency-calls", "2",
+            "--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=2",
+            "--set", "bert.epochs=1", "--set", "bert.max_length=32", "--set", "bert.verbose=false"]
+    assert main(args) == 0
+    (run_dir,) = out.iterdir()
+    return run_dir
+
+
+@pytest.fixture
+def run_copy(saved_run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(saved_run, copy)
+    return copy
+
+
+def _predict(run_dir, *extra, stdin="y\n" * 20):
+    """``python -m benchmark predict`` in a subprocess that answers "y" to any prompt."""
+    return subprocess.run(
+        [sys.executable, "-m", "benchmark", "predict", "--run", str(run_dir), *extra, "great food"],
+        input=stdin, capture_output=True, text=True, timeout=120,
+    )
+
+
+def _one_line_error(proc, *needles):
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("sentibench: error:")]
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_model_folder_asking_for_its_own_code_is_refused_without_a_prompt(run_copy, tmp_path):
+    marker = tmp_path / "code-ran"
+    folder = run_copy / "models" / "bert"
+    config = json.loads((folder / "config.json").read_text())
+    config.update(model_type="sentibench-evil", auto_map={"AutoConfig": "evil.EvilConfig",
+                                                           "AutoModelForSequenceClassification": "evil.EvilModel"})
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "evil.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    proc = _predict(run_copy, "--classifiers", "bert")
+    _one_line_error(proc, "auto_map", "never runs code")
+    assert not marker.exists()
+    # The same folder as a base checkpoint for training is refused too.
+    with pytest.raises(ModelFileError, match="auto_map"):
+        BertClassifier(model=str(folder), epochs=1).fit(["good", "bad"], [1, 0])
+    assert not marker.exists()
+
+
+def test_pickled_pytorch_bin_beside_a_garbage_safetensors_is_never_unpickled(run_copy, tmp_path):
+    marker = tmp_path / "unpickled"
+    folder = run_copy / "models" / "bert"
+    (folder / "model.safetensors").write_bytes(b"\x00garbage" * 10)
+    with open(folder / "pytorch_model.bin", "wb") as fh:
+        pickle.dump(_Payload(marker), fh)
+    _one_line_error(_predict(run_copy, "--classifiers", "bert"), "cannot load the model")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("damage", ["not-a-zip", "zip-without-schema", "truncated"])
+def test_damaged_skops_file_is_one_line(run_copy, damage):
+    path = run_copy / "models" / "bow" / "model.skops"
+    if damage == "not-a-zip":
+        path.write_bytes(b"this is not a zip file")
+    elif damage == "zip-without-schema":
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("other.txt", "hello")
+    else:
+        path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    _one_line_error(_predict(run_copy, "--classifiers", "bow"), "model.skops")
+
+
+def test_truncated_word2vec_header_is_one_line(run_copy):
+    path = run_copy / "models" / "w2v" / "vectors.w2v.bin"
+    path.write_bytes(b"12 ")
+    _one_line_error(_predict(run_copy, "--classifiers", "w2v"), "vectors.w2v.bin")
+
+
+@pytest.mark.parametrize("meta", [{"params": [1]}, {"classes": [0]}, {"params": {"no_such": 1}}])
+def test_malformed_sentibench_json_is_one_line(run_copy, meta):
+    path = run_copy / "models" / "bow" / "sentibench.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **meta}))
+    _one_line_error(_predict(run_copy, "--classifiers", "bow"), "sentibench.json")
+
+
+def test_truncated_checkpoint_is_one_line(tmp_path, tiny):
+    train_x, train_y = tiny[:2]
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    # A checkpoint cut off mid-write (the real ones are written atomically).
+    from classifiers.bert._checkpoint import save_checkpoint
+
+    save_checkpoint(folder / "checkpoint.pt", {"fingerprint": "x", "state": {}, "model": {"w": np.zeros(1000)}})
+    (folder / "checkpoint.pt").write_bytes((folder / "checkpoint.pt").read_bytes()[:200])
+    with pytest.raises(ModelFileError, match="checkpoint.pt is damaged") as excinfo:
+        BertClassifier(**FAST_PARAMS["bert"], verbose=False, checkpoint_dir=str(folder)).fit(train_x, train_y)
+    assert "\n" not in str(excinfo.value)
+
+
+def test_checkpoint_dir_keeps_the_users_folder_and_files(tmp_path, tiny, monkeypatch):
+    train_x, train_y = tiny[:2]
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine")
+    monkeypatch.chdir(project)
+    BertClassifier(**FAST_PARAMS["bert"], verbose=False, checkpoint_dir=".").fit(train_x, train_y)
+    assert sorted(p.name for p in project.iterdir()) == ["notes.txt"]
+    # A folder the classifier created itself is removed when training ends.
+    BertClassifier(**FAST_PARAMS["bert"], verbose=False, checkpoint_dir=str(project / "new")).fit(train_x, train_y)
+    assert not (project / "new").exists()
+
+
+def _pickled_vectors(tmp_path, marker):
+    path = tmp_path / "vectors.kv"
+    with open(path, "wb") as fh:
+        pickle.dump(_Payload(marker), fh)
+    return path
+
+
+def test_resumed_run_never_unpickles_vectors_named_in_its_config(tmp_path, monkeypatch):
+    from benchmark import runner
+
+    marker = tmp_path / "unpickled"
+    vectors = _pickled_vectors(tmp_path, marker)
+    real_run_one = runner.run_one
+
+    def interrupt_at_w2v(clf, split, **kwargs):
+        if clf.name == "w2v":
+            raise KeyboardInterrupt
+        return real_run_one(clf, split, **kwargs)
+
+    monkeypatch.setattr(runner, "run_one", interrupt_at_w2v)
+    out = tmp_path / "runs"
+    assert main(["-q", "run", "--classifiers", "bow,w2v", "--output", str(out), "--latency-calls", "2"]) == 130
+    monkeypatch.setattr(runner, "run_one", real_run_one)
+    (run_dir,) = out.iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    results["config"]["params"]["w2v"] = {"vectors": str(vectors)}
+    (run_dir / "results.json").write_text(json.dumps(results))
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "run", "--resume", str(run_dir)], capture_output=True, text=True)
+    _one_line_error(proc, "pickle", "--set w2v.vectors=PATH")
+    assert not marker.exists()
+
+
+def test_config_file_naming_pickled_vectors_is_refused(tmp_path):
+    marker = tmp_path / "unpickled"
+    vectors = _pickled_vectors(tmp_path, marker)
+    config = tmp_path / "params.json"
+    config.write_text(json.dumps({"w2v": {"vectors": str(vectors)}}))
+    assert main(["-q", "run", "--classifiers", "w2v", "--config", str(config), "--output", str(tmp_path / "o")]) == 2
+    assert not marker.exists()
+    with pytest.raises(ModelFileError, match="pickle"):
+        Word2VecSvmClassifier(vectors=str(vectors)).fit(["good food", "bad food"] * 6, [1, 0] * 6)
+    assert not marker.exists()
+
+
+def test_pickled_vectors_named_on_the_command_line_are_used(tmp_path, tiny):
+    train_x, train_y = tiny[:2]
+    vectors = tmp_path / "vectors.kv"
+    Word2VecSvmClassifier(**FAST_PARAMS["w2v"]).fit(train_x, train_y).wv_.save(str(vectors))
+    out = tmp_path / "runs"
+    assert main(["-q", "run", "--classifiers", "w2v", "--set", f"w2v.vectors={vectors}", "--output", str(out), "--latency-calls", "2"]) == 0
+
+
+def test_saved_bow_state_of_the_wrong_type_is_refused(tmp_path, tiny):
+    from classifiers._persist import skops_dump
+
+    train_x, train_y = tiny[:2]
+    folder = BowSvmClassifier(min_df=1).fit(train_x, train_y).save(tmp_path / "m")
+    skops_dump({"vectorizer": [1, 2], "svm": None, "calibration": [1.0, 0.0]}, folder / "model.skops")
+    with pytest.raises(ModelFileError, match="does not hold a BowSvmClassifier"):
+        SentimentClassifier.load(folder)
+
+
+def test_nothing_prompts_when_stdin_is_closed(run_copy):
+    folder = run_copy / "models" / "bert"
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForSequenceClassification": "evil.EvilModel"}
+    (folder / "config.json").write_text(json.dumps(config))
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmark", "predict", "--run", str(run_copy), "--classifiers", "bert", "x"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, env={**os.environ},
+    )
+    _one_line_error(proc, "auto_map")
