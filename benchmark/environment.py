@@ -59,14 +59,15 @@ def _version(package: str) -> str | None:
         return None
 
 
-def own_git_commit() -> str | None:
+def own_git_commit(root: Path | None = None) -> str | None:
     """sentibench's commit, only when it runs from its own git checkout.
 
     A virtual environment inside the user's repository must not record the user's
     commit as sentibench's: the checkout's top folder must be the one holding this
-    package and a ``pyproject.toml`` naming sentibench.
+    package (``root``, by default the folder above ``benchmark/``) and a
+    ``pyproject.toml`` naming sentibench.
     """
-    root = Path(__file__).resolve().parents[1]
+    root = Path(root).resolve() if root is not None else Path(__file__).resolve().parents[1]
     try:
         if 'name = "sentibench"' not in (root / "pyproject.toml").read_text(encoding="utf-8"):
             return None

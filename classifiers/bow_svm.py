@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.svm import LinearSVC
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
 from dataset import DataError
 
@@ -101,6 +101,16 @@ class BowSvmClassifier(SentimentClassifier):
         self.sublinear_tf = sublinear_tf
         self.class_weight = class_weight
         self.random_state = random_state
+
+    def _validate_params(self):
+        super()._validate_params()
+        low_high = tuple(self.ngram_range)
+        if not (len(low_high) == 2 and all(isinstance(n, int) and not isinstance(n, bool) for n in low_high)
+                and 1 <= low_high[0] <= low_high[1]):
+            raise InvalidParameterError(
+                f"The 'ngram_range' parameter of BowSvmClassifier must be two integers (min_n, max_n) with "
+                f"1 <= min_n <= max_n, e.g. (1, 2). Got {self.ngram_range!r} instead."
+            )
 
     def _make_vectorizer(self):
         common = dict(ngram_range=tuple(self.ngram_range), min_df=self.min_df, max_features=self.max_features)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._errors import DataError
+from ._errors import DataError, excerpt
 
 __all__ = ["LABEL_COLUMN_NAMES", "TEXT_COLUMN_NAMES", "pick_columns"]
 
@@ -22,7 +22,7 @@ LABEL_COLUMN_NAMES = (
 
 def _list_columns(columns):
     names = [str(c) for c in columns]
-    shown = ", ".join(names[:20])
+    shown = ", ".join(excerpt(n, 40, quote=False) for n in names[:20])
     return shown + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import logging
 import re
+import stat
 from pathlib import Path
 
 from ._errors import DataError
@@ -52,7 +53,8 @@ def check_file(path, display):
             f"cannot read '{display}': it is a directory, not a file; "
             "pass the path of a review file inside it"
         )
-    if path.stat().st_size == 0:
+    # Only a regular file's size means anything: a FIFO or a device reports 0.
+    if stat.S_ISREG(path.stat().st_mode) and path.stat().st_size == 0:
         raise DataError(
             f"cannot read '{display}': the file is empty; pass a file with labelled reviews"
         )
@@ -60,6 +62,13 @@ def check_file(path, display):
 
 def detect(path, display):
     """Format of the checked file `path`, as :func:`detect_format`; `display` names it."""
+    if not stat.S_ISREG(path.stat().st_mode):
+        # Detection reads the start of the file and the reader reads it again; a pipe
+        # can be read only once.
+        raise DataError(
+            f"cannot read '{display}': it is a pipe or device, not a regular file, and its format "
+            f"cannot be detected without consuming it; pass --format FORMAT, or save it to a file"
+        )
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         return "parquet"

@@ -10,15 +10,29 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DataError", "SentibenchError", "UsageError", "one_line"]
+__all__ = ["DataError", "SentibenchError", "UsageError", "excerpt", "one_line"]
+
+#: Longest message an error carries; longer ones are cut in the middle (the remedy is at the end).
+MAX_MESSAGE = 1000
 
 # Every line break str.splitlines knows, plus the spaces around it.
 _LINE_BREAKS = re.compile(r"\s*[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+\s*")
 
 
 def one_line(message: object) -> str:
-    """``message`` as a single line (embedded line breaks collapsed to spaces)."""
-    return _LINE_BREAKS.sub(" ", str(message)).strip()
+    """``message`` as a single line (embedded line breaks collapsed to spaces), at most
+    :data:`MAX_MESSAGE` characters: a value quoted from a 200 MB line stays a short excerpt."""
+    text = _LINE_BREAKS.sub(" ", str(message)).strip()
+    if len(text) > MAX_MESSAGE:
+        text = text[: MAX_MESSAGE - 300] + " [...] " + text[-290:]
+    return text
+
+
+def excerpt(value: object, limit: int = 60, *, quote: bool = True) -> str:
+    """A short excerpt of user data for a message: ``'first words…'`` (quoted with repr)."""
+    text = str(value)
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return repr(text) if quote else text
 
 
 class SentibenchError(Exception):

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ._errors import DataError
+from ._errors import DataError, excerpt
 from ._types import ReviewData
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def _star_range_name(values):
 
 
 def _quote_values(values):
-    shown = [repr(str(v)) for v in list(values)[:_MAX_LISTED]]
+    shown = [excerpt(v, 40) for v in list(values)[:_MAX_LISTED]]
     return ", ".join(shown)
 
 

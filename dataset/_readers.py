@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from ._columns import pick_columns
@@ -157,7 +158,21 @@ def _read_jsonl(path, display, *, text_column, label_column, encoding):
             f"cannot read '{display}': no JSON objects found; pass a file with reviews"
         )
     text_col, label_col = pick_columns(frame.columns, text_column, label_column, display)
-    return frame[text_col], frame[label_col]
+    return _scalar_cells(frame[text_col], display, "object"), _scalar_cells(frame[label_col], display, "object")
+
+
+def _scalar_cells(column, display, unit):
+    """``column`` when every cell is a plain value; a list or an object in a cell (JSON
+    Lines, Parquet) would otherwise become a string such as ``"['great', 'x']"``."""
+    nested = column.map(lambda v: isinstance(v, (list, tuple, dict, np.ndarray)))
+    if nested.any():
+        row = int(np.flatnonzero(nested.to_numpy())[0])
+        what = "an object" if isinstance(column.iloc[row], dict) else "a list"
+        raise DataError(
+            f"cannot read '{display}': column '{column.name}' holds {what} at {unit} {row + 1}, not a single "
+            "text or label; flatten the column to one value per row"
+        )
+    return column
 
 
 def _jsonl_error(path, display, err):
@@ -228,7 +243,7 @@ def _read_parquet(path, display, *, text_column, label_column, encoding):
             f"cannot read '{display}': not a readable Parquet file ({err}); "
             f"{formats_hint()}"
         ) from None
-    return frame[text_col], frame[label_col]
+    return _scalar_cells(frame[text_col], display, "row"), _scalar_cells(frame[label_col], display, "row")
 
 
 def _open_text(path, encoding):

@@ -27,6 +27,11 @@ HOLDOUT_FRACTION = 0.3
 MIN_ROWS_PER_CLASS = 6
 
 
+def _check_seed(seed):
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise DataError(f"the seed must be a non-negative integer, got {seed!r}")
+
+
 def _as_labels(labels):
     labels = np.asarray(labels)
     if labels.ndim != 1:
@@ -55,6 +60,7 @@ def stratified_split(labels, seed=42):
     DataError
         If some class has too few rows to be stratified three ways.
     """
+    _check_seed(seed)
     labels = _as_labels(labels)
     if labels.size == 0:
         raise DataError(
@@ -65,7 +71,7 @@ def stratified_split(labels, seed=42):
     if counts.min() < MIN_ROWS_PER_CLASS:
         worst = int(np.argmin(counts))
         raise DataError(
-            f"cannot split: class {classes[worst]!r} has only {counts[worst]} rows; a "
+            f"cannot split: class {classes[worst].item()!r} has only {counts[worst]} rows; a "
             f"stratified 70/15/15 split needs at least {MIN_ROWS_PER_CLASS} rows of each "
             f"class ({MIN_ROWS_PER_CLASS * len(classes)} rows in all); use a larger data file"
         )
@@ -107,6 +113,7 @@ def stratified_sample(labels, n, seed=42):
     DataError
         If `n` < 1 or the sample cannot be stratified.
     """
+    _check_seed(seed)
     labels = _as_labels(labels)
     n = int(n)
     if n < 1:

@@ -139,6 +139,8 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
         len(data.encoded), settings.epochs, settings.batch_size, runtime.precision, runtime.device,
     )
     first_epoch, clock = state.epoch + 1, time.perf_counter()
+    # Without progress bars (a log file), a line now and then shows that a long epoch moves.
+    log_every = 0 if settings.verbose else max(50, steps_per_epoch // 10)
     for epoch in range(first_epoch, settings.epochs + 1):
         net.train()
         window = _Window()
@@ -164,6 +166,11 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
             window.correct += int((logits.argmax(-1) == target).sum())
             window.seen += len(batch)
             bar.set_postfix(loss=f"{window.loss / window.seen:.4f}", refresh=False)
+            if log_every and step % log_every == 0 and step < steps_per_epoch:
+                logger.info(
+                    "epoch %d/%d: step %d of %d, train loss %.4f", epoch, settings.epochs, step, steps_per_epoch,
+                    window.loss / window.seen,
+                )
             if epoch == first_epoch and step == min(20, steps_per_epoch):
                 per_step = (time.perf_counter() - clock) / step
                 logger.info(

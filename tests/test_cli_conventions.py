@@ -1,0 +1,357 @@
+"""The command line behaves like a good Unix tool: one-line errors (exit 2, no traceback),
+quiet Ctrl-C and broken pipes, readable logs, --version, --json, no stray files."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmark.__main__ import main
+from benchmark.environment import own_git_commit
+
+PROJECT = Path(__file__).resolve().parents[1]
+FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=2", "--latency-calls", "2"]
+
+
+def cli(*args, env=None, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", "benchmark", *args], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "SENTIBENCH_DATA": "", **(env or {})}, **kwargs,
+    )
+
+
+def one_line(proc, *needles):
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
+    assert "Traceback" not in proc.stderr
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("sentibench: error:")]
+    for needle in needles:
+        assert needle in line, line
+    return line
+
+
+@pytest.fixture(scope="module")
+def bow_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    assert main(["-q", "run", "--classifiers", "bow", "--save-models", "--output", str(out), "--latency-calls", "2"]) == 0
+    (run_dir,) = out.iterdir()
+    return run_dir
+
+
+# -- one-line errors ----------------------------------------------------------------------
+
+
+def test_output_that_is_a_file_or_cannot_be_created(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    one_line(cli("run", "--classifiers", "bow", "--output", str(afile)), "is a file, not a folder")
+    one_line(cli("run", "--classifiers", "bow", "--output", "/proc/sentibench-x"), "cannot create")
+    one_line(cli("run", "--classifiers", "bow", "--output", str(afile / "sub")), "--output")
+
+
+def test_config_file_that_is_not_utf8(tmp_path):
+    config = tmp_path / "params.json"
+    config.write_bytes(b'{"bow": {"C": "\xff\xfe"}}')
+    one_line(cli("run", "--classifiers", "bow", "--config", str(config)), "not UTF-8")
+
+
+def test_data_info_plot_path_that_cannot_be_written(tmp_path):
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,label\n" + "".join(f"review {i},{i % 2}\n" for i in range(20)))
+    one_line(cli("data", "info", str(data), "--plot", str(tmp_path)), "is a folder")
+    one_line(cli("data", "info", str(data), "--plot", str(tmp_path / "no" / "such" / "x.png")), "does not exist")
+
+
+@pytest.mark.parametrize("content", ["{}", "[]", '{"run_id": "x"}'])
+def test_report_and_compare_of_a_malformed_results_file(tmp_path, bow_run, content):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "results.json").write_text(content)
+    one_line(cli("report", str(broken)), "results.json")
+    one_line(cli("compare", str(bow_run), str(broken)), "results.json")
+
+
+def test_report_of_predictions_without_the_label_column(tmp_path, bow_run):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(bow_run, copy)
+    frame = pd.read_csv(copy / "predictions.csv")
+    frame.drop(columns="label").to_csv(copy / "predictions.csv", index=False)
+    one_line(cli("report", str(copy)), "predictions.csv lacks the column(s) label")
+
+
+def test_ctrl_c_during_start_up_exits_130_quietly(tmp_path):
+    # A Ctrl-C that lands while pandas is being imported, made repeatable by an import hook.
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'pandas':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+    )
+    proc = cli("run", "--classifiers", "bow", env={"PYTHONPATH": str(tmp_path)})
+    assert proc.returncode == 130
+    assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr
+
+
+def test_predict_into_a_closed_pipe_stops_quietly(tmp_path, bow_run):
+    reviews = tmp_path / "many.txt"
+    reviews.write_text("".join(f"review number {i} was lovely\n" for i in range(20000)))
+    script = (f"{sys.executable} -m benchmark predict --run {bow_run} --file {reviews} 2> {tmp_path / 'err'} | head -1; "
+              "echo status=${PIPESTATUS[0]}")
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.stdout.count("\n") == 2 and "status=141" in proc.stdout
+    assert (tmp_path / "err").read_text() == ""
+
+
+def test_a_huge_line_is_never_echoed_whole(tmp_path):
+    data = tmp_path / "huge.tsv"
+    data.write_text("x" * 30_000_000 + "\tnot-a-label\n" + "short review\t1\n" * 3)
+    line = one_line(cli("run", "--classifiers", "bow", "--data", str(data)))
+    assert len(line) < 1200
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["--classifiers", ""], ["--classifiers is empty"]),
+        (["--data", ""], ["--data is empty"]),
+        (["--seed", "-1"], ["--seed must be a non-negative integer"]),
+        (["--set", "bow.ngram_range=abc"], ["'ngram_range' parameter", "Got 'abc'"]),
+        (["--set", "bow.ngram_range=3,1"], ["1 <= min_n <= max_n"]),
+        (["--label-map", "negative=1", "happy=2"], ["--label-map expects negative=VALUES"]),
+    ],
+)
+def test_mistakes_name_the_problem_and_the_fix(tmp_path, args, needles):
+    proc = cli("run", "--classifiers", "bow", "--output", str(tmp_path), *args)
+    line = one_line(proc, *needles)
+    assert "larger data file" not in line and "lower min_df" not in line
+
+
+def test_three_labels_point_to_a_label_map_that_exists(tmp_path):
+    data = tmp_path / "three.csv"
+    data.write_text("text,label\n" + "".join(f"review {i} words,{i % 3}\n" for i in range(60)))
+    one_line(cli("run", "--classifiers", "bow", "--data", str(data), "--output", str(tmp_path)), "--label-map negative=")
+    out = tmp_path / "runs"
+    proc = cli("-q", "run", "--classifiers", "bow", "--data", str(data), "--label-map", "negative=0", "positive=2",
+               "--set", "bow.min_df=1", "--output", str(out), "--latency-calls", "2")
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = out.iterdir()
+    info = json.loads((run_dir / "results.json").read_text())["data"]
+    assert info["dropped"] == {"dropped by label map": 20} and info["rows_used"] == 40
+    json_map = cli("data", "info", str(data), "--label-map", '{"0": 0, "2": 1}', "--json")
+    assert json.loads(json_map.stdout)["rows"] == 40
+
+
+def test_a_fifo_is_not_called_empty(tmp_path):
+    fifo = tmp_path / "reviews.csv"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text("text,label\n" + "good,1\nbad,0\n" * 20), daemon=True)
+    writer.start()
+    line = one_line(cli("data", "info", str(fifo)), "pipe or device", "--format")
+    assert "empty" not in line
+    writer.join(timeout=1)
+
+
+def test_split_errors_show_plain_values(tmp_path):
+    data = tmp_path / "few.csv"
+    data.write_text("text,label\n" + "good,1\n" * 30 + "bad,0\n")
+    line = one_line(cli("run", "--classifiers", "bow", "--data", str(data)))
+    assert "np.int64" not in line and "class 0 has only 1 rows" in line
+
+
+# -- conventions --------------------------------------------------------------------------
+
+
+def test_version_and_log_options_before_or_after_the_subcommand(tmp_path):
+    from benchmark import __version__
+
+    assert cli("--version").stdout.strip() == f"sentibench {__version__}"
+    for args in (["-q", "report", str(tmp_path)], ["report", "-q", str(tmp_path)], ["report", str(tmp_path), "-v"],
+                 ["--log-level", "ERROR", "report", str(tmp_path)]):
+        one_line(cli(*args), "not a run folder")
+
+
+def test_console_script_names_itself_sentibench():
+    script = Path(sys.executable).with_name("sentibench")
+    if not script.exists():
+        pytest.skip("the sentibench console script is not installed in this environment")
+    proc = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.startswith("usage: sentibench ")
+
+
+def test_redirected_stderr_is_a_readable_log(tmp_path):
+    out = tmp_path / "runs"
+    proc = cli("run", "--classifiers", "bow,w2v", "--output", str(out), *FAST)
+    assert proc.returncode == 0
+    assert "\r" not in proc.stderr and "\x1b[" not in proc.stderr
+    for line in proc.stderr.splitlines():
+        assert line[:2].isdigit() and line[2] == ":" and " INFO " in line or " WARNING " in line, line
+
+
+def _stderr_through_a_terminal(args, env):
+    import fcntl
+    import struct
+    import termios
+
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a real terminal's size
+    proc = subprocess.Popen([sys.executable, "-m", "benchmark", *args], stdout=subprocess.DEVNULL, stderr=terminal,
+                            env={**os.environ, "SENTIBENCH_DATA": "", **env})
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            data = os.read(controller, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=300)
+    os.close(controller)
+    return proc.returncode, b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bars_only_on_a_terminal_and_not_with_tqdm_disable(tmp_path):
+    args = ["run", "--classifiers", "bow", "--output", str(tmp_path), "--latency-calls", "3000"]
+    code, shown = _stderr_through_a_terminal(args, {})
+    assert code == 0 and "\r" in shown and "bow latency" in shown  # a bar on a terminal
+    code, shown = _stderr_through_a_terminal(args, {"TQDM_DISABLE": "1"})
+    assert code == 0 and "bow latency" not in shown
+    code, shown = _stderr_through_a_terminal(["-q", *args], {})
+    assert code == 0 and "bow latency" not in shown
+    bert = ["-q", "run", "--classifiers", "bert", "--output", str(tmp_path), "--latency-calls", "2",
+            "--set", "bert.epochs=1", "--set", "bert.max_length=32"]
+    code, shown = _stderr_through_a_terminal(bert, {})
+    assert code == 0 and "epoch 1/1" not in shown  # -q quiets BERT's own bars too
+
+
+def test_json_output_of_predict_compare_and_data_info(tmp_path, bow_run):
+    proc = cli("predict", "--run", str(bow_run), "--json", "great fun", "dull mess")
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["text"] for r in rows] == ["great fun", "dull mess"]
+    assert rows[0]["predictions"]["bow"]["label"] in ("negative", "positive")
+    comparison = json.loads(cli("compare", str(bow_run), str(bow_run), "--json").stdout)
+    assert comparison["same_split"] and all(r["delta"] in (0, None) for r in comparison["rows"])
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,label\n" + "".join(f"review {i},{i % 2}\n" for i in range(20)))
+    info = json.loads(cli("data", "info", str(data), "--json").stdout)
+    assert info["rows"] == 20 and info["classes"]
+
+
+def test_data_info_writes_no_file_unless_asked(tmp_path):
+    data = tmp_path / "data" / "reviews.csv"
+    data.parent.mkdir()
+    data.write_text("text,label\n" + "".join(f"review {i},{i % 2}\n" for i in range(20)))
+    work = tmp_path / "work"
+    work.mkdir()
+    assert cli("data", "info", str(data), cwd=work).returncode == 0
+    assert list(work.iterdir()) == [] and sorted(p.name for p in data.parent.iterdir()) == ["reviews.csv"]
+    assert cli("data", "info", str(data), "--plot", str(work / "lengths.png"), cwd=work).returncode == 0
+    assert (work / "lengths.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_commit_is_recorded_only_from_sentibench_own_checkout(tmp_path):
+    # A virtual environment inside the user's own repository.
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "users-project"\n')
+    subprocess.run(["git", "-C", str(tmp_path), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "x"], check=True)
+    site = tmp_path / ".venv" / "lib" / "site-packages"
+    site.mkdir(parents=True)
+    assert own_git_commit(site) is None
+    assert own_git_commit(tmp_path) is None  # a repository, but not sentibench's
+    if (PROJECT / ".git").exists():
+        assert own_git_commit(PROJECT)
+
+
+def test_a_foreign_package_with_one_of_our_names_is_named(tmp_path):
+    # PyPI's unrelated `dataset` 2.0.0, shadowing sentibench's package.
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "__init__.py").write_text("import sqlalchemy_that_is_not_installed\n")
+    dist = tmp_path / "dataset-2.0.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: dataset\nVersion: 2.0.0\n")
+    (dist / "top_level.txt").write_text("dataset\n")
+    (dist / "RECORD").write_text("dataset/__init__.py,,\n")
+    line = one_line(cli("run", "--classifiers", "bow", env={"PYTHONPATH": str(tmp_path)}, cwd=tmp_path),
+                    "'dataset'", "dataset 2.0.0", "virtual environment")
+    assert "sqlalchemy" not in line
+
+
+def test_latency_suite_fits_only_the_classifiers_it_times(sample):
+    from tests.benchmarks.test_latency import _Fitted
+
+    odd, even = slice(1, None, 2), slice(0, None, 2)  # the sample is sorted by class
+    corpus = {"train": (sample.texts[odd], sample.labels[odd]), "validation": (sample.texts[even], sample.labels[even]),
+              "test": sample.texts[even]}
+    fitted = _Fitted(corpus)
+    assert fitted["bow"].predict(["great"]).shape == (1,)
+    assert set(fitted) == {"bow"}
+
+
+# -- data problems that make a benchmark meaningless ---------------------------------------
+
+
+def _repeated_reviews(path, n_distinct=20, copies=15):
+    words = ["lovely", "awful", "great", "cold", "friendly", "rude", "fresh", "stale", "quick", "slow"]
+    rows = [(f"the {words[i % 10]} dish number {i}", i % 2) for i in range(n_distinct)] * copies
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(path, index=False)
+
+
+def test_repeated_reviews_are_counted_warned_about_and_reported(tmp_path):
+    data = tmp_path / "repeated.csv"
+    _repeated_reviews(data)
+    out = tmp_path / "runs"
+    proc = cli("run", "--classifiers", "bow", "--data", str(data), "--set", "bow.min_df=1", "--output", str(out), "--latency-calls", "2")
+    assert proc.returncode == 0
+    assert "also appear in training" in proc.stderr and "--dedupe" in proc.stderr
+    (run_dir,) = out.iterdir()
+    dup = json.loads((run_dir / "results.json").read_text())["data"]["duplicates"]
+    assert dup["duplicate_rows"] == 280 and dup["test_in_train"] == 45
+    report = (run_dir / "report.md").read_text()
+    assert "**Repeated reviews:** 45 of 45 test reviews also appear in the training split" in report
+    assert "**Small test split:** 45 reviews" in report
+
+
+def test_dedupe_drops_repeats_before_splitting_and_records_it(tmp_path):
+    data = tmp_path / "repeated.csv"
+    _repeated_reviews(data, n_distinct=80, copies=3)
+    out = tmp_path / "runs"
+    proc = cli("-q", "run", "--classifiers", "bow", "--data", str(data), "--dedupe", "--set", "bow.min_df=1",
+               "--output", str(out), "--latency-calls", "2")
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = out.iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["data"]["rows_used"] == 80 and results["split"]["dedupe_removed"] == 160
+    assert results["data"]["duplicates"]["test_in_train"] == 0
+
+
+def test_conflicting_labels_are_reported(tmp_path):
+    data = tmp_path / "conflicts.csv"
+    rows = [(f"review {i}", i % 2) for i in range(60)] + [("same words", 0), ("same words", 1)]
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(data, index=False)
+    proc = cli("data", "info", str(data), "--json")
+    assert json.loads(proc.stdout)["duplicates"] == {"duplicate_rows": 1, "conflicting_texts": 1, "conflicting_rows": 2}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_list_cells_are_refused_naming_column_and_row(tmp_path, fmt):
+    path = tmp_path / f"reviews.{fmt}"
+    if fmt == "jsonl":  # one cell holds a list
+        path.write_text('{"text": "good", "label": 1}\n{"text": ["great", "x"], "label": 0}\n{"text": "fine", "label": 1}\n')
+        where = "object 2"
+    else:  # a Parquet column of lists
+        pd.DataFrame({"text": [["good"], ["great", "x"], ["fine"]], "label": [1, 0, 1]}).to_parquet(path)
+        where = "row 1"
+    one_line(cli("data", "info", str(path)), "column 'text' holds a list", where)
