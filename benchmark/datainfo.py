@@ -78,7 +78,8 @@ def format_info(info: dict) -> str:
     dropped = ", ".join(f"{k}: {v:,}" for k, v in info["dropped"].items()) or "none"
     classes = ", ".join(f"{name}: {n:,}" for name, n in info["classes"].items())
     dup = info["duplicates"]
-    rows = [["words", f"{info['words']['mean']:.1f}", f"{info['words']['median']:.0f}", f"{info['words']['p95']:.0f}", info["words"]["max"], ""]]
+    words = info["words"]
+    rows = [["words", f"{words['mean']:.1f}", f"{words['median']:.0f}", f"{words['p95']:.0f}", words["max"], ""]]
     tokens = info["tokens"]
     if tokens:
         rows.append([

@@ -129,7 +129,7 @@ def trainer_train(model_path, texts, labels, batch_size, *, epochs=1, val=None, 
     enc = tokenizer(texts, truncation=True, max_length=SEED_MAX_LENGTH)
     train_set = [
         {"input_ids": ids, "attention_mask": mask, "labels": int(y)}
-        for ids, mask, y in zip(enc["input_ids"], enc["attention_mask"], labels)
+        for ids, mask, y in zip(enc["input_ids"], enc["attention_mask"], labels, strict=True)
     ]
     curve = []
 
@@ -207,7 +207,7 @@ def sentibench_train(model_path, texts, labels, batch_size, *, epochs=1, val=Non
     elapsed = np.cumsum([h["seconds"] for h in clf.history_])
     curve = [
         {"epoch": h["epoch"], "elapsed_s": float(t), "val_accuracy": h["val_accuracy"]}
-        for h, t in zip(clf.history_, elapsed) if h["val_accuracy"] is not None
+        for h, t in zip(clf.history_, elapsed, strict=True) if h["val_accuracy"] is not None
     ]
     return {
         "train_samples_per_s": len(texts) * len(clf.history_) / seconds,
@@ -281,7 +281,7 @@ def run_perf(*, data=None, n_sentences=320, n_long=96, batch_size=16, latency_ca
             }
         flops = training_flops_per_sample(config, SEED_MAX_LENGTH)
         if name == "long":
-            for recipe, r in block["recipes"].items():
+            for r in block["recipes"].values():
                 r["train_gflops_per_s"] = r["train_samples_per_s"] * flops / 1e9
         results["datasets"][name] = block
     if tta_size:
@@ -340,7 +340,8 @@ def format_perf(results: dict) -> str:
         )
         if "train_gflops_per_s" in c:
             ceiling = results["matmul_gflops"].get(results["precision_sentibench"])
-            lines.append(f"(c) training reaches {c['train_gflops_per_s'] / ceiling:.0%} of the {results['precision_sentibench']} matmul ceiling")
+            precision = results["precision_sentibench"]
+            lines.append(f"(c) training reaches {c['train_gflops_per_s'] / ceiling:.0%} of the {precision} matmul ceiling")
         lines.append("")
     tta = results.get("time_to_accuracy")
     if tta:

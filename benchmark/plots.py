@@ -54,7 +54,7 @@ def learning_curves_plot(name: str, history: list[dict], path: Path) -> str:
     """Train and validation loss and accuracy per epoch."""
     epochs = [h["epoch"] for h in history]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         ax.plot(epochs, [h[f"train_{metric}"] for h in history], marker="o", label="train")
         val = [h[f"val_{metric}"] for h in history]
         if any(v is not None for v in val):
@@ -73,7 +73,7 @@ def tradeoff_plot(records: dict[str, dict], path: Path, metric: str = "accuracy"
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     train = np.array([r["train_time_s"] for r in records.values()])
     sizes = 60 + 1500 * np.sqrt(train / max(train.max(), 1e-9))
-    for (name, r), size in zip(records.items(), sizes):
+    for (name, r), size in zip(records.items(), sizes, strict=True):
         x, y = r["inference"]["latency_p50_ms"], r["metrics"][metric]
         ax.scatter([x], [y], s=size, alpha=0.6)
         ax.annotate(f"{name}\n(train {r['train_time_s']:.1f} s)", (x, y), textcoords="offset points", xytext=(8, 8))
@@ -105,7 +105,7 @@ def length_histogram_plot(words, tokens, max_length: int | None, path: Path, tit
     """Review length in words and (when known) in BERT tokens, with the truncation length marked."""
     panels = [(words, "words")] + ([(tokens, "BERT tokens")] if tokens is not None else [])
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
-    for ax, (values, label) in zip(axes[0], panels):
+    for ax, (values, label) in zip(axes[0], panels, strict=True):
         upper = max(np.percentile(values, 99.5), 1)
         ax.hist(np.clip(values, 0, upper), bins=50, color="tab:blue", alpha=0.8)
         ax.set_xlabel(f"{label} per review (clipped at the 99.5th percentile)")

@@ -55,7 +55,7 @@ def predict_rows(run_dir, texts: list[str], names: list[str] | None = None) -> l
     rows = [{"text": text, "predictions": {}} for text in texts]
     for name, folder in saved_models(run_dir, names).items():
         proba = SentimentClassifier.load(folder).predict_proba(texts)[:, 1]
-        for row, p in zip(rows, proba):
+        for row, p in zip(rows, proba, strict=True):
             row["predictions"][name] = {"label": _LABELS[int(p > 0.5)], "p_positive": round(float(p), 6)}
     return rows
 

@@ -49,7 +49,7 @@ def duplicate_counts(data: ReviewData) -> dict:
     """Repeated texts (after whitespace normalisation) and texts carrying both labels."""
     keys = _normalised(data.texts)
     labels_of: dict[str, set] = {}
-    for key, label in zip(keys, data.labels.tolist()):
+    for key, label in zip(keys, data.labels.tolist(), strict=True):
         labels_of.setdefault(key, set()).add(label)
     conflicting = {k for k, v in labels_of.items() if len(v) > 1}
     return {

@@ -220,7 +220,7 @@ def _error_analysis(records: dict, predictions: pd.DataFrame) -> list[str]:
                 "",
                 tabulate(
                     [[md_literal(p[0], table=True), f"{p[1]:.2f}", md_literal(n[0], table=True), f"{n[1]:.2f}"]
-                     for p, n in zip(terms["positive"][:N_TOP_TERMS], terms["negative"][:N_TOP_TERMS])],
+                     for p, n in zip(terms["positive"][:N_TOP_TERMS], terms["negative"][:N_TOP_TERMS], strict=True)],
                     headers=["positive n-gram", "weight", "negative n-gram", "weight"], tablefmt="github",
                 ),
                 "",

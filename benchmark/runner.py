@@ -167,7 +167,9 @@ def _run(cfg: RunConfig, classifiers: list, run_dir: Path, results: RunResults |
             output.write_run(run_dir, results, split, predictions)
             _remove_if_empty(run_dir / CHECKPOINTS_DIR)
             m = record["metrics"]
-            logger.info("%s: accuracy %.4f, macro F1 %.4f, trained in %.1f s", clf.name, m["accuracy"], m["f1_macro"], record["train_time_s"])
+            logger.info(
+                "%s: accuracy %.4f, macro F1 %.4f, trained in %.1f s", clf.name, m["accuracy"], m["f1_macro"], record["train_time_s"]
+            )
     except KeyboardInterrupt:
         results["status"] = "interrupted"
         output.write_run(run_dir, results, split, predictions)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import sys
 import zipfile
 from numbers import Real
 from pathlib import Path
@@ -107,11 +108,31 @@ def read_metadata(folder: Path) -> dict:
     return meta
 
 
+def _skops_io():
+    """``skops.io``, imported without importing torch.
+
+    skops lists its trusted types with scikit-learn's ``all_estimators()``, whose
+    ``pkgutil.walk_packages`` imports every sub-package of sklearn, including
+    ``sklearn.externals.array_api_compat.torch`` and so torch itself: a second of start-up
+    for the classical models, which need no torch. A ``None`` entry in ``sys.modules``
+    makes that one import fail, which ``walk_packages`` ignores; it is removed right after,
+    so scikit-learn's array-API support still finds torch later if anything asks for it.
+    """
+    name = "sklearn.externals.array_api_compat.torch"
+    block = "skops.io" not in sys.modules and "torch" not in sys.modules and name not in sys.modules
+    if block:
+        sys.modules[name] = None
+    try:
+        import skops.io as sio
+    finally:
+        if block and sys.modules.get(name, 0) is None:
+            del sys.modules[name]
+    return sio
+
+
 def skops_dump(obj, path: Path) -> None:
     """Save scikit-learn objects with skops, a format that does not run code on load."""
-    import skops.io as sio
-
-    atomic_write_bytes(path, sio.dumps(obj))
+    atomic_write_bytes(path, _skops_io().dumps(obj))
 
 
 def skops_load(path: Path, allowed: frozenset[str]):
@@ -121,8 +142,7 @@ def skops_load(path: Path, allowed: frozenset[str]):
     file that asks for anything else (a file we did not write) raises ModelFileError, as
     does a damaged file.
     """
-    import skops.io as sio
-
+    sio = _skops_io()
     try:
         data = Path(path).read_bytes()
         untrusted = sio.get_untrusted_types(data=data)

@@ -337,7 +337,9 @@ class Word2VecSvmClassifier(SentimentClassifier):
         try:
             self.wv_ = KeyedVectors.load_word2vec_format(str(vectors), binary=True)
         except (ValueError, EOFError, UnicodeDecodeError, IndexError, OSError) as exc:
-            raise ModelFileError(f"{vectors} is damaged or not word2vec binary ({type(exc).__name__}: {exc}); save the model again") from None
+            raise ModelFileError(
+                f"{vectors} is damaged or not word2vec binary ({type(exc).__name__}: {exc}); save the model again"
+            ) from None
         state = skops_load(folder / _MODEL_FILE, _ALLOWED_TYPES)
         try:
             self.scaler_ = state["scaler"]

@@ -94,7 +94,7 @@ def _map_labels(canon, display_of, counts, *, display, label_map, star_threshold
     if label_map is not None:
         wanted = {}
         for key, target in dict(label_map).items():
-            if target is not None and not (str(target).strip() in ("0", "1")):
+            if target is not None and str(target).strip() not in ("0", "1"):
                 raise DataError(
                     f"cannot read '{display}': --label-map sends {key!r} to {target!r}; "
                     "map each label to 0 (negative), 1 (positive) or nothing (drop)"

@@ -149,7 +149,7 @@ def data_digest(texts, labels, *, chunk: int = 20_000) -> str:
         part = texts[start : start + chunk]
         tags = labels[start : start + chunk].astype(str)
         # Each text is preceded by its length, so no two data sets give the same stream.
-        digest.update("".join(f"{len(t)}:{t}{y}\n" for t, y in zip(part, tags)).encode("utf-8", "surrogatepass"))
+        digest.update("".join(f"{len(t)}:{t}{y}\n" for t, y in zip(part, tags, strict=True)).encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 

@@ -103,7 +103,8 @@ def test_same_seed_gives_same_split_manifest(bundled_run, tmp_path):
         (["--classifiers", "bow", "--set", "bow.bogus=1"], "unknown bow hyperparameter(s) bogus; valid:"),
         (["--classifiers", "bow", "--set", "bowC=1"], "--set expects CLASSIFIER.PARAM=VALUE"),
         (["--classifiers", "bow", "--set", "w2v.C=1"], "hyperparameters given for w2v"),
-        (["--classifiers", "bow", "--set", "bow.C=-1"], "bow: The 'C' parameter of BowSvmClassifier must be a float in the range (0.0, inf)"),
+        (["--classifiers", "bow", "--set", "bow.C=-1"],
+         "bow: The 'C' parameter of BowSvmClassifier must be a float in the range (0.0, inf)"),
         (["--sample-size", "3"], "--sample-size must be at least 10"),
     ],
 )

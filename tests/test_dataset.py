@@ -502,7 +502,7 @@ def test_stratified_split_reproducible_per_seed(seed_sized_labels):
     again = stratified_split(seed_sized_labels, seed=42)
     other = stratified_split(seed_sized_labels, seed=7)
 
-    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     assert not np.array_equal(first[0], other[0])
 
 
@@ -519,7 +519,7 @@ def test_stratified_split_matches_seed_procedure(seed_sized_labels):
 
     got = stratified_split(seed_sized_labels, seed=42)
 
-    assert all(np.array_equal(a, b) for a, b in zip(got, (train, val, test)))
+    assert all(np.array_equal(a, b) for a, b in zip(got, (train, val, test), strict=True))
 
 
 @pytest.mark.parametrize("n_minority", [0, 1, 3, 5])

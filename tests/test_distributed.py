@@ -14,7 +14,6 @@ import pytest
 from classifiers.bert import BertClassifier, PooledClassifier, distributed_length_grouped_batches
 
 from ._helpers import weights_digest
-
 from .conftest import unused_port
 
 

@@ -126,7 +126,7 @@ def assert_well_formed(data: ReviewData):
 
 def expected_rows(texts, classes):
     """(kept texts, kept classes, number of empty texts) after the loader's cleaning."""
-    kept = [(norm(t), c) for t, c in zip(texts, classes) if norm(t)]
+    kept = [(norm(t), c) for t, c in zip(texts, classes, strict=True) if norm(t)]
     return [t for t, _ in kept], [c for _, c in kept], len(texts) - len(kept)
 
 
@@ -174,7 +174,7 @@ def write_header_format(folder, fmt, texts, labels, columns, *, bom, crlf, ascii
         eol = "\r\n" if crlf else "\n"
         lines = [
             json.dumps({text_col: t, label_col: lab}, ensure_ascii=ascii_json)
-            for t, lab in zip(texts, labels)
+            for t, lab in zip(texts, labels, strict=True)
         ]
         path.write_bytes((BOM if bom else b"") + "".join(line + eol for line in lines).encode("utf-8"))
     else:
@@ -329,9 +329,9 @@ def test_uci_and_fasttext_round_trip_hostile_texts(rows, fmt, style, ext, eol, b
         # A file that starts with U+FEFF starts with a BOM, which is not text.
         expected[0] = texts[0][1:]
     if fmt == "uci":
-        lines = [f"{t}\t{lab}" for t, lab in zip(texts, labels)]
+        lines = [f"{t}\t{lab}" for t, lab in zip(texts, labels, strict=True)]
     else:
-        lines = [f"__label__{lab} {t}" for t, lab in zip(texts, labels)]
+        lines = [f"__label__{lab} {t}" for t, lab in zip(texts, labels, strict=True)]
     with fresh_dir() as folder:
         path = folder / f"reviews{ext}"
         path.write_bytes((BOM if bom else b"") + "".join(line + eol for line in lines).encode("utf-8"))
@@ -524,8 +524,8 @@ def test_ragged_rows_are_an_error_naming_the_line_or_dropped_and_counted(rows, f
     texts = [r[0] for r in rows]
     labels = [r[1] if len(r) == 2 else "" for r in rows]
     empty = sum(1 for t in texts if not t.strip())
-    unlabelled = sum(1 for t, lab in zip(texts, labels) if t.strip() and not lab)
-    kept = [(t.strip(), int(lab)) for t, lab in zip(texts, labels) if t.strip() and lab]
+    unlabelled = sum(1 for t, lab in zip(texts, labels, strict=True) if t.strip() and not lab)
+    kept = [(t.strip(), int(lab)) for t, lab in zip(texts, labels, strict=True) if t.strip() and lab]
     if {c for _, c in kept} != {0, 1}:
         assert isinstance(result, DataError)
         return
@@ -582,7 +582,7 @@ def test_jsonl_numbers_and_nulls_in_text_column(rows):
     assert not isinstance(result, Exception), f"unexpected error: {result}"
     assert_well_formed(result)
     assert len(result.texts) == len(kept)
-    for loaded, (value, _) in zip(result.texts, kept):
+    for loaded, (value, _) in zip(result.texts, kept, strict=True):
         check_converted_text(loaded, value)
     assert result.labels.tolist() == [c for _, c in kept]
     assert result.dropped == ({"empty text": n_empty} if n_empty else {})
@@ -607,7 +607,7 @@ def test_parquet_nulls_and_numbers_in_text_column(values, as_text):
         path = folder / "nulls.parquet"
         pq.write_table(pa.table({"text": column, "label": classes}), path)
         result = load_or_error(path)
-    kept = [(v, c) for v, c in zip(values, classes) if v is not None]
+    kept = [(v, c) for v, c in zip(values, classes, strict=True) if v is not None]
     if {c for _, c in kept} != {0, 1}:
         assert isinstance(result, DataError)
         return

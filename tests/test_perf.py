@@ -25,8 +25,8 @@ def test_long_reviews_all_exceed_128_tokens_and_keep_one_polarity(sample, tokeni
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     assert min(lengths) > 128
     # Built only from sentences of the review's own class.
-    by_label = {c: {t for t, y in zip(sample.texts, sample.labels) if y == c} for c in (0, 1)}
-    for text, label in zip(texts, labels):
+    by_label = {c: {t for t, y in zip(sample.texts, sample.labels, strict=True) if y == c} for c in (0, 1)}
+    for text, label in zip(texts, labels, strict=True):
         assert any(sentence in text for sentence in by_label[label])
     again, _ = long_reviews(sample.texts, sample.labels, tokenizer, 12, seed=3)
     assert again == texts

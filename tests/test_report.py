@@ -31,7 +31,9 @@ def test_run_writes_report_and_non_empty_plots(saved_run):
         data = (saved_run / name).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 5000
         assert f"![{name}]({name})" in report
-    for section in ("## Comparison", "bootstrap confidence intervals", "McNemar", "## Split manifest", "## Environment", "Most confidently wrong"):
+    sections = ("## Comparison", "bootstrap confidence intervals", "McNemar", "## Split manifest", "## Environment",
+                "Most confidently wrong")
+    for section in sections:
         assert section in report
     assert "positive n-gram" in report  # BoW weights in the error analysis
 
@@ -169,7 +171,8 @@ HOSTILE_REVIEWS = [
     "**bold** _claims_ `code` | pipes | and # headings, the worst",
     "=HYPERLINK(\"http://evil.example\") cell formula, dreadful",
 ]
-ALL_IN_ONE = "<script>alert(1)</script> <img src=x onerror=\"alert(1)\"> ![t](http://e.example/p.png) [c](javascript:alert(1)) www.evil.example"
+ALL_IN_ONE = ("<script>alert(1)</script> <img src=x onerror=\"alert(1)\"> ![t](http://e.example/p.png) "
+              "[c](javascript:alert(1)) www.evil.example")
 
 
 def test_review_text_never_becomes_markup_in_the_report(tmp_path, sample):

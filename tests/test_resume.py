@@ -15,10 +15,10 @@ import pytest
 
 from benchmark import runner
 from benchmark.__main__ import main
-from dataset import UsageError
 from classifiers.bert import BertClassifier
 from classifiers.bert import _parallel as bert_module
 from classifiers.bert._checkpoint import save_checkpoint
+from dataset import UsageError
 
 from .conftest import FAST_PARAMS
 

@@ -97,6 +97,8 @@ def _expected_failures(estimator):
     return {**NOT_FOR_TEXT, **SVM_LIMITS}
 
 
+# scikit-learn's check_supervised_y_no_nan feeds NaN targets on purpose (and expects an error).
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
 @parametrize_with_checks(
     [TextAdapter(BowSvmClassifier(min_df=1)), TextAdapter(Word2VecSvmClassifier(min_count=1, w2v_epochs=5))],
     expected_failed_checks=_expected_failures,

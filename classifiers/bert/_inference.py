@@ -51,7 +51,8 @@ class PooledClassifier(torch.nn.Module):
 @contextlib.contextmanager
 def warnings_silenced():
     with warnings.catch_warnings():
-        # torch.ao.quantization announces its move to torchao; it still works here.
+        # torch.ao.quantization's deprecation notice (see quantized_traced) and the
+        # quantized-tensor UserWarning it triggers: known, and handled there.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", UserWarning)
@@ -69,8 +70,10 @@ def quantized_traced(module: PooledClassifier, pad_id: int) -> torch.nn.Module:
     the Python overhead that dominates single-review latency; the trace is checked
     against the eager module on another batch shape and dropped if they disagree.
     """
-    # torch.ao.quantization is deprecated in favour of torchao's quantize_ API; it still
-    # ships (and works) in torch 2.13. Move to torchao when torch drops it.
+    # torch.ao.quantization warns that it is deprecated (its removal was announced for
+    # torch 2.10; it still ships and works in 2.13). Its replacement is torchao's eager
+    # quantize_ API (Int8DynamicActivationInt8WeightConfig); move there, and add torchao
+    # to the bert extra, when a torch release drops torch.ao.quantization.
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     with warnings_silenced(), quiet_transformers():
