@@ -85,8 +85,9 @@ def run_config(args):
                 params.setdefault("bert", {})[flag] = value
     # Progress bars (BERT's included) follow the command line unless a --set says otherwise.
     for name in classifiers:
-        if "verbose" in REGISTRY[name]().get_params() and "verbose" not in params.get(name, {}):
-            params.setdefault(name, {})["verbose"] = args.bars
+        switch = REGISTRY[name].progress_param
+        if switch is not None and switch not in params.get(name, {}):
+            params.setdefault(name, {})[switch] = args.bars
     trusted = frozenset(item.partition("=")[2] for item in settings)
     cfg = RunConfig(
         data=args.data, format=args.format, text_column=args.text_column, label_column=args.label_column,

@@ -18,7 +18,7 @@ from tabulate import tabulate
 
 from dataset import UsageError, atomic_write_text
 
-from .schema import PREDICTIONS_FILE, RESULTS_FILE
+from .schema import PREDICTIONS_FILE, RESULTS_FILE, TABLE_COLUMNS, RunResults, SeedSummary
 
 #: Sub-folder of a run folder holding the fitted classifiers (``--save-models``).
 MODELS_DIR = "models"
@@ -85,20 +85,6 @@ class RunLock:
             self._fd = None
         return False
 
-#: Column title -> function of a classifier record.
-TABLE_COLUMNS = {
-    "classifier": lambda r: r["classifier"],
-    "accuracy": lambda r: r["metrics"]["accuracy"],
-    "f1_macro": lambda r: r["metrics"]["f1_macro"],
-    "roc_auc": lambda r: r["metrics"]["roc_auc"],
-    "train_time_s": lambda r: r["train_time_s"],
-    "throughput_per_s": lambda r: r["inference"]["throughput_per_s"],
-    "latency_p50_ms": lambda r: r["inference"]["latency_p50_ms"],
-    "latency_p95_ms": lambda r: r["inference"]["latency_p95_ms"],
-    "fit_peak_rss_mb": lambda r: r.get("memory", {}).get("fit_peak_rss_mb"),
-    "model_size_mb": lambda r: r.get("model_size_mb"),
-    "fit": lambda r: _fit_note(r.get("fit_info")),
-}
 _FLOAT_FORMATS = {
     "accuracy": "{:.4f}", "f1_macro": "{:.4f}", "roc_auc": "{:.4f}", "train_time_s": "{:.2f}",
     "throughput_per_s": "{:,.0f}", "latency_p50_ms": "{:.2f}", "latency_p95_ms": "{:.2f}",
@@ -106,14 +92,7 @@ _FLOAT_FORMATS = {
 }
 
 
-def _fit_note(info: dict | None) -> str:
-    """How the model was fitted when it was not simply on every training review."""
-    if not info or info["rows"] == info["of_rows"] and info["method"] in ("rbf", "full"):
-        return ""
-    return f"{info['method']} on {info['rows']:,} of {info['of_rows']:,}"
-
-
-def comparison_frame(results: dict) -> pd.DataFrame:
+def comparison_frame(results: RunResults) -> pd.DataFrame:
     """One row per classifier with the headline numbers, in run order."""
     rows = [{col: get(rec) for col, get in TABLE_COLUMNS.items()} for rec in results["classifiers"].values()]
     frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
@@ -121,7 +100,7 @@ def comparison_frame(results: dict) -> pd.DataFrame:
     return frame if frame["fit"].astype(bool).any() else frame.drop(columns="fit")
 
 
-def format_table(results: dict, tablefmt: str = "github") -> str:
+def format_table(results: RunResults, tablefmt: str = "github") -> str:
     """The comparison table as text (``tabulate`` format ``tablefmt``)."""
     frame = comparison_frame(results)
     cells = [
@@ -161,7 +140,7 @@ def _csv_text(frame: pd.DataFrame) -> str:
     return buf.getvalue()
 
 
-def write_run(run_dir: Path, results: dict, split, predictions: dict) -> None:
+def write_run(run_dir: Path, results: RunResults, split, predictions: dict) -> None:
     """(Re)write every file of the run folder from the current state."""
     run_dir = Path(run_dir)
     write_json(run_dir / RESULTS_FILE, results)
@@ -174,7 +153,7 @@ def write_run(run_dir: Path, results: dict, split, predictions: dict) -> None:
     )
 
 
-def format_seed_summary(summary: dict) -> str:
+def format_seed_summary(summary: SeedSummary) -> str:
     """Markdown table of mean ± standard deviation per classifier and metric over seeds."""
     metrics = list(next(iter(summary["metrics"].values()), {}))
     rows = [

@@ -131,6 +131,27 @@ HEADLINE_METRICS: dict[str, Callable[[ClassifierRecord], float | None]] = {
     "latency_p50_ms": lambda r: r["inference"]["latency_p50_ms"],
 }
 
+def fit_note(info: dict | None) -> str:
+    """How the model was fitted when it was not simply on every training review."""
+    if not info or info["rows"] == info["of_rows"] and info["method"] in ("rbf", "full"):
+        return ""
+    return f"{info['method']} on {info['rows']:,} of {info['of_rows']:,}"
+
+
+#: Column title -> function of a classifier record.
+TABLE_COLUMNS = {
+    "classifier": lambda r: r["classifier"],
+    "accuracy": lambda r: r["metrics"]["accuracy"],
+    "f1_macro": lambda r: r["metrics"]["f1_macro"],
+    "roc_auc": lambda r: r["metrics"]["roc_auc"],
+    "train_time_s": lambda r: r["train_time_s"],
+    "throughput_per_s": lambda r: r["inference"]["throughput_per_s"],
+    "latency_p50_ms": lambda r: r["inference"]["latency_p50_ms"],
+    "latency_p95_ms": lambda r: r["inference"]["latency_p95_ms"],
+    "fit_peak_rss_mb": lambda r: r.get("memory", {}).get("fit_peak_rss_mb"),
+    "model_size_mb": lambda r: r.get("model_size_mb"),
+    "fit": lambda r: fit_note(r.get("fit_info")),
+}
 #: The keys every results.json has, with their JSON types.
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "run_id": str, "status": str, "config": dict, "environment": dict, "data": dict,

@@ -161,6 +161,8 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
     supports_distributed: ClassVar[bool] = False
     #: Has a ``checkpoint_dir`` hyperparameter: an interrupted fit continues from it.
     supports_checkpoints: ClassVar[bool] = False
+    #: Name of the hyperparameter that switches the classifier's own progress bars, if any.
+    progress_param: ClassVar[str | None] = None
     #: scikit-learn's declarative hyperparameter checks, run at the start of ``fit``.
     _parameter_constraints: ClassVar[dict] = {}
 

@@ -10,7 +10,9 @@ The public API is re-exported here; the implementation lives in private modules:
 * :mod:`dataset._columns`: choosing the text and label columns;
 * :mod:`dataset._labels`: dropping unusable rows, normalising labels;
 * :mod:`dataset._files`: reading one file with all of the above;
-* :mod:`dataset._download`: the Yelp polarity archive;
+* :mod:`dataset._download`: the Yelp polarity archive, with
+  :mod:`dataset._fetch` (HTTP download with resume), :mod:`dataset._archive`
+  (checksums, safe extraction) and :mod:`dataset._cachefiles` (cache files);
 * :mod:`dataset._hf`: Hugging Face datasets;
 * :mod:`dataset._sources`: one ``load_reviews`` for files, downloaded and
   Hugging Face datasets;

@@ -1,4 +1,4 @@
-"""Tests for ``dataset._download``: cache, resume, checksums, safe extraction.
+"""Tests for ``dataset._download`` (with ``_fetch`` and ``_archive``): cache, resume, checksums, safe extraction.
 
 Everything is served by a loopback HTTP server with a tiny archive in the
 layout of Zhang et al.'s ``yelp_review_polarity_csv.tgz``; nothing touches the
@@ -368,10 +368,11 @@ def test_not_an_archive_is_refused(cache, server):
 
 def test_row_counts_are_checked_for_the_default_url(cache, server, monkeypatch):
     spec = DATASETS["yelp-polarity"]
-    # Pretend the loopback URL is the published one, which enables the check.
+    # Pretend the loopback URL is the published one, which enables the check;
+    # the pinned checksum then applies too, so pin the fake archive's.
+    fake = dataclasses.replace(spec, url=server.url(), sha256=hashlib.sha256(ARCHIVE).hexdigest())
     monkeypatch.setitem(
-        DATASETS, "yelp-polarity",
-        dataclasses.replace(spec, url=server.url(), expected_rows={"train": 4, "test": 5}),
+        DATASETS, "yelp-polarity", dataclasses.replace(fake, expected_rows={"train": 4, "test": 5})
     )
     monkeypatch.delenv("SENTIBENCH_YELP_URL")
     with pytest.raises(DataError) as excinfo:
@@ -380,10 +381,23 @@ def test_row_counts_are_checked_for_the_default_url(cache, server, monkeypatch):
     assert not (cache / FOLDER).exists()
 
     monkeypatch.setitem(
-        DATASETS, "yelp-polarity",
-        dataclasses.replace(spec, url=server.url(), expected_rows={"train": 4, "test": 3}),
+        DATASETS, "yelp-polarity", dataclasses.replace(fake, expected_rows={"train": 4, "test": 3})
     )
     assert (download(verbose=False) / "test.csv").is_file()
+
+
+def test_default_url_download_not_matching_published_sha256_is_deleted(cache, server, monkeypatch):
+    spec = DATASETS["yelp-polarity"]
+    # TensorFlow Datasets' url_checksums/yelp_polarity_reviews.txt.
+    published = "528f22e286cad085948acbc3bea7e58188416546b0e364d0ae4ca0ce666abe35"
+    assert spec.sha256 == published
+    # The loopback URL stands in for the published one; the pin stays.
+    monkeypatch.setitem(DATASETS, "yelp-polarity", dataclasses.replace(spec, url=server.url()))
+    monkeypatch.delenv("SENTIBENCH_YELP_URL")
+    with pytest.raises(DataError) as excinfo:
+        download(verbose=False)
+    assert_one_line(excinfo, hashlib.sha256(ARCHIVE).hexdigest(), f"but {published} was expected", "it was deleted")
+    assert [p.name for p in cache.iterdir()] == []
 
 
 def test_partial_folder_is_completed_without_overwriting(cache, server):

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from dataset import atomic_write_text
 
+from .._card import render_card
 from .._persist import ModelFileError
-from ._hub import LOAD_ERRORS, check_no_remote_code, load_error_message, quiet_transformers
+from ._hub import BUNDLED_MODEL_NAMES, LOAD_ERRORS, check_no_remote_code, load_error_message, quiet_transformers
 
 TRAINING_FILE = "training.json"
 #: Sub-folder of a mean-pooled model's Hugging Face files (see the module docstring).
@@ -115,3 +116,35 @@ def usage_lines(max_length: int, truncation: str) -> list[str]:
         'clf = SentimentClassifier.load("THIS_FOLDER")',
         "```",
     ]
+
+
+def model_card(clf, context: dict) -> str:
+    """The model card: with Hugging Face metadata and usage when plain transformers can load it."""
+    if clf.pooling != "cls":
+        return render_card(clf, context)
+    base = clf.model if clf.model is not None and str(clf.model) not in BUNDLED_MODEL_NAMES else BUNDLED_MODEL_NAMES[1]
+    return render_card(clf, context, front_matter=front_matter(str(base)), usage=usage_lines(clf.max_length, clf.truncation))
+
+
+def card_facts(clf) -> list[str]:
+    base = clf.model or f"{BUNDLED_MODEL_NAMES[1]} (bundled with sentibench)"
+    best = max((h["val_accuracy"] for h in clf.history_ if h["val_accuracy"] is not None), default=None)
+    facts = [
+        f"Base checkpoint: `{base}`, fine-tuned for {len(clf.history_)} evaluation(s); the weights of epoch "
+        f"{clf.best_epoch_:g} were kept" + (f" (validation accuracy {best:.4f})." if best is not None else "."),
+        f"Training precision: {clf.precision_} on {clf.device_}.",
+    ]
+    choice = clf.inference_choice_
+    if choice:
+        facts.append(f"Inference path chosen by sentibench: {choice['chosen']} ({choice['reason']}).")
+    return facts
+
+
+def card_limits(clf) -> list[str]:
+    limits = [f"Reviews longer than {clf.max_length} tokens are cut ({clf.truncation})."]
+    if clf.pooling == "mean":
+        limits.append(
+            "Mean pooling has no plain transformers equivalent: the encoder files are in `encoder/` and the "
+            "model must be loaded with sentibench (`SentimentClassifier.load`)."
+        )
+    return limits

@@ -122,6 +122,46 @@ def single_review_latency_ms(net, encoded, runtime, *, calls: int = 30, warmup: 
     return float(np.median(times) * 1000)
 
 
+def batch_size_of(path: str) -> int:
+    """Reviews per forward pass: int8 runs one review at a time, because dynamic
+    quantisation scales activations by the whole batch, so a review's score would
+    otherwise depend on its neighbours; the other paths batch 64 reviews of similar length."""
+    return 1 if path == "int8" else 64
+
+
+class InferenceNets:
+    """The CPU inference networks of one fitted model, each built (traced) on first use."""
+
+    def __init__(self, module: PooledClassifier, pad_id: int):
+        self.module = module.eval()
+        self.pad_id = pad_id
+        self._nets: dict[str, torch.nn.Module] = {}
+
+    def get(self, path: str) -> torch.nn.Module:
+        """``"train"`` is the module itself (autocast by the caller); the others are traced copies."""
+        if path not in self._nets:
+            self._nets[path] = self.module if path == "train" else inference_net(self.module, path, self.pad_id)
+        return self._nets[path]
+
+    def choose(self, encoded, labels, runtime, paths) -> dict:
+        """Measure ``paths`` (which must include fp32) on validation data and pick one with
+        :func:`choose_path`; returns the record kept as ``inference_choice_``."""
+        candidates = {}
+        for path in paths:
+            net = self.get(path)
+            logits = predict_logits(net, encoded, runtime, autocast=False, batch_size=batch_size_of(path))
+            candidates[path] = {
+                "val_accuracy": float((logits.argmax(-1).numpy() == labels).mean()),
+                "latency_p50_ms": single_review_latency_ms(net, encoded, runtime),
+            }
+        chosen, reason = choose_path(candidates)
+        logger.info(
+            "bert: predicting with %s (%s); %s", chosen, reason,
+            ", ".join(f"{p}: val acc {c['val_accuracy']:.4f}, {c['latency_p50_ms']:.2f} ms" for p, c in candidates.items()),
+        )
+        return {"chosen": chosen, "reason": reason, "tolerance": ACCURACY_TOLERANCE, "candidates": candidates}
+
+
 def choose_path(candidates: dict[str, dict], tolerance: float = ACCURACY_TOLERANCE) -> tuple[str, str]:
     """The fastest path whose validation accuracy is within ``tolerance`` of fp32's.
 

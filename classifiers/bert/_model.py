@@ -17,17 +17,8 @@ from ..base import SentimentClassifier
 from . import _export
 from ._batching import DEFAULT_MAX_LENGTH, encode
 from ._checkpoint import checkpoint_path, fingerprint
-from ._hub import BUNDLED_MODEL_NAMES, load_pretrained
-from ._inference import (
-    ACCURACY_TOLERANCE,
-    CPU_PATHS,
-    POOLINGS,
-    PooledClassifier,
-    choose_path,
-    inference_net,
-    predict_logits,
-    single_review_latency_ms,
-)
+from ._hub import network_for_training
+from ._inference import CPU_PATHS, POOLINGS, InferenceNets, PooledClassifier, batch_size_of, predict_logits
 from ._parallel import processes
 from ._runtime import DEVICES, PRECISIONS, Runtime, cpu_supports_bf16, resolve_device
 from ._train import TrainingData, TrainSettings, train
@@ -156,6 +147,7 @@ class BertClassifier(SentimentClassifier):
     name = "bert"
     supports_distributed = True
     supports_checkpoints = True
+    progress_param = "verbose"
     model_files = (_export.TRAINING_FILE,)
     _parameter_constraints = {
         "model": [str, os.PathLike, None],
@@ -249,22 +241,12 @@ class BertClassifier(SentimentClassifier):
         procs = processes()
         self.device_ = procs.device or self.device_
         set_seed(self.seed)
-        id2label = _export.label_names(self.classes_.tolist())
-        self.tokenizer_, hf_model = load_pretrained(
-            self.model, attention_probs_dropout_prob=self.attention_dropout,
-            id2label=id2label, label2id={v: k for k, v in id2label.items()},
+        self.tokenizer_, self.model_, net = network_for_training(
+            self.model, pooling=self.pooling, id2label=_export.label_names(self.classes_.tolist()),
+            attention_dropout=self.attention_dropout, freeze_embeddings=self.freeze_embeddings,
+            max_length=self.max_length, device=self.device_,
         )
-        # Plain transformers then truncates as training did (pipeline(..., truncation=True)).
-        self.tokenizer_.model_max_length = self.max_length
-        net = PooledClassifier(hf_model, self.pooling).to(self.device_)
-        pooler = getattr(hf_model.base_model, "pooler", None)
-        if self.pooling == "mean" and pooler is not None:
-            # Unused with mean pooling; frozen so DDP does not wait for its gradients.
-            pooler.requires_grad_(False)
-        if self.freeze_embeddings:
-            hf_model.get_input_embeddings().weight.requires_grad_(False)
-        self.model_ = hf_model
-        self._inference_model = None
+        self._inference_nets = None
 
         texts, y, sample_weight = self._limit_training_rows(texts, y, sample_weight)
         if len(texts) < procs.num_processes:
@@ -278,11 +260,7 @@ class BertClassifier(SentimentClassifier):
             val_encoded=self._encode(validation[0]) if has_validation else None,
             val_labels=np.asarray(validation[1]) if has_validation else None,
         )
-        settings = TrainSettings(
-            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
-            warmup_ratio=self.warmup_ratio, weight_decay=self.weight_decay, max_grad_norm=self.max_grad_norm,
-            patience=self.patience, eval_every=self.eval_every, seed=self.seed, verbose=self.verbose,
-        )
+        settings = TrainSettings.from_params(self.get_params())
         checkpoint = checkpoint_path(self.checkpoint_dir) if procs.keeps_checkpoints else None
         run_id = fingerprint(self._training_params(), texts, y, validation, sample_weight) if checkpoint else None
         state = train(net, data, settings, self._runtime(), procs, checkpoint, run_id)
@@ -309,32 +287,17 @@ class BertClassifier(SentimentClassifier):
     # -- inference ----------------------------------------------------------------------
 
     def _choose_inference(self, data: TrainingData) -> dict:
-        """Pick the CPU inference path on the validation split (``inference="auto"``).
-
-        int8 and bf16 are candidates only where they keep the fp32 model's validation
-        accuracy within ``ACCURACY_TOLERANCE``; of those, the fastest single-review path
-        wins. Without a validation split nothing can be checked: fp32.
-        """
+        """Pick the CPU inference path on the validation split (``inference="auto"``):
+        int8 and bf16 qualify only if they keep fp32's validation accuracy within 0.3
+        points, and the fastest qualifying path wins. Without a validation split nothing
+        can be checked: fp32."""
         if self.device_ != "cpu":
             return {"chosen": "train", "reason": f"{self.device_}: the training precision, batched"}
         if data.val_encoded is None:
             logger.info("bert: no validation split to check faster precisions on; predicting in fp32")
             return {"chosen": "fp32", "reason": "no validation split to check int8 or bf16 on"}
         paths = [p for p in CPU_PATHS if p != "bf16" or cpu_supports_bf16()]
-        runtime, candidates = self._runtime(), {}
-        for path in paths:
-            net = self._inference_net(path)
-            logits = predict_logits(net, data.val_encoded, runtime, autocast=False, batch_size=self._batch_size(path))
-            candidates[path] = {
-                "val_accuracy": float((logits.argmax(-1).numpy() == data.val_labels).mean()),
-                "latency_p50_ms": single_review_latency_ms(net, data.val_encoded, runtime),
-            }
-        chosen, reason = choose_path(candidates)
-        logger.info(
-            "bert: predicting with %s (%s); %s", chosen, reason,
-            ", ".join(f"{p}: val acc {c['val_accuracy']:.4f}, {c['latency_p50_ms']:.2f} ms" for p, c in candidates.items()),
-        )
-        return {"chosen": chosen, "reason": reason, "tolerance": ACCURACY_TOLERANCE, "candidates": candidates}
+        return self._nets().choose(data.val_encoded, data.val_labels, self._runtime(), paths)
 
     def _inference_path(self) -> str:
         if self.inference != "auto":
@@ -342,29 +305,18 @@ class BertClassifier(SentimentClassifier):
         choice = getattr(self, "inference_choice_", None)
         return choice["chosen"] if choice else ("fp32" if self.device_ == "cpu" else "train")
 
-    @staticmethod
-    def _batch_size(path: str) -> int:
-        # int8 runs one review at a time: dynamic quantisation scales activations by the
-        # whole batch, so a review's score would otherwise depend on its neighbours.
-        return 1 if path == "int8" else 64
-
-    def _inference_net(self, path: str | None = None):
-        """The network of an inference path (default: the one ``predict`` uses); built once."""
-        path = path or self._inference_path()
-        if path != "train" and self.device_ != "cpu":
-            raise UsageError(f"bert: inference={path!r} runs on a CPU only; use inference='train' on a GPU")
-        cache = self.__dict__.setdefault("_inference_model", None) or {}
-        if path not in cache:
-            module = PooledClassifier(self.model_, self.pooling).eval()
-            cache[path] = module if path == "train" else inference_net(module, path, self.tokenizer_.pad_token_id or 0)
-            self._inference_model = cache
-        return cache[path]
+    def _nets(self) -> InferenceNets:
+        if getattr(self, "_inference_nets", None) is None:
+            self._inference_nets = InferenceNets(PooledClassifier(self.model_, self.pooling), self.tokenizer_.pad_token_id or 0)
+        return self._inference_nets
 
     def _test_logits(self, texts):
         path = self._inference_path()
+        if path != "train" and self.device_ != "cpu":
+            raise UsageError(f"bert: inference={path!r} runs on a CPU only; use inference='train' on a GPU")
         return predict_logits(
-            self._inference_net(path), self._encode(texts), self._runtime(), autocast=path == "train",
-            batch_size=self._batch_size(path) if path != "train" else max(self.batch_size, 64),
+            self._nets().get(path), self._encode(texts), self._runtime(), autocast=path == "train",
+            batch_size=batch_size_of(path) if path != "train" else max(self.batch_size, 64),
         )
 
     def _decision_function(self, texts):
@@ -426,43 +378,19 @@ class BertClassifier(SentimentClassifier):
         if self.device_ == "cpu" and self.precision_ == "fp16":
             self.precision_ = "fp32"
         self.model_.to(self.device_).eval()
-        self._inference_model = None
+        self._inference_nets = None
 
     def _model_card(self, context: dict) -> str:
-        from .._card import render_card
-
-        if self.pooling != "cls":
-            return render_card(self, context)
-        base = self.model if self.model is not None and str(self.model) not in BUNDLED_MODEL_NAMES else BUNDLED_MODEL_NAMES[1]
-        return render_card(
-            self, context, front_matter=_export.front_matter(str(base)),
-            usage=_export.usage_lines(self.max_length, self.truncation),
-        )
+        return _export.model_card(self, context)
 
     def _card_facts(self) -> list[str]:
-        base = self.model or f"{BUNDLED_MODEL_NAMES[1]} (bundled with sentibench)"
-        best = max((h["val_accuracy"] for h in self.history_ if h["val_accuracy"] is not None), default=None)
-        facts = [
-            f"Base checkpoint: `{base}`, fine-tuned for {len(self.history_)} evaluation(s); the weights of epoch "
-            f"{self.best_epoch_:g} were kept" + (f" (validation accuracy {best:.4f})." if best is not None else "."),
-            f"Training precision: {self.precision_} on {self.device_}.",
-        ]
-        choice = self.inference_choice_
-        if choice:
-            facts.append(f"Inference path chosen by sentibench: {choice['chosen']} ({choice['reason']}).")
-        return facts
+        return _export.card_facts(self)
 
     def _card_limits(self) -> list[str]:
-        limits = [f"Reviews longer than {self.max_length} tokens are cut ({self.truncation})."]
-        if self.pooling == "mean":
-            limits.append(
-                "Mean pooling has no plain transformers equivalent: the encoder files are in `encoder/` and the "
-                "model must be loaded with sentibench (`SentimentClassifier.load`)."
-            )
-        return limits
+        return _export.card_limits(self)
 
     def __getstate__(self):
         # The traced inference copies are a cache, rebuilt on demand (clone/pickle need not carry them).
         state = dict(self.__dict__)
-        state.pop("_inference_model", None)
+        state.pop("_inference_nets", None)
         return state

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
@@ -38,6 +38,10 @@ class TrainSettings:
     eval_every: int | None
     seed: int
     verbose: bool
+
+    @classmethod
+    def from_params(cls, params: dict) -> TrainSettings:
+        return cls(**{f.name: params[f.name] for f in fields(cls)})
 
 
 @dataclass
