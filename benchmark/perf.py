@@ -24,14 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from classifiers.bert import BertClassifier, bundled_model_path, cpu_supports_bf16, quiet_transformers
+from classifiers.bert import DEFAULT_MAX_LENGTH, BertClassifier, bundled_model_path, cpu_supports_bf16, quiet_transformers
 from dataset import load_reviews, stratified_sample
 
 from .timing import measure_latency, stopwatch
 
 logger = logging.getLogger(__name__)
 
-SEED_MAX_LENGTH = 128
+#: The seed notebook's max_length, which is also BertClassifier's default.
+SEED_MAX_LENGTH = DEFAULT_MAX_LENGTH
 SHARED_SENTENCES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "yelp_sentences.csv"
 
 

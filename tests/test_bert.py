@@ -8,7 +8,7 @@ import pytest
 from classifiers import BertClassifier
 from classifiers.bert import ModelNotAvailableError, length_grouped_batches, load_pretrained, truncate
 
-from .conftest import FAST_PARAMS
+from ._helpers import FAST_PARAMS
 
 
 def fast(**extra):

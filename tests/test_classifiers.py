@@ -17,7 +17,7 @@ from classifiers import REGISTRY, BowSvmClassifier, ModelFileError, SentimentCla
 from classifiers._persist import METADATA_FILE
 from classifiers.w2v_svm import tokenize
 
-from .conftest import FAST_PARAMS
+from ._helpers import FAST_PARAMS
 
 NAMES = sorted(REGISTRY)
 

@@ -15,7 +15,7 @@ from benchmark.__main__ import main
 from benchmark.cli import parse_overrides
 from dataset import UsageError
 
-from .conftest import shared_file
+from ._helpers import shared_file
 
 FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=3", "--latency-calls", "5"]
 

@@ -20,7 +20,7 @@ from dataset import (
     stratified_split,
 )
 
-from .conftest import SHARED_DATA, assert_one_line
+from ._helpers import SHARED_DATA, assert_one_line
 
 # Zhang et al. (2015) Yelp polarity layout: no header, "label","text", quotes
 # doubled, newlines escaped as a backslash + "n" (written raw here on purpose).
@@ -506,20 +506,15 @@ def test_stratified_split_reproducible_per_seed(seed_sized_labels):
     assert not np.array_equal(first[0], other[0])
 
 
-def test_stratified_split_matches_seed_procedure(seed_sized_labels):
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(len(seed_sized_labels))
-    train, rest = train_test_split(
-        idx, test_size=0.3, stratify=seed_sized_labels, random_state=42
-    )
-    val, test = train_test_split(
-        rest, test_size=0.5, stratify=seed_sized_labels[rest], random_state=42
-    )
-
-    got = stratified_split(seed_sized_labels, seed=42)
-
-    assert all(np.array_equal(a, b) for a, b in zip(got, (train, val, test), strict=True))
+def test_stratified_split_is_the_seed_notebooks_exact_split(seed_sized_labels):
+    """The seed notebook's split (train_test_split 70/30, then 50/50, random_state=42),
+    pinned by the digest of its index arrays: any change of procedure, order or library
+    behaviour that would move even one review between parts fails here."""
+    train, val, test = stratified_split(seed_sized_labels, seed=42)
+    manifest = split_manifest(seed_sized_labels, train, val, test)
+    assert manifest["sha256"] == "371fde193826d6e37169f4da689db53ff6b0498a0f530a1ffffa0b3a0a667415"
+    assert train[:5].tolist() == [13053, 36863, 35669, 35353, 32773]
+    assert test[:3].tolist() == [17944, 2652, 16225]
 
 
 @pytest.mark.parametrize("n_minority", [0, 1, 3, 5])

@@ -13,8 +13,7 @@ import pytest
 
 from classifiers.bert import BertClassifier, PooledClassifier, distributed_length_grouped_batches
 
-from ._helpers import weights_digest
-from .conftest import unused_port
+from ._helpers import unused_port, weights_digest
 
 
 @pytest.mark.parametrize("n, batch_size, world", [(140, 16, 2), (141, 8, 2), (50, 4, 3), (5, 16, 2)])

@@ -20,7 +20,7 @@ import pytest
 from dataset import DataError, load_reviews
 from dataset._download import DATASETS, cache_dir, download, resolve_named
 
-from .conftest import assert_one_line, unused_port
+from ._helpers import assert_one_line, unused_port
 
 FOLDER = "yelp_review_polarity_csv"
 

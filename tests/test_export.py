@@ -14,7 +14,7 @@ from benchmark.__main__ import main
 from classifiers import BertClassifier, SentimentClassifier
 from classifiers.bert._inference import choose_path
 
-from .conftest import FAST_PARAMS, shared_file
+from ._helpers import FAST_PARAMS, shared_file
 
 
 def fast(**extra):

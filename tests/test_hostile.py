@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from classifiers import REGISTRY
 from dataset import FORMATS, DataError, ReviewData, load_reviews
 
-from .conftest import FAST_PARAMS
+from ._helpers import FAST_PARAMS
 
 LOADER_SETTINGS = settings(
     max_examples=40,

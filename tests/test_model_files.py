@@ -20,7 +20,7 @@ import pytest
 from benchmark.__main__ import main
 from classifiers import BertClassifier, BowSvmClassifier, ModelFileError, SentimentClassifier, Word2VecSvmClassifier
 
-from .conftest import FAST_PARAMS
+from ._helpers import FAST_PARAMS
 
 
 class _Payload:

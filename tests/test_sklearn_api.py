@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from classifiers import BertClassifier, BowSvmClassifier, Word2VecSvmClassifier
 
-from .conftest import FAST_PARAMS, shared_file
+from ._helpers import FAST_PARAMS, shared_file
 
 CLASSICAL = {"bow": BowSvmClassifier, "w2v": Word2VecSvmClassifier}
 

@@ -20,7 +20,7 @@ import pytest
 from classifiers import REGISTRY
 from dataset import bundled_sample_path, load_reviews, stratified_sample, stratified_split
 
-from ..conftest import SHARED_DATA
+from .._helpers import SHARED_DATA
 
 pytestmark = pytest.mark.latency
 
