@@ -13,6 +13,7 @@ from __future__ import annotations
 from ._launch import process_rank, world_size
 from ._persist import params_from_json, params_to_json
 from ._registry import REGISTRY, MissingExtraError
+from ._text import TOKEN_PATTERN, tokenize
 from .base import ModelFileError, SentimentClassifier
 
 #: Marks this package as sentibench's own (see ``benchmark.startup``).
@@ -39,9 +40,11 @@ __all__ = [
     "MissingExtraError",
     "ModelFileError",
     "SentimentClassifier",
+    "TOKEN_PATTERN",
     "Word2VecSvmClassifier",
     "params_from_json",
     "params_to_json",
     "process_rank",
+    "tokenize",
     "world_size",
 ]

@@ -14,6 +14,7 @@ from dataset import DataError
 
 from ._calibration import calibration_scores, fit_platt, platt_proba
 from ._persist import ModelFileError, skops_dump, skops_load
+from ._text import TOKEN_PATTERN
 from .base import SentimentClassifier
 
 _MODEL_FILE = "model.skops"
@@ -38,6 +39,11 @@ class BowSvmClassifier(SentimentClassifier):
         TF-IDF weighting or raw term counts.
     ngram_range : tuple (min_n, max_n), default=(1, 2)
         Word n-gram sizes.
+    token_pattern : str, default=TOKEN_PATTERN
+        Regular expression of a token, matched on lower-cased text. The default is
+        sentibench's tokenizer, shared with Word2Vec: words with inner apostrophes
+        ("wasn't"), "!" and "?" (more accurate than scikit-learn's ``(?u)\\b\\w\\w+\\b``
+        on review data; docs/design.md).
     min_df : int or float, default=2
         Ignore terms in fewer reviews than this (or a fraction).
     max_features : int, optional
@@ -74,6 +80,7 @@ class BowSvmClassifier(SentimentClassifier):
         "C": [Interval(Real, 0, None, closed="neither")],
         "features": [StrOptions({"tfidf", "counts"})],
         "ngram_range": [tuple, list],
+        "token_pattern": [str],
         "min_df": [Interval(Integral, 1, None, closed="left"), Interval(Real, 0, 1, closed="both")],
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
         "sublinear_tf": ["boolean"],
@@ -87,6 +94,7 @@ class BowSvmClassifier(SentimentClassifier):
         C=0.5,
         features="tfidf",
         ngram_range=(1, 2),
+        token_pattern=TOKEN_PATTERN,
         min_df=2,
         max_features=None,
         sublinear_tf=True,
@@ -96,6 +104,7 @@ class BowSvmClassifier(SentimentClassifier):
         self.C = C
         self.features = features
         self.ngram_range = ngram_range
+        self.token_pattern = token_pattern
         self.min_df = min_df
         self.max_features = max_features
         self.sublinear_tf = sublinear_tf
@@ -113,7 +122,10 @@ class BowSvmClassifier(SentimentClassifier):
             )
 
     def _make_vectorizer(self):
-        common = dict(ngram_range=tuple(self.ngram_range), min_df=self.min_df, max_features=self.max_features)
+        common = dict(
+            ngram_range=tuple(self.ngram_range), token_pattern=self.token_pattern, min_df=self.min_df,
+            max_features=self.max_features,
+        )
         if self.features == "tfidf":
             return TfidfVectorizer(sublinear_tf=self.sublinear_tf, **common)
         return CountVectorizer(**common)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import zlib
 from numbers import Integral, Real
 from pathlib import Path
@@ -20,6 +19,7 @@ from dataset import DataError, stratified_sample
 
 from ._calibration import calibration_scores, fit_platt, platt_proba
 from ._persist import ModelFileError, skops_dump, skops_load
+from ._text import tokenize
 from .base import SentimentClassifier
 
 logger = logging.getLogger(__name__)
@@ -27,23 +27,6 @@ logger = logging.getLogger(__name__)
 _VECTORS_FILE = "vectors.w2v.bin"
 _MODEL_FILE = "model.skops"
 _ALLOWED_TYPES = frozenset({"builtins.type", "numpy.float64", "numpy.int64", "numpy.int32"})
-
-# Runs of word characters with inner apostrophes ("don't", "n't", "it's"), plus "!" and
-# "?", which carry sentiment; other punctuation is dropped.
-_TOKEN_RE = re.compile(r"\w+(?:'\w+)*|[!?]")
-
-
-def tokenize(text: str) -> list[str]:
-    """The tokenizer of :class:`Word2VecSvmClassifier`.
-
-    Lower-cases, then keeps runs of letters, digits and underscores (with inner
-    apostrophes: ``"don't"``, ``"n't"``) and the marks ``!`` and ``?``.
-
-    >>> tokenize("The pasta wasn't great!! _num_ stars?")
-    ['the', 'pasta', "wasn't", 'great', '!', '!', '_num_', 'stars', '?']
-    """
-    return _TOKEN_RE.findall(text.lower())
-
 
 def _stable_hash(text: str) -> int:
     # gensim seeds each word's initial vector with hashfxn(word + seed); Python's own
@@ -105,7 +88,7 @@ class Word2VecSvmClassifier(SentimentClassifier):
     an optional unlabelled in-domain ``corpus``; never validation or test texts), or
     loaded from ``vectors``. A review's vector is the mean of its in-vocabulary word
     vectors; a review with none gets the zero vector (counted in ``n_empty_``).
-    Tokenisation is :func:`tokenize`.
+    Tokenisation is sentibench's shared tokenizer (:func:`classifiers._text.tokenize`).
 
     Vectors trained from scratch on a few thousand short reviews are weak: pass a larger
     unlabelled corpus of reviews from the same domain through ``corpus`` when you have one.

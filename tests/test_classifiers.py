@@ -13,9 +13,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import cross_val_score
 
-from classifiers import REGISTRY, BowSvmClassifier, ModelFileError, SentimentClassifier, Word2VecSvmClassifier
+from classifiers import REGISTRY, BowSvmClassifier, ModelFileError, SentimentClassifier, Word2VecSvmClassifier, tokenize
 from classifiers._persist import METADATA_FILE
-from classifiers.w2v_svm import tokenize
 
 from ._helpers import FAST_PARAMS
 
