@@ -24,7 +24,8 @@ RUN_OPTIONS = {
     "--label-map": "label_map", "--dedupe": "dedupe", "--sample-size": "sample_size", "--seed": "seed",
     "--output": "output", "--set": "set", "--config": "config", "--latency-calls": "latency_calls",
     "--save-models": "save_models", "--max-train-samples": "max_train_samples", "--eval-every": "eval_every",
-    "--seeds": "seeds",
+    "--seeds": "seeds", "--max-latency-ms": "max_latency_ms", "--max-train-s": "max_train_s",
+    "--max-model-mb": "max_model_mb", "--cpu-hour-price": "cpu_hour_price", "--sizes": "sizes", "--repeats": "repeats",
 }
 
 
@@ -70,6 +71,39 @@ def add_data_arguments(parser: argparse.ArgumentParser, with_data: bool = True) 
     )
 
 
+def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("budgets (for the recommendation; every classifier is still measured)")
+    group.add_argument("--max-latency-ms", type=float, metavar="MS",
+                       help="recommend only classifiers whose single-review p50 is at most MS")
+    group.add_argument("--max-train-s", type=float, metavar="S", help="recommend only classifiers that train in at most S seconds")
+    group.add_argument("--max-model-mb", type=float, metavar="MB", help="recommend only classifiers whose saved model is at most MB")
+    group.add_argument("--cpu-hour-price", type=float, metavar="PRICE",
+                       help="price of one CPU core-hour: adds the price of classifying a million reviews to the table")
+
+
+def add_experiment_arguments(parser: argparse.ArgumentParser, names: str) -> None:
+    """What ``run`` and ``curve`` share: classifiers, data, split, hyperparameters, output."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", default=None, help=f"every classifier ({names}); the default")
+    which.add_argument("--classifiers", metavar="NAMES", help=f"comma-separated classifiers, from: {names}")
+    add_data_arguments(parser)
+    parser.add_argument("--dedupe", action="store_true", default=None,
+                        help="drop repeated reviews (same text after whitespace normalisation) before splitting")
+    parser.add_argument("--sample-size", type=int, metavar="N", help="first draw a stratified sample of N reviews")
+    parser.add_argument("--seed", type=int, help="seed of the sample, the split and the classifiers (default 42)")
+    parser.add_argument("--output", help="folder that receives the run folder (default results/)")
+    parser.add_argument(
+        "--set", action="append", metavar="NAME.PARAM=VALUE",
+        help="override a hyperparameter, e.g. --set bow.C=0.5 --set bow.ngram_range=1,3 (repeatable); "
+        "w2v.vectors may name gensim's pickle-based .kv vectors only here, on the command line "
+        "(never in --config or a resumed run: unpickling can run code)",
+    )
+    parser.add_argument("--config", metavar="FILE", help='JSON file of hyperparameters: {"bow": {"C": 0.5}, "w2v": {...}}')
+    parser.add_argument("--max-train-samples", type=int, metavar="N", help="BERT: train on a stratified sample of N training reviews")
+    parser.add_argument("--eval-every", type=int, metavar="STEPS",
+                        help="BERT: also evaluate (and keep the best weights) every STEPS steps")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _verbosity_options()
     names = ", ".join(REGISTRY)
@@ -81,22 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="train and evaluate classifiers on one identical split")
-    which = run.add_mutually_exclusive_group()
-    which.add_argument("--all", action="store_true", default=None, help=f"run every classifier ({names}); the default")
-    which.add_argument("--classifiers", metavar="NAMES", help=f"comma-separated classifiers to run, from: {names}")
-    add_data_arguments(run)
-    run.add_argument("--dedupe", action="store_true", default=None,
-                     help="drop repeated reviews (same text after whitespace normalisation) before splitting")
-    run.add_argument("--sample-size", type=int, metavar="N", help="first draw a stratified sample of N reviews")
-    run.add_argument("--seed", type=int, help="seed of the sample, the split and the classifiers (default 42)")
-    run.add_argument("--output", help="folder that receives the run folder (default results/)")
-    run.add_argument(
-        "--set", action="append", metavar="NAME.PARAM=VALUE",
-        help="override a hyperparameter, e.g. --set bow.C=0.5 --set bow.ngram_range=1,3 (repeatable); "
-        "w2v.vectors may name gensim's pickle-based .kv vectors only here, on the command line "
-        "(never in --config or a resumed run: unpickling can run code)",
-    )
-    run.add_argument("--config", metavar="FILE", help='JSON file of hyperparameters: {"bow": {"C": 0.5}, "w2v": {...}}')
+    add_experiment_arguments(run, names)
     run.add_argument("--latency-calls", type=int, help="timed single-review calls per classifier (default 100)")
     run.add_argument("--save-models", action="store_true", default=None,
                      help="keep each fitted classifier under RUN_DIR/models/NAME (BERT as a Hugging Face folder)")
@@ -105,10 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue an interrupted run with its own saved data and settings (no other run option may be given): "
         "finished classifiers are kept, BERT restarts after its last epoch; changed data is refused",
     )
-    run.add_argument("--max-train-samples", type=int, metavar="N", help="BERT: train on a stratified sample of N training reviews")
-    run.add_argument("--eval-every", type=int, metavar="STEPS", help="BERT: also evaluate (and keep the best weights) every STEPS steps")
     run.add_argument("--seeds", metavar="LIST",
                      help="comma-separated seeds: repeat the whole comparison per seed and report mean and standard deviation")
+    add_budget_arguments(run)
+
+    curve = sub.add_parser("curve", parents=[common], help="accuracy against training-set size (learning curves)")
+    add_experiment_arguments(curve, names)
+    curve.add_argument("--sizes", metavar="LIST",
+                       help="comma-separated training-set sizes (default: 100, doubling, up to the whole training part)")
+    curve.add_argument("--repeats", type=int,
+                       help="samples drawn per size below the whole training part (default 3); mean, spread and CI are reported")
+    curve.add_argument("--resume", metavar="RUN_DIR",
+                       help="continue an interrupted learning curve (no other option may be given); finished points are kept")
 
     report = sub.add_parser("report", parents=[common], help="regenerate report.md and plots of a run folder without retraining")
     report.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by 'run'")
@@ -262,6 +289,16 @@ def parse_seeds(text: str) -> list[int]:
     if min(seeds) < 0:
         raise UsageError(f"--seeds must be non-negative integers, got {text!r}")
     return seeds
+
+
+def parse_sizes(text: str) -> list[int]:
+    try:
+        sizes = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise UsageError(f"--sizes expects comma-separated integers such as 250,500,1000; got {text!r}") from None
+    if not sizes:
+        raise UsageError("--sizes is empty; give training-set sizes such as 250,500,1000")
+    return sizes
 
 
 def given_run_options(args: argparse.Namespace) -> list[str]:

@@ -56,6 +56,9 @@ def cmd_run(args) -> int:
     if results["data"]["chosen_by"].startswith("bundled"):
         logger.warning("these numbers come from the bundled demo sample; for real ones use --data FILE or SENTIBENCH_DATA=FILE")
     print(format_table(results))
+    recommendation = results.get("recommendation")
+    if recommendation:
+        print(f"\n{recommendation['reason']}")
     print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'})")
     return 0
 
@@ -69,11 +72,15 @@ def run_config(args):
     classifiers = parse_classifier_list(args.classifiers) if args.classifiers is not None else list(REGISTRY)
     settings = args.set or []
     params = parse_overrides(args.config, settings)
-    values = {**RUN_DEFAULTS, **{k: getattr(args, k) for k in RUN_DEFAULTS if getattr(args, k) is not None}}
+    values = {**RUN_DEFAULTS, **{k: getattr(args, k) for k in RUN_DEFAULTS if getattr(args, k, None) is not None}}
     if values["seed"] < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {values['seed']}")
     if values["latency_calls"] < 1:
         raise UsageError(f"--latency-calls must be at least 1, got {values['latency_calls']}")
+    for flag in ("max_latency_ms", "max_train_s", "max_model_mb", "cpu_hour_price"):
+        value = getattr(args, flag, None)
+        if value is not None and not value > 0:
+            raise UsageError(f"--{flag.replace('_', '-')} must be a positive number, got {value}")
     if args.sample_size is not None and args.sample_size < 10:
         raise UsageError(f"--sample-size must be at least 10, got {args.sample_size}")
     for flag in ("max_train_samples", "eval_every"):  # shortcuts for BERT hyperparameters
@@ -93,10 +100,39 @@ def run_config(args):
         data=args.data, format=args.format, text_column=args.text_column, label_column=args.label_column,
         star_threshold=args.star_threshold, label_map=parse_label_map(args.label_map), dedupe=bool(args.dedupe),
         sample_size=args.sample_size, seed=values["seed"], classifiers=classifiers, params=params,
-        output=values["output"], latency_calls=values["latency_calls"], save_models=bool(args.save_models),
-        verbose=args.bars,
+        output=values["output"], latency_calls=values["latency_calls"], save_models=bool(getattr(args, "save_models", False)),
+        verbose=args.bars, **{k: getattr(args, k, None) for k in ("max_latency_ms", "max_train_s", "max_model_mb", "cpu_hour_price")},
     )
     return cfg, trusted
+
+
+def cmd_curve(args) -> int:
+    from dataclasses import asdict
+
+    from .cli import parse_sizes
+    from .curve import CurveConfig, run_curve
+
+    try:
+        if args.resume is not None:
+            given = given_run_options(args)
+            if given:
+                raise UsageError(f"--resume continues a curve with its saved settings; drop {', '.join(given)}")
+            run_dir, curve = run_curve(None, resume=Path(args.resume))
+        else:
+            base, _ = run_config(args)
+            repeats = 3 if args.repeats is None else args.repeats
+            if repeats < 1:
+                raise UsageError(f"--repeats must be at least 1, got {repeats}")
+            sizes = parse_sizes(args.sizes) if args.sizes is not None else None
+            run_dir, curve = run_curve(CurveConfig(**asdict(base), sizes=sizes, repeats=repeats))
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished points are kept; continue with 'python -m benchmark curve --resume RUN_DIR'",
+              file=sys.stderr)
+        return 130
+    for sentence in curve["findings"]:
+        print(sentence)
+    print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'})")
+    return 0
 
 
 def cmd_report(args) -> int:
@@ -193,4 +229,7 @@ def cmd_perf(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "perf": cmd_perf, "report": cmd_report, "predict": cmd_predict, "compare": cmd_compare, "data": cmd_data}
+COMMANDS = {
+    "run": cmd_run, "curve": cmd_curve, "perf": cmd_perf, "report": cmd_report, "predict": cmd_predict,
+    "compare": cmd_compare, "data": cmd_data,
+}

@@ -29,7 +29,14 @@ class RunConfig:
     latency_calls: int = 100  # timed single-review calls per classifier
     latency_warmup: int = 5  # untimed calls before them
     save_models: bool = False  # keep every fitted classifier under <run>/models/<name>
+    max_latency_ms: float | None = None  # budget: single-review p50 latency (recommendation only)
+    max_train_s: float | None = None  # budget: training time
+    max_model_mb: float | None = None  # budget: model size on disk
+    cpu_hour_price: float | None = None  # price of a core-hour, for the cost of a million reviews
     verbose: bool = True  # progress bars
+
+    def budgets(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in ("max_latency_ms", "max_train_s", "max_model_mb") if getattr(self, k) is not None}
 
     def digest(self) -> str:
         """Short hash of what determines the results (not where they go)."""

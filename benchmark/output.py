@@ -18,7 +18,7 @@ from tabulate import tabulate
 
 from dataset import UsageError, atomic_write_text
 
-from .schema import PREDICTIONS_FILE, RESULTS_FILE, TABLE_COLUMNS, RunResults, SeedSummary
+from .schema import OPTIONAL_COLUMNS, PREDICTIONS_FILE, RESULTS_FILE, TABLE_COLUMNS, RunResults, SeedSummary
 
 #: Sub-folder of a run folder holding the fitted classifiers (``--save-models``).
 MODELS_DIR = "models"
@@ -88,6 +88,7 @@ class RunLock:
 _FLOAT_FORMATS = {
     "accuracy": "{:.4f}", "f1_macro": "{:.4f}", "roc_auc": "{:.4f}", "train_time_s": "{:.2f}",
     "throughput_per_s": "{:,.0f}", "latency_p50_ms": "{:.2f}", "latency_p95_ms": "{:.2f}",
+    "core_s_per_million": "{:,.0f}", "price_per_million": "{:,.4f}", "ece": "{:.4f}", "brier": "{:.4f}",
     "fit_peak_rss_mb": "{:,.0f}", "model_size_mb": "{:.1f}",
 }
 
@@ -96,8 +97,10 @@ def comparison_frame(results: RunResults) -> pd.DataFrame:
     """One row per classifier with the headline numbers, in run order."""
     rows = [{col: get(rec) for col, get in TABLE_COLUMNS.items()} for rec in results["classifiers"].values()]
     frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    # The fit note only matters when some model was not fitted on every training review.
-    return frame if frame["fit"].astype(bool).any() else frame.drop(columns="fit")
+    # A price needs --cpu-hour-price; the fit note matters only when some model was not
+    # fitted on every training review.
+    empty = [c for c in OPTIONAL_COLUMNS if not frame[c].map(lambda v: v is not None and v != "").any()]
+    return frame.drop(columns=empty)
 
 
 def format_table(results: RunResults, tablefmt: str = "github") -> str:

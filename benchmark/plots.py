@@ -68,21 +68,92 @@ def learning_curves_plot(name: str, history: list[dict], path: Path) -> str:
     return _save(fig, path)
 
 
-def tradeoff_plot(records: dict[str, dict], path: Path, metric: str = "accuracy") -> str:
-    """Test ``metric`` against single-review p50 latency (log x), marker area by training time."""
+def tradeoff_figure(records: dict[str, dict], *, cis: dict | None = None, front: list[str] | None = None,
+                    metric: str = "accuracy"):
+    """The figure of :func:`tradeoff_plot` (returned, not saved, so tests can inspect it)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     train = np.array([r["train_time_s"] for r in records.values()])
     sizes = 60 + 1500 * np.sqrt(train / max(train.max(), 1e-9))
     for (name, r), size in zip(records.items(), sizes, strict=True):
         x, y = r["inference"]["latency_p50_ms"], r["metrics"][metric]
-        ax.scatter([x], [y], s=size, alpha=0.6)
+        points = ax.scatter([x], [y], s=size, alpha=0.6, zorder=3)
+        ci = (cis or {}).get(name)
+        if ci:
+            ax.errorbar([x], [y], yerr=[[y - ci["low"]], [ci["high"] - y]], fmt="none", capsize=4,
+                        color=points.get_facecolor()[0], alpha=0.9, zorder=2)
         ax.annotate(f"{name}\n(train {r['train_time_s']:.1f} s)", (x, y), textcoords="offset points", xytext=(8, 8))
+    if front:
+        order = sorted(front, key=lambda n: records[n]["inference"]["latency_p50_ms"])
+        ax.plot([records[n]["inference"]["latency_p50_ms"] for n in order], [records[n]["metrics"][metric] for n in order],
+                linestyle="--", color="grey", linewidth=1, zorder=1, label="Pareto frontier")
+        ax.legend(loc="lower right")
     ax.set_xscale("log")
+    # Major ticks at 1-2-5 steps with plain labels, no minor labels: on a narrow log range
+    # matplotlib's default "3x10^-1 4x10^-1 6x10^-1" labels run into each other.
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("single-review latency p50 (ms, log scale)")
-    ax.set_ylabel(f"test {metric}")
+    ax.set_ylabel(f"test {metric} (bars: 95% CI)")
     ax.set_title("quality against cost (marker area: training time)")
     ax.grid(alpha=0.3, which="both")
     ax.margins(x=0.4, y=0.2)
+    return fig
+
+
+def tradeoff_plot(records: dict[str, dict], path: Path, *, cis: dict | None = None, front: list[str] | None = None,
+                  metric: str = "accuracy") -> str:
+    """Test ``metric`` against single-review p50 latency (log x), marker area by training
+    time, accuracy confidence intervals as error bars and the Pareto frontier dashed."""
+    return _save(tradeoff_figure(records, cis=cis, front=front, metric=metric), path)
+
+
+def reliability_plot(bins: dict[str, dict], eces: dict[str, float | None], path: Path) -> str:
+    """Reliability diagram of every classifier (observed positive rate against mean
+    predicted probability per bin), with the number of test reviews in each bin below."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
+    top.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfectly calibrated")
+    names = list(bins)
+    edges = np.asarray(next(iter(bins.values()))["edges"]) if bins else np.linspace(0, 1, 16)
+    width = (edges[1] - edges[0]) / max(len(names), 1)
+    for k, name in enumerate(names):
+        b = bins[name]
+        keep = [i for i, c in enumerate(b["count"]) if c]
+        ece = eces.get(name)
+        label = f"{name} (ECE {ece:.3f})" if ece is not None else name
+        line = top.plot([b["mean_predicted"][i] for i in keep], [b["observed"][i] for i in keep], marker="o", label=label)
+        bottom.bar(edges[:-1] + k * width, b["count"], width=width, align="edge", color=line[0].get_color(), alpha=0.7)
+    top.set_ylabel("observed share of positive reviews")
+    top.set_title("reliability (test split)")
+    top.legend(loc="upper left")
+    top.grid(alpha=0.3)
+    bottom.set_xlabel("predicted probability of positive")
+    bottom.set_ylabel("reviews per bin")
+    bottom.set_xlim(0, 1)
+    bottom.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def learning_curve_plot(summary: dict[str, list[dict]], path: Path) -> str:
+    """Mean test accuracy against training-set size (log x) per classifier, with a band
+    for the 95% confidence interval of the mean."""
+    from matplotlib.ticker import FuncFormatter
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, rows in summary.items():
+        x = [r["train_size"] for r in rows]
+        line = ax.plot(x, [r["accuracy_mean"] for r in rows], marker="o", label=name)
+        ax.fill_between(x, [r["accuracy_ci"][0] for r in rows], [r["accuracy_ci"][1] for r in rows],
+                        color=line[0].get_color(), alpha=0.2, linewidth=0)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xlabel("training reviews (log scale)")
+    ax.set_ylabel("test accuracy (band: 95% CI of the mean)")
+    ax.set_title("accuracy against training-set size")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3, which="both")
     return _save(fig, path)
 
 

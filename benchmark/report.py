@@ -20,7 +20,7 @@ from .measure import BOOTSTRAP_SEED, N_RESAMPLES
 from .output import format_table
 from .prepare import SMALL_TEST_SPLIT
 from .schema import PREDICTIONS_FILE, RunFolderError, RunResults, load_results
-from .stats import bootstrap_ci, pairwise_mcnemar
+from .stats import ECE_BINS, bootstrap_ci, pairwise_mcnemar, reliability_bins
 
 REPORT_FILE = "report.md"
 N_CONFIDENTLY_WRONG = 5
@@ -50,7 +50,8 @@ def statistics(results: dict, predictions: pd.DataFrame) -> dict:
     preds = {n: predictions[f"{n}_pred"].to_numpy() for n in names}
     return {
         "bootstrap": {
-            n: bootstrap_ci(y, preds[n], n_resamples=N_RESAMPLES, seed=BOOTSTRAP_SEED) for n in names
+            n: bootstrap_ci(y, preds[n], predictions[f"{n}_proba"].to_numpy(), n_resamples=N_RESAMPLES, seed=BOOTSTRAP_SEED)
+            for n in names
         },
         "mcnemar": pairwise_mcnemar(y, preds),
     }
@@ -60,8 +61,9 @@ def _ci(entry: dict) -> str:
     return f"{entry['value']:.4f} [{entry['low']:.4f}, {entry['high']:.4f}]"
 
 
-def make_plots(run_dir: Path, results: dict, predictions: pd.DataFrame) -> dict[str, list[str]]:
-    """Write every PNG of the run; returns section -> file names."""
+def make_plots(run_dir: Path, results: dict, predictions: pd.DataFrame, cis: dict | None = None) -> dict[str, list[str]]:
+    """Write every PNG of the run; returns section -> file names. ``cis``: accuracy
+    confidence intervals per classifier, drawn as error bars."""
     from . import plots  # matplotlib: imported only when a report is drawn
 
     records = results["classifiers"]
@@ -74,8 +76,17 @@ def make_plots(run_dir: Path, results: dict, predictions: pd.DataFrame) -> dict[
         if records[name].get("history"):
             files["learning"].append(plots.learning_curves_plot(name, records[name]["history"], run_dir / f"learning_curves_{name}.png"))
     if names:
-        files["overview"].append(plots.tradeoff_plot({n: records[n] for n in names}, run_dir / "tradeoff.png"))
+        front = results.get("pareto", {}).get("latency", [])
+        files["overview"].append(
+            plots.tradeoff_plot({n: records[n] for n in names}, run_dir / "tradeoff.png", cis=cis, front=front)
+        )
         y = predictions["label"].to_numpy()
+        files["overview"].append(
+            plots.reliability_plot(
+                {n: reliability_bins(y, predictions[f"{n}_proba"].to_numpy()) for n in names},
+                {n: records[n]["metrics"].get("ece") for n in names}, run_dir / "reliability.png",
+            )
+        )
         if len(np.unique(y)) == 2:
             files["overview"].append(
                 plots.roc_plot(
@@ -93,6 +104,9 @@ def render(results: dict, predictions: pd.DataFrame, stats: dict, files: dict[st
     out = [f"# sentibench report: run {results['run_id']}", ""]
     if results["status"] != "complete":
         out += [f"> Status: **{results['status']}**: only the classifiers listed finished.", ""]
+    recommendation = results.get("recommendation")
+    if recommendation:
+        out += [f"**Recommendation.** {recommendation['reason']}", ""]
     out += [
         f"Data: {md_literal(data['source'])} ({data['format']}), {data['rows_used']:,} reviews used "
         f"({data['rows_loaded']:,} loaded, {data['rows_read']:,} read; dropped: "
@@ -104,16 +118,25 @@ def render(results: dict, predictions: pd.DataFrame, stats: dict, files: dict[st
         "",
         format_table(results),
         "",
-        f"Test accuracy and macro F1 with 95% bootstrap confidence intervals ({N_RESAMPLES:,} resamples "
-        f"of the test items, seed {BOOTSTRAP_SEED}):",
+        f"Test accuracy, macro F1, expected calibration error (ECE: {ECE_BINS} equal-width bins of "
+        f"P(positive); lower is better) and Brier score (lower is better), with 95% bootstrap confidence "
+        f"intervals ({N_RESAMPLES:,} resamples of the test items, seed {BOOTSTRAP_SEED}):",
         "",
     ]
     rows = [
-        [name, _ci(b["accuracy"]), _ci(b["f1_macro"]), f"{records[name]['train_time_s']:.2f}",
-         f"{records[name]['inference']['latency_p50_ms']:.2f}"]
+        [name, _ci(b["accuracy"]), _ci(b["f1_macro"]), _ci(b["ece"]), _ci(b["brier"]),
+         f"{records[name]['train_time_s']:.2f}", f"{records[name]['inference']['latency_p50_ms']:.2f}"]
         for name, b in stats["bootstrap"].items()
     ]
-    out += [tabulate(rows, headers=["classifier", "accuracy [95% CI]", "macro F1 [95% CI]", "train s", "p50 ms"], tablefmt="github"), ""]
+    headers = ["classifier", "accuracy [95% CI]", "macro F1 [95% CI]", "ECE [95% CI]", "Brier [95% CI]", "train s", "p50 ms"]
+    out += [tabulate(rows, headers=headers, tablefmt="github"), ""]
+    pareto = results.get("pareto")
+    if pareto:
+        out += [
+            f"Pareto frontier (no other classifier is at least as accurate and cheaper): against latency "
+            f"{', '.join(pareto['latency'])}; against training time {', '.join(pareto['train_time'])}.",
+            "",
+        ]
     out += _data_warnings(data, split)
     if stats["mcnemar"]:
         out += [
@@ -233,7 +256,7 @@ def write_report(run_dir) -> Path:
     run_dir = Path(run_dir)
     results, predictions = load_run(run_dir)
     stats = statistics(results, predictions)
-    files = make_plots(run_dir, results, predictions)
+    files = make_plots(run_dir, results, predictions, cis={n: b["accuracy"] for n, b in stats["bootstrap"].items()})
     path = run_dir / REPORT_FILE
     atomic_write_text(path, render(results, predictions, stats, files))
     return path

@@ -22,6 +22,7 @@ from dataset import SentibenchError, UsageError, atomic_write_text
 
 from . import output
 from .config import RunConfig
+from .decide import cost_per_million, frontiers, recommend
 from .environment import environment
 from .measure import make_classifier, run_one
 from .output import CHECKPOINTS_DIR, MODELS_DIR, RunLock, new_run_dir
@@ -164,6 +165,7 @@ def _run(cfg: RunConfig, classifiers: list, run_dir: Path, results: RunResults |
                 raise
             results["classifiers"][clf.name] = record
             predictions[clf.name] = preds
+            _decide(results, split, predictions, cfg)
             output.write_run(run_dir, results, split, predictions)
             _remove_if_empty(run_dir / CHECKPOINTS_DIR)
             m = record["metrics"]
@@ -180,6 +182,17 @@ def _run(cfg: RunConfig, classifiers: list, run_dir: Path, results: RunResults |
     output.write_run(run_dir, results, split, predictions)
     write_report(run_dir)
     return run_dir, results
+
+
+def _decide(results: RunResults, split, predictions: dict, cfg: RunConfig) -> None:
+    """The cost of a million reviews per classifier, the Pareto frontiers and the
+    recommendation, from the classifiers finished so far."""
+    records = results["classifiers"]
+    for record in records.values():
+        record["inference"].update(cost_per_million(record["inference"], record["metrics"]["n_test"], cfg.cpu_hour_price))
+    results["pareto"] = frontiers(records)
+    preds = {name: np.asarray(p["pred"]) for name, p in predictions.items()}
+    results["recommendation"] = recommend(records, split.labels("test"), preds, cfg.budgets())
 
 
 def _remove_if_empty(folder: Path) -> None:

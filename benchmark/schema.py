@@ -55,10 +55,15 @@ class Metrics(TypedDict, total=False):
     confusion_matrix: list[list[int]]
     report: dict
     n_test: int
+    ece: float  # expected calibration error, 15 equal-width bins of P(positive)
+    brier: float  # mean squared error of P(positive)
 
 
 class Inference(TypedDict, total=False):
     test_time_s: float
+    test_cpu_s: float  # CPU time of every thread during test_time_s
+    core_s_per_million: float | None
+    price_per_million: float | None  # with --cpu-hour-price
     throughput_per_s: float | None
     latency_p50_ms: float
     latency_p95_ms: float
@@ -103,7 +108,18 @@ class Environment(TypedDict, total=False):
     world_size: int
 
 
-class RunResults(TypedDict):
+class Recommendation(TypedDict, total=False):
+    classifier: str | None
+    reason: str
+    budgets: dict[str, float]
+    within_budget: list[str]
+    runner_up: str
+    accuracy_difference: dict
+    mcnemar_p: float
+    closest: str
+
+
+class RunResults(TypedDict, total=False):
     run_id: str
     status: str  # running, complete, interrupted, failed: NAME
     created: str
@@ -112,6 +128,8 @@ class RunResults(TypedDict):
     data: DataInfo
     split: SplitManifest
     classifiers: dict[str, ClassifierRecord]
+    pareto: dict[str, list[str]]  # accuracy against latency / training time
+    recommendation: Recommendation
 
 
 class SeedSummary(TypedDict):
@@ -148,10 +166,16 @@ TABLE_COLUMNS = {
     "throughput_per_s": lambda r: r["inference"]["throughput_per_s"],
     "latency_p50_ms": lambda r: r["inference"]["latency_p50_ms"],
     "latency_p95_ms": lambda r: r["inference"]["latency_p95_ms"],
+    "core_s_per_million": lambda r: r["inference"].get("core_s_per_million"),
+    "price_per_million": lambda r: r["inference"].get("price_per_million"),
+    "ece": lambda r: r["metrics"].get("ece"),
+    "brier": lambda r: r["metrics"].get("brier"),
     "fit_peak_rss_mb": lambda r: r.get("memory", {}).get("fit_peak_rss_mb"),
     "model_size_mb": lambda r: r.get("model_size_mb"),
     "fit": lambda r: fit_note(r.get("fit_info")),
 }
+#: Table columns shown only when some classifier has a value in them.
+OPTIONAL_COLUMNS = ("price_per_million", "fit")
 #: The keys every results.json has, with their JSON types.
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "run_id": str, "status": str, "config": dict, "environment": dict, "data": dict,

@@ -1,4 +1,5 @@
-"""Is the difference real? Bootstrap confidence intervals and McNemar's exact test."""
+"""Is the difference real? Calibration, bootstrap confidence intervals, McNemar's exact
+test, paired differences, and the corrected resampled t-test across splits."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ from itertools import combinations
 
 import numpy as np
 from scipy.stats import binomtest
+from scipy.stats import t as student_t
+
+#: Equal-width bins of the positive-class probability for the expected calibration error.
+ECE_BINS = 15
 
 
 def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -20,8 +25,55 @@ def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     return (scores[0] + scores[1]) / 2
 
 
-def bootstrap_ci(y_true, y_pred, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> dict:
-    """Percentile bootstrap confidence intervals of accuracy and macro F1.
+def _bin_of(proba: np.ndarray, n_bins: int) -> np.ndarray:
+    # Bin k holds [k/n, (k+1)/n); probability 1.0 goes to the last bin.
+    return np.minimum((np.asarray(proba) * n_bins).astype(np.int64), n_bins - 1)
+
+
+def expected_calibration_error(y_true, proba_pos, n_bins: int = ECE_BINS) -> np.ndarray | float:
+    """Expected calibration error over ``n_bins`` equal-width bins of P(positive).
+
+    ECE = sum over bins of (share of reviews in the bin) x |observed positive rate -
+    mean predicted probability|. Rows of 2-D inputs are separate resamples.
+    """
+    y_true, proba_pos = np.asarray(y_true, dtype=float), np.asarray(proba_pos, dtype=float)
+    if proba_pos.ndim == 2:
+        return np.array([expected_calibration_error(t, p, n_bins) for t, p in zip(y_true, proba_pos, strict=True)])
+    # Per bin, the sum of (label - probability): |sum| / n is the bin's share times its gap.
+    gap = np.bincount(_bin_of(proba_pos, n_bins), weights=y_true - proba_pos, minlength=n_bins)
+    return float(np.abs(gap).sum() / len(y_true))
+
+
+def brier_score(y_true, proba_pos) -> np.ndarray | float:
+    """Mean squared difference between P(positive) and the 0/1 label (lower is better)."""
+    score = ((np.asarray(proba_pos, dtype=float) - np.asarray(y_true, dtype=float)) ** 2).mean(-1)
+    return float(score) if np.ndim(score) == 0 else score
+
+
+def reliability_bins(y_true, proba_pos, n_bins: int = ECE_BINS) -> dict:
+    """Per bin: number of reviews, mean predicted P(positive), observed positive rate."""
+    y_true, proba_pos = np.asarray(y_true, dtype=float), np.asarray(proba_pos, dtype=float)
+    bins = _bin_of(proba_pos, n_bins)
+    counts = np.bincount(bins, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = np.bincount(bins, weights=proba_pos, minlength=n_bins) / counts
+        rate = np.bincount(bins, weights=y_true, minlength=n_bins) / counts
+    return {"edges": np.linspace(0, 1, n_bins + 1).tolist(), "count": counts.tolist(),
+            "mean_predicted": [None if np.isnan(v) else float(v) for v in mean_p],
+            "observed": [None if np.isnan(v) else float(v) for v in rate]}
+
+
+def _metrics_of(t, p, proba):
+    out = {"accuracy": (t == p).mean(axis=-1), "f1_macro": _macro_f1(t, p)}
+    if proba is not None:
+        out["ece"] = expected_calibration_error(t, proba)
+        out["brier"] = brier_score(t, proba)
+    return out
+
+
+def bootstrap_ci(y_true, y_pred, proba_pos=None, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> dict:
+    """Percentile bootstrap confidence intervals of accuracy and macro F1 (and, with
+    ``proba_pos``, of ECE and the Brier score).
 
     Test items are resampled with replacement ``n_resamples`` times (seeded, so the
     same inputs give the same intervals).
@@ -29,28 +81,42 @@ def bootstrap_ci(y_true, y_pred, *, n_resamples: int = 1000, confidence: float =
     Returns
     -------
     dict
-        ``{"accuracy": {"value", "low", "high"}, "f1_macro": {...}, "n_resamples", "confidence"}``.
+        ``{metric: {"value", "low", "high"}, "n_resamples", "confidence"}``.
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    proba = None if proba_pos is None else np.asarray(proba_pos, dtype=float)
     if len(y_true) == 0:
         raise ValueError("cannot bootstrap an empty test set")
     rng = np.random.default_rng(seed)
-    out = {"n_resamples": int(n_resamples), "confidence": confidence}
+    out: dict = {"n_resamples": int(n_resamples), "confidence": confidence}
     tail = (1 - confidence) / 2 * 100
+    samples: dict[str, list] = {}
     # Chunks keep memory bounded for large test sets.
-    accuracy, f1 = [], []
     for start in range(0, n_resamples, 200):
         idx = rng.integers(0, len(y_true), size=(min(200, n_resamples - start), len(y_true)))
-        t, p = y_true[idx], y_pred[idx]
-        accuracy.append((t == p).mean(axis=1))
-        f1.append(_macro_f1(t, p))
-    for name, point, samples in (
-        ("accuracy", float((y_true == y_pred).mean()), np.concatenate(accuracy)),
-        ("f1_macro", float(_macro_f1(y_true, y_pred)), np.concatenate(f1)),
-    ):
-        low, high = np.percentile(samples, [tail, 100 - tail])
-        out[name] = {"value": point, "low": float(low), "high": float(high)}
+        for name, values in _metrics_of(y_true[idx], y_pred[idx], None if proba is None else proba[idx]).items():
+            samples.setdefault(name, []).append(values)
+    for name, point in _metrics_of(y_true, y_pred, proba).items():
+        low, high = np.percentile(np.concatenate(samples[name]), [tail, 100 - tail])
+        out[name] = {"value": float(point), "low": float(low), "high": float(high)}
     return out
+
+
+def paired_bootstrap_difference(y_true, pred_a, pred_b, *, n_resamples: int = 1000, confidence: float = 0.95,
+                                seed: int = 0) -> dict:
+    """Accuracy of A minus accuracy of B on the same test items, with a percentile
+    bootstrap interval (the same resampled items for both, so the pairing is kept)."""
+    right_a = np.asarray(pred_a) == np.asarray(y_true)
+    right_b = np.asarray(pred_b) == np.asarray(y_true)
+    diff = right_a.astype(float) - right_b.astype(float)
+    rng = np.random.default_rng(seed)
+    means = np.concatenate([
+        diff[rng.integers(0, len(diff), size=(min(200, n_resamples - s), len(diff)))].mean(axis=1)
+        for s in range(0, n_resamples, 200)
+    ])
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return {"value": float(diff.mean()), "low": float(low), "high": float(high), "confidence": confidence}
 
 
 def mcnemar_exact(y_true, pred_a, pred_b) -> dict:
@@ -80,3 +146,36 @@ def pairwise_mcnemar(y_true, predictions: dict[str, np.ndarray]) -> list[dict]:
         {"a": a, "b": b, **mcnemar_exact(y_true, predictions[a], predictions[b])}
         for a, b in combinations(predictions, 2)
     ]
+
+
+def corrected_resampled_ttest(differences, test_train_ratio: float) -> dict:
+    """Nadeau and Bengio's (2003) corrected resampled t-test of a mean difference.
+
+    With ``k`` repeated splits of one data set the training sets overlap, so the ``k``
+    differences are correlated and the plain t-test's variance ``s^2 / k`` is too small.
+    Nadeau and Bengio replace it with ``(1/k + n_test/n_train) * s^2``.
+
+    Parameters
+    ----------
+    differences : array-like of shape (k,)
+        Per split: score of A minus score of B.
+    test_train_ratio : float
+        ``n_test / n_train`` of the splits.
+
+    Returns
+    -------
+    dict
+        ``mean``, ``std`` (sample), ``t``, ``df`` (k - 1) and two-sided ``p_value``
+        (1.0 when every difference is 0; ``None`` with fewer than two splits).
+    """
+    d = np.asarray(differences, dtype=float)
+    k = len(d)
+    mean = float(d.mean()) if k else 0.0
+    if k < 2:
+        return {"mean": mean, "std": None, "t": None, "df": k - 1, "p_value": None}
+    var = float(d.var(ddof=1))
+    if var == 0:
+        return {"mean": mean, "std": 0.0, "t": None, "df": k - 1, "p_value": 1.0 if mean == 0 else 0.0}
+    t = mean / np.sqrt((1 / k + test_train_ratio) * var)
+    p = float(2 * student_t.sf(abs(t), df=k - 1))
+    return {"mean": mean, "std": float(np.sqrt(var)), "t": float(t), "df": k - 1, "p_value": p}

@@ -188,3 +188,20 @@ def test_max_train_samples_and_eval_every(tiny):
     assert [h["epoch"] for h in clf.history_] == pytest.approx([1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2], abs=1e-3)
     assert clf.best_epoch_ == clf.history_[int(np.argmax([h["val_accuracy"] for h in clf.history_]))]["epoch"]
     assert fast().fit(train_x, train_y).fit_info_ == {"method": "full", "rows": 48, "of_rows": 48}
+
+
+def test_temperature_scaling_is_fitted_on_validation_and_keeps_predictions(tiny):
+    train_x, train_y, test_x, test_y = tiny
+    clf = fast(epochs=2, learning_rate=2e-4, inference="fp32").fit(train_x, train_y, validation=(test_x, test_y))
+    assert clf.temperature_ > 0 and clf.temperature_ != 1.0
+    pred, proba = clf.predict(test_x), clf.predict_proba(test_x)
+    temperature = clf.temperature_
+    clf.temperature_ = 1.0  # the uncalibrated softmax of the same network
+    raw = clf.predict_proba(test_x)
+    np.testing.assert_array_equal(clf.predict(test_x), pred)  # dividing logits never flips a label
+    # The fitted temperature minimises the validation log-loss, so it cannot be worse than 1.
+    log_loss = lambda p: -np.mean(np.log(p[np.arange(len(test_y)), test_y]))  # noqa: E731
+    assert log_loss(proba) <= log_loss(raw) + 1e-9
+    clf.temperature_ = temperature
+    assert fast().fit(train_x, train_y).temperature_ == 1.0  # nothing to fit it on
+    assert fast(temperature_scaling=False).fit(train_x, train_y, validation=(test_x, test_y)).temperature_ == 1.0

@@ -26,7 +26,7 @@ def saved_run(tmp_path_factory):
 def test_run_writes_report_and_non_empty_plots(saved_run):
     report = (saved_run / REPORT_FILE).read_text()
     pngs = sorted(p.name for p in saved_run.glob("*.png"))
-    assert pngs == ["confusion_bow.png", "confusion_w2v.png", "roc.png", "tradeoff.png"]
+    assert pngs == ["confusion_bow.png", "confusion_w2v.png", "reliability.png", "roc.png", "tradeoff.png"]
     for name in pngs:
         data = (saved_run / name).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 5000

@@ -204,3 +204,19 @@ def predict_logits(net, encoded, runtime, *, autocast: bool = True, batch_size: 
             logits = net(*runtime.collate(encoded, batch))
             out[torch.as_tensor(batch)] = logits.float().cpu()
     return out
+
+
+def fit_temperature(logits: torch.Tensor, labels) -> float:
+    """The temperature ``T`` that minimises the log-loss of ``softmax(logits / T)`` on
+    held-out data (Guo et al., 2017, "On Calibration of Modern Neural Networks").
+    Dividing by one positive number never changes which class is predicted."""
+    from scipy.optimize import minimize_scalar
+
+    logits = logits.double()
+    target = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+
+    def loss(log_t: float) -> float:
+        return float(torch.nn.functional.cross_entropy(logits / np.exp(log_t), target))
+
+    best = minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded")
+    return float(np.exp(best.x))

@@ -18,7 +18,7 @@ from . import _export
 from ._batching import DEFAULT_MAX_LENGTH, encode
 from ._checkpoint import checkpoint_path, fingerprint
 from ._hub import network_for_training
-from ._inference import CPU_PATHS, POOLINGS, InferenceNets, PooledClassifier, batch_size_of, predict_logits
+from ._inference import CPU_PATHS, POOLINGS, InferenceNets, PooledClassifier, batch_size_of, fit_temperature, predict_logits
 from ._parallel import processes
 from ._runtime import DEVICES, PRECISIONS, Runtime, cpu_supports_bf16, resolve_device
 from ._train import TrainingData, TrainSettings, train
@@ -110,6 +110,9 @@ class BertClassifier(SentimentClassifier):
         after training, on the validation split: the fastest CPU path whose validation
         accuracy is within 0.3 points of fp32's (fp32 without a validation split; the
         training precision on a GPU). ``inference_choice_`` records the measurements.
+    temperature_scaling : bool, default=True
+        Divide the logits by a temperature fitted on the validation split (minimum
+        log-loss), so that probabilities are calibrated; predictions do not change.
     verbose : bool, default=True
         Progress bars.
 
@@ -171,6 +174,7 @@ class BertClassifier(SentimentClassifier):
         "eval_every": [Interval(Integral, 1, None, closed="left"), None],
         "checkpoint_dir": [str, os.PathLike, None],
         "inference": [StrOptions(set(INFERENCE_MODES))],
+        "temperature_scaling": ["boolean"],
         "verbose": ["boolean"],
     }
 
@@ -198,6 +202,7 @@ class BertClassifier(SentimentClassifier):
         eval_every=None,
         checkpoint_dir=None,
         inference="auto",
+        temperature_scaling=True,
         verbose=True,
     ):
         self.model = model
@@ -221,6 +226,7 @@ class BertClassifier(SentimentClassifier):
         self.eval_every = eval_every
         self.checkpoint_dir = checkpoint_dir
         self.inference = inference
+        self.temperature_scaling = temperature_scaling
         self.verbose = verbose
 
     def _runtime(self) -> Runtime:
@@ -267,6 +273,9 @@ class BertClassifier(SentimentClassifier):
         self.history_ = state.history
         self.best_epoch_ = state.best_epoch
         self.inference_choice_ = self._choose_inference(data) if procs.is_main else None
+        self.temperature_ = 1.0
+        if self.temperature_scaling and data.val_encoded is not None and procs.is_main:
+            self.temperature_ = fit_temperature(self._logits(data.val_encoded), data.val_labels)
 
     def _training_params(self) -> dict:
         """The hyperparameters that shape training (a checkpoint is only resumed by these)."""
@@ -311,20 +320,24 @@ class BertClassifier(SentimentClassifier):
         return self._inference_nets
 
     def _test_logits(self, texts):
+        return self._logits(self._encode(texts))
+
+    def _logits(self, encoded):
+        """Raw logits of the inference path ``predict`` uses."""
         path = self._inference_path()
         if path != "train" and self.device_ != "cpu":
             raise UsageError(f"bert: inference={path!r} runs on a CPU only; use inference='train' on a GPU")
         return predict_logits(
-            self._nets().get(path), self._encode(texts), self._runtime(), autocast=path == "train",
+            self._nets().get(path), encoded, self._runtime(), autocast=path == "train",
             batch_size=batch_size_of(path) if path != "train" else max(self.batch_size, 64),
         )
 
     def _decision_function(self, texts):
-        logits = self._test_logits(texts)
+        logits = self._test_logits(texts) / self.temperature_
         return (logits[:, 1] - logits[:, 0]).numpy().astype(np.float64)
 
     def _predict_proba(self, texts):
-        return self._test_logits(texts).softmax(-1).numpy().astype(np.float64)
+        return (self._test_logits(texts) / self.temperature_).softmax(-1).numpy().astype(np.float64)
 
     def compare_inference(self, X, y, predictions=None) -> dict:
         """Accuracy of the ``predict`` path against the full-precision (fp32) model.
@@ -354,7 +367,8 @@ class BertClassifier(SentimentClassifier):
         }
 
     def extra_record(self, test=None) -> dict:
-        record = {"fit_info": self.fit_info_, "history": self.history_, "inference_choice": self.inference_choice_}
+        record = {"fit_info": self.fit_info_, "history": self.history_, "inference_choice": self.inference_choice_,
+                  "temperature": self.temperature_}
         if test is not None:
             record["inference_check"] = self.compare_inference(*test)
         return record
@@ -364,7 +378,7 @@ class BertClassifier(SentimentClassifier):
     def _save_files(self, folder: Path):
         _export.save(folder, self.model_, self.tokenizer_, self.pooling, {
             "history": self.history_, "best_epoch": self.best_epoch_, "precision": self.precision_,
-            "fit_info": self.fit_info_, "inference_choice": self.inference_choice_,
+            "fit_info": self.fit_info_, "inference_choice": self.inference_choice_, "temperature": self.temperature_,
         })
 
     def _load_files(self, folder: Path):
@@ -374,6 +388,7 @@ class BertClassifier(SentimentClassifier):
         self.best_epoch_ = training["best_epoch"]
         self.fit_info_ = training["fit_info"]
         self.inference_choice_ = training.get("inference_choice")
+        self.temperature_ = float(training.get("temperature", 1.0))
         self.precision_ = training["precision"]
         if self.device_ == "cpu" and self.precision_ == "fp16":
             self.precision_ = "fp32"

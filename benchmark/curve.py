@@ -1,0 +1,280 @@
+"""``python -m benchmark curve``: accuracy against training-set size.
+
+One split as in ``run``. For each size, each classifier is fitted on a stratified sample
+of the training part (BERT fine-tunes from the pretrained checkpoint every time) and
+scored on the same test split, with the same validation split for calibration and early
+stopping, so the points are comparable. Samples are nested: every size contains the
+smaller ones of the same repeat. Sizes below the whole training part are drawn
+``repeats`` times.
+
+The run folder holds ``learning_curve.json`` (rewritten atomically after every fit, so
+Ctrl-C keeps the finished points and ``curve --resume`` continues), and at the end
+``learning_curve.csv``, ``learning_curve.png`` and ``report.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import accuracy_score, f1_score
+from tqdm.auto import tqdm
+
+from dataset import SentibenchError, UsageError, atomic_write_text, md_literal
+
+from . import output
+from .config import RunConfig
+from .environment import environment
+from .measure import BOOTSTRAP_SEED, N_RESAMPLES
+from .output import RunLock, new_run_dir
+from .prepare import prepare_data
+from .runner import _make_all
+from .schema import RunFolderError
+
+logger = logging.getLogger(__name__)
+
+CURVE_FILE = "learning_curve.json"
+#: Smallest default training-set size; sizes then double up to the whole training part.
+FIRST_SIZE = 100
+#: A classifier "gains little" past the size from which the largest size adds less than this.
+PLATEAU = 0.01
+
+
+@dataclass
+class CurveConfig(RunConfig):
+    """A run's config plus the training-set sizes and the number of repeats."""
+
+    sizes: list[int] | None = None  # None: FIRST_SIZE, doubling, up to the whole training part
+    repeats: int = 3  # samples per size below the whole training part
+
+
+def default_sizes(n_train: int) -> list[int]:
+    """A geometric series from about :data:`FIRST_SIZE` to ``n_train`` (both included)."""
+    sizes, size = [], FIRST_SIZE
+    while size < n_train:
+        sizes.append(size)
+        size *= 2
+    return sizes + [n_train]
+
+
+def nested_order(labels: np.ndarray, seed: int) -> np.ndarray:
+    """An order of ``range(len(labels))`` whose every prefix is a stratified sample.
+
+    Each class is shuffled, and item ``k`` of a class of size ``n_c`` gets the key
+    ``(k + u) / n_c`` with ``u`` uniform in [0, 1): sorting by the key interleaves the
+    classes in proportion, so a prefix of any length has each class's share to within one
+    review, and the prefix of a smaller size is contained in that of a larger one.
+    """
+    rng = np.random.default_rng(seed)
+    keys = np.empty(len(labels))
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        keys[members] = (np.arange(len(members)) + rng.random(len(members))) / len(members)
+    return np.argsort(keys, kind="stable")
+
+
+def _bits(pred: np.ndarray) -> str:
+    return "".join("1" if v else "0" for v in np.asarray(pred).astype(int))
+
+
+def _unbits(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("ascii"), dtype=np.uint8) - ord("0")
+
+
+def _plan(cfg: CurveConfig, n_train: int) -> list[tuple[int, int, str]]:
+    """(size, repeat, classifier) of every fit, smallest sizes first."""
+    sizes = sorted(set(cfg.sizes or default_sizes(n_train)))
+    too_big = [s for s in sizes if s > n_train]
+    if too_big or sizes[0] < 10:
+        raise UsageError(
+            f"--sizes must lie between 10 and the training part's {n_train:,} reviews; got {', '.join(map(str, sizes))}"
+        )
+    return [(size, r, name) for size in sizes for r in range(cfg.repeats if size < n_train else 1) for name in cfg.classifiers]
+
+
+def run_curve(cfg: CurveConfig | None, resume: Path | None = None) -> tuple[Path, dict]:
+    """Measure the learning curves described by ``cfg`` (or continue ``resume``)."""
+    if resume is not None:
+        run_dir = Path(resume)
+        if not run_dir.is_dir():
+            raise UsageError(f"cannot resume {run_dir}: no such folder")
+        with RunLock(run_dir):
+            curve = _load_curve(run_dir)
+            cfg = CurveConfig.from_saved(curve["config"], str(run_dir / CURVE_FILE))
+            return _measure(cfg, _make_all(cfg, frozenset()), run_dir, curve)
+    prototypes = _make_all(cfg, frozenset())  # checked before data is loaded or a folder made
+    run_dir = new_run_dir(cfg.output, cfg.digest(), suffix="-curve")
+    with RunLock(run_dir):
+        return _measure(cfg, prototypes, run_dir, None)
+
+
+def _load_curve(run_dir: Path) -> dict:
+    import json
+
+    path = run_dir / CURVE_FILE
+    try:
+        curve = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"cannot resume {run_dir}: no readable {CURVE_FILE} ({type(exc).__name__})") from None
+    if not (isinstance(curve, dict) and isinstance(curve.get("points"), list) and isinstance(curve.get("config"), dict)
+            and isinstance(curve.get("split"), dict) and "data_sha256" in curve["split"]):
+        raise RunFolderError(f"cannot resume {run_dir}: {CURVE_FILE} is not a learning-curve file")
+    if curve.get("status") == "complete":
+        raise UsageError(f"{run_dir} is already complete; nothing to resume")
+    return curve
+
+
+def _measure(cfg: CurveConfig, classifiers: list, run_dir: Path, curve: dict | None) -> tuple[Path, dict]:
+    prototypes = dict(zip(cfg.classifiers, classifiers, strict=True))
+    split, data_info = prepare_data(cfg)
+    manifest = split.manifest()
+    if curve is None:
+        curve = {"run_id": run_dir.name, "status": "running", "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "config": asdict(cfg), "environment": environment(), "data": data_info, "split": manifest, "points": []}
+    elif manifest["data_sha256"] != curve["split"]["data_sha256"] or manifest["sha256"] != curve["split"]["sha256"]:
+        raise UsageError(f"cannot resume {run_dir}: the data now gives a different split or texts; start a new curve")
+    train_labels = split.labels("train")
+    plan = _plan(cfg, len(split.train))
+    done = {(p["train_size"], p["repeat"], p["classifier"]) for p in curve["points"]}
+    todo = [step for step in plan if step not in done]
+    orders = {r: nested_order(train_labels, cfg.seed + r) for r in range(cfg.repeats)}
+    validation = (split.texts("validation"), split.labels("validation"))
+    test_texts, test_y = split.texts("test"), split.labels("test")
+    output.write_json(run_dir / CURVE_FILE, curve)
+    logger.info("learning curve: %d fits (%d done), sizes %s", len(plan), len(done), sorted({s for s, _, _ in plan}))
+    started = time.perf_counter()
+    bar = tqdm(todo, desc="learning curve fits", disable=not cfg.verbose, leave=False)
+    try:
+        for k, (size, repeat, name) in enumerate(bar, 1):
+            rows = split.train[orders[repeat][:size]]
+            texts = [split.data.texts[i] for i in rows]
+            clf = clone(prototypes[name])
+            fit_start = time.perf_counter()
+            try:
+                clf.fit(texts, split.data.labels[rows], validation=validation)
+            except SentibenchError:
+                curve["status"] = f"failed: {name} on {size}"
+                output.write_json(run_dir / CURVE_FILE, curve)
+                raise
+            train_time = time.perf_counter() - fit_start
+            pred = np.asarray(clf.predict(test_texts))
+            curve["points"].append({
+                "classifier": name, "train_size": size, "repeat": repeat,
+                "accuracy": float(accuracy_score(test_y, pred)), "f1_macro": float(f1_score(test_y, pred, average="macro")),
+                "train_time_s": train_time, "test_predictions": _bits(pred),
+            })
+            output.write_json(run_dir / CURVE_FILE, curve)
+            if not cfg.verbose:
+                elapsed = time.perf_counter() - started
+                logger.info("fit %d of %d: %s on %d reviews (repeat %d), accuracy %.4f; about %.0f s left",
+                            k, len(todo), name, size, repeat + 1, curve["points"][-1]["accuracy"], elapsed / k * (len(todo) - k))
+    except KeyboardInterrupt:
+        curve["status"] = "interrupted"
+        output.write_json(run_dir / CURVE_FILE, curve)
+        raise
+    curve["status"] = "complete"
+    curve["summary"] = summarise(curve["points"], test_y)
+    curve["findings"] = findings(curve["summary"], len(split.train))
+    output.write_json(run_dir / CURVE_FILE, curve)
+    write_curve_files(run_dir, curve)
+    return run_dir, curve
+
+
+def summarise(points: list[dict], y_test: np.ndarray, *, confidence: float = 0.95) -> dict:
+    """Per classifier and size: mean, spread (std, min, max) over repeats, mean training
+    time, and a bootstrap CI of the mean accuracy (resampling test items, the same items
+    for every repeat)."""
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    idx = rng.integers(0, len(y_test), size=(N_RESAMPLES, len(y_test)))
+    out: dict = {}
+    for name in dict.fromkeys(p["classifier"] for p in points):
+        rows = []
+        for size in sorted({p["train_size"] for p in points if p["classifier"] == name}):
+            group = [p for p in points if p["classifier"] == name and p["train_size"] == size]
+            acc = np.array([p["accuracy"] for p in group])
+            right = np.stack([_unbits(p["test_predictions"]) == y_test for p in group])  # (repeats, n_test)
+            means = right[:, idx].mean(axis=2).mean(axis=0)  # mean over repeats of each resample
+            low, high = np.percentile(means, [(1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100])
+            rows.append({
+                "train_size": size, "repeats": len(group), "accuracy_mean": float(acc.mean()),
+                "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+                "accuracy_min": float(acc.min()), "accuracy_max": float(acc.max()),
+                "accuracy_ci": [float(low), float(high)],
+                "f1_macro_mean": float(np.mean([p["f1_macro"] for p in group])),
+                "train_time_s_mean": float(np.mean([p["train_time_s"] for p in group])),
+            })
+        out[name] = rows
+    return out
+
+
+def findings(summary: dict, n_train: int) -> list[str]:
+    """Plain sentences on where the curves cross and where they flatten, from the
+    measured points only (an extrapolation is never made without saying so)."""
+    sentences = []
+    names = list(summary)
+    sizes = {n: [r["train_size"] for r in summary[n]] for n in names}
+    means = {n: {r["train_size"]: r["accuracy_mean"] for r in summary[n]} for n in names}
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            common = [s for s in sizes[a] if s in means[b]]
+            if not common:
+                continue
+            largest = common[-1]
+            lead, other = (a, b) if means[a][largest] >= means[b][largest] else (b, a)
+            ahead = [s for s in common if means[lead][s] > means[other][s]]
+            start = next((s for k, s in enumerate(common) if all(t in ahead for t in common[k:])), None)
+            if start is None:
+                sentences.append(f"{lead} and {other} are level at the largest size ({largest:,} training reviews).")
+            elif start == common[0]:
+                sentences.append(f"{lead} is ahead of {other} at every measured size ({common[0]:,} to {largest:,} training reviews).")
+            else:
+                sentences.append(f"{lead} is ahead of {other} from about {start:,} training reviews (measured up to {largest:,}).")
+    for name in names:
+        full = means[name][sizes[name][-1]]
+        flat = next((s for s in sizes[name] if full - means[name][s] < PLATEAU), sizes[name][-1])
+        if flat < sizes[name][-1]:
+            sentences.append(
+                f"{name} gains little past {flat:,} training reviews (less than {PLATEAU * 100:.0f} point up to {sizes[name][-1]:,})."
+            )
+        else:
+            step = sizes[name][-2] if len(sizes[name]) > 1 else None
+            sentences.append(
+                f"{name} was still gaining at the largest size ({sizes[name][-1]:,})"
+                + (f", {(full - means[name][step]) * 100:+.1f} points over {step:,}" if step else "")
+                + "; more data would probably help, but that is beyond what was measured."
+            )
+    return sentences
+
+
+def write_curve_files(run_dir: Path, curve: dict) -> None:
+    """``learning_curve.csv``, ``learning_curve.png`` and ``report.md`` from the finished curve."""
+    import pandas as pd
+
+    from . import plots
+
+    rows = [{"classifier": name, **{k: v for k, v in r.items() if k != "accuracy_ci"},
+             "accuracy_ci_low": r["accuracy_ci"][0], "accuracy_ci_high": r["accuracy_ci"][1]}
+            for name, summary in curve["summary"].items() for r in summary]
+    atomic_write_text(run_dir / "learning_curve.csv", pd.DataFrame(rows).to_csv(index=False, lineterminator="\n"))
+    plots.learning_curve_plot(curve["summary"], run_dir / "learning_curve.png")
+    data, split = curve["data"], curve["split"]
+    lines = [
+        f"# sentibench learning curve: {curve['run_id']}", "",
+        *[f"- {s}" for s in curve["findings"]], "",
+        f"Data: {md_literal(data['source'])}, {data['rows_used']:,} reviews; split seed {curve['config']['seed']}: "
+        f"{split['sizes']['train']:,} train / {split['sizes']['validation']:,} validation / {split['sizes']['test']:,} test. "
+        "Every point is scored on the same test split; samples are nested and stratified.", "",
+        "![learning curve](learning_curve.png)", "",
+        "| classifier | training reviews | repeats | accuracy mean | std | 95% CI of the mean | train s |",
+        "|---|---|---|---|---|---|---|",
+        *[f"| {name} | {r['train_size']:,} | {r['repeats']} | {r['accuracy_mean']:.4f} | {r['accuracy_std']:.4f} | "
+          f"[{r['accuracy_ci'][0]:.4f}, {r['accuracy_ci'][1]:.4f}] | {r['train_time_s_mean']:.1f} |"
+          for name, summary in curve["summary"].items() for r in summary],
+        "",
+    ]
+    atomic_write_text(run_dir / "report.md", "\n".join(lines))

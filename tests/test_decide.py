@@ -1,0 +1,232 @@
+"""Answers a person can act on: calibration metrics, the Pareto frontier, the cost of a
+million reviews, the recommendation within budgets, and the corrected t-test."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmark.__main__ import main
+from benchmark.decide import cost_per_million, frontiers, pareto_front, recommend
+from benchmark.stats import bootstrap_ci, brier_score, corrected_resampled_ttest, expected_calibration_error
+
+# -- calibration --------------------------------------------------------------------------
+
+
+def test_ece_and_brier_match_hand_computed_values():
+    y = np.array([0, 0, 1, 1, 1])
+    p = np.array([0.1, 0.4, 0.6, 0.9, 0.95])
+    # 15 bins: 0.1 -> bin 1, 0.4 -> 6, 0.6 -> 9, 0.9 and 0.95 -> 13 and 14.
+    # |y - p| per occupied bin, weighted by 1/5 each: (0.1 + 0.4 + 0.4 + 0.1 + 0.05) / 5.
+    assert expected_calibration_error(y, p) == pytest.approx(1.05 / 5)
+    assert brier_score(y, p) == pytest.approx((0.01 + 0.16 + 0.16 + 0.01 + 0.0025) / 5)
+    # Two items in one bin: their gaps cancel before the absolute value, as ECE defines.
+    assert expected_calibration_error(np.array([0, 1]), np.array([0.5, 0.5])) == pytest.approx(0.0)
+    perfect = bootstrap_ci(y, (p > 0.5).astype(int), p, n_resamples=50)
+    assert perfect["ece"]["low"] <= perfect["ece"]["value"] <= perfect["ece"]["high"]
+    assert perfect["brier"]["low"] <= perfect["brier"]["value"] <= perfect["brier"]["high"]
+
+
+# -- frontier and cost --------------------------------------------------------------------
+
+
+def _record(accuracy, latency, train, size=1.0, cpu_s=None, n_test=1000):
+    return {"metrics": {"accuracy": accuracy, "n_test": n_test}, "train_time_s": train, "model_size_mb": size,
+            "inference": {"latency_p50_ms": latency, "test_cpu_s": cpu_s}}
+
+
+def test_pareto_front_keeps_only_undominated_classifiers():
+    records = {"fast": _record(0.80, 0.1, 1), "good": _record(0.90, 2.0, 100), "worse_and_slower": _record(0.85, 3.0, 50),
+               "tie_but_slower": _record(0.80, 0.2, 2)}
+    assert pareto_front(records, lambda r: r["inference"]["latency_p50_ms"]) == ["fast", "good"]
+    assert frontiers(records)["train_time"] == ["fast", "good", "worse_and_slower"]
+
+
+def test_cost_of_a_million_reviews():
+    cost = cost_per_million({"test_cpu_s": 2.0}, n_test=1000, cpu_hour_price=0.036)
+    assert cost["core_s_per_million"] == pytest.approx(2000.0)
+    assert cost["price_per_million"] == pytest.approx(2000 / 3600 * 0.036)
+    assert cost_per_million({"test_cpu_s": 2.0}, 1000)["price_per_million"] is None
+
+
+# -- the recommendation -------------------------------------------------------------------
+
+Y = np.array([0, 1] * 200)
+
+
+def _predictions(accuracy, seed):
+    """Predictions right on exactly ``accuracy`` of Y (wrong items chosen by ``seed``)."""
+    pred = Y.copy()
+    wrong = np.random.default_rng(seed).choice(len(Y), size=round((1 - accuracy) * len(Y)), replace=False)
+    pred[wrong] = 1 - pred[wrong]
+    return pred
+
+
+def test_a_significant_lead_recommends_the_most_accurate():
+    records = {"bow": _record(0.80, 0.1, 1), "bert": _record(0.95, 3.0, 100)}
+    preds = {"bow": _predictions(0.80, 1), "bert": _predictions(0.95, 2)}
+    rec = recommend(records, Y, preds)
+    assert rec["classifier"] == "bert" and rec["runner_up"] == "bow"
+    assert rec["mcnemar_p"] < 0.05 and rec["accuracy_difference"]["low"] > 0
+    assert "significantly ahead of bow" in rec["reason"]
+
+
+def test_a_lead_that_is_not_significant_recommends_the_cheaper():
+    records = {"bow": _record(0.900, 0.1, 1), "bert": _record(0.905, 3.0, 100)}
+    preds = {"bow": _predictions(0.900, 1), "bert": _predictions(0.905, 2)}
+    rec = recommend(records, Y, preds)
+    assert rec["mcnemar_p"] >= 0.05
+    assert rec["classifier"] == "bow" and "not significant" in rec["reason"] and "cheaper" in rec["reason"]
+
+
+def test_a_tie_goes_to_the_cheaper_and_says_so():
+    same = _predictions(0.85, 3)
+    records = {"slow": _record(0.85, 5.0, 10), "quick": _record(0.85, 0.5, 10)}
+    rec = recommend(records, Y, {"slow": same, "quick": same})
+    assert rec["classifier"] == "quick" and rec["mcnemar_p"] == 1.0
+
+
+def test_budgets_exclude_classifiers_and_nothing_fitting_names_the_closest():
+    records = {"bow": _record(0.80, 0.1, 1, size=1), "w2v": _record(0.85, 1.0, 10, size=5), "bert": _record(0.95, 3.0, 100, size=90)}
+    preds = {"bow": _predictions(0.80, 1), "w2v": _predictions(0.85, 2), "bert": _predictions(0.95, 3)}
+    within = recommend(records, Y, preds, {"max_latency_ms": 2.0})
+    assert within["within_budget"] == ["bow", "w2v"] and within["classifier"] in ("w2v", "bow")
+    assert within["reason"].startswith("Within the budget (single-review latency at most 2.00 ms)")
+    nothing = recommend(records, Y, preds, {"max_latency_ms": 0.05, "max_model_mb": 0.5})
+    assert nothing["classifier"] is None and nothing["closest"] == "bow"
+    assert nothing["reason"].startswith("No classifier fits the budget") and "bow" in nothing["reason"]
+    only = recommend(records, Y, preds, {"max_train_s": 5})
+    assert only["classifier"] == "bow" and "only classifier that fits" in only["reason"]
+
+
+# -- the corrected resampled t-test -------------------------------------------------------
+
+
+def test_corrected_resampled_ttest_matches_a_hand_computed_example():
+    d = np.array([0.02, 0.01, 0.03, 0.00, 0.02])
+    # mean 0.016, sample variance 0.00013; corrected variance (1/5 + 0.15/0.70) * 0.00013.
+    mean, var = 0.016, 0.00013
+    t = mean / np.sqrt((1 / 5 + 0.15 / 0.70) * var)
+    result = corrected_resampled_ttest(d, 0.15 / 0.70)
+    assert result["mean"] == pytest.approx(mean) and result["t"] == pytest.approx(t)
+    assert result["df"] == 4
+    from scipy.stats import t as student_t
+
+    assert result["p_value"] == pytest.approx(2 * student_t.sf(t, 4))
+    # The correction makes the test more conservative than the plain paired t-test.
+    plain = mean / np.sqrt(var / 5)
+    assert 2 * student_t.sf(plain, 4) < result["p_value"]
+    assert corrected_resampled_ttest([0.0, 0.0], 0.2)["p_value"] == 1.0
+
+
+# -- end to end ---------------------------------------------------------------------------
+
+
+FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=2", "--latency-calls", "3"]
+
+
+def test_run_writes_recommendation_frontier_calibration_and_cost(tmp_path, capsys):
+    assert main(["-q", "run", "--classifiers", "bow,w2v", "--output", str(tmp_path), "--cpu-hour-price", "0.05", *FAST]) == 0
+    out = capsys.readouterr().out
+    (run_dir,) = tmp_path.iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    rec = results["recommendation"]
+    assert rec["classifier"] in ("bow", "w2v") and rec["reason"] in out
+    assert set(results["pareto"]) == {"latency", "train_time"} and results["pareto"]["latency"]
+    for record in results["classifiers"].values():
+        assert 0 <= record["metrics"]["ece"] <= 1 and 0 <= record["metrics"]["brier"] <= 1
+        assert record["inference"]["core_s_per_million"] > 0 and record["inference"]["price_per_million"] > 0
+    report = (run_dir / "report.md").read_text()
+    assert report.splitlines()[2] == f"**Recommendation.** {rec['reason']}"
+    assert "ECE [95% CI]" in report and "![reliability.png](reliability.png)" in report
+    assert (run_dir / "reliability.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_budget_nothing_fits_is_said_in_the_report(tmp_path):
+    assert main(["-q", "run", "--classifiers", "bow", "--output", str(tmp_path), "--max-latency-ms", "0.000001", *FAST[-2:]]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    rec = json.loads((run_dir / "results.json").read_text())["recommendation"]
+    assert rec["classifier"] is None and rec["closest"] == "bow"
+    assert "No classifier fits the budget" in (run_dir / "report.md").read_text()
+
+
+def test_tradeoff_plot_tick_labels_do_not_overlap():
+    from benchmark.plots import tradeoff_figure
+
+    # Latencies that once gave "3x10^-1 4x10^-1 6x10^-1" labels running into each other.
+    records = {"bow": _record(0.82, 0.31, 0.04), "w2v": _record(0.68, 0.42, 0.5), "bert": _record(0.91, 0.63, 16)}
+    cis = {n: {"low": r["metrics"]["accuracy"] - 0.05, "high": r["metrics"]["accuracy"] + 0.05} for n, r in records.items()}
+    fig = tradeoff_figure(records, cis=cis, front=["bow", "bert"])
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    shown = [t.label1 for t in ax.xaxis.get_major_ticks() + ax.xaxis.get_minor_ticks()
+             if lo <= t.get_loc() <= hi and t.label1.get_visible() and t.label1.get_text()]
+    assert len(shown) >= 2, "too few labelled ticks to read the axis"
+    boxes = sorted((label.get_window_extent() for label in shown), key=lambda b: b.x0)
+    assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False)), [label.get_text() for label in shown]
+
+
+# -- learning curves ----------------------------------------------------------------------
+
+
+def test_nested_order_gives_stratified_nested_samples():
+    from benchmark.curve import nested_order
+
+    labels = np.array([0] * 300 + [1] * 700)
+    order = nested_order(labels, seed=3)
+    assert sorted(order.tolist()) == list(range(1000))
+    for size in (10, 37, 100, 555):
+        share = labels[order[:size]].mean()
+        assert abs(share - 0.7) <= 1 / size + 1e-9  # each prefix keeps the class balance
+    assert not np.array_equal(order, nested_order(labels, seed=4))  # repeats draw other samples
+
+
+def test_findings_say_where_curves_cross_and_flatten():
+    from benchmark.curve import findings
+
+    def rows(means):
+        return [{"train_size": s, "accuracy_mean": m} for s, m in means.items()]
+
+    summary = {
+        "bow": rows({100: 0.70, 500: 0.80, 1000: 0.85, 4000: 0.88, 8000: 0.885}),
+        "bert": rows({100: 0.60, 500: 0.82, 1000: 0.90, 4000: 0.94, 8000: 0.96}),
+    }
+    text = findings(summary, 8000)
+    assert "bert is ahead of bow from about 500 training reviews (measured up to 8,000)." in text
+    assert "bow gains little past 4,000 training reviews (less than 1 point up to 8,000)." in text
+    assert any(s.startswith("bert was still gaining at the largest size (8,000), +2.0 points over 4,000") for s in text)
+
+
+def test_curve_writes_its_files_and_resumes_after_an_interrupt(tmp_path, monkeypatch):
+    from benchmark import curve as curve_module
+
+    real_fit = curve_module.clone
+    calls = []
+
+    def clone_then_interrupt(est):
+        calls.append(est)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_fit(est)
+
+    args = ["-q", "curve", "--classifiers", "bow,w2v", "--sizes", "40,80,140", "--repeats", "2", "--output", str(tmp_path),
+            "--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=2"]
+    monkeypatch.setattr(curve_module, "clone", clone_then_interrupt)
+    assert main(args) == 130
+    monkeypatch.setattr(curve_module, "clone", real_fit)
+    (run_dir,) = tmp_path.iterdir()
+    partial = json.loads((run_dir / "learning_curve.json").read_text())
+    assert partial["status"] == "interrupted" and len(partial["points"]) == 2
+    assert main(["-q", "curve", "--resume", str(run_dir)]) == 0
+    curve = json.loads((run_dir / "learning_curve.json").read_text())
+    # 40 and 80 reviews twice each, the whole training part (140) once; two classifiers.
+    assert curve["status"] == "complete" and len(curve["points"]) == 10
+    assert [p["train_size"] for p in curve["points"][:2]] == [40, 40]  # the two kept points came first
+    sizes = [r["train_size"] for r in curve["summary"]["bow"]]
+    assert sizes == [40, 80, 140] and [r["repeats"] for r in curve["summary"]["bow"]] == [2, 2, 1]
+    for name in ("learning_curve.csv", "learning_curve.png", "report.md"):
+        assert (run_dir / name).stat().st_size > 0
+    assert (run_dir / "report.md").read_text().splitlines()[2].startswith("- ")
