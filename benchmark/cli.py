@@ -26,6 +26,7 @@ RUN_OPTIONS = {
     "--save-models": "save_models", "--max-train-samples": "max_train_samples", "--eval-every": "eval_every",
     "--seeds": "seeds", "--max-latency-ms": "max_latency_ms", "--max-train-s": "max_train_s",
     "--max-model-mb": "max_model_mb", "--cpu-hour-price": "cpu_hour_price", "--sizes": "sizes", "--repeats": "repeats",
+    "--tune": "tune", "--tune-budget-min": "tune_budget_min",
 }
 
 
@@ -85,7 +86,9 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, names: str) -> Non
     """What ``run`` and ``curve`` share: classifiers, data, split, hyperparameters, output."""
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--all", action="store_true", default=None, help=f"every classifier ({names}); the default")
-    which.add_argument("--classifiers", metavar="NAMES", help=f"comma-separated classifiers, from: {names}")
+    which.add_argument("--classifiers", metavar="NAMES",
+                       help=f"comma-separated classifiers, from: {names}; or your own as MODULE:ATTR (a SentimentClassifier, "
+                       "or a class or zero-argument callable giving a scikit-learn classifier over texts)")
     add_data_arguments(parser)
     parser.add_argument("--dedupe", action="store_true", default=None,
                         help="drop repeated reviews (same text after whitespace normalisation) before splitting")
@@ -127,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", metavar="LIST",
                      help="comma-separated seeds: repeat the whole comparison per seed and report mean and standard deviation")
     add_budget_arguments(run)
+    run.add_argument("--tune", action="store_true", default=None,
+                     help="first search each classifier's main hyperparameters on the validation split (the test split is "
+                     "used once, after the choice); the spaces are listed in README")
+    run.add_argument("--tune-budget-min", type=float, metavar="M",
+                     help="minutes each classifier's search may take (default 10)")
 
     curve = sub.add_parser("curve", parents=[common], help="accuracy against training-set size (learning curves)")
     add_experiment_arguments(curve, names)
@@ -166,20 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_b", metavar="RUN_B")
     compare.add_argument("--json", action="store_true", help="print the differences as JSON")
 
-    perf = sub.add_parser("perf", parents=[common], help="BERT fine-tuning speed: seed recipe vs Trainer vs sentibench, one run")
-    perf.add_argument("target", choices=["bert"], help="what to measure (bert)")
-    perf.add_argument("--data", help="sentences to use (default ../shared/data/yelp_sentences.csv, else the bundled sample)")
+    perf = sub.add_parser("perf", parents=[common],
+                          help="speed side by side in one run: BERT recipes, or the classical models and fastText")
+    perf.add_argument("target", choices=["bert", "classical"],
+                      help="bert: seed recipe vs Trainer vs sentibench; classical: BoW and Word2Vec vs fastText")
+    perf.add_argument("--data", help="reviews to use (default ../shared/data/yelp_sentences.csv, else the bundled sample)")
     perf.add_argument("--sentences", type=int, default=320, help="number of short sentences (default 320)")
     perf.add_argument("--long", type=int, default=96, help="number of long (>128-token) reviews (default 96)")
     perf.add_argument("--batch-size", type=int, default=16, help="batch size for all recipes (default 16)")
-    perf.add_argument("--latency-calls", type=int, default=100, help="timed single-review predictions (default 100)")
+    perf.add_argument("--latency-calls", type=int, help="timed single-review predictions (default 100 for bert, 2000 for classical)")
     perf.add_argument(
         "--time-to-accuracy", type=int, default=0, metavar="N",
         help="also train Trainer and sentibench for --epochs on a split of N sentences and report validation "
         "accuracy against training time, and the inference accuracy (default off)",
     )
     perf.add_argument("--epochs", type=int, default=3, help="epochs for --time-to-accuracy (default 3)")
-    perf.add_argument("--json", metavar="FILE", help="also write the measurements to this JSON file")
+    perf.add_argument("--json", metavar="FILE", help="also write the measurements to this JSON file (classical: a list of rows)")
     return parser
 
 
@@ -237,9 +247,12 @@ def parse_classifier_list(text: str, option: str = "--classifiers") -> list[str]
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise UsageError(f"{option} is empty; name at least one of: {', '.join(REGISTRY)}")
-    unknown = [n for n in names if n not in REGISTRY]
+    unknown = [n for n in names if not REGISTRY.accepts(n)]
     if unknown:
-        raise UsageError(f"unknown classifier(s) {', '.join(unknown)}; choose from: {', '.join(REGISTRY)}")
+        raise UsageError(
+            f"unknown classifier(s) {', '.join(unknown)}; choose from: {', '.join(REGISTRY)}, "
+            "or give your own as MODULE:ATTR"
+        )
     return list(dict.fromkeys(names))
 
 

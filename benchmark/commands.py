@@ -92,7 +92,7 @@ def run_config(args):
                 params.setdefault("bert", {})[flag] = value
     # Progress bars (BERT's included) follow the command line unless a --set says otherwise.
     for name in classifiers:
-        switch = REGISTRY[name].progress_param
+        switch = REGISTRY[name].progress_param if REGISTRY.is_builtin(name) else None
         if switch is not None and switch not in params.get(name, {}):
             params.setdefault(name, {})[switch] = args.bars
     trusted = frozenset(item.partition("=")[2] for item in settings)
@@ -102,6 +102,7 @@ def run_config(args):
         sample_size=args.sample_size, seed=values["seed"], classifiers=classifiers, params=params,
         output=values["output"], latency_calls=values["latency_calls"], save_models=bool(getattr(args, "save_models", False)),
         verbose=args.bars, **{k: getattr(args, k, None) for k in ("max_latency_ms", "max_train_s", "max_model_mb", "cpu_hour_price")},
+        tune=bool(getattr(args, "tune", False)), tune_budget_min=_tune_budget(args),
     )
     return cfg, trusted
 
@@ -133,6 +134,17 @@ def cmd_curve(args) -> int:
         print(sentence)
     print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'})")
     return 0
+
+
+def _tune_budget(args) -> float:
+    budget = getattr(args, "tune_budget_min", None)
+    if budget is None:
+        return 10.0
+    if not budget > 0:
+        raise UsageError(f"--tune-budget-min must be a positive number of minutes, got {budget}")
+    if not getattr(args, "tune", False):
+        raise UsageError("--tune-budget-min applies to --tune; add --tune")
+    return budget
 
 
 def cmd_report(args) -> int:
@@ -212,13 +224,24 @@ def cmd_compare(args) -> int:
 
 def cmd_perf(args) -> int:
     from .output import write_json
-    from .perf import format_perf, run_perf
 
+    if args.latency_calls is None:
+        args.latency_calls = 2000 if args.target == "classical" else 100
     for flag in ("sentences", "long", "batch_size", "latency_calls", "epochs"):
         if getattr(args, flag) < 1:
             raise UsageError(f"--{flag.replace('_', '-')} must be at least 1")
     if args.json:
         _check_writable_file(Path(args.json), "--json")
+    if args.target == "classical":
+        from .perf_classical import format_perf_classical, json_rows, run_perf_classical
+
+        results = run_perf_classical(args.data, latency_calls=args.latency_calls)
+        print(format_perf_classical(results))
+        if args.json:
+            write_json(Path(args.json), json_rows(results))
+        return 0
+    from .perf import format_perf, run_perf
+
     results = run_perf(
         data=args.data, n_sentences=args.sentences, n_long=args.long, batch_size=args.batch_size,
         latency_calls=args.latency_calls, tta_size=args.time_to_accuracy, epochs=args.epochs,

@@ -33,6 +33,8 @@ class RunConfig:
     max_train_s: float | None = None  # budget: training time
     max_model_mb: float | None = None  # budget: model size on disk
     cpu_hour_price: float | None = None  # price of a core-hour, for the cost of a million reviews
+    tune: bool = False  # search each classifier's main hyperparameters on the validation split first
+    tune_budget_min: float = 10.0  # minutes each classifier's search may take
     verbose: bool = True  # progress bars
 
     def budgets(self) -> dict[str, float]:

@@ -129,8 +129,7 @@ def _load_curve(run_dir: Path) -> dict:
     return curve
 
 
-def _measure(cfg: CurveConfig, classifiers: list, run_dir: Path, curve: dict | None) -> tuple[Path, dict]:
-    prototypes = dict(zip(cfg.classifiers, classifiers, strict=True))
+def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: dict | None) -> tuple[Path, dict]:
     split, data_info = prepare_data(cfg)
     manifest = split.manifest()
     if curve is None:
@@ -147,7 +146,7 @@ def _measure(cfg: CurveConfig, classifiers: list, run_dir: Path, curve: dict | N
     test_texts, test_y = split.texts("test"), split.labels("test")
     output.write_json(run_dir / CURVE_FILE, curve)
     logger.info("learning curve: %d fits (%d done), sizes %s", len(plan), len(done), sorted({s for s, _, _ in plan}))
-    started = time.perf_counter()
+    rate: dict[str, list[float]] = {}  # classifier -> seconds per training review, of the fits so far
     bar = tqdm(todo, desc="learning curve fits", disable=not cfg.verbose, leave=False)
     try:
         for k, (size, repeat, name) in enumerate(bar, 1):
@@ -169,10 +168,12 @@ def _measure(cfg: CurveConfig, classifiers: list, run_dir: Path, curve: dict | N
                 "train_time_s": train_time, "test_predictions": _bits(pred),
             })
             output.write_json(run_dir / CURVE_FILE, curve)
+            rate.setdefault(name, []).append((time.perf_counter() - fit_start) / size)
+            left = _time_left(todo[k:], rate)
+            bar.set_postfix(left=f"{left:.0f} s", refresh=False)
             if not cfg.verbose:
-                elapsed = time.perf_counter() - started
                 logger.info("fit %d of %d: %s on %d reviews (repeat %d), accuracy %.4f; about %.0f s left",
-                            k, len(todo), name, size, repeat + 1, curve["points"][-1]["accuracy"], elapsed / k * (len(todo) - k))
+                            k, len(todo), name, size, repeat + 1, curve["points"][-1]["accuracy"], left)
     except KeyboardInterrupt:
         curve["status"] = "interrupted"
         output.write_json(run_dir / CURVE_FILE, curve)
@@ -183,6 +184,13 @@ def _measure(cfg: CurveConfig, classifiers: list, run_dir: Path, curve: dict | N
     output.write_json(run_dir / CURVE_FILE, curve)
     write_curve_files(run_dir, curve)
     return run_dir, curve
+
+
+def _time_left(todo: list[tuple[int, int, str]], rate: dict[str, list[float]]) -> float:
+    """Seconds the remaining fits should take: each classifier's seconds per training review
+    so far, times the review counts still to fit (fits grow with the sample)."""
+    fallback = float(np.mean([np.mean(r) for r in rate.values()])) if rate else 0.0
+    return float(sum(size * (np.mean(rate[name]) if name in rate else fallback) for size, _, name in todo))
 
 
 def summarise(points: list[dict], y_test: np.ndarray, *, confidence: float = 0.95) -> dict:
@@ -273,7 +281,7 @@ def write_curve_files(run_dir: Path, curve: dict) -> None:
         "| classifier | training reviews | repeats | accuracy mean | std | 95% CI of the mean | train s |",
         "|---|---|---|---|---|---|---|",
         *[f"| {name} | {r['train_size']:,} | {r['repeats']} | {r['accuracy_mean']:.4f} | {r['accuracy_std']:.4f} | "
-          f"[{r['accuracy_ci'][0]:.4f}, {r['accuracy_ci'][1]:.4f}] | {r['train_time_s_mean']:.1f} |"
+          f"[{r['accuracy_ci'][0]:.4f}, {r['accuracy_ci'][1]:.4f}] | {r['train_time_s_mean']:.2f} |"
           for name, summary in curve["summary"].items() for r in summary],
         "",
     ]

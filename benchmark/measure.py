@@ -18,6 +18,7 @@ from sklearn.metrics import (
 from sklearn.utils._param_validation import InvalidParameterError
 
 from classifiers import REGISTRY, SentimentClassifier, params_from_json, params_to_json
+from classifiers.external import ExternalClassifier, NotSaved
 from dataset import UsageError
 
 from .prepare import Split
@@ -45,10 +46,10 @@ def make_classifier(name: str, params: dict | None = None, seed: int | None = No
     UsageError
         For an unknown classifier, hyperparameter or value, naming the valid ones.
     """
-    if name not in REGISTRY:
-        raise UsageError(f"unknown classifier {name!r}; choose from: {', '.join(REGISTRY)}")
-    cls = REGISTRY[name]
-    valid = cls().get_params()
+    if not REGISTRY.accepts(name):
+        raise UsageError(f"unknown classifier {name!r}; choose from: {', '.join(REGISTRY)}, or give MODULE:ATTR")
+    clf = REGISTRY.create(name)
+    valid = clf.get_params(deep=False)
     params = dict(params or {})
     unknown = sorted(set(params) - set(valid))
     if unknown:
@@ -57,9 +58,9 @@ def make_classifier(name: str, params: dict | None = None, seed: int | None = No
         if seed is not None and key in valid and key not in params:
             params[key] = seed
     # Values from the command line or JSON arrive as lists where a tuple is meant.
-    params = params_from_json(cls, params)
+    params = params_from_json(type(clf), params)
     _load_trusted_vectors(name, params, trusted_files)
-    clf = cls(**params)
+    clf.set_params(**params)
     try:
         clf._validate_params()
     except InvalidParameterError as exc:
@@ -116,8 +117,8 @@ def evaluate(y_true, y_pred, proba_pos) -> Metrics:
     }
 
 
-def run_one(clf: SentimentClassifier, split: Split, *, latency_calls=100, latency_warmup=5, verbose=True,
-            model_dir=None, card: dict | None = None) -> tuple[ClassifierRecord, dict]:
+def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, latency_calls=100, latency_warmup=5,
+            verbose=True, model_dir=None, card: dict | None = None) -> tuple[ClassifierRecord, dict]:
     """Fit ``clf`` on the training part (validation passed in) and measure it on test.
 
     Parameters
@@ -138,6 +139,7 @@ def run_one(clf: SentimentClassifier, split: Split, *, latency_calls=100, latenc
     predictions : dict
         ``pred`` and ``proba`` arrays over the test part.
     """
+    name = name or clf.name
     test_texts, test_labels = split.texts("test"), split.labels("test")
     with PeakMemory() as fit_memory, stopwatch() as fit_time:
         clf.fit(split.texts("train"), split.labels("train"), validation=(split.texts("validation"), split.labels("validation")))
@@ -157,12 +159,12 @@ def run_one(clf: SentimentClassifier, split: Split, *, latency_calls=100, latenc
         "throughput_per_s": len(test_texts) / predict_time() if predict_time() > 0 else None,
         **measure_latency(
             clf.predict_proba, test_texts, n_calls=latency_calls, warmup=latency_warmup,
-            desc=f"{clf.name} latency", verbose=verbose,
+            desc=f"{name} latency", verbose=verbose,
         ),
     }
     record: ClassifierRecord = {
-        "classifier": clf.name,
-        "params": params_to_json(clf.get_params()),
+        "classifier": name,
+        "params": params_to_json(clf.get_params(deep=False)),
         "train_time_s": fit_time(),
         "metrics": evaluate(test_labels, pred, proba[:, 1]),
         "inference": inference,
@@ -174,9 +176,24 @@ def run_one(clf: SentimentClassifier, split: Split, *, latency_calls=100, latenc
         **(card or {}), "metrics": {"accuracy": ci["accuracy"], "f1_macro": ci["f1_macro"]},
         "train_time_s": record["train_time_s"], "inference_check": record.get("inference_check"),
     }
-    if model_dir is not None:
-        record["model_size_mb"] = folder_size_mb(clf.save(model_dir, card=context))
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            record["model_size_mb"] = folder_size_mb(clf.save(Path(tmp) / clf.name, card=context))
+    record.update(_save(clf, name, model_dir, context))
     return record, {"pred": pred, "proba": proba[:, 1]}
+
+
+def _save(clf: SentimentClassifier, name: str, model_dir, context: dict) -> dict:
+    """Save the fitted classifier (to measure its size; kept with ``--save-models``).
+
+    A classifier from the user's own code is saved only when nothing in it needs that
+    code to load (see ``classifiers.external``); otherwise the record says why not.
+    """
+    if not REGISTRY.is_builtin(name) and not isinstance(clf, ExternalClassifier):
+        return {"model_size_mb": None, "model_saved": False,
+                "model_not_saved": "a plugin's own SentimentClassifier needs its code to load; sentibench never runs code to load a model"}
+    try:
+        if model_dir is not None:
+            return {"model_size_mb": folder_size_mb(clf.save(model_dir, card=context)), "model_saved": True}
+        with tempfile.TemporaryDirectory() as tmp:
+            return {"model_size_mb": folder_size_mb(clf.save(Path(tmp) / "model", card=context)), "model_saved": False}
+    except NotSaved as exc:
+        logger.warning("%s was not saved: %s", name, exc)
+        return {"model_size_mb": None, "model_saved": False, "model_not_saved": str(exc)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,6 +26,11 @@ MODELS_DIR = "models"
 #: Sub-folder holding per-epoch training checkpoints (removed when a classifier finishes).
 CHECKPOINTS_DIR = "checkpoints"
 _LOCK_FILE = ".lock"
+
+
+def folder_name(name: str) -> str:
+    """A classifier's name as a folder name (a ``module:attr`` spec has a colon)."""
+    return re.sub(r"[^\w.-]", "_", name)
 
 
 def new_run_dir(parent, name: str, suffix: str = "") -> Path:
@@ -88,7 +94,7 @@ class RunLock:
 _FLOAT_FORMATS = {
     "accuracy": "{:.4f}", "f1_macro": "{:.4f}", "roc_auc": "{:.4f}", "train_time_s": "{:.2f}",
     "throughput_per_s": "{:,.0f}", "latency_p50_ms": "{:.2f}", "latency_p95_ms": "{:.2f}",
-    "core_s_per_million": "{:,.0f}", "price_per_million": "{:,.4f}", "ece": "{:.4f}", "brier": "{:.4f}",
+    "core_s_per_million": "{:,.0f}", "price_per_million": "{:,.4f}", "ece": "{:.4f}", "brier": "{:.4f}", "tuning_s": "{:,.1f}",
     "fit_peak_rss_mb": "{:,.0f}", "model_size_mb": "{:.1f}",
 }
 
@@ -164,9 +170,28 @@ def format_seed_summary(summary: SeedSummary) -> str:
         for name, m in summary["metrics"].items()
     ]
     runs = ", ".join(f"seed {s}: `{d}`" for s, d in summary["runs"].items())
+    pairs = summary.get("pairs") or []
+    tests = ""
+    if pairs:
+        cells = [[p["a"], p["b"], f"{p['mean'] * 100:+.2f}", "" if p["t"] is None else f"{p['t']:.2f}", p["df"],
+                  "" if p["p_value"] is None else f"{p['p_value']:.3g}", "yes" if p["significant"] else "no"] for p in pairs]
+        weak = len(summary["runs"]) < 5
+        headers = ["A", "B", "A - B (points)", "t", "df", "p-value", "significant at 0.05"]
+        tests = (
+            "## Are the differences real across splits?\n\n"
+            "Accuracy of A minus B over the splits, with Nadeau and Bengio's (2003) corrected resampled t-test: the "
+            "splits' training sets overlap, so the variance is inflated by the test/train size ratio "
+            f"({pairs[0]['test_train_ratio']:.3f}).\n\n"
+            f"{tabulate(cells, headers=headers, tablefmt='github', disable_numparse=True)}\n\n"
+            + "".join(f"- {p['sentence']}\n" for p in pairs)
+            + ("\n" + f"With {len(summary['runs'])} splits the test has little power: a real difference of a point or two "
+               "will often not show as significant; 5 or more seeds are better.\n" if weak else "")
+            + "\n"
+        )
     return (
         f"# Comparison over seeds {', '.join(map(str, summary['seeds']))}\n\n"
         f"Mean ± sample standard deviation over {len(summary['runs'])} runs ({summary['status']}).\n\n"
         f"{tabulate(rows, headers=['classifier', *metrics], tablefmt='github', disable_numparse=True)}\n\n"
+        f"{tests}"
         f"Per-seed runs: {runs}\n"
     )

@@ -9,7 +9,7 @@ from tabulate import tabulate
 from classifiers import SentimentClassifier
 from dataset import UsageError
 
-from .output import MODELS_DIR
+from .output import MODELS_DIR, folder_name
 from .schema import HEADLINE_METRICS, RunFolderError, load_results
 
 #: Labels of the benchmark's 0/1 classes.
@@ -39,7 +39,8 @@ def saved_models(run_dir, names: list[str] | None = None) -> dict[str, Path]:
     """Folders of the classifiers saved in ``run_dir`` (in run order)."""
     run_dir = Path(run_dir)
     results = load_results(run_dir)
-    available = {n: run_dir / MODELS_DIR / n for n in results["classifiers"] if (run_dir / MODELS_DIR / n).is_dir()}
+    available = {n: run_dir / MODELS_DIR / folder_name(n) for n in results["classifiers"]
+                 if (run_dir / MODELS_DIR / folder_name(n)).is_dir()}
     if not available:
         raise RunFolderError(f"{run_dir} has no saved models; rerun with 'run --save-models'")
     if names:

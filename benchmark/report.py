@@ -138,6 +138,24 @@ def render(results: dict, predictions: pd.DataFrame, stats: dict, files: dict[st
             "",
         ]
     out += _data_warnings(data, split)
+    tuned = {n: r["tuning"] for n, r in records.items() if r.get("tuning") and "trials" in r["tuning"]}
+    if tuned:
+        out += [
+            "## Tuning",
+            "",
+            "Each search used the training and validation parts only; the test numbers above come from one final fit "
+            "with the chosen values. Training time in the table is that final fit.",
+            "",
+            tabulate(
+                [[n, f"{t['default_val_accuracy']:.4f}", f"{t['tuned_val_accuracy']:.4f}", len(t["trials"]),
+                  f"{t['tuning_time_s']:.1f}" + ("" if t["complete"] else " (budget)"),
+                  md_literal(", ".join(f"{k}={v}" for k, v in t["chosen"].items()), table=True)]
+                 for n, t in tuned.items()],
+                headers=["classifier", "validation (defaults)", "validation (tuned)", "trials", "search s", "chosen"],
+                tablefmt="github",
+            ),
+            "",
+        ]
     if stats["mcnemar"]:
         out += [
             "## Are the differences real?",
@@ -229,9 +247,9 @@ def _error_analysis(records: dict, predictions: pd.DataFrame) -> list[str]:
                 f"Most confidently wrong ({len(wrong)} of {len(predictions)} test reviews misclassified):",
                 "",
                 tabulate(
-                    [[int(r.row_id), "positive" if r.label else "negative", f"{getattr(r, f'{name}_proba'):.3f}",
-                      md_literal(r.text, limit=160, table=True)]
-                     for r in worst.itertuples()],
+                    [[int(r["row_id"]), "positive" if r["label"] else "negative", f"{r[f'{name}_proba']:.3f}",
+                      md_literal(r["text"], limit=160, table=True)]
+                     for r in worst.to_dict("records")],
                     headers=["row", "true", "P(positive)", "review"], tablefmt="github",
                 ),
                 "",

@@ -25,10 +25,11 @@ from .config import RunConfig
 from .decide import cost_per_million, frontiers, recommend
 from .environment import environment
 from .measure import make_classifier, run_one
-from .output import CHECKPOINTS_DIR, MODELS_DIR, RunLock, new_run_dir
+from .output import CHECKPOINTS_DIR, MODELS_DIR, RunLock, folder_name, new_run_dir
 from .prepare import prepare_data
 from .report import write_report
 from .schema import HEADLINE_METRICS, PREDICTIONS_FILE, RunResults, SeedSummary, load_results
+from .tune import tune
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,7 @@ def _fit_data_parallel(cfg: RunConfig, trusted_files) -> None:
     data-parallel (BERT). Everything else (the classical models, evaluation, latency,
     every file) is the main process's."""
     split, _ = prepare_data(cfg)
-    for name in cfg.classifiers:
-        clf = make_classifier(name, cfg.params.get(name), seed=cfg.seed, trusted_files=trusted_files)
+    for clf in _make_all(cfg, trusted_files).values():
         if clf.supports_distributed:
             clf.fit(split.texts("train"), split.labels("train"), validation=(split.texts("validation"), split.labels("validation")))
 
@@ -105,14 +105,15 @@ def run(cfg: RunConfig, resume: Path | None = None, *, trusted_files=frozenset()
         return _run(cfg, classifiers, run_dir, None, {})
 
 
-def _make_all(cfg: RunConfig, trusted_files) -> list:
+def _make_all(cfg: RunConfig, trusted_files) -> dict:
+    """Name (as given: a registry name or a ``module:attr`` spec) -> checked classifier."""
     unknown = sorted(set(cfg.params) - set(cfg.classifiers))
     if unknown:
         raise UsageError(f"hyperparameters given for {', '.join(unknown)}, which this run does not include")
-    return [make_classifier(n, cfg.params.get(n), seed=cfg.seed, trusted_files=trusted_files) for n in cfg.classifiers]
+    return {n: make_classifier(n, cfg.params.get(n), seed=cfg.seed, trusted_files=trusted_files) for n in cfg.classifiers}
 
 
-def _run(cfg: RunConfig, classifiers: list, run_dir: Path, results: RunResults | None, predictions: dict) -> tuple[Path, RunResults]:
+def _run(cfg: RunConfig, classifiers: dict, run_dir: Path, results: RunResults | None, predictions: dict) -> tuple[Path, RunResults]:
     split, data_info = prepare_data(cfg)
     manifest = split.manifest()
     if results is None:
@@ -134,12 +135,12 @@ def _run(cfg: RunConfig, classifiers: list, run_dir: Path, results: RunResults |
                     f"{results['split'][key][:12]}); start a new run"
                 )
         results["status"] = "running"
-        classifiers = [c for c in classifiers if c.name not in results["classifiers"]]
+        classifiers = {n: c for n, c in classifiers.items() if n not in results["classifiers"]}
         logger.info("resuming %s: %s already finished", run_dir, ", ".join(results["classifiers"]) or "nothing")
-    for clf in classifiers:
+    for name, clf in classifiers.items():
         if clf.supports_checkpoints:
             # BERT saves each finished epoch here, so a killed run resumes mid-training.
-            clf.set_params(checkpoint_dir=str(run_dir / CHECKPOINTS_DIR / clf.name))
+            clf.set_params(checkpoint_dir=str(run_dir / CHECKPOINTS_DIR / folder_name(name)))
     logger.info(
         "split (seed %d): %d train / %d validation / %d test, manifest %s",
         cfg.seed, len(split.train), len(split.validation), len(split.test), manifest["sha256"][:12],
@@ -151,26 +152,38 @@ def _run(cfg: RunConfig, classifiers: list, run_dir: Path, results: RunResults |
     }
     output.write_run(run_dir, results, split, predictions)
     try:
-        for clf in tqdm(classifiers, desc="classifiers", disable=not cfg.verbose, leave=False):
-            logger.info("***** %s: training on %d reviews *****", clf.name, len(split.train))
+        for name, clf in tqdm(classifiers.items(), desc="classifiers", disable=not cfg.verbose, leave=False):
+            logger.info("***** %s: training on %d reviews *****", name, len(split.train))
+            tuning = None
+            if cfg.tune:
+                # Trials see the training and validation parts only; the test split is
+                # used once, by the final fit's measurement below.
+                chosen, tuning = tune(
+                    name, clf, (split.texts("train"), split.labels("train")),
+                    (split.texts("validation"), split.labels("validation")), cfg.tune_budget_min * 60,
+                )
+                clf.set_params(**chosen)
             try:
                 record, preds = run_one(
-                    clf, split, latency_calls=cfg.latency_calls, latency_warmup=cfg.latency_warmup, verbose=cfg.verbose,
-                    model_dir=run_dir / MODELS_DIR / clf.name if cfg.save_models else None, card=card,
+                    clf, split, name=name, latency_calls=cfg.latency_calls, latency_warmup=cfg.latency_warmup,
+                    verbose=cfg.verbose, model_dir=run_dir / MODELS_DIR / folder_name(name) if cfg.save_models else None,
+                    card=card,
                 )
             except SentibenchError:
                 # A problem with the data or settings (one line from the CLI); a bug keeps its traceback.
-                results["status"] = f"failed: {clf.name}"
+                results["status"] = f"failed: {name}"
                 output.write_run(run_dir, results, split, predictions)
                 raise
-            results["classifiers"][clf.name] = record
-            predictions[clf.name] = preds
+            if tuning is not None:
+                record["tuning"] = tuning
+            results["classifiers"][name] = record
+            predictions[name] = preds
             _decide(results, split, predictions, cfg)
             output.write_run(run_dir, results, split, predictions)
             _remove_if_empty(run_dir / CHECKPOINTS_DIR)
             m = record["metrics"]
             logger.info(
-                "%s: accuracy %.4f, macro F1 %.4f, trained in %.1f s", clf.name, m["accuracy"], m["f1_macro"], record["train_time_s"]
+                "%s: accuracy %.4f, macro F1 %.4f, trained in %.1f s", name, m["accuracy"], m["f1_macro"], record["train_time_s"]
             )
     except KeyboardInterrupt:
         results["status"] = "interrupted"
@@ -202,6 +215,31 @@ def _remove_if_empty(folder: Path) -> None:
         pass  # absent, or holds a checkpoint still needed
 
 
+def seed_pairs(per_seed: dict[str, dict[str, list[float]]], test_train_ratio: float) -> list[dict]:
+    """For each pair of classifiers, the mean accuracy difference over the splits and
+    Nadeau and Bengio's corrected resampled t-test (the splits' training sets overlap)."""
+    from itertools import combinations
+
+    from .stats import corrected_resampled_ttest
+
+    pairs = []
+    for a, b in combinations(per_seed, 2):
+        acc_a, acc_b = per_seed[a]["accuracy"], per_seed[b]["accuracy"]
+        k = min(len(acc_a), len(acc_b))
+        test = corrected_resampled_ttest(np.subtract(acc_a[:k], acc_b[:k]), test_train_ratio)
+        significant = test["p_value"] is not None and test["p_value"] < 0.05
+        leader, other = (a, b) if test["mean"] >= 0 else (b, a)
+        sentence = (
+            f"{leader} is more accurate than {other} by {abs(test['mean']) * 100:.1f} points on average "
+            f"(corrected t-test p = {test['p_value']:.3g})." if significant else
+            f"The difference between {a} and {b} ({test['mean'] * 100:+.1f} points on average) is not significant"
+            + (f" (corrected t-test p = {test['p_value']:.3g})." if test["p_value"] is not None else ".")
+        )
+        pairs.append({"a": a, "b": b, "splits": k, "test_train_ratio": test_train_ratio, **test,
+                      "significant": significant, "sentence": sentence})
+    return pairs
+
+
 def run_seeds(cfg: RunConfig, seeds: list[int], *, trusted_files=frozenset()) -> tuple[Path, SeedSummary] | None:
     """Repeat the whole comparison once per seed (sample, split and classifiers).
 
@@ -216,11 +254,14 @@ def run_seeds(cfg: RunConfig, seeds: list[int], *, trusted_files=frozenset()) ->
     parent = new_run_dir(cfg.output, replace(cfg, seed=seeds[0]).digest(), suffix="-seeds")
     summary: SeedSummary = {"seeds": seeds, "runs": {}, "status": "running", "config": asdict(cfg), "metrics": {}}
     per_seed: dict[str, dict[str, list[float]]] = {}
+    ratio = None
     try:
         for seed in seeds:
             logger.info("===== seed %d (%d of %d) =====", seed, seeds.index(seed) + 1, len(seeds))
             run_dir, results = run(replace(cfg, seed=seed, output=str(parent)), trusted_files=trusted_files)
             summary["runs"][str(seed)] = run_dir.name
+            sizes = results["split"]["sizes"]
+            ratio = sizes["test"] / sizes["train"]
             for name, record in results["classifiers"].items():
                 for metric, get in HEADLINE_METRICS.items():
                     per_seed.setdefault(name, {}).setdefault(metric, []).append(get(record))
@@ -235,6 +276,7 @@ def run_seeds(cfg: RunConfig, seeds: list[int], *, trusted_files=frozenset()) ->
                    for m, v in metrics.items()}
             for name, metrics in per_seed.items()
         }
+        summary["pairs"] = seed_pairs(per_seed, ratio) if ratio is not None else []
         output.write_json(parent / "summary.json", summary)
         atomic_write_text(parent / "summary.md", output.format_seed_summary(summary))
     return parent, summary

@@ -93,6 +93,8 @@ class ClassifierRecord(TypedDict, total=False):
     top_terms: dict
     inference_choice: dict | None
     inference_check: dict
+    temperature: float
+    tuning: dict  # with --tune: space, trials, chosen params, default and tuned validation accuracy
 
 
 class Environment(TypedDict, total=False):
@@ -138,6 +140,7 @@ class SeedSummary(TypedDict):
     status: str
     config: dict[str, Any]
     metrics: dict[str, dict[str, dict[str, Any]]]  # classifier -> metric -> mean/std/values
+    pairs: list[dict]  # per pair: mean accuracy difference and the corrected resampled t-test
 
 
 #: Headline metrics (summarised across seeds, compared between runs): name -> getter.
@@ -170,12 +173,13 @@ TABLE_COLUMNS = {
     "price_per_million": lambda r: r["inference"].get("price_per_million"),
     "ece": lambda r: r["metrics"].get("ece"),
     "brier": lambda r: r["metrics"].get("brier"),
+    "tuning_s": lambda r: (r.get("tuning") or {}).get("tuning_time_s"),
     "fit_peak_rss_mb": lambda r: r.get("memory", {}).get("fit_peak_rss_mb"),
     "model_size_mb": lambda r: r.get("model_size_mb"),
     "fit": lambda r: fit_note(r.get("fit_info")),
 }
 #: Table columns shown only when some classifier has a value in them.
-OPTIONAL_COLUMNS = ("price_per_million", "fit")
+OPTIONAL_COLUMNS = ("price_per_million", "tuning_s", "fit")
 #: The keys every results.json has, with their JSON types.
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "run_id": str, "status": str, "config": dict, "environment": dict, "data": dict,

@@ -5,7 +5,7 @@ classical models) never loads torch or transformers.
 
 >>> from classifiers import REGISTRY, BowSvmClassifier
 >>> sorted(REGISTRY)
-['bert', 'bow', 'w2v']
+['bert', 'bow', 'embed', 'w2v']
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ _LAZY = {
     "BowSvmClassifier": ".bow_svm",
     "Word2VecSvmClassifier": ".w2v_svm",
     "BertClassifier": ".bert",
+    "EmbeddingLogRegClassifier": ".embed",
 }
 
 
@@ -37,6 +38,7 @@ __all__ = [
     "REGISTRY",
     "BertClassifier",
     "BowSvmClassifier",
+    "EmbeddingLogRegClassifier",
     "MissingExtraError",
     "ModelFileError",
     "SentimentClassifier",

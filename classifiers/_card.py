@@ -103,7 +103,7 @@ def render_card(clf, context: dict, *, front_matter: dict | None = None, usage: 
         out.append(f"- Training time: {train_time:.1f} s (wall clock of `fit`).")
     out += [f"- {line}" for line in clf._card_facts()]
     out += ["", "| hyperparameter | value |", "|---|---|"]
-    out += [f"| {key} | {md_literal(repr(value), table=True)} |" for key, value in sorted(clf.get_params().items())]
+    out += [f"| {key} | {md_literal(repr(value), table=True)} |" for key, value in sorted(clf.get_params(deep=False).items())]
     out += [
         "",
         "## Intended use and limits",

@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from dataset import DataError
 
 from ._calibration import calibration_scores, fit_platt, platt_proba
+from ._fastpath import FAST_PATH_MAX, LinearTextScorer
 from ._persist import ModelFileError, skops_dump, skops_load
 from ._text import TOKEN_PATTERN
 from .base import SentimentClassifier
@@ -143,8 +144,11 @@ class BowSvmClassifier(SentimentClassifier):
         X_val, y_val = (vectorizer.transform(validation[0]), validation[1]) if validation else (None, None)
         fit_params = None if sample_weight is None else {"sample_weight": sample_weight}
         self.calibration_ = fit_platt(*calibration_scores(self.svm_, X, y, X_val, y_val, fit_params))
+        self._fast = LinearTextScorer(self.vectorizer_, self.svm_.coef_, self.svm_.intercept_[0])
 
     def _decision_function(self, texts):
+        if len(texts) <= FAST_PATH_MAX:  # a few reviews: plain Python, no scikit-learn overhead
+            return np.fromiter((self._fast.decision(t) for t in texts), dtype=np.float64, count=len(texts))
         return self.svm_.decision_function(self.vectorizer_.transform(texts))
 
     def _predict_proba(self, texts):
@@ -180,3 +184,4 @@ class BowSvmClassifier(SentimentClassifier):
             valid = False
         if not valid:
             raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a BowSvmClassifier's state; save the model again")
+        self._fast = LinearTextScorer(self.vectorizer_, self.svm_.coef_, self.svm_.intercept_[0])

@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from dataset import DataError, stratified_sample
 
 from ._calibration import calibration_scores, fit_platt, platt_proba
+from ._fastpath import FAST_PATH_MAX, RbfScorer
 from ._persist import ModelFileError, skops_dump, skops_load
 from ._text import tokenize
 from .base import SentimentClassifier
@@ -212,6 +213,14 @@ class Word2VecSvmClassifier(SentimentClassifier):
         self.nystroem_components = nystroem_components
         self.random_state = random_state
 
+    def _word_vectors(self, sentences):
+        """Pretrained vectors (a file, or KeyedVectors passed in), else trained on ``sentences``."""
+        if isinstance(self.vectors, (str, os.PathLike)):
+            return load_vectors(self.vectors)
+        if self.vectors is not None:
+            return self.vectors  # KeyedVectors loaded by the caller
+        return self._train_vectors(sentences)
+
     def _train_vectors(self, sentences):
         from gensim.models import Word2Vec
 
@@ -244,12 +253,7 @@ class Word2VecSvmClassifier(SentimentClassifier):
         return out, empty
 
     def _fit(self, texts, y, validation, sample_weight):
-        if isinstance(self.vectors, (str, os.PathLike)):
-            self.wv_ = load_vectors(self.vectors)
-        elif self.vectors is not None:
-            self.wv_ = self.vectors  # KeyedVectors loaded by the caller
-        else:
-            self.wv_ = self._train_vectors([tokenize(t) for t in texts])
+        self.wv_ = self._word_vectors([tokenize(t) for t in texts])
         X, self.n_empty_ = self._embed(texts)
         if self.n_empty_:
             logger.info("%d of %d training reviews have no in-vocabulary word (zero vector)", self.n_empty_, len(texts))
@@ -258,6 +262,11 @@ class Word2VecSvmClassifier(SentimentClassifier):
         self.svm_, self.fit_info_, fit_params = self._fit_svm(X, y, sample_weight)
         X_val, y_val = (self.scaler_.transform(self._embed(validation[0])[0]), validation[1]) if validation else (None, None)
         self.calibration_ = fit_platt(*calibration_scores(self.svm_, X, y, X_val, y_val, fit_params))
+        self._build_fast_path()
+
+    def _build_fast_path(self):
+        # The exact RBF SVM has a fast path; the Nystroem approximation keeps scikit-learn's.
+        self._fast = RbfScorer(self.svm_, self.scaler_, self.wv_) if isinstance(self.svm_, SVC) else None
 
     def _fit_svm(self, X, y, sample_weight):
         """Exact RBF SVM, or the documented large-data fallback above ``max_svm_samples``.
@@ -297,6 +306,8 @@ class Word2VecSvmClassifier(SentimentClassifier):
         return {"fit_info": self.fit_info_}
 
     def _decision_function(self, texts):
+        if self._fast is not None and len(texts) <= FAST_PATH_MAX:
+            return np.fromiter((self._fast.decision(tokenize(t)) for t in texts), dtype=np.float64, count=len(texts))
         return self.svm_.decision_function(self.scaler_.transform(self._embed(texts)[0]))
 
     def _predict_proba(self, texts):
@@ -335,3 +346,4 @@ class Word2VecSvmClassifier(SentimentClassifier):
             valid = False
         if not valid:
             raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a Word2VecSvmClassifier's state; save the model again")
+        self._build_fast_path()

@@ -16,6 +16,7 @@ FAST_PARAMS = {
     "bow": {"min_df": 1},
     "w2v": {"min_count": 1, "w2v_epochs": 5},
     "bert": {"epochs": 1, "max_length": 32, "batch_size": 8},
+    "embed": {"max_length": 32},
 }
 
 

@@ -43,13 +43,13 @@ def test_run_all_includes_bert_with_its_history(tmp_path):
     assert run_cli(tmp_path, "--all", *FAST, *bert) == 0
     (run_dir,) = tmp_path.iterdir()
     results = json.loads((run_dir / "results.json").read_text())
-    assert list(results["classifiers"]) == ["bow", "w2v", "bert"]
+    assert list(results["classifiers"]) == ["bow", "w2v", "bert", "embed"]
     history = results["classifiers"]["bert"]["history"]
     assert 1 <= len(history) <= 2 and history[0]["val_accuracy"] is not None
     check = results["classifiers"]["bert"]["inference_check"]
-    assert check["inference"] == "int8"
+    assert check["inference"] == results["classifiers"]["bert"]["inference_choice"]["chosen"]
     assert check["accuracy"] == pytest.approx(results["classifiers"]["bert"]["metrics"]["accuracy"])
-    assert pd.read_csv(run_dir / "comparison.csv")["classifier"].tolist() == ["bow", "w2v", "bert"]
+    assert pd.read_csv(run_dir / "comparison.csv")["classifier"].tolist() == ["bow", "w2v", "bert", "embed"]
 
 
 def test_results_json_has_config_environment_manifest_and_records(bundled_run):
@@ -98,7 +98,7 @@ def test_same_seed_gives_same_split_manifest(bundled_run, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--classifiers", "bow,nope"], "unknown classifier(s) nope; choose from: bow, w2v, bert"),
+        (["--classifiers", "bow,nope"], "unknown classifier(s) nope; choose from: bow, w2v, bert, embed"),
         (["--data", "/no/such/file.csv"], "file.csv"),
         (["--classifiers", "bow", "--set", "bow.bogus=1"], "unknown bow hyperparameter(s) bogus; valid:"),
         (["--classifiers", "bow", "--set", "bowC=1"], "--set expects CLASSIFIER.PARAM=VALUE"),

@@ -195,15 +195,18 @@ def _example_batch(batch: int, length: int, pad_id: int):
 
 
 def predict_logits(net, encoded, runtime, *, autocast: bool = True, batch_size: int = 64) -> torch.Tensor:
-    """Logits (float32, CPU) of ``net`` (in eval mode) in input order; batches sorted by length."""
+    """Outputs (float32, CPU) of ``net`` (in eval mode) in input order; batches sorted by
+    length. Logits of shape (n, 2) for a classifier, embeddings for an encoder."""
     order = np.argsort([len(s) for s in encoded], kind="stable")
-    out = torch.empty((len(encoded), 2), dtype=torch.float32)
+    out = None
     with torch.inference_mode(), runtime.attention_kernel(), runtime.autocast(enabled=autocast):
         for i in range(0, len(order), batch_size):
             batch = order[i : i + batch_size]
-            logits = net(*runtime.collate(encoded, batch))
-            out[torch.as_tensor(batch)] = logits.float().cpu()
-    return out
+            values = net(*runtime.collate(encoded, batch)).float().cpu()
+            if out is None:
+                out = torch.empty((len(encoded), values.shape[1]), dtype=torch.float32)
+            out[torch.as_tensor(batch)] = values
+    return out if out is not None else torch.empty((0, 2), dtype=torch.float32)
 
 
 def fit_temperature(logits: torch.Tensor, labels) -> float:

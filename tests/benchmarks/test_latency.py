@@ -14,6 +14,8 @@ when the test split is smaller.
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -24,9 +26,10 @@ from .._helpers import SHARED_DATA
 
 pytestmark = pytest.mark.latency
 
-NAMES = list(REGISTRY)
+#: The built-in classifiers, and fastText (what a user would pick instead) when installed.
+NAMES = list(REGISTRY) + (["fasttext"] if importlib.util.find_spec("fasttext") else [])
 #: Settings that keep session set-up short; latency depends on the model, not on epochs.
-PARAMS = {"bow": {}, "w2v": {}, "bert": {"epochs": 1, "verbose": False}}
+PARAMS = {"bow": {}, "w2v": {}, "bert": {"epochs": 1, "verbose": False}, "embed": {}}
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +47,25 @@ def corpus():
     }
 
 
+class _FastTextProba:
+    """fastText supervised (as in ``perf classical``) with ``predict_proba`` over a list."""
+
+    def __init__(self, texts, labels):
+        import fasttext
+
+        from benchmark.perf_classical import _FastText
+
+        self.model = _FastText(fasttext, seed=0).fit(texts, labels)
+
+    def predict_proba(self, texts):
+        labels, probs = self.model.model.predict([" ".join(t.split()) for t in texts], k=2)
+        out = np.zeros((len(texts), 2))
+        for row, (names, values) in enumerate(zip(labels, probs, strict=True)):
+            for name, value in zip(names, values, strict=True):
+                out[row, int(name.removeprefix("__label__"))] = value
+        return out / out.sum(axis=1, keepdims=True)  # fastText's float32 softmax sums to 1 - 1e-5
+
+
 class _Fitted(dict):
     """Classifiers fitted the first time a test asks for them."""
 
@@ -52,6 +74,8 @@ class _Fitted(dict):
         self.corpus = corpus
 
     def __missing__(self, name):
+        if name == "fasttext":
+            return self.setdefault(name, _FastTextProba(*self.corpus["train"]))
         clf = REGISTRY[name](**PARAMS[name]).fit(*self.corpus["train"], validation=self.corpus["validation"])
         clf.predict_proba(self.corpus["test"][:1])  # lazy set-up (BERT's traced model) before timing
         self[name] = clf

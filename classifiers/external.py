@@ -1,0 +1,155 @@
+"""A user's own classifier in the ring: ``--classifiers bow,mypkg.module:attr``.
+
+``attr`` is a :class:`SentimentClassifier` subclass (used as it is), or a class or a
+zero-argument callable that returns a scikit-learn-compatible classifier over raw texts
+(``fit(texts, y)``, ``predict``, and ``predict_proba`` or ``decision_function``), which
+:class:`ExternalClassifier` wraps so that timing, metrics, latency, memory, the report
+and the statistics apply to it exactly as to the built-in classifiers.
+
+Saving stays safe: a wrapped estimator is saved with skops when every type in it is one
+skops trusts (scikit-learn, numpy); otherwise, like a plugin's own SentimentClassifier,
+it is not saved (loading would have to import the plugin's code) and the run says why.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import clone
+
+from dataset import UsageError
+
+from ._calibration import calibration_scores, fit_platt, platt_proba
+from ._persist import ModelFileError, skops_dump, skops_load
+from .base import SentimentClassifier
+
+_MODEL_FILE = "estimator.skops"
+#: Types beyond skops' defaults (scikit-learn estimators, numpy) a saved estimator may hold.
+_ALLOWED_TYPES = frozenset({"builtins.type", "numpy.float64", "numpy.int64", "numpy.int32", "numpy.float32", "builtins.getattr"})
+#: ``package.module:attribute``.
+SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+
+
+class NotSaved(Exception):
+    """A fitted classifier that sentibench cannot save without a format that runs code."""
+
+
+def is_spec(name: str) -> bool:
+    return bool(SPEC.fullmatch(name))
+
+
+def resolve(spec: str):
+    """Import ``module:attr`` (code the user named on the command line or installed as a
+    plugin) and return the object it names."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        obj = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"cannot import {module_name!r} for classifier {spec!r}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise UsageError(f"{module_name!r} has no {attr!r} (classifier {spec!r})") from None
+    return obj
+
+
+def make_external(spec: str, obj=None) -> SentimentClassifier:
+    """The classifier ``spec`` names, as a SentimentClassifier (wrapped when it is not one)."""
+    obj = resolve(spec) if obj is None else obj
+    if inspect.isclass(obj) and issubclass(obj, SentimentClassifier):
+        return obj()
+    try:
+        estimator = obj() if callable(obj) else obj
+    except TypeError as exc:
+        raise UsageError(f"classifier {spec!r} must be a class or a callable taking no arguments ({exc})") from None
+    missing = [m for m in ("fit", "predict") if not hasattr(estimator, m)]
+    if missing or not (hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function")):
+        raise UsageError(
+            f"classifier {spec!r} gave a {type(estimator).__name__}, which lacks "
+            f"{', '.join(missing) or 'predict_proba and decision_function'}; give a scikit-learn classifier over texts"
+        )
+    return ExternalClassifier(spec=spec, estimator=estimator)
+
+
+class ExternalClassifier(SentimentClassifier):
+    """A scikit-learn-compatible classifier over raw texts, behind sentibench's interface.
+
+    The estimator is fitted on the texts and 0/1 codes of the two classes. Probabilities
+    are its own ``predict_proba`` when it has one, else a Platt sigmoid of its decision
+    function fitted on the validation split, as for the built-in SVMs.
+
+    Parameters
+    ----------
+    spec : str
+        ``module:attr`` the classifier came from (its name in results).
+    estimator : object
+        The unfitted estimator (cloned at every fit).
+
+    Attributes
+    ----------
+    estimator_ : the fitted estimator
+    calibration_ : tuple (a, b) or None
+    classes_ : ndarray of shape (2,)
+    """
+
+    model_files = (_MODEL_FILE,)
+
+    def __init__(self, *, spec=None, estimator=None):
+        self.spec = spec
+        self.estimator = estimator
+
+    @property
+    def name(self) -> str:
+        """The spec it came from: its name in results and reports."""
+        return self.spec or "external"
+
+    def _fit(self, texts, y, validation, sample_weight):
+        estimator = clone(self.estimator)
+        accepts_weight = "sample_weight" in inspect.signature(estimator.fit).parameters
+        if sample_weight is not None and not accepts_weight:
+            raise UsageError(f"{self.spec}: its fit() takes no sample_weight")
+        kwargs = {"sample_weight": sample_weight} if sample_weight is not None else {}
+        self.estimator_ = estimator.fit(texts, y, **kwargs)
+        self.calibration_ = None
+        if not hasattr(self.estimator_, "predict_proba"):
+            X_val, y_val = (validation[0], validation[1]) if validation else (None, None)
+            self.calibration_ = fit_platt(*calibration_scores(self.estimator_, texts, y, X_val, y_val))
+
+    def _decision_function(self, texts):
+        if hasattr(self.estimator_, "decision_function"):
+            return np.asarray(self.estimator_.decision_function(texts), dtype=np.float64)
+        return self._predict_proba(texts)[:, 1] - 0.5
+
+    def _predict_proba(self, texts):
+        if self.calibration_ is None:
+            return np.asarray(self.estimator_.predict_proba(texts), dtype=np.float64)
+        return platt_proba(self._decision_function(texts), self.calibration_)
+
+    def _save_files(self, folder: Path):
+        import skops.io as sio
+
+        untrusted = set(sio.get_untrusted_types(data=sio.dumps(self.estimator_))) - _ALLOWED_TYPES
+        if untrusted:
+            raise NotSaved(
+                f"{self.spec} holds types skops does not trust ({', '.join(sorted(untrusted)[:5])}); loading them would "
+                "run their code, so it was not saved"
+            )
+        skops_dump({"estimator": self.estimator_, "calibration": None if self.calibration_ is None else list(self.calibration_)},
+                   folder / _MODEL_FILE)
+
+    def _load_files(self, folder: Path):
+        state = skops_load(folder / _MODEL_FILE, _ALLOWED_TYPES)
+        try:
+            self.estimator_ = state["estimator"]
+            calibration = state["calibration"]
+            self.calibration_ = None if calibration is None else (float(calibration[0]), float(calibration[1]))
+        except (TypeError, KeyError, IndexError, ValueError):
+            raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a saved external estimator") from None
+        if not hasattr(self.estimator_, "predict"):
+            raise ModelFileError(f"{folder / _MODEL_FILE} does not hold an estimator")
+        self.estimator = clone(self.estimator_)  # unfitted, for a later fit

@@ -1,0 +1,182 @@
+"""A fair fight: tuning on validation only, the user's own classifiers in the ring, and
+significance across splits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.__main__ import main
+from classifiers import BowSvmClassifier, SentimentClassifier
+
+FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=2", "--latency-calls", "3"]
+
+PLUGINS = textwrap.dedent('''
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.naive_bayes import ComplementNB
+    from sklearn.pipeline import make_pipeline
+
+    from classifiers import BowSvmClassifier
+
+
+    def naive_bayes():
+        return make_pipeline(TfidfVectorizer(sublinear_tf=True), ComplementNB())
+
+
+    class Unigrams(BowSvmClassifier):
+        name = "unigrams"
+
+        def __init__(self, *, C=0.5, ngram_range=(1, 1), min_df=1, random_state=None):
+            super().__init__(C=C, ngram_range=ngram_range, min_df=min_df, random_state=random_state)
+''')
+
+
+@pytest.fixture
+def plugins(tmp_path, monkeypatch):
+    (tmp_path / "myplugins.py").write_text(PLUGINS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_users_own_classifiers_are_measured_like_the_built_in_ones(plugins, tmp_path, capsys):
+    out = tmp_path / "runs"
+    names = "bow,myplugins:naive_bayes,myplugins:Unigrams"
+    assert main(["-q", "run", "--classifiers", names, "--save-models", "--output", str(out), "--latency-calls", "3"]) == 0
+    (run_dir,) = out.iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    assert list(results["classifiers"]) == names.split(",")
+    for name, record in results["classifiers"].items():
+        assert 0 <= record["metrics"]["accuracy"] <= 1 and record["inference"]["latency_p50_ms"] > 0, name
+        assert record["memory"]["fit_peak_rss_mb"] > 0 and 0 <= record["metrics"]["ece"] <= 1
+    # The pipeline holds only scikit-learn types: saved with skops, loaded without its code.
+    nb = results["classifiers"]["myplugins:naive_bayes"]
+    assert nb["model_saved"] is True and nb["model_size_mb"] > 0
+    folder = run_dir / "models" / "myplugins_naive_bayes"
+    texts = pd.read_csv(run_dir / "predictions.csv", keep_default_na=False)["text"].tolist()
+    loaded = SentimentClassifier.load(folder)
+    np.testing.assert_array_equal(loaded.predict(texts), pd.read_csv(run_dir / "predictions.csv")["myplugins:naive_bayes_pred"])
+    # A plugin's own SentimentClassifier would need its code to load: not saved, and why.
+    unigrams = results["classifiers"]["myplugins:Unigrams"]
+    assert unigrams["model_saved"] is False and "needs its code to load" in unigrams["model_not_saved"]
+    assert not (run_dir / "models" / "myplugins_Unigrams").exists()
+    report = (run_dir / "report.md").read_text()
+    assert "myplugins:naive_bayes" in report
+    capsys.readouterr()
+    assert main(["predict", "--run", str(run_dir), "--classifiers", "myplugins:naive_bayes", "--json", "lovely"]) == 0
+    assert json.loads(capsys.readouterr().out)["predictions"]["myplugins:naive_bayes"]["label"] in ("negative", "positive")
+
+
+def test_a_plugin_that_is_not_a_classifier_is_one_line(plugins, tmp_path, capsys):
+    (plugins / "notaclassifier.py").write_text("def make():\n    return object()\n")
+    assert main(["-q", "run", "--classifiers", "notaclassifier:make", "--output", str(tmp_path)]) == 2
+    assert "lacks fit, predict" in capsys.readouterr().err
+    assert main(["-q", "run", "--classifiers", "nosuchmodule:thing", "--output", str(tmp_path)]) == 2
+    assert "cannot import 'nosuchmodule'" in capsys.readouterr().err
+
+
+def test_installed_plugins_appear_by_name(tmp_path):
+    (tmp_path / "myplugins.py").write_text(PLUGINS)
+    dist = tmp_path / "myplugins-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: myplugins\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[sentibench.classifiers]\nnb = myplugins:naive_bayes\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "SENTIBENCH_DATA": ""}
+    help_text = subprocess.run([sys.executable, "-m", "benchmark", "run", "--help"], capture_output=True, text=True, env=env).stdout
+    assert "bow, w2v, bert, embed, nb" in " ".join(help_text.split())
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "run", "--classifiers", "nope"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and "choose from: bow, w2v, bert, embed, nb" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "-q", "run", "--classifiers", "nb", "--latency-calls", "2",
+                           "--output", str(tmp_path / "o")], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_tuning_sees_training_and_validation_only_and_the_test_split_once(tmp_path, monkeypatch):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from benchmark import runner
+
+    events = []  # ("fit", n) when BowSvmClassifier.fit runs, ("test", n) when test texts are transformed
+    test_texts = set()
+    real_split = runner.prepare_data
+
+    def remember_test(cfg):
+        split, info = real_split(cfg)
+        test_texts.update(split.texts("test"))
+        return split, info
+
+    from classifiers._fastpath import LinearTextScorer
+
+    real_transform, real_fit, real_fast = TfidfVectorizer.transform, BowSvmClassifier.fit, LinearTextScorer.decision
+
+    def transform(self, raw):
+        raw = list(raw)
+        if test_texts & set(raw):
+            events.append("test")
+        return real_transform(self, raw)
+
+    def fast_decision(self, text):  # BoW's path for a few reviews at a time
+        if text in test_texts:
+            events.append("test")
+        return real_fast(self, text)
+
+    def fit(self, X, y, **kwargs):
+        events.append("fit")
+        return real_fit(self, X, y, **kwargs)
+
+    monkeypatch.setattr(runner, "prepare_data", remember_test)
+    monkeypatch.setattr(TfidfVectorizer, "transform", transform)
+    monkeypatch.setattr(LinearTextScorer, "decision", fast_decision)
+    monkeypatch.setattr(BowSvmClassifier, "fit", fit)
+    assert main(["-q", "run", "--classifiers", "bow", "--tune", "--output", str(tmp_path), "--latency-calls", "2"]) == 0
+    # The search transformed validation texts many times but never a test review; the one
+    # final fit comes before any test review is seen.
+    assert events.count("fit") == 1 and "test" in events
+    assert events.index("test") > events.index("fit")
+    (run_dir,) = tmp_path.iterdir()
+    tuning = json.loads((run_dir / "results.json").read_text())["classifiers"]["bow"]["tuning"]
+    assert tuning["complete"] and len(tuning["trials"]) == 3 * 3 * 2 * 7  # the whole documented space
+    assert tuning["tuned_val_accuracy"] >= tuning["default_val_accuracy"]
+    assert tuning["trials"][0]["params"] == {"ngram_range": [1, 2], "min_df": 2, "sublinear_tf": True, "C": 0.5}
+    chosen = tuning["chosen"]
+    record = json.loads((run_dir / "results.json").read_text())["classifiers"]["bow"]
+    assert record["params"]["C"] == chosen["C"] and record["params"]["min_df"] == chosen["min_df"]
+    assert "## Tuning" in (run_dir / "report.md").read_text()
+
+
+def test_tuned_values_reproduce_their_validation_score(tiny):
+    """A trial's score is what fitting the classifier with those values gives."""
+    from benchmark.tune import tune
+
+    train_x, train_y, val_x, val_y = tiny
+    prototype = BowSvmClassifier(min_df=1, random_state=0)
+    chosen, record = tune("bow", prototype, (train_x, train_y), (val_x, val_y), budget_s=60)
+    refit = BowSvmClassifier(**{**prototype.get_params(), **chosen}).fit(train_x, train_y)
+    assert (refit.predict(val_x) == val_y).mean() == pytest.approx(record["tuned_val_accuracy"])
+
+
+def test_tuning_stops_at_its_budget(tiny):
+    from benchmark.tune import tune
+
+    train_x, train_y, val_x, val_y = tiny
+    _, record = tune("bow", BowSvmClassifier(min_df=1), (train_x, train_y), (val_x, val_y), budget_s=0.0)
+    assert len(record["trials"]) == 1 and record["complete"] is False  # the defaults, then nothing fits
+
+
+def test_seeds_summary_has_the_corrected_t_test(tmp_path):
+    assert main(["-q", "run", "--classifiers", "bow,w2v", "--seeds", "1,2,3", "--output", str(tmp_path), *FAST]) == 0
+    (parent,) = tmp_path.iterdir()
+    summary = json.loads((parent / "summary.json").read_text())
+    (pair,) = summary["pairs"]
+    diffs = np.subtract(summary["metrics"]["bow"]["accuracy"]["values"], summary["metrics"]["w2v"]["accuracy"]["values"])
+    assert pair["mean"] == pytest.approx(diffs.mean()) and pair["df"] == 2
+    assert pair["test_train_ratio"] == pytest.approx(30 / 140)
+    text = (parent / "summary.md").read_text()
+    assert "corrected resampled t-test" in text and pair["sentence"] in text
+    assert "5 or more seeds are better" in text

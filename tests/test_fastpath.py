@@ -1,0 +1,83 @@
+"""The fast single-review path of BoW and Word2Vec computes scikit-learn's numbers.
+
+Equality is checked against the scikit-learn path of the same fitted model (the
+vectorizer and SVM called directly), on hostile text, on saved-and-loaded models, and on
+real reviews from ../shared/data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from classifiers import BowSvmClassifier, SentimentClassifier, Word2VecSvmClassifier
+from classifiers._fastpath import FAST_PATH_MAX
+
+from ._helpers import FAST_PARAMS, shared_file
+from .test_hostile import TEXT
+
+VARIANTS = {
+    "bow": BowSvmClassifier(min_df=1, random_state=0),
+    "bow-trigrams-counts": BowSvmClassifier(min_df=1, ngram_range=(1, 3), features="counts", random_state=0),
+    "bow-unigrams-plain-tf": BowSvmClassifier(min_df=1, ngram_range=(1, 1), sublinear_tf=False, random_state=0),
+    "bow-sklearn-tokens": BowSvmClassifier(min_df=1, ngram_range=(2, 3), token_pattern=r"(?u)\b\w\w+\b", random_state=0),
+    "w2v": Word2VecSvmClassifier(**FAST_PARAMS["w2v"]),
+}
+
+
+def scikit_learn_decision(clf, texts) -> np.ndarray:
+    """The decision values of the fitted scikit-learn objects, called directly."""
+    if isinstance(clf, BowSvmClassifier):
+        return clf.svm_.decision_function(clf.vectorizer_.transform(texts))
+    return clf.svm_.decision_function(clf.scaler_.transform(clf._embed(texts)[0]))
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def fitted(request, sample):
+    from sklearn.base import clone
+
+    return clone(VARIANTS[request.param]).fit(sample.texts, sample.labels)
+
+
+def assert_same(clf, texts):
+    fast = np.array([clf.decision_function([t])[0] for t in texts])
+    reference = scikit_learn_decision(clf, texts)
+    np.testing.assert_allclose(fast, reference, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(clf.predict(texts[:FAST_PATH_MAX]), clf.classes_[(reference[:FAST_PATH_MAX] > 0).astype(int)])
+
+
+def test_fast_path_equals_scikit_learn_on_the_sample(fitted, sample):
+    assert_same(fitted, sample.texts)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(TEXT, min_size=1, max_size=5))
+def test_fast_path_equals_scikit_learn_on_hostile_text(fitted, texts):
+    assert_same(fitted, texts)
+
+
+def test_saved_models_load_into_the_fast_path(fitted, sample, tmp_path):
+    loaded = SentimentClassifier.load(fitted.save(tmp_path / "m"))
+    assert loaded._fast is not None
+    np.testing.assert_array_equal(
+        [loaded.decision_function([t])[0] for t in sample.texts[:50]], [fitted.decision_function([t])[0] for t in sample.texts[:50]]
+    )
+    assert_same(loaded, sample.texts[:50])
+
+
+def test_large_batches_keep_the_vectorised_path(fitted, sample):
+    # Above FAST_PATH_MAX reviews the scikit-learn path runs; both agree anyway.
+    np.testing.assert_allclose(fitted.decision_function(sample.texts), scikit_learn_decision(fitted, sample.texts), atol=1e-9)
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("name", ["bow", "w2v"])
+def test_fast_path_equals_scikit_learn_on_real_reviews(name):
+    import pandas as pd
+
+    frame = pd.read_csv(shared_file("yelp_sentences.csv")).sample(4000, random_state=0)
+    texts, labels = frame["text"].tolist(), frame["label"].to_numpy()
+    clf = (BowSvmClassifier() if name == "bow" else Word2VecSvmClassifier()).fit(texts[:3000], labels[:3000])
+    assert_same(clf, texts[3000:])
