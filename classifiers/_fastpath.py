@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import repeat
+from operator import itemgetter
 
 import numpy as np
 
 #: Inputs up to this many reviews take the fast path; larger batches, scikit-learn's.
 FAST_PATH_MAX = 32
+_WEIGHT, _IDF2 = itemgetter(1), itemgetter(2)
 
 
 class LinearTextScorer:
@@ -46,34 +49,140 @@ class LinearTextScorer:
             raise ValueError("the fast path reproduces norm='l2' or no norm, non-binary counts")
         idf = np.asarray(vectorizer.idf_, dtype=np.float64) if tfidf else np.ones(len(vectorizer.vocabulary_))
         coef = np.asarray(coef, dtype=np.float64).ravel()
-        # term -> (idf, idf * coef): one dictionary lookup per n-gram.
-        self.terms = {term: (float(idf[col]), float(idf[col] * coef[col])) for term, col in vectorizer.vocabulary_.items()}
+        # A trie of the vocabulary, one level per token of an n-gram: walking it from each
+        # position finds the n-grams without joining strings. Node: [stats, children],
+        # stats = (idf, idf * coef, term) for a vocabulary term, else None.
+        self.trie: dict = {}
+        for term, col in vectorizer.vocabulary_.items():
+            node = None
+            level = self.trie
+            parts = term.split(" ")
+            if len(parts) > self.max_n:  # a token_pattern that matches spaces: no exact trie
+                raise ValueError("token_pattern matches spaces; the fast path cannot split n-grams")
+            for token in parts:
+                node = level.setdefault(token, [None, {}])
+                level = node[1]
+            node[0] = (float(idf[col]), float(idf[col] * coef[col]), float(idf[col]) ** 2, term)
         self.intercept = float(intercept)
+        # Batches need unigrams/bigrams and a pattern without a capturing group (its findall
+        # must also return the newlines that separate reviews).
+        batchable = self.max_n <= 2 and self.token_re.groups == 0 and self.token_re.search("\n") is None
+        self._batch = _BatchTables(vectorizer.vocabulary_, idf, coef, self) if batchable else None
 
-    def _ngrams(self, text: str) -> list[str]:
+    def _found(self, text: str) -> list[tuple]:
+        """Stats of every vocabulary n-gram occurrence in ``text``."""
         tokens = self.token_re.findall(text.lower() if self.lowercase else text)
-        if self.max_n == 1:
-            return tokens
-        grams = list(tokens) if self.min_n == 1 else []
-        for n in range(max(self.min_n, 2), min(self.max_n, len(tokens)) + 1):
-            grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
-        return grams
+        found, trie, min_n, max_n = [], self.trie, self.min_n, self.max_n
+        if min_n == 1 and max_n <= 2:  # the default (1, 2) and unigrams: the common case, unrolled
+            last = len(tokens) - 1
+            for i, token in enumerate(tokens):
+                node = trie.get(token)
+                if node is None:
+                    continue
+                if node[0] is not None:
+                    found.append(node[0])
+                if max_n == 2 and i < last:
+                    pair = node[1].get(tokens[i + 1])
+                    if pair is not None and pair[0] is not None:
+                        found.append(pair[0])
+            return found
+        for i in range(len(tokens)):
+            level = trie
+            for n in range(1, max_n + 1):
+                if i + n > len(tokens):
+                    break
+                node = level.get(tokens[i + n - 1])
+                if node is None:
+                    break
+                if n >= min_n and node[0] is not None:
+                    found.append(node[0])
+                level = node[1]
+        return found
 
     def decision(self, text: str) -> float:
-        counts: dict[str, int] = {}
-        terms = self.terms
-        for gram in self._ngrams(text):
-            if gram in terms:
-                counts[gram] = counts.get(gram, 0) + 1
-        dot = norm2 = 0.0
-        for gram, tf in counts.items():
-            idf, weight = terms[gram]
-            value = 1.0 + math.log(tf) if self.sublinear else float(tf)
-            dot += value * weight
-            norm2 += (value * idf) ** 2
+        found = self._found(text)
+        if len(set(map(id, found))) == len(found):  # one stats tuple per term: id is enough
+            # Every term once (the usual case for a review): tf = 1, so 1 + log(tf) = 1.
+            dot = sum(map(_WEIGHT, found))
+            norm2 = sum(map(_IDF2, found))
+        else:
+            counts: dict[str, list] = {}
+            for stats in found:
+                counts.setdefault(stats[3], [stats, 0])[1] += 1
+            dot = norm2 = 0.0
+            for (idf, weight, _, _), tf in counts.values():
+                value = 1.0 + math.log(tf) if self.sublinear else float(tf)
+                dot += value * weight
+                norm2 += (value * idf) ** 2
         if self.norm == "l2" and norm2 > 0:
             dot /= math.sqrt(norm2)
         return dot + self.intercept
+
+    def decisions(self, texts: list[str]) -> np.ndarray | None:
+        """Decision values of many reviews, or ``None`` when only scikit-learn's path applies."""
+        return None if self._batch is None else self._batch.decisions(texts)
+
+
+class _BatchTables:
+    """Arrays for scoring many reviews at once: every token of the batch is found in one
+    regular-expression pass and one dictionary pass, and the counting, weighting and
+    norms are NumPy operations (unigrams and bigrams, the vectorizer's default)."""
+
+    def __init__(self, vocabulary: dict, idf: np.ndarray, coef: np.ndarray, scorer: LinearTextScorer):
+        tokens = sorted({t for term in vocabulary for t in term.split(" ")})
+        self.token_id = {t: i for i, t in enumerate(tokens)}
+        self.token_id["\n"] = -2  # the boundary between two reviews
+        n = len(tokens)
+        self.n_tokens = n
+        self.unigram_col = np.full(n + 1, -1, dtype=np.int64)  # index n: unknown tokens
+        keys, cols = [], []
+        for term, col in vocabulary.items():
+            parts = term.split(" ")
+            if len(parts) == 1:
+                self.unigram_col[self.token_id[parts[0]]] = col
+            else:
+                keys.append(self.token_id[parts[0]] * n + self.token_id[parts[1]])
+                cols.append(col)
+        order = np.argsort(keys)
+        self.bigram_keys = np.asarray(keys, dtype=np.int64)[order]
+        self.bigram_cols = np.asarray(cols, dtype=np.int64)[order]
+        self.idf, self.weight = idf, idf * coef
+        # Newlines separate reviews in the joined batch: the pattern finds them too.
+        self.pattern = re.compile(r"\n|(?:" + scorer.token_re.pattern + ")")
+        self.scorer = scorer
+
+    def decisions(self, texts: list[str]) -> np.ndarray:
+        s = self.scorer
+        joined = "\n".join(t.replace("\n", " ") for t in texts)
+        tokens = self.pattern.findall(joined.lower() if s.lowercase else joined)
+        ids = np.fromiter(map(self.token_id.get, tokens, repeat(self.n_tokens)), dtype=np.int64, count=len(tokens))
+        review = np.cumsum(ids == -2)
+        keep = ids != -2
+        ids, review = ids[keep], review[keep]
+        hits_review, hits_col = [], []
+        if s.min_n == 1:
+            col = self.unigram_col[ids]
+            hits_review.append(review[col >= 0])
+            hits_col.append(col[col >= 0])
+        if s.max_n == 2 and len(ids) > 1 and len(self.bigram_keys):
+            a, b = ids[:-1], ids[1:]
+            valid = (review[:-1] == review[1:]) & (a < self.n_tokens) & (b < self.n_tokens)
+            keys = a * self.n_tokens + b
+            pos = np.searchsorted(self.bigram_keys, keys).clip(max=len(self.bigram_keys) - 1)
+            found = valid & (self.bigram_keys[pos] == keys)
+            hits_review.append(review[:-1][found])
+            hits_col.append(self.bigram_cols[pos[found]])
+        review_hits = np.concatenate(hits_review) if hits_review else np.zeros(0, dtype=np.int64)
+        col_hits = np.concatenate(hits_col) if hits_col else np.zeros(0, dtype=np.int64)
+        n_cols = len(self.idf)
+        pairs, tf = np.unique(review_hits * n_cols + col_hits, return_counts=True)
+        rows, cols = pairs // n_cols, pairs % n_cols
+        value = 1.0 + np.log(tf) if s.sublinear else tf.astype(np.float64)
+        dot = np.bincount(rows, weights=value * self.weight[cols], minlength=len(texts)).astype(np.float64)
+        if s.norm == "l2":
+            norm = np.sqrt(np.bincount(rows, weights=(value * self.idf[cols]) ** 2, minlength=len(texts)).astype(np.float64))
+            dot = np.divide(dot, norm, out=dot.copy(), where=norm > 0)
+        return dot + s.intercept
 
 
 class RbfScorer:

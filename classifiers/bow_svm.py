@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -144,14 +145,28 @@ class BowSvmClassifier(SentimentClassifier):
         X_val, y_val = (vectorizer.transform(validation[0]), validation[1]) if validation else (None, None)
         fit_params = None if sample_weight is None else {"sample_weight": sample_weight}
         self.calibration_ = fit_platt(*calibration_scores(self.svm_, X, y, X_val, y_val, fit_params))
-        self._fast = LinearTextScorer(self.vectorizer_, self.svm_.coef_, self.svm_.intercept_[0])
+        self._build_fast_path()
+
+    def _build_fast_path(self):
+        try:
+            self._fast = LinearTextScorer(self.vectorizer_, self.svm_.coef_, self.svm_.intercept_[0])
+        except ValueError:
+            self._fast = None  # settings the fast path does not reproduce: scikit-learn's path
 
     def _decision_function(self, texts):
-        if len(texts) <= FAST_PATH_MAX:  # a few reviews: plain Python, no scikit-learn overhead
-            return np.fromiter((self._fast.decision(t) for t in texts), dtype=np.float64, count=len(texts))
+        if self._fast is not None:  # no scikit-learn overhead: the same numbers, faster
+            if len(texts) <= FAST_PATH_MAX:
+                return np.array([self._fast.decision(t) for t in texts])
+            batch = self._fast.decisions(texts)
+            if batch is not None:
+                return batch
         return self.svm_.decision_function(self.vectorizer_.transform(texts))
 
     def _predict_proba(self, texts):
+        if self._fast is not None and len(texts) <= FAST_PATH_MAX:
+            a, b = self.calibration_
+            p = [1.0 / (1.0 + math.exp(-(a * self._fast.decision(t) + b))) for t in texts]
+            return np.array([[1.0 - q, q] for q in p])
         return platt_proba(self._decision_function(texts), self.calibration_)
 
     def extra_record(self, test=None) -> dict:
@@ -184,4 +199,4 @@ class BowSvmClassifier(SentimentClassifier):
             valid = False
         if not valid:
             raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a BowSvmClassifier's state; save the model again")
-        self._fast = LinearTextScorer(self.vectorizer_, self.svm_.coef_, self.svm_.intercept_[0])
+        self._build_fast_path()

@@ -58,6 +58,13 @@ def test_fast_path_equals_scikit_learn_on_hostile_text(fitted, texts):
     assert_same(fitted, texts)
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(TEXT, min_size=FAST_PATH_MAX + 1, max_size=60))
+def test_batch_path_equals_scikit_learn_on_hostile_text(fitted, texts):
+    # More than FAST_PATH_MAX reviews: BoW scores the whole batch with NumPy.
+    np.testing.assert_allclose(fitted.decision_function(texts), scikit_learn_decision(fitted, texts), rtol=0, atol=1e-9)
+
+
 def test_saved_models_load_into_the_fast_path(fitted, sample, tmp_path):
     loaded = SentimentClassifier.load(fitted.save(tmp_path / "m"))
     assert loaded._fast is not None
@@ -81,3 +88,4 @@ def test_fast_path_equals_scikit_learn_on_real_reviews(name):
     texts, labels = frame["text"].tolist(), frame["label"].to_numpy()
     clf = (BowSvmClassifier() if name == "bow" else Word2VecSvmClassifier()).fit(texts[:3000], labels[:3000])
     assert_same(clf, texts[3000:])
+    np.testing.assert_allclose(clf.decision_function(texts[3000:]), scikit_learn_decision(clf, texts[3000:]), rtol=0, atol=1e-9)
