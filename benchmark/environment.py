@@ -52,6 +52,15 @@ def cpu_features() -> dict[str, bool]:
     }
 
 
+def describe_cpu() -> str:
+    """One line for perf reports: the CPU and its matrix instructions, so figures from
+    two machines are never read as one."""
+    features = cpu_features()
+    matrix = "AMX" if features["amx_bf16"] else "no AMX"
+    bf16 = "AVX-512 BF16" if features["avx512_bf16"] else "no AVX-512 BF16"
+    return f"CPU {cpu_model()}, {os.cpu_count()} cores, {matrix}, {bf16}"
+
+
 def _version(package: str) -> str | None:
     try:
         return metadata.version(package)

@@ -27,6 +27,7 @@ import numpy as np
 from classifiers.bert import DEFAULT_MAX_LENGTH, BertClassifier, bundled_model_path, cpu_supports_bf16, quiet_transformers
 from dataset import load_reviews, stratified_sample
 
+from .environment import cpu_features, cpu_model, describe_cpu
 from .timing import measure_latency, stopwatch
 
 logger = logging.getLogger(__name__)
@@ -261,6 +262,9 @@ def run_perf(*, data=None, n_sentences=320, n_long=96, batch_size=16, latency_ca
     precision = "bf16" if cpu_supports_bf16() else "fp32"
     results = {
         "model": "all-MiniLM-L6-v2 (bundled)",
+        "cpu": cpu_model(),
+        "cpu_features": cpu_features(),
+        "cpu_line": describe_cpu(),
         "data": source,
         "batch_size": batch_size,
         "torch_threads": torch.get_num_threads(),
@@ -330,6 +334,7 @@ def format_perf(results: dict) -> str:
     from tabulate import tabulate
 
     lines = [
+        results["cpu_line"],
         f"model {results['model']}, batch {results['batch_size']}, {results['torch_threads']} threads, "
         f"data {results['data']}",
         "matmul ceiling (2048x2048): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in results["matmul_gflops"].items()),

@@ -21,7 +21,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from classifiers import BowSvmClassifier, Word2VecSvmClassifier
 from dataset import bundled_sample_path, load_reviews, stratified_split
 
-from .environment import cpu_features, cpu_model
+from .environment import cpu_features, cpu_model, describe_cpu
 from .timing import measure_latency, stopwatch
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def run_perf_classical(data: str | None = None, *, seed: int = 42, latency_calls
     rows.sort(key=lambda r: order.index(r["recipe"]))
     return {
         "data": reviews.source, "n_train": len(x_train), "n_test": len(x_test), "cpu": cpu_model(),
-        "cpu_features": cpu_features(), "threads": os.cpu_count(), "latency_calls": latency_calls,
+        "cpu_features": cpu_features(), "cpu_line": describe_cpu(), "threads": os.cpu_count(), "latency_calls": latency_calls,
         "fasttext": None if fasttext is None else dict(FASTTEXT_PARAMS), "rows": rows,
     }
 
@@ -125,8 +125,9 @@ def format_perf_classical(results: dict) -> str:
             ratio(r, "latency_p50_ms"), ratio(r, "throughput_per_s"),
         ])
     lines = [
-        f"{results['data']}: {results['n_train']:,} training / {results['n_test']:,} test reviews; CPU {results['cpu']}, "
-        f"{results['threads']} cores; {results['latency_calls']:,} timed single-review calls per recipe",
+        results["cpu_line"],
+        f"{results['data']}: {results['n_train']:,} training / {results['n_test']:,} test reviews; "
+        f"{results['latency_calls']:,} timed single-review calls per recipe",
         "",
         tabulate(cells, headers=["recipe", "accuracy", "macro F1", "train s", "p50 us", "p95 us", "reviews/s (test set)",
                                  "p50 / fastText", "throughput / fastText"], tablefmt="github", disable_numparse=True),

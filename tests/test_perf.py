@@ -11,6 +11,7 @@ from transformers import AutoConfig, AutoTokenizer
 from benchmark.__main__ import main
 from benchmark.perf import long_reviews, training_flops_per_sample
 from classifiers.bert import bundled_model_path
+from dataset import bundled_sample_path
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,32 @@ def test_perf_command_reports_all_recipes(tmp_path, capsys):
     out = tmp_path / "perf.json"
     assert main(["-q", "perf", "bert", "--sentences", "32", "--long", "16", "--latency-calls", "5", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "(c)/(a)" in printed and "(c)/(b)" in printed and "matmul ceiling" in printed
+    assert printed.startswith("CPU ") and "(c)/(a)" in printed and "(c)/(b)" in printed and "matmul ceiling" in printed
     results = json.loads(out.read_text())
     for block in results["datasets"].values():
         assert set(block["recipes"]) == {"seed", "trainer", "sentibench"}
         assert all(np.isfinite(r["train_samples_per_s"]) and r["train_samples_per_s"] > 0 for r in block["recipes"].values())
+
+
+@pytest.mark.parametrize("with_fasttext", [True, False])
+def test_perf_classical_writes_rows_and_names_the_cpu(tmp_path, capsys, monkeypatch, with_fasttext):
+    import benchmark.perf_classical as perf_classical
+
+    if with_fasttext:
+        pytest.importorskip("fasttext")
+    else:
+        monkeypatch.setattr(perf_classical, "_fasttext", lambda: None)
+    out = tmp_path / "rows.json"
+    sample = str(bundled_sample_path())
+    assert main(["-q", "perf", "classical", "--data", sample, "--latency-calls", "20", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("CPU ") and ("AMX" in printed.splitlines()[0])
+    rows = json.loads(out.read_text())
+    expected = ["bow", "w2v", "fasttext"] if with_fasttext else ["bow", "w2v"]
+    assert [r["recipe"] for r in rows] == expected
+    for r in rows:
+        assert set(r) == set(perf_classical.JSON_KEYS)
+        assert 0.5 <= r["accuracy"] <= 1 and r["latency_p50_ms"] <= r["latency_p95_ms"] and r["throughput_per_s"] > 0
+    assert ("pip install 'sentibench[peers]'" in printed) is (not with_fasttext)
+    if with_fasttext:
+        assert "p50 / fastText" in printed

@@ -199,7 +199,7 @@ def predict_logits(net, encoded, runtime, *, autocast: bool = True, batch_size: 
     length. Logits of shape (n, 2) for a classifier, embeddings for an encoder."""
     order = np.argsort([len(s) for s in encoded], kind="stable")
     out = None
-    with torch.inference_mode(), runtime.attention_kernel(), runtime.autocast(enabled=autocast):
+    with torch.inference_mode(), runtime.autocast(enabled=autocast):
         for i in range(0, len(order), batch_size):
             batch = order[i : i + batch_size]
             values = net(*runtime.collate(encoded, batch)).float().cpu()

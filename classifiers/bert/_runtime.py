@@ -58,8 +58,10 @@ class Runtime:
         return torch.autocast(torch.device(self.device).type, dtype=dtype, enabled=dtype is not None)
 
     def attention_kernel(self):
-        """The plain (math) attention kernel on a CPU: faster than the fused kernels for
-        these short sequences (docs/design.md)."""
+        """For training: the plain (math) attention kernel on a CPU, faster there than the
+        fused flash kernel for these short sequences (forward and backward). Inference
+        keeps PyTorch's choice, the flash kernel, which was the faster one without a
+        backward pass (docs/design.md)."""
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
         return sdpa_kernel(SDPBackend.MATH) if self.device == "cpu" else contextlib.nullcontext()
