@@ -91,6 +91,18 @@ class RunLock:
             self._fd = None
         return False
 
+def discard_if_unused(run_dir) -> None:
+    """Remove a run folder that nothing was written to (only its lock file, if any): a
+    run that stopped at a mistake in its input leaves no empty folder behind."""
+    run_dir = Path(run_dir)
+    try:
+        if {p.name for p in run_dir.iterdir()} <= {_LOCK_FILE}:
+            (run_dir / _LOCK_FILE).unlink(missing_ok=True)
+            run_dir.rmdir()
+    except OSError:
+        pass  # gone already, or something was written after all: keep it
+
+
 _FLOAT_FORMATS = {
     "accuracy": "{:.4f}", "f1_macro": "{:.4f}", "roc_auc": "{:.4f}", "train_time_s": "{:.2f}",
     "throughput_per_s": "{:,.0f}", "latency_p50_ms": "{:.2f}", "latency_p95_ms": "{:.2f}",

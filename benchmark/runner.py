@@ -25,7 +25,7 @@ from .config import RunConfig
 from .decide import cost_per_million, frontiers, recommend
 from .environment import environment
 from .measure import make_classifier, run_one
-from .output import CHECKPOINTS_DIR, MODELS_DIR, RunLock, folder_name, new_run_dir
+from .output import CHECKPOINTS_DIR, MODELS_DIR, RunLock, discard_if_unused, folder_name, new_run_dir
 from .prepare import prepare_data
 from .report import write_report
 from .schema import HEADLINE_METRICS, PREDICTIONS_FILE, RunResults, SeedSummary, load_results
@@ -101,8 +101,11 @@ def run(cfg: RunConfig, resume: Path | None = None, *, trusted_files=frozenset()
         return _fit_data_parallel(cfg, trusted_files)
     classifiers = _make_all(cfg, trusted_files)  # checked before any data is loaded or folder created
     run_dir = new_run_dir(cfg.output, cfg.digest())
-    with RunLock(run_dir):
-        return _run(cfg, classifiers, run_dir, None, {})
+    try:
+        with RunLock(run_dir):
+            return _run(cfg, classifiers, run_dir, None, {})
+    finally:
+        discard_if_unused(run_dir)  # e.g. the data could not be read: no empty folder left
 
 
 def _make_all(cfg: RunConfig, trusted_files) -> dict:
@@ -268,16 +271,27 @@ def run_seeds(cfg: RunConfig, seeds: list[int], *, trusted_files=frozenset()) ->
     except KeyboardInterrupt:
         summary["status"] = "interrupted"
         raise
+    except BaseException:
+        if not summary["runs"]:
+            discard_if_unused(parent)  # the first seed's run stopped at its input
+            raise
+        summary["status"] = "failed"
+        raise
     else:
         summary["status"] = "complete"
     finally:
-        summary["metrics"] = {
-            name: {m: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "values": v}
-                   for m, v in metrics.items()}
-            for name, metrics in per_seed.items()
-        }
-        summary["pairs"] = seed_pairs(per_seed, ratio) if ratio is not None else []
-        output.write_json(parent / "summary.json", summary)
-        atomic_write_text(parent / "summary.md", output.format_seed_summary(summary))
+        if parent.is_dir():
+            _write_seed_summary(parent, summary, per_seed, ratio)
     return parent, summary
+
+
+def _write_seed_summary(parent: Path, summary: SeedSummary, per_seed: dict, ratio: float | None) -> None:
+    summary["metrics"] = {
+        name: {m: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "values": v}
+               for m, v in metrics.items()}
+        for name, metrics in per_seed.items()
+    }
+    summary["pairs"] = seed_pairs(per_seed, ratio) if ratio is not None else []
+    output.write_json(parent / "summary.json", summary)
+    atomic_write_text(parent / "summary.md", output.format_seed_summary(summary))
 

@@ -355,3 +355,12 @@ def test_list_cells_are_refused_naming_column_and_row(tmp_path, fmt):
         pd.DataFrame({"text": [["good"], ["great", "x"], ["fine"]], "label": [1, 0, 1]}).to_parquet(path)
         where = "row 1"
     one_line(cli("data", "info", str(path)), "column 'text' holds a list", where)
+
+
+@pytest.mark.parametrize("seeds", [[], ["--seeds", "1,2"]])
+def test_a_run_stopped_by_its_input_leaves_no_folder(tmp_path, seeds):
+    data = tmp_path / "few.csv"
+    data.write_text("text,label\n" + "good,1\n" * 30 + "bad,0\n")
+    out = tmp_path / "results"
+    one_line(cli("run", "--classifiers", "bow", "--data", str(data), "--output", str(out), *seeds), "class 0 has only 1 rows")
+    assert not out.exists() or list(out.iterdir()) == []
