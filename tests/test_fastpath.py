@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from classifiers import BowSvmClassifier, SentimentClassifier, Word2VecSvmClassifier
-from classifiers._fastpath import FAST_PATH_MAX
+from classifiers._fastpath import FAST_PATH_MAX, _IntTable
 
 from ._helpers import FAST_PARAMS, shared_file
 from .test_hostile import TEXT
@@ -89,3 +89,19 @@ def test_fast_path_equals_scikit_learn_on_real_reviews(name):
     clf = (BowSvmClassifier() if name == "bow" else Word2VecSvmClassifier()).fit(texts[:3000], labels[:3000])
     assert_same(clf, texts[3000:])
     np.testing.assert_allclose(clf.decision_function(texts[3000:]), scikit_learn_decision(clf, texts[3000:]), rtol=0, atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.integers(0, 2**40), st.integers(0, 10**6), max_size=300),
+       st.lists(st.integers(-5, 2**40), max_size=200))
+def test_int_table_finds_exactly_the_stored_keys(stored, queries):
+    keys = np.array(list(stored), dtype=np.int64)
+    table = _IntTable(keys, np.array(list(stored.values()), dtype=np.int64))
+    probe = np.array(list(stored) + queries, dtype=np.int64)
+    assert table.get(probe).tolist() == [stored.get(k, -1) if k >= 0 else -1 for k in probe.tolist()]
+
+
+def test_int_table_with_many_colliding_keys():
+    keys = np.arange(0, 4096 * 64, 64, dtype=np.int64)  # regular keys: long probe runs if the hash were poor
+    table = _IntTable(keys, keys * 3)
+    assert (table.get(keys) == keys * 3).all() and (table.get(keys + 1) == -1).all()
