@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .stats import mcnemar_exact, paired_bootstrap_difference
+from .timing import format_ms
 
 #: Budget name -> (what it limits, getter of a record, unit).
 BUDGETS = {
@@ -130,7 +131,7 @@ def recommend(records: dict, y_true, predictions: dict[str, np.ndarray], budgets
     details = {**out, "runner_up": runner, "accuracy_difference": diff, "mcnemar_p": p}
     lead = (f"{diff['value'] * 100:+.1f} points, 95% CI [{diff['low'] * 100:+.1f}, {diff['high'] * 100:+.1f}], "
             f"McNemar p = {p:.2g}")
-    cost = (f"{records[best]['inference']['latency_p50_ms']:.2f} ms per review and "
+    cost = (f"{format_ms(records[best]['inference']['latency_p50_ms'])} ms per review and "
             f"{records[best]['train_time_s']:,.1f} s to train")
     if p < SIGNIFICANCE:
         reason = (f"{scope}use {best}: the most accurate (test accuracy {acc:.1%}), significantly ahead of {runner} "
@@ -142,8 +143,8 @@ def recommend(records: dict, y_true, predictions: dict[str, np.ndarray], budgets
         reason = (f"{scope}use {best}: the most accurate (test accuracy {acc:.1%}) and also cheaper than {runner}, "
                   f"whose accuracy is not significantly different ({lead}). It costs {cost}.")
     else:
-        pick_cost = (f"{records[pick]['inference']['latency_p50_ms']:.2f} ms per review against "
-                     f"{records[other]['inference']['latency_p50_ms']:.2f} ms, {records[pick]['train_time_s']:,.1f} s to "
+        pick_cost = (f"{format_ms(records[pick]['inference']['latency_p50_ms'])} ms per review against "
+                     f"{format_ms(records[other]['inference']['latency_p50_ms'])} ms, {records[pick]['train_time_s']:,.1f} s to "
                      f"train against {records[other]['train_time_s']:,.1f} s")
         reason = (f"{scope}use {pick}: {other} is more accurate on this test split ({acc:.1%} against "
                   f"{records[pick]['metrics']['accuracy']:.1%}), but the lead is not significant ({lead}), and {pick} "

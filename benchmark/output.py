@@ -20,6 +20,7 @@ from tabulate import tabulate
 from dataset import UsageError, atomic_write_text
 
 from .schema import OPTIONAL_COLUMNS, PREDICTIONS_FILE, RESULTS_FILE, TABLE_COLUMNS, RunResults, SeedSummary
+from .timing import format_ms
 
 #: Sub-folder of a run folder holding the fitted classifiers (``--save-models``).
 MODELS_DIR = "models"
@@ -105,10 +106,14 @@ def discard_if_unused(run_dir) -> None:
 
 _FLOAT_FORMATS = {
     "accuracy": "{:.4f}", "f1_macro": "{:.4f}", "roc_auc": "{:.4f}", "train_time_s": "{:.2f}",
-    "throughput_per_s": "{:,.0f}", "latency_p50_ms": "{:.2f}", "latency_p95_ms": "{:.2f}",
+    "throughput_per_s": "{:,.0f}", "latency_p50_ms": format_ms, "latency_p95_ms": format_ms,
     "core_s_per_million": "{:,.0f}", "price_per_million": "{:,.4f}", "ece": "{:.4f}", "brier": "{:.4f}", "tuning_s": "{:,.1f}",
     "fit_peak_rss_mb": "{:,.0f}", "model_size_mb": "{:.1f}",
 }
+
+
+def _format(how, value) -> str:
+    return how(value) if callable(how) else how.format(value)
 
 
 def comparison_frame(results: RunResults) -> pd.DataFrame:
@@ -125,7 +130,7 @@ def format_table(results: RunResults, tablefmt: str = "github") -> str:
     """The comparison table as text (``tabulate`` format ``tablefmt``)."""
     frame = comparison_frame(results)
     cells = [
-        [(_FLOAT_FORMATS[c].format(v) if c in _FLOAT_FORMATS and v is not None else v) for c, v in row.items()]
+        [(_format(_FLOAT_FORMATS[c], v) if c in _FLOAT_FORMATS and v is not None else v) for c, v in row.items()]
         for row in frame.to_dict("records")
     ]
     return tabulate(cells, headers=list(frame.columns), tablefmt=tablefmt, disable_numparse=True)

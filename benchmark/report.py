@@ -21,6 +21,7 @@ from .output import format_table
 from .prepare import SMALL_TEST_SPLIT
 from .schema import PREDICTIONS_FILE, RunFolderError, RunResults, load_results
 from .stats import ECE_BINS, bootstrap_ci, pairwise_mcnemar, reliability_bins
+from .timing import format_ms
 
 REPORT_FILE = "report.md"
 N_CONFIDENTLY_WRONG = 5
@@ -125,7 +126,7 @@ def render(results: dict, predictions: pd.DataFrame, stats: dict, files: dict[st
     ]
     rows = [
         [name, _ci(b["accuracy"]), _ci(b["f1_macro"]), _ci(b["ece"]), _ci(b["brier"]),
-         f"{records[name]['train_time_s']:.2f}", f"{records[name]['inference']['latency_p50_ms']:.2f}"]
+         f"{records[name]['train_time_s']:.2f}", format_ms(records[name]['inference']['latency_p50_ms'])]
         for name, b in stats["bootstrap"].items()
     ]
     headers = ["classifier", "accuracy [95% CI]", "macro F1 [95% CI]", "ECE [95% CI]", "Brier [95% CI]", "train s", "p50 ms"]

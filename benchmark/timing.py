@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import resource
 import sys
 import time
@@ -24,6 +25,14 @@ def stopwatch():
         yield elapsed
     finally:
         end = time.perf_counter()
+
+
+def format_ms(ms: float) -> str:
+    """Milliseconds for tables and sentences: two decimals, or two significant digits
+    below 0.1 ms, so a classical model's microseconds do not all read as 0.01."""
+    if not ms or not math.isfinite(ms) or ms >= 0.1:
+        return f"{ms:.2f}"
+    return f"{ms:.{1 - math.floor(math.log10(abs(ms)))}f}"
 
 
 def peak_rss_mb() -> float:

@@ -199,3 +199,10 @@ def test_review_text_never_becomes_markup_in_the_report(tmp_path, sample):
     assert "<a " not in html  # nothing in the report links anywhere
     images = [part.split('"')[1] for part in html.split("<img src=")[1:]]
     assert images and all(src.endswith(".png") and "/" not in src for src in images)  # only our own plots
+
+
+@pytest.mark.parametrize("ms, text", [(1.354, "1.35"), (0.1, "0.10"), (0.0843, "0.084"), (0.0084, "0.0084"), (0.0, "0.00")])
+def test_latencies_keep_two_significant_digits_below_a_tenth_of_a_millisecond(ms, text):
+    from benchmark.timing import format_ms
+
+    assert format_ms(ms) == text
