@@ -90,16 +90,21 @@ def tradeoff_figure(records: dict[str, dict], *, cis: dict | None = None, front:
                 linestyle="--", color="grey", linewidth=1, zorder=1, label="Pareto frontier")
         ax.legend(loc="lower right")
     ax.set_xscale("log")
-    # Major ticks at 1-2-5 steps with plain labels, no minor labels: on a narrow log range
-    # matplotlib's default "3x10^-1 4x10^-1 6x10^-1" labels run into each other.
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.margins(x=0.4, y=0.2)
+    # Plain labels, no minor labels: on a narrow log range matplotlib's default
+    # "3x10^-1 4x10^-1 6x10^-1" labels run into each other. 1-2-5 steps where the axis
+    # spans few decades, 1-3 or powers of ten where it spans more (microsecond-fast BoW
+    # next to BERT) so the labels keep their room.
+    lo, hi = ax.get_xlim()
+    decades = np.log10(hi / lo)
+    subs = (1.0, 2.0, 5.0) if decades <= 2.5 else (1.0, 3.0) if decades <= 4 else (1.0,)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("single-review latency p50 (ms, log scale)")
     ax.set_ylabel(f"test {metric} (bars: 95% CI)")
     ax.set_title("quality against cost (marker area: training time)")
     ax.grid(alpha=0.3, which="both")
-    ax.margins(x=0.4, y=0.2)
     return fig
 
 

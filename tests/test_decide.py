@@ -152,11 +152,15 @@ def test_a_budget_nothing_fits_is_said_in_the_report(tmp_path):
     assert "No classifier fits the budget" in (run_dir / "report.md").read_text()
 
 
-def test_tradeoff_plot_tick_labels_do_not_overlap():
+@pytest.mark.parametrize("latencies", [
+    (0.31, 0.42, 0.63),  # once gave "3x10^-1 4x10^-1 6x10^-1" labels running into each other
+    (0.013, 0.076, 5.73),  # microsecond BoW next to BERT: 1-2-5 ticks once ran into each other
+])
+def test_tradeoff_plot_tick_labels_do_not_overlap(latencies):
     from benchmark.plots import tradeoff_figure
 
-    # Latencies that once gave "3x10^-1 4x10^-1 6x10^-1" labels running into each other.
-    records = {"bow": _record(0.82, 0.31, 0.04), "w2v": _record(0.68, 0.42, 0.5), "bert": _record(0.91, 0.63, 16)}
+    records = {name: _record(acc, ms, train) for name, acc, ms, train in
+               zip(["bow", "w2v", "bert"], [0.82, 0.68, 0.91], latencies, [0.04, 0.5, 16], strict=True)}
     cis = {n: {"low": r["metrics"]["accuracy"] - 0.05, "high": r["metrics"]["accuracy"] + 0.05} for n, r in records.items()}
     fig = tradeoff_figure(records, cis=cis, front=["bow", "bert"])
     fig.canvas.draw()
