@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dataset import atomic_write_text
+from dataset import atomic_write_text, md_literal
 
 from .._card import render_card
 from .._persist import ModelFileError
@@ -90,7 +90,8 @@ def front_matter(base_model: str) -> dict:
     }
 
 
-def usage_lines(max_length: int, truncation: str) -> list[str]:
+def usage_lines(max_length: int, truncation: str, classes) -> list[str]:
+    names = label_names(classes)
     lines = [
         "With plain Hugging Face transformers (no sentibench needed):",
         "",
@@ -100,7 +101,8 @@ def usage_lines(max_length: int, truncation: str) -> list[str]:
         'classify("The pasta was cold and the waiter rude.")',
         "```",
         "",
-        "`truncation=True` cuts reviews to the tokenizer's `model_max_length`, the length used in training.",
+        "`truncation=True` cuts reviews to the tokenizer's `model_max_length`, the length used in training. "
+        f"The pipeline's labels are {md_literal(names[0])} and {md_literal(names[1])} (`id2label` in config.json).",
     ]
     if truncation != "head":
         lines.append(
@@ -109,7 +111,8 @@ def usage_lines(max_length: int, truncation: str) -> list[str]:
         )
     return lines + [
         "",
-        "With sentibench (same predictions, faster CPU paths):",
+        "With sentibench (the same model on its fastest CPU path that kept fp32's validation accuracy; "
+        "the evaluation below compares the two):",
         "",
         "```python",
         "from classifiers import SentimentClassifier",
@@ -123,7 +126,8 @@ def model_card(clf, context: dict) -> str:
     if clf.pooling != "cls":
         return render_card(clf, context)
     base = clf.model if clf.model is not None and str(clf.model) not in BUNDLED_MODEL_NAMES else BUNDLED_MODEL_NAMES[1]
-    return render_card(clf, context, front_matter=front_matter(str(base)), usage=usage_lines(clf.max_length, clf.truncation))
+    usage = usage_lines(clf.max_length, clf.truncation, clf.classes_.tolist())
+    return render_card(clf, context, front_matter=front_matter(str(base)), usage=usage)
 
 
 def card_facts(clf) -> list[str]:
