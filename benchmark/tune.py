@@ -97,6 +97,14 @@ def _trial(params: dict, accuracy: float, seconds: float) -> dict:
             "val_accuracy": accuracy, "seconds": seconds}
 
 
+def _progress(prototype, trials: list[dict], total: int) -> None:
+    """A log line per trial that took a second or more (a search can run for minutes)."""
+    last = trials[-1]
+    logger.log(logging.INFO if last["seconds"] >= 1 else logging.DEBUG,
+               "%s: trial %d of %d: validation accuracy %.4f in %.1f s (best so far %.4f)", prototype.name, len(trials),
+               total, last["val_accuracy"], last["seconds"], max(t["val_accuracy"] for t in trials))
+
+
 def _generic_trials(prototype, space, train, validation, budget) -> list[dict]:
     """One fit per candidate of the single grid (BERT, embed); early stopping inside a
     BERT fit picks its best epoch on the same validation split."""
@@ -116,6 +124,7 @@ def _generic_trials(prototype, space, train, validation, budget) -> list[dict]:
                     else _accuracy(clf.predict(validation[0]), validation[1]))
         budget.durations.append(time.perf_counter() - start)
         trials.append(_trial(params, accuracy, budget.durations[-1]))
+        _progress(prototype, trials, len(candidates))
     return trials
 
 
@@ -148,6 +157,7 @@ def _bow_trials(prototype, space, train, validation, budget) -> list[dict]:
             seconds = time.perf_counter() - t0 + prep / len(Cs)
             budget.durations.append(seconds)
             trials.append(_trial({**setting, "C": C}, _accuracy(pred, validation[1]), seconds))
+            _progress(prototype, trials, len(settings) * len(Cs))
     return trials
 
 
@@ -191,6 +201,7 @@ def _w2v_trials(prototype, space, train, validation, budget) -> list[dict]:
             seconds = time.perf_counter() - t0 + prep / len(grid)
             budget.durations.append(seconds)
             trials.append(_trial({**setting, "C": g["C"], "gamma": gamma}, _accuracy(pred, validation[1]), seconds))
+            _progress(prototype, trials, len(settings) * len(grid) if setting else len(grid))
         if not setting:
             break
     return trials

@@ -4,6 +4,7 @@ significance across splits."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -150,15 +151,19 @@ def test_tuning_sees_training_and_validation_only_and_the_test_split_once(tmp_pa
     assert "## Tuning" in (run_dir / "report.md").read_text()
 
 
-def test_tuned_values_reproduce_their_validation_score(tiny):
-    """A trial's score is what fitting the classifier with those values gives."""
+def test_tuned_values_reproduce_their_validation_score(tiny, caplog):
+    """A trial's score is what fitting the classifier with those values gives; every trial
+    is logged (at DEBUG when it took under a second)."""
     from benchmark.tune import tune
 
     train_x, train_y, val_x, val_y = tiny
     prototype = BowSvmClassifier(min_df=1, random_state=0)
-    chosen, record = tune("bow", prototype, (train_x, train_y), (val_x, val_y), budget_s=60)
+    with caplog.at_level(logging.DEBUG, logger="benchmark.tune"):
+        chosen, record = tune("bow", prototype, (train_x, train_y), (val_x, val_y), budget_s=60)
     refit = BowSvmClassifier(**{**prototype.get_params(), **chosen}).fit(train_x, train_y)
     assert (refit.predict(val_x) == val_y).mean() == pytest.approx(record["tuned_val_accuracy"])
+    n = len(record["trials"])
+    assert sum(f"bow: trial {k} of {n}:" in caplog.text for k in range(1, n + 1)) == n
 
 
 def test_tuning_stops_at_its_budget(tiny):
