@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 
 from classifiers import REGISTRY
@@ -53,6 +54,33 @@ class RunConfig:
             unknown = sorted(set(saved) - known) if isinstance(saved, dict) else []
             raise UsageError(f"{where} holds no usable run config" + (f" (unknown keys {unknown})" if unknown else ""))
         cfg = cls(**saved)
-        if not (isinstance(cfg.classifiers, list) and isinstance(cfg.params, dict)):
+        if not (isinstance(cfg.classifiers, list) and all(isinstance(n, str) for n in cfg.classifiers)
+                and isinstance(cfg.params, dict) and all(isinstance(v, dict) for v in cfg.params.values())):
             raise UsageError(f"{where} holds no usable run config (classifiers and params malformed)")
+        wrong = [f.name for f in fields(cls) if not _has_type(getattr(cfg, f.name), f.type)]
+        if wrong:
+            raise UsageError(f"{where} holds no usable run config (malformed {', '.join(wrong)})")
+        # A run folder is data: it may name built-in classifiers and installed plugins, never
+        # code to import (a MODULE:ATTR spec would run whatever module it names).
+        foreign = [n for n in cfg.classifiers if n not in REGISTRY]
+        if foreign:
+            raise UsageError(
+                f"{where} names the classifier(s) {', '.join(map(repr, foreign))}, which are neither built in nor "
+                "installed plugins; sentibench does not import code named in a run folder: start a new run "
+                "that names them on the command line"
+            )
         return cfg
+
+
+#: What each annotated field of the configs may hold when read back from a file.
+_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "dict": (dict,), "list": (list,), "None": (type(None),)}
+
+
+def _has_type(value, annotation: str) -> bool:
+    """Whether ``value`` (read from JSON) fits a field annotated ``annotation`` (a string,
+    as ``from __future__ import annotations`` leaves it): ``int | None``, ``dict[str, int]``..."""
+    outer = re.sub(r"\[[^\]]*\]", "", annotation)  # dict[str, int | None] | None -> dict | None
+    allowed = tuple(t for part in outer.split("|") for t in _TYPES[part.strip()])
+    if isinstance(value, bool) and bool not in allowed:
+        return False  # JSON true is not a seed
+    return isinstance(value, allowed)

@@ -68,8 +68,15 @@ def _import_datasets(spec):
     except ImportError:
         raise DataError(
             f"cannot read '{spec}': reading Hugging Face data sets needs the datasets "
-            "library; pip install datasets"
+            "library; pip install 'sentibench[hf]'"
         ) from None
+    major = int(datasets.__version__.split(".")[0])
+    if major < 4:
+        # Before 4.0, a hub data set could come with a loading script: code sentibench must not run.
+        raise DataError(
+            f"cannot read '{spec}': datasets {datasets.__version__} can run a data set's own loading "
+            "code; pip install 'datasets>=4.0'"
+        )
     return datasets
 
 

@@ -218,9 +218,7 @@ def test_loaders_keep_a_one_megabyte_text(fmt):
             path.write_text(yelp_line("2", texts[0]) + yelp_line("1", texts[1]), encoding="utf-8")
         else:
             path = write_header_format(folder, fmt, texts, [1, 0], ("text", "label"), bom=False, crlf=False)
-        start = time.perf_counter()
         data = load_reviews(path)
-        assert time.perf_counter() - start < 10
     assert data.texts == [norm(t) for t in texts]
     assert data.labels.tolist() == [1, 0]
 

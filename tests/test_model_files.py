@@ -181,6 +181,59 @@ def test_resumed_run_never_unpickles_vectors_named_in_its_config(tmp_path, monke
     assert not marker.exists()
 
 
+def _evil_module(tmp_path, marker):
+    """A module that leaves ``marker`` behind when imported, on a path the runs can import from."""
+    (tmp_path / "evil_clf.py").write_text(f"open({str(marker)!r}, 'w').close()\nfrom sklearn.dummy import DummyClassifier as Model\n")
+    return {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+
+def test_resumed_run_never_imports_code_named_in_its_config(tmp_path, monkeypatch):
+    from benchmark import runner
+
+    marker = tmp_path / "imported"
+    real_run_one = runner.run_one
+
+    def interrupt_at_w2v(clf, split, **kwargs):
+        if clf.name == "w2v":
+            raise KeyboardInterrupt
+        return real_run_one(clf, split, **kwargs)
+
+    monkeypatch.setattr(runner, "run_one", interrupt_at_w2v)
+    out = tmp_path / "runs"
+    assert main(["-q", "run", "--classifiers", "bow,w2v", "--output", str(out), "--latency-calls", "2"]) == 130
+    monkeypatch.setattr(runner, "run_one", real_run_one)
+    (run_dir,) = out.iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    results["config"]["classifiers"].append("evil_clf:Model")
+    (run_dir / "results.json").write_text(json.dumps(results))
+    env = _evil_module(tmp_path, marker)
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "run", "--resume", str(run_dir)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    _one_line_error(proc, "'evil_clf:Model'", "does not import code named in a run folder")
+    assert not marker.exists()
+    results["config"]["seed"] = "42"  # wrong types are refused too, in one line
+    results["config"]["classifiers"] = ["bow", "w2v"]
+    (run_dir / "results.json").write_text(json.dumps(results))
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "run", "--resume", str(run_dir)], capture_output=True, text=True, timeout=300)
+    _one_line_error(proc, "malformed seed")
+
+
+def test_resumed_curve_never_imports_code_named_in_its_config(tmp_path):
+    out = tmp_path / "curves"
+    marker = tmp_path / "imported"
+    args = ["-q", "curve", "--classifiers", "bow", "--sizes", "40,80", "--repeats", "1", "--output", str(out)]
+    assert main(args) == 0
+    (run_dir,) = out.iterdir()
+    curve = json.loads((run_dir / "learning_curve.json").read_text())
+    curve["status"] = "interrupted"
+    curve["config"]["classifiers"] = ["evil_clf:Model"]
+    (run_dir / "learning_curve.json").write_text(json.dumps(curve))
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "curve", "--resume", str(run_dir)], capture_output=True, text=True,
+                          env=_evil_module(tmp_path, marker), timeout=300)
+    _one_line_error(proc, "'evil_clf:Model'")
+    assert not marker.exists()
+
+
 def test_config_file_naming_pickled_vectors_is_refused(tmp_path):
     marker = tmp_path / "unpickled"
     vectors = _pickled_vectors(tmp_path, marker)
