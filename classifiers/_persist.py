@@ -130,9 +130,23 @@ def _skops_io():
     return sio
 
 
-def skops_dump(obj, path: Path) -> None:
-    """Save scikit-learn objects with skops, a format that does not run code on load."""
-    atomic_write_bytes(path, _skops_io().dumps(obj))
+class UntrustedTypes(Exception):
+    """Objects that a file could only hold by trusting types beyond skops' safe defaults."""
+
+
+def skops_dump(obj, path: Path, allowed: frozenset[str] | None = None) -> None:
+    """Save scikit-learn objects with skops, a format that does not run code on load.
+
+    With ``allowed``, refuse (:class:`UntrustedTypes` naming them) when the objects hold types
+    outside skops' defaults and ``allowed``: a file :func:`skops_load` would refuse.
+    """
+    sio = _skops_io()
+    data = sio.dumps(obj)
+    if allowed is not None:
+        untrusted = sorted(set(sio.get_untrusted_types(data=data)) - allowed)
+        if untrusted:
+            raise UntrustedTypes(", ".join(untrusted))
+    atomic_write_bytes(path, data)
 
 
 def skops_load(path: Path, allowed: frozenset[str]):

@@ -54,7 +54,7 @@ def _load_encoder(source: str | Path):
     with quiet_transformers():
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(source), trust_remote_code=False)
-            model = AutoModel.from_pretrained(str(source), trust_remote_code=False)
+            model = AutoModel.from_pretrained(str(source), use_safetensors=True, trust_remote_code=False)
         except LOAD_ERRORS as exc:
             raise ModelFileError(load_error_message(source, exc)) from None
     return tokenizer, model.eval()

@@ -24,12 +24,12 @@ from sklearn.base import clone
 from dataset import UsageError
 
 from ._calibration import calibration_scores, fit_platt, platt_proba
-from ._persist import ModelFileError, skops_dump, skops_load
+from ._persist import ModelFileError, UntrustedTypes, skops_dump, skops_load
 from .base import SentimentClassifier
 
 _MODEL_FILE = "estimator.skops"
 #: Types beyond skops' defaults (scikit-learn estimators, numpy) a saved estimator may hold.
-_ALLOWED_TYPES = frozenset({"builtins.type", "numpy.float64", "numpy.int64", "numpy.int32", "numpy.float32", "builtins.getattr"})
+_ALLOWED_TYPES = frozenset({"builtins.type", "numpy.float64", "numpy.int64", "numpy.int32", "numpy.float32"})
 #: ``package.module:attribute``.
 SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
@@ -131,16 +131,14 @@ class ExternalClassifier(SentimentClassifier):
         return platt_proba(self._decision_function(texts), self.calibration_)
 
     def _save_files(self, folder: Path):
-        import skops.io as sio
-
-        untrusted = set(sio.get_untrusted_types(data=sio.dumps(self.estimator_))) - _ALLOWED_TYPES
-        if untrusted:
+        state = {"estimator": self.estimator_, "calibration": None if self.calibration_ is None else list(self.calibration_)}
+        try:
+            skops_dump(state, folder / _MODEL_FILE, _ALLOWED_TYPES)
+        except UntrustedTypes as exc:
             raise NotSaved(
-                f"{self.spec} holds types skops does not trust ({', '.join(sorted(untrusted)[:5])}); loading them would "
+                f"{self.spec} holds types skops does not trust ({str(exc)[:200]}); loading them would "
                 "run their code, so it was not saved"
-            )
-        skops_dump({"estimator": self.estimator_, "calibration": None if self.calibration_ is None else list(self.calibration_)},
-                   folder / _MODEL_FILE)
+            ) from None
 
     def _load_files(self, folder: Path):
         state = skops_load(folder / _MODEL_FILE, _ALLOWED_TYPES)

@@ -185,3 +185,25 @@ def test_seeds_summary_has_the_corrected_t_test(tmp_path):
     text = (parent / "summary.md").read_text()
     assert "corrected resampled t-test" in text and pair["sentence"] in text
     assert "5 or more seeds are better" in text
+
+
+def test_an_estimator_holding_a_builtin_function_is_not_saved_and_such_a_file_not_loaded(tmp_path):
+    """getattr is not among the types a saved estimator may hold: a file that asks for it
+    is refused, and an estimator that holds it is reported as not saved."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.naive_bayes import ComplementNB
+    from sklearn.pipeline import make_pipeline
+
+    from classifiers import ModelFileError
+    from classifiers._persist import skops_dump
+    from classifiers.external import NotSaved, make_external
+
+    texts, labels = ["good food", "bad food", "great place", "awful place"] * 5, [1, 0, 1, 0] * 5
+    clf = make_external("mine:nb", lambda: make_pipeline(TfidfVectorizer(), ComplementNB())).fit(texts, labels)
+    clf.save(tmp_path / "ok")
+    clf.estimator_.steps[1][1].hook_ = getattr
+    with pytest.raises(NotSaved, match="builtins.getattr"):
+        clf.save(tmp_path / "hook")
+    skops_dump({"estimator": clf.estimator_, "calibration": None}, tmp_path / "ok" / "estimator.skops")
+    with pytest.raises(ModelFileError, match="builtins.getattr"):
+        SentimentClassifier.load(tmp_path / "ok")

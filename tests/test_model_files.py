@@ -274,3 +274,19 @@ def test_nothing_prompts_when_stdin_is_closed(run_copy):
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, env={**os.environ},
     )
     _one_line_error(proc, "auto_map")
+
+
+@pytest.mark.parametrize("cls", ["bert", "embed"])
+def test_a_base_checkpoint_with_only_pickled_weights_is_refused(run_copy, tmp_path, cls):
+    from classifiers import EmbeddingLogRegClassifier
+
+    marker = tmp_path / "unpickled"
+    folder = tmp_path / "base"
+    shutil.copytree(run_copy / "models" / "bert", folder)
+    (folder / "model.safetensors").unlink()
+    with open(folder / "pytorch_model.bin", "wb") as fh:
+        pickle.dump(_Payload(marker), fh)
+    make = BertClassifier if cls == "bert" else EmbeddingLogRegClassifier
+    with pytest.raises(ModelFileError):
+        make(model=str(folder)).fit(["good", "bad"] * 3, [1, 0] * 3)
+    assert not marker.exists()

@@ -118,7 +118,7 @@ def load_pretrained(model: str | os.PathLike | None, **kwargs):
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only, trust_remote_code=False)
             net = AutoModelForSequenceClassification.from_pretrained(
-                source, local_files_only=local_only, trust_remote_code=False, **kwargs
+                source, local_files_only=local_only, use_safetensors=True, trust_remote_code=False, **kwargs
             )
         except OSError:
             raise  # not found: the caller tries the next place
