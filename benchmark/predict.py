@@ -55,9 +55,12 @@ def predict_rows(run_dir, texts: list[str], names: list[str] | None = None) -> l
     """Per review: ``text`` and, per saved classifier, its ``label`` and ``p_positive``."""
     rows = [{"text": text, "predictions": {}} for text in texts]
     for name, folder in saved_models(run_dir, names).items():
-        proba = SentimentClassifier.load(folder).predict_proba(texts)[:, 1]
-        for row, p in zip(rows, proba, strict=True):
-            row["predictions"][name] = {"label": _LABELS[int(p > 0.5)], "p_positive": round(float(p), 6)}
+        clf = SentimentClassifier.load(folder)
+        # The label is the classifier's own prediction (what predictions.csv holds): with Platt
+        # scaling, p_positive can sit on the other side of 0.5 near the decision boundary.
+        labels, proba = clf.predict(texts), clf.predict_proba(texts)[:, 1]
+        for row, label, p in zip(rows, labels, proba, strict=True):
+            row["predictions"][name] = {"label": _LABELS[int(label)], "p_positive": round(float(p), 6)}
     return rows
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import math
+
 import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -38,9 +40,21 @@ def fit_platt(scores, y) -> tuple[float, float]:
 
 def platt_proba(scores, coef: tuple[float, float]) -> np.ndarray:
     """Apply :func:`fit_platt`'s calibration; returns ndarray of shape (n_samples, 2)."""
+    from scipy.special import expit
+
     a, b = coef
-    p1 = 1.0 / (1.0 + np.exp(-(a * np.asarray(scores, dtype=np.float64) + b)))
+    p1 = expit(a * np.asarray(scores, dtype=np.float64) + b)
     return np.column_stack([1.0 - p1, p1])
+
+
+def platt_one(score: float, coef: tuple[float, float]) -> float:
+    """:func:`platt_proba`'s positive-class probability for one score, without NumPy's
+    per-call overhead; never overflows (a separable validation split gives a steep slope)."""
+    z = coef[0] * score + coef[1]
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
 
 
 def calibration_scores(estimator, X_train, y_train, X_val=None, y_val=None, fit_params=None):

@@ -65,7 +65,9 @@ def render_card(clf, context: dict, *, front_matter: dict | None = None, usage: 
         "",
     ]
     if context.get("source"):
-        out.append(f"- Source: {md_literal(context['source'])}, {context.get('rows_used', '?'):,} reviews used.")
+        rows = context.get("rows_used")
+        used = f", {rows:,} reviews used" if isinstance(rows, int) else ""
+        out.append(f"- Source: {md_literal(context['source'])}{used}.")
     names = context.get("label_names")
     if names:
         shown = ", ".join(f"{md_literal(k)} = {md_literal(v)} in the data" for k, v in names.items())

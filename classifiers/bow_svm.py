@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 
 from dataset import DataError
 
-from ._calibration import calibration_scores, fit_platt, platt_proba
+from ._calibration import calibration_scores, fit_platt, platt_one, platt_proba
 from ._fastpath import FAST_PATH_MAX, LinearTextScorer
 from ._persist import ModelFileError, skops_dump, skops_load
 from ._text import TOKEN_PATTERN
@@ -164,8 +163,7 @@ class BowSvmClassifier(SentimentClassifier):
 
     def _predict_proba(self, texts):
         if self._fast is not None and len(texts) <= FAST_PATH_MAX:
-            a, b = self.calibration_
-            p = [1.0 / (1.0 + math.exp(-(a * self._fast.decision(t) + b))) for t in texts]
+            p = [platt_one(self._fast.decision(t), self.calibration_) for t in texts]
             return np.array([[1.0 - q, q] for q in p])
         return platt_proba(self._decision_function(texts), self.calibration_)
 

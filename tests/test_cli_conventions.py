@@ -364,3 +364,24 @@ def test_a_run_stopped_by_its_input_leaves_no_folder(tmp_path, seeds):
     out = tmp_path / "results"
     one_line(cli("run", "--classifiers", "bow", "--data", str(data), "--output", str(out), *seeds), "class 0 has only 1 rows")
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_predict_labels_are_the_classifiers_predictions_not_p_above_one_half(tmp_path, bow_run):
+    """With Platt scaling, p_positive can sit across 0.5 from the decision: the label
+    must be what predict() (and predictions.csv) says."""
+    import shutil
+
+    from benchmark.predict import predict_rows
+    from classifiers import SentimentClassifier
+
+    run = tmp_path / "run"
+    shutil.copytree(bow_run, run)
+    folder = run / "models" / "bow"
+    clf = SentimentClassifier.load(folder)
+    clf.calibration_ = (1.0, 2.0)  # a strongly shifted intercept: p > 0.5 for mildly negative decisions
+    clf.save(folder)
+    texts = pd.read_csv(run / "predictions.csv", keep_default_na=False)["text"].tolist()
+    rows = predict_rows(run, texts, ["bow"])
+    labels = [1 if r["predictions"]["bow"]["label"] == "positive" else 0 for r in rows]
+    assert labels == clf.predict(texts).tolist()
+    assert any(r["predictions"]["bow"]["p_positive"] > 0.5 for r, y in zip(rows, labels, strict=True) if y == 0)

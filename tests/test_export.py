@@ -134,3 +134,12 @@ def test_exported_bert_agrees_with_sentibench_on_real_reviews(tmp_path):
     assert (hf == full_precision).mean() >= 0.995
     reported = json.loads((run_dir / "results.json").read_text())["classifiers"]["bert"]["metrics"]["accuracy"]
     assert abs((hf == y).mean() - reported) <= 0.01
+
+
+def test_a_card_context_with_only_a_source_is_written(tmp_path, tiny):
+    """Every card key is optional: a source without a row count wrote '?' through ':,' and crashed."""
+    from classifiers import BowSvmClassifier
+
+    clf = BowSvmClassifier(min_df=1).fit(tiny[0], tiny[1])
+    card = (clf.save(tmp_path / "m", card={"source": "my_reviews.csv"}) / "README.md").read_text()
+    assert "- Source: `my_reviews.csv`." in card or "- Source: my_reviews.csv." in card

@@ -105,3 +105,15 @@ def test_int_table_with_many_colliding_keys():
     keys = np.arange(0, 4096 * 64, 64, dtype=np.int64)  # regular keys: long probe runs if the hash were poor
     table = _IntTable(keys, keys * 3)
     assert (table.get(keys) == keys * 3).all() and (table.get(keys + 1) == -1).all()
+
+
+def test_a_steep_calibration_gives_probabilities_not_an_overflow(sample):
+    """A separable validation split gives Platt a steep slope; exp(-(a*d+b)) then exceeds
+    a float on the single-review path (OverflowError before), not on the batch path."""
+    clf = BowSvmClassifier(min_df=1, random_state=0).fit(sample.texts, sample.labels)
+    clf.calibration_ = (1e4, 0.0)
+    texts = sample.texts[::10]
+    single = np.vstack([clf.predict_proba([t]) for t in texts])
+    batch = clf.predict_proba(texts * (FAST_PATH_MAX // len(texts) + 1))[: len(texts)]
+    np.testing.assert_allclose(single, batch, atol=1e-12)
+    assert not np.isnan(single).any() and {0.0, 1.0} <= set(single.ravel().round(3))

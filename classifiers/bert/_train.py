@@ -135,7 +135,7 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         rng.bit_generator.state = saved["numpy_rng"]
-        torch.set_rng_state(saved["torch_rng"])
+        torch.set_rng_state(saved["torch_rng"].cpu())  # loaded onto the training device
         state = TrainState(**saved["state"])
         logger.info("resuming BERT training after epoch %d from %s", state.epoch, checkpoint)
     logger.info(
