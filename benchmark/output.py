@@ -167,9 +167,12 @@ def _csv_text(frame: pd.DataFrame) -> str:
 
 
 def write_run(run_dir: Path, results: RunResults, split, predictions: dict) -> None:
-    """(Re)write every file of the run folder from the current state."""
+    """(Re)write every file of the run folder from the current state.
+
+    ``results.json`` comes last: a process killed in between leaves a results file that
+    claims no classifier the predictions file lacks, so ``--resume`` can continue.
+    """
     run_dir = Path(run_dir)
-    write_json(run_dir / RESULTS_FILE, results)
     atomic_write_text(run_dir / PREDICTIONS_FILE, _csv_text(predictions_frame(split, predictions)))
     atomic_write_text(run_dir / "comparison.csv", _csv_text(comparison_frame(results)))
     status = "" if results["status"] == "complete" else f"\n\nStatus: **{results['status']}**."
@@ -177,6 +180,7 @@ def write_run(run_dir: Path, results: RunResults, split, predictions: dict) -> N
         run_dir / "comparison.md",
         f"# Comparison: run {results['run_id']}\n\n{format_table(results)}{status}\n",
     )
+    write_json(run_dir / RESULTS_FILE, results)
 
 
 def format_seed_summary(summary: SeedSummary) -> str:

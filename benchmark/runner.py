@@ -233,6 +233,9 @@ def seed_pairs(per_seed: dict[str, dict[str, list[float]]], test_train_ratio: fl
         significant = test["p_value"] is not None and test["p_value"] < 0.05
         leader, other = (a, b) if test["mean"] >= 0 else (b, a)
         sentence = (
+            f"{leader} was more accurate than {other} by the same {abs(test['mean']) * 100:.1f} points on every split; "
+            "with no spread the t-test is undefined (more seeds or a larger test split would test it)."
+            if test["std"] == 0 and test["mean"] != 0 else
             f"{leader} is more accurate than {other} by {abs(test['mean']) * 100:.1f} points on average "
             f"(corrected t-test p = {test['p_value']:.3g})." if significant else
             f"The difference between {a} and {b} ({test['mean'] * 100:+.1f} points on average) is not significant"

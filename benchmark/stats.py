@@ -166,7 +166,8 @@ def corrected_resampled_ttest(differences, test_train_ratio: float) -> dict:
     -------
     dict
         ``mean``, ``std`` (sample), ``t``, ``df`` (k - 1) and two-sided ``p_value``
-        (1.0 when every difference is 0; ``None`` with fewer than two splits).
+        (1.0 when every difference is 0; ``None`` with fewer than two splits or when
+        every difference is the same non-zero value).
     """
     d = np.asarray(differences, dtype=float)
     k = len(d)
@@ -174,8 +175,12 @@ def corrected_resampled_ttest(differences, test_train_ratio: float) -> dict:
     if k < 2:
         return {"mean": mean, "std": None, "t": None, "df": k - 1, "p_value": None}
     var = float(d.var(ddof=1))
+    if np.ptp(d) < 1e-12:  # equal up to rounding (accuracies are ratios of counts)
+        var, mean = 0.0, (0.0 if abs(mean) < 1e-12 else mean)
     if var == 0:
-        return {"mean": mean, "std": 0.0, "t": None, "df": k - 1, "p_value": 1.0 if mean == 0 else 0.0}
+        # The same non-zero difference on every split: t is infinite, but a handful of
+        # coarse accuracies agreeing is no proof (p would claim certainty), so no p-value.
+        return {"mean": mean, "std": 0.0, "t": None, "df": k - 1, "p_value": 1.0 if mean == 0 else None}
     t = mean / np.sqrt((1 / k + test_train_ratio) * var)
     p = float(2 * student_t.sf(abs(t), df=k - 1))
     return {"mean": mean, "std": float(np.sqrt(var)), "t": float(t), "df": k - 1, "p_value": p}

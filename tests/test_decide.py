@@ -119,6 +119,13 @@ def test_corrected_resampled_ttest_matches_a_hand_computed_example():
     plain = mean / np.sqrt(var / 5)
     assert 2 * student_t.sf(plain, 4) < result["p_value"]
     assert corrected_resampled_ttest([0.0, 0.0], 0.2)["p_value"] == 1.0
+    # The same difference on every split is no certainty (p was 0.0).
+    assert corrected_resampled_ttest([0.01, 0.01, 0.01], 0.2)["p_value"] is None
+    from benchmark.runner import seed_pairs
+
+    (pair,) = seed_pairs({"bow": {"accuracy": [0.9, 0.91, 0.92]}, "w2v": {"accuracy": [0.89, 0.90, 0.91]}}, 0.2)
+    assert pair["p_value"] is None and not pair["significant"]
+    assert pair["sentence"].startswith("bow was more accurate than w2v by the same 1.0 points on every split")
 
 
 # -- end to end ---------------------------------------------------------------------------

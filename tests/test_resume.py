@@ -259,3 +259,21 @@ def test_resume_of_a_folder_without_a_split_is_one_line(tmp_path, monkeypatch, c
     capsys.readouterr()
     assert main(["-q", "run", "--resume", str(run_dir)]) == 2
     assert "no valid 'split'" in capsys.readouterr().err
+
+
+def test_results_json_is_written_after_the_files_it_describes(tmp_path, monkeypatch):
+    """Killed between two files, a run folder must not hold a results.json that claims a
+    classifier whose predictions were never written (resume then refused the folder)."""
+    from benchmark import output
+
+    written = []
+    real_write = output.atomic_write_text
+
+    def remember(path, text):
+        written.append(path.name)
+        real_write(path, text)
+
+    monkeypatch.setattr(output, "atomic_write_text", remember)
+    assert main(["-q", "run", "--classifiers", "bow", "--output", str(tmp_path), "--latency-calls", "2"]) == 0
+    order = [name for name in written if name in ("predictions.csv", "results.json")]
+    assert order and order == ["predictions.csv", "results.json"] * (len(order) // 2), order
