@@ -120,12 +120,12 @@ def cmd_curve(args) -> int:
                 raise UsageError(f"--resume continues a curve with its saved settings; drop {', '.join(given)}")
             run_dir, curve = run_curve(None, resume=Path(args.resume))
         else:
-            base, _ = run_config(args)
+            base, trusted = run_config(args)
             repeats = 3 if args.repeats is None else args.repeats
             if repeats < 1:
                 raise UsageError(f"--repeats must be at least 1, got {repeats}")
             sizes = parse_sizes(args.sizes) if args.sizes is not None else None
-            run_dir, curve = run_curve(CurveConfig(**asdict(base), sizes=sizes, repeats=repeats))
+            run_dir, curve = run_curve(CurveConfig(**asdict(base), sizes=sizes, repeats=repeats), trusted_files=trusted)
     except KeyboardInterrupt:
         print("\ninterrupted: finished points are kept; continue with 'python -m benchmark curve --resume RUN_DIR'",
               file=sys.stderr)

@@ -31,7 +31,7 @@ from . import output
 from .config import RunConfig
 from .environment import environment
 from .measure import BOOTSTRAP_SEED, N_RESAMPLES
-from .output import RunLock, new_run_dir
+from .output import RunLock, discard_if_unused, new_run_dir
 from .prepare import prepare_data
 from .runner import _make_all
 from .schema import RunFolderError
@@ -97,8 +97,11 @@ def _plan(cfg: CurveConfig, n_train: int) -> list[tuple[int, int, str]]:
     return [(size, r, name) for size in sizes for r in range(cfg.repeats if size < n_train else 1) for name in cfg.classifiers]
 
 
-def run_curve(cfg: CurveConfig | None, resume: Path | None = None) -> tuple[Path, dict]:
-    """Measure the learning curves described by ``cfg`` (or continue ``resume``)."""
+def run_curve(cfg: CurveConfig | None, resume: Path | None = None, *, trusted_files=frozenset()) -> tuple[Path, dict]:
+    """Measure the learning curves described by ``cfg`` (or continue ``resume``).
+
+    ``trusted_files``: pickle-based files the user named on the command line, as for ``run``.
+    """
     if resume is not None:
         run_dir = Path(resume)
         if not run_dir.is_dir():
@@ -107,10 +110,13 @@ def run_curve(cfg: CurveConfig | None, resume: Path | None = None) -> tuple[Path
             curve = _load_curve(run_dir)
             cfg = CurveConfig.from_saved(curve["config"], str(run_dir / CURVE_FILE))
             return _measure(cfg, _make_all(cfg, frozenset()), run_dir, curve)
-    prototypes = _make_all(cfg, frozenset())  # checked before data is loaded or a folder made
+    prototypes = _make_all(cfg, trusted_files)  # checked before data is loaded or a folder made
     run_dir = new_run_dir(cfg.output, cfg.digest(), suffix="-curve")
-    with RunLock(run_dir):
-        return _measure(cfg, prototypes, run_dir, None)
+    try:
+        with RunLock(run_dir):
+            return _measure(cfg, prototypes, run_dir, None)
+    finally:
+        discard_if_unused(run_dir)  # e.g. the data could not be read: no empty folder left
 
 
 def _load_curve(run_dir: Path) -> dict:

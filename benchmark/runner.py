@@ -92,11 +92,12 @@ def run(cfg: RunConfig, resume: Path | None = None, *, trusted_files=frozenset()
             raise UsageError(f"cannot resume {run_dir}: not a readable run folder (no such folder)")
         if process_rank() != 0:
             results, _ = _load_for_resume(run_dir)
-            return _fit_data_parallel(RunConfig.from_saved(results["config"], str(run_dir)), frozenset())
+            return _fit_data_parallel(_one_process_tuning(RunConfig.from_saved(results["config"], str(run_dir))), frozenset())
         with RunLock(run_dir):
             results, done = _load_for_resume(run_dir)
-            cfg = RunConfig.from_saved(results["config"], str(run_dir / "results.json"))
+            cfg = _one_process_tuning(RunConfig.from_saved(results["config"], str(run_dir / "results.json")))
             return _run(cfg, _make_all(cfg, frozenset()), run_dir, results, done)
+    _one_process_tuning(cfg)
     if process_rank() != 0:
         return _fit_data_parallel(cfg, trusted_files)
     classifiers = _make_all(cfg, trusted_files)  # checked before any data is loaded or folder created
@@ -106,6 +107,14 @@ def run(cfg: RunConfig, resume: Path | None = None, *, trusted_files=frozenset()
             return _run(cfg, classifiers, run_dir, None, {})
     finally:
         discard_if_unused(run_dir)  # e.g. the data could not be read: no empty folder left
+
+
+def _one_process_tuning(cfg: RunConfig) -> RunConfig:
+    """Refuse ``--tune`` in a multi-process run: helper processes take part in BERT's final
+    fit only, so trials in the main process alone would leave them waiting."""
+    if cfg.tune and world_size() > 1:
+        raise UsageError("--tune runs in one process; start it without torchrun (tune first, then train on several)")
+    return cfg
 
 
 def _make_all(cfg: RunConfig, trusted_files) -> dict:
@@ -158,15 +167,15 @@ def _run(cfg: RunConfig, classifiers: dict, run_dir: Path, results: RunResults |
         for name, clf in tqdm(classifiers.items(), desc="classifiers", disable=not cfg.verbose, leave=False):
             logger.info("***** %s: training on %d reviews *****", name, len(split.train))
             tuning = None
-            if cfg.tune:
-                # Trials see the training and validation parts only; the test split is
-                # used once, by the final fit's measurement below.
-                chosen, tuning = tune(
-                    name, clf, (split.texts("train"), split.labels("train")),
-                    (split.texts("validation"), split.labels("validation")), cfg.tune_budget_min * 60,
-                )
-                clf.set_params(**chosen)
             try:
+                if cfg.tune:
+                    # Trials see the training and validation parts only; the test split is
+                    # used once, by the final fit's measurement below.
+                    chosen, tuning = tune(
+                        name, clf, (split.texts("train"), split.labels("train")),
+                        (split.texts("validation"), split.labels("validation")), cfg.tune_budget_min * 60,
+                    )
+                    clf.set_params(**chosen)
                 record, preds = run_one(
                     clf, split, name=name, latency_calls=cfg.latency_calls, latency_warmup=cfg.latency_warmup,
                     verbose=cfg.verbose, model_dir=run_dir / MODELS_DIR / folder_name(name) if cfg.save_models else None,
@@ -275,10 +284,9 @@ def run_seeds(cfg: RunConfig, seeds: list[int], *, trusted_files=frozenset()) ->
         summary["status"] = "interrupted"
         raise
     except BaseException:
-        if not summary["runs"]:
-            discard_if_unused(parent)  # the first seed's run stopped at its input
-            raise
         summary["status"] = "failed"
+        if not summary["runs"]:
+            discard_if_unused(parent)  # the first seed's run stopped at its input: nothing kept
         raise
     else:
         summary["status"] = "complete"

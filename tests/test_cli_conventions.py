@@ -357,12 +357,12 @@ def test_list_cells_are_refused_naming_column_and_row(tmp_path, fmt):
     one_line(cli("data", "info", str(path)), "column 'text' holds a list", where)
 
 
-@pytest.mark.parametrize("seeds", [[], ["--seeds", "1,2"]])
-def test_a_run_stopped_by_its_input_leaves_no_folder(tmp_path, seeds):
+@pytest.mark.parametrize("command", [["run"], ["run", "--seeds", "1,2"], ["curve", "--sizes", "10,20"]])
+def test_a_run_stopped_by_its_input_leaves_no_folder(tmp_path, command):
     data = tmp_path / "few.csv"
     data.write_text("text,label\n" + "good,1\n" * 30 + "bad,0\n")
     out = tmp_path / "results"
-    one_line(cli("run", "--classifiers", "bow", "--data", str(data), "--output", str(out), *seeds), "class 0 has only 1 rows")
+    one_line(cli(*command, "--classifiers", "bow", "--data", str(data), "--output", str(out)), "class 0 has only 1 rows")
     assert not out.exists() or list(out.iterdir()) == []
 
 

@@ -207,3 +207,46 @@ def test_an_estimator_holding_a_builtin_function_is_not_saved_and_such_a_file_no
     skops_dump({"estimator": clf.estimator_, "calibration": None}, tmp_path / "ok" / "estimator.skops")
     with pytest.raises(ModelFileError, match="builtins.getattr"):
         SentimentClassifier.load(tmp_path / "ok")
+
+
+def test_tune_is_refused_in_a_multi_process_run(tmp_path, monkeypatch, capsys):
+    from benchmark import runner
+
+    monkeypatch.setattr(runner, "world_size", lambda: 2)
+    assert main(["-q", "run", "--classifiers", "bow", "--tune", "--output", str(tmp_path)]) == 2
+    assert "--tune runs in one process" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_tuning_failure_is_recorded_as_the_classifiers_failure(tmp_path, monkeypatch):
+    from benchmark import runner
+    from dataset import DataError
+
+    def failing_tune(name, *args, **kwargs):
+        if name == "w2v":
+            raise DataError("no trial could be fitted")
+        return {}, {"space": {}, "trials": [], "chosen": {}}
+
+    monkeypatch.setattr(runner, "tune", failing_tune)
+    args = ["-q", "run", "--classifiers", "bow,w2v", "--tune", "--output", str(tmp_path), "--latency-calls", "2"]
+    assert main(args) == 2
+    (run_dir,) = tmp_path.iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["status"] == "failed: w2v" and list(results["classifiers"]) == ["bow"]
+
+
+def test_a_first_seed_that_fails_after_a_classifier_finished_is_summarised_as_failed(tmp_path, monkeypatch):
+    from benchmark import runner
+    from dataset import DataError
+
+    real_run_one = runner.run_one
+
+    def fail_at_w2v(clf, split, **kwargs):
+        if clf.name == "w2v":
+            raise DataError("w2v cannot be trained on this data")
+        return real_run_one(clf, split, **kwargs)
+
+    monkeypatch.setattr(runner, "run_one", fail_at_w2v)
+    assert main(["-q", "run", "--classifiers", "bow,w2v", "--seeds", "1,2", "--output", str(tmp_path), "--latency-calls", "2"]) == 2
+    (parent,) = tmp_path.iterdir()
+    assert json.loads((parent / "summary.json").read_text())["status"] == "failed"  # was left "running"

@@ -252,6 +252,9 @@ def test_pickled_vectors_named_on_the_command_line_are_used(tmp_path, tiny):
     Word2VecSvmClassifier(**FAST_PARAMS["w2v"]).fit(train_x, train_y).wv_.save(str(vectors))
     out = tmp_path / "runs"
     assert main(["-q", "run", "--classifiers", "w2v", "--set", f"w2v.vectors={vectors}", "--output", str(out), "--latency-calls", "2"]) == 0
+    # curve trusts them the same way (it refused them before).
+    assert main(["-q", "curve", "--classifiers", "w2v", "--set", f"w2v.vectors={vectors}", "--sizes", "60",
+                 "--repeats", "1", "--output", str(out)]) == 0
 
 
 def test_saved_bow_state_of_the_wrong_type_is_refused(tmp_path, tiny):
