@@ -2,7 +2,8 @@
 which classifier to use within the user's budgets.
 
 Everything here is a pure function of the records (and the test predictions for the
-significance of a lead), so ``report RUN_DIR`` recomputes the same answer.
+significance of a lead): the runner stores the answer in ``results.json`` after each
+classifier, and the same records always give the same answer.
 """
 
 from __future__ import annotations
@@ -73,12 +74,30 @@ def _over_budget(record: dict, budgets: dict) -> dict[str, float]:
     return over
 
 
+def _unknown(record: dict, budgets: dict) -> list[str]:
+    """Budgets the record cannot be checked against (e.g. the size of a model that could
+    not be saved): such a classifier is not counted as within the budget."""
+    return [name for name in budgets if BUDGETS[name][1](record) is None]
+
+
 def _fmt(name: str, value: float) -> str:
+    if BUDGETS[name][2] == "ms":
+        return f"{format_ms(value)} ms"
     return f"{value:,.2f} {BUDGETS[name][2]}" if value < 10 else f"{value:,.0f} {BUDGETS[name][2]}"
 
 
 def recommend(records: dict, y_true, predictions: dict[str, np.ndarray], budgets: dict | None = None,
               *, seed: int = 0) -> dict:
+    answer = _recommend(records, y_true, predictions, budgets, seed=seed)
+    unknown = answer.get("budget_unknown", {})
+    if unknown and answer["classifier"] is not None:
+        answer["reason"] += " Not considered, as unknown: " + "; ".join(
+            f"the {', '.join(BUDGETS[k][0] for k in ks)} of {n}" for n, ks in unknown.items()) + "."
+    return answer
+
+
+def _recommend(records: dict, y_true, predictions: dict[str, np.ndarray], budgets: dict | None = None,
+               *, seed: int = 0) -> dict:
     """The classifier to use, and why, in plain words.
 
     The most accurate classifier within every budget given (all of them when none is).
@@ -106,11 +125,21 @@ def recommend(records: dict, y_true, predictions: dict[str, np.ndarray], budgets
     """
     budgets = {k: v for k, v in (budgets or {}).items() if v is not None}
     names = [n for n in records if n in predictions]
-    fits = [n for n in names if not _over_budget(records[n], budgets)]
+    fits = [n for n in names if not _over_budget(records[n], budgets) and not _unknown(records[n], budgets)]
     limits = ", ".join(f"{BUDGETS[k][0]} at most {_fmt(k, v)}" for k, v in budgets.items())
+    unknown = {n: _unknown(records[n], budgets) for n in names if _unknown(records[n], budgets)}
     out = {"budgets": budgets, "within_budget": fits}
+    if unknown:
+        out["budget_unknown"] = unknown
     if not fits:
-        closest = min(names, key=lambda n: max(_over_budget(records[n], budgets).values()))
+        measurable = [n for n in names if _over_budget(records[n], budgets)]
+        if not measurable:
+            return {**out, "classifier": None, "reason": (
+                f"No classifier is known to fit the budget ({limits}): "
+                + "; ".join(f"the {', '.join(BUDGETS[k][0] for k in ks)} of {n} is unknown" for n, ks in unknown.items())
+                + "."
+            )}
+        closest = min(measurable, key=lambda n: max(_over_budget(records[n], budgets).values()))
         over = _over_budget(records[closest], budgets)
         worst = max(over, key=over.get)
         value = BUDGETS[worst][1](records[closest])

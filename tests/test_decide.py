@@ -101,6 +101,21 @@ def test_budgets_exclude_classifiers_and_nothing_fitting_names_the_closest():
     assert only["classifier"] == "bow" and "only classifier that fits" in only["reason"]
 
 
+def test_a_classifier_of_unknown_size_is_not_counted_within_a_size_budget():
+    """A model that could not be saved has no size: it must not pass --max-model-mb unseen."""
+    records = {"bow": _record(0.80, 0.1, 1, size=1), "mine": _record(0.95, 0.2, 1, size=None)}
+    preds = {"bow": _predictions(0.80, 1), "mine": _predictions(0.95, 3)}
+    rec = recommend(records, Y, preds, {"max_model_mb": 10, "max_latency_ms": 0.05})
+    assert rec["within_budget"] == [] and rec["budget_unknown"] == {"mine": ["max_model_mb"]}
+    rec = recommend(records, Y, preds, {"max_model_mb": 10})
+    assert rec["classifier"] == "bow" and rec["within_budget"] == ["bow"]
+    assert rec["reason"].endswith("Not considered, as unknown: the model size of mine.")
+    assert "at most 10.00 MB" in rec["reason"] or "at most 10 MB" in rec["reason"]
+    alone = recommend({"mine": records["mine"]}, Y, {"mine": preds["mine"]}, {"max_model_mb": 10})
+    assert alone["classifier"] is None and "model size of mine is unknown" in alone["reason"]
+    assert "0.012 ms" in recommend(records, Y, preds, {"max_latency_ms": 0.0123})["reason"]  # format_ms digits
+
+
 # -- the corrected resampled t-test -------------------------------------------------------
 
 

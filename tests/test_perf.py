@@ -51,6 +51,9 @@ def test_perf_command_reports_all_recipes(tmp_path, capsys):
     for block in results["datasets"].values():
         assert set(block["recipes"]) == {"seed", "trainer", "sentibench"}
         assert all(np.isfinite(r["train_samples_per_s"]) and r["train_samples_per_s"] > 0 for r in block["recipes"].values())
+        ours = block["recipes"]["sentibench"]
+        assert ours["latency_p50_ms"] == min(ours["latency_p50_ms_by_path"].values())  # the fastest path, named
+        assert ours["latency_p50_ms_by_path"][ours["latency_path"]] == ours["latency_p50_ms"]
 
 
 @pytest.mark.parametrize("with_fasttext", [True, False])
