@@ -37,6 +37,8 @@ def cmd_run(args) -> int:
         else:
             cfg, trusted = run_config(args)
             if args.seeds is not None:
+                if args.seed is not None:
+                    raise UsageError("--seed and --seeds exclude each other; list every seed in --seeds")
                 outcome = run_seeds(cfg, parse_seeds(args.seeds), trusted_files=trusted)
                 if outcome is not None:
                     parent, summary = outcome
@@ -88,8 +90,9 @@ def run_config(args):
         if value is not None:
             if value < 1:
                 raise UsageError(f"--{flag.replace('_', '-')} must be at least 1")
-            if "bert" in classifiers:
-                params.setdefault("bert", {})[flag] = value
+            if "bert" not in classifiers:
+                raise UsageError(f"--{flag.replace('_', '-')} applies to bert, which this run does not include")
+            params.setdefault("bert", {})[flag] = value
     # Progress bars (BERT's included) follow the command line unless a --set says otherwise.
     for name in classifiers:
         switch = REGISTRY[name].progress_param if REGISTRY.is_builtin(name) else None

@@ -83,7 +83,7 @@ def own_git_commit(root: Path | None = None) -> str | None:
         top = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "--show-toplevel", "--short", "HEAD"],
             capture_output=True, text=True, timeout=5, check=True,
-        ).stdout.split()
+        ).stdout.splitlines()  # a checkout path may hold spaces
     except (OSError, subprocess.SubprocessError):
         return None
     if len(top) != 2 or Path(top[0]).resolve() != root:

@@ -129,6 +129,9 @@ def test_a_huge_line_is_never_echoed_whole(tmp_path):
         (["--set", "bow.ngram_range=abc"], ["'ngram_range' parameter", "Got 'abc'"]),
         (["--set", "bow.ngram_range=3,1"], ["1 <= min_n <= max_n"]),
         (["--label-map", "negative=1", "happy=2"], ["--label-map expects negative=VALUES"]),
+        (["--seed", "3", "--seeds", "1,2"], ["--seed and --seeds exclude each other"]),
+        (["--max-train-samples", "50"], ["--max-train-samples applies to bert"]),
+        (["--eval-every", "10"], ["--eval-every applies to bert"]),
     ],
 )
 def test_mistakes_name_the_problem_and_the_fix(tmp_path, args, needles):
@@ -385,3 +388,14 @@ def test_predict_labels_are_the_classifiers_predictions_not_p_above_one_half(tmp
     labels = [1 if r["predictions"]["bow"]["label"] == "positive" else 0 for r in rows]
     assert labels == clf.predict(texts).tolist()
     assert any(r["predictions"]["bow"]["p_positive"] > 0.5 for r, y in zip(rows, labels, strict=True) if y == 0)
+
+
+def test_commit_is_recorded_from_a_checkout_whose_path_has_spaces(tmp_path):
+    root = tmp_path / "my projects" / "sentibench"
+    root.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "sentibench"\n')
+    subprocess.run(["git", "-C", str(root), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(root), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "x"], check=True)
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert own_git_commit(root) == head
