@@ -23,6 +23,8 @@ BUNDLED_SAMPLE = "bundled:pang_lee_polarity"
 
 #: Environment variable consulted by :func:`resolve_data_source`.
 DATA_ENV_VAR = "SENTIBENCH_DATA"
+#: The checkout whose ``dataset/yelp_reviews.csv`` (written by ``download``) is the default data.
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
 def bundled_sample_path():
@@ -86,10 +88,7 @@ def resolve_data_source(data=None, *, environ=None, project_dir=None):
         if from_env:
             source, why = from_env, f"environment variable {DATA_ENV_VAR}"
         else:
-            if project_dir is None:
-                root = Path(__file__).resolve().parents[1]
-            else:
-                root = Path(project_dir)
+            root = PROJECT_DIR if project_dir is None else Path(project_dir)
             seed_file = root / "dataset" / "yelp_reviews.csv"
             if seed_file.is_file():
                 source = str(seed_file)

@@ -23,3 +23,13 @@ def tiny(sample):
     test = np.concatenate([pos[24:32], neg[24:32]])
     texts = sample.texts
     return [texts[i] for i in train], y[train], [texts[i] for i in test], y[test]
+
+
+@pytest.fixture(autouse=True)
+def default_data_is_the_bundled_sample(monkeypatch, tmp_path_factory):
+    """Tests that leave --data out mean the bundled sample, also in a checkout where
+    ``download`` wrote dataset/yelp_reviews.csv or SENTIBENCH_DATA is set."""
+    import dataset._locate
+
+    monkeypatch.delenv("SENTIBENCH_DATA", raising=False)
+    monkeypatch.setattr(dataset._locate, "PROJECT_DIR", tmp_path_factory.getbasetemp())

@@ -198,7 +198,7 @@ def test_redirected_stderr_is_a_readable_log(tmp_path):
     assert proc.returncode == 0
     assert "\r" not in proc.stderr and "\x1b[" not in proc.stderr
     for line in proc.stderr.splitlines():
-        assert line[:2].isdigit() and line[2] == ":" and " INFO " in line or " WARNING " in line, line
+        assert line[:2].isdigit() and line[2] == ":" and (" INFO " in line or " WARNING " in line), line
 
 
 def _stderr_through_a_terminal(args, env):
