@@ -205,3 +205,14 @@ def test_temperature_scaling_is_fitted_on_validation_and_keeps_predictions(tiny)
     clf.temperature_ = temperature
     assert fast().fit(train_x, train_y).temperature_ == 1.0  # nothing to fit it on
     assert fast(temperature_scaling=False).fit(train_x, train_y, validation=(test_x, test_y)).temperature_ == 1.0
+
+
+def test_a_set_inference_path_is_not_measured_against_the_others(tiny, monkeypatch):
+    """inference='fp32' (as --tune's trials use) must not spend a validation pass per
+    candidate path choosing what the user already chose."""
+    from classifiers.bert._inference import InferenceNets
+
+    monkeypatch.setattr(InferenceNets, "choose", lambda *a, **k: pytest.fail("measured the inference paths"))
+    clf = fast(inference="fp32").fit(tiny[0], tiny[1], validation=(tiny[2], tiny[3]))
+    assert clf.inference_choice_ == {"chosen": "fp32", "reason": "set by inference='fp32'"}
+    assert clf.predict(tiny[2]).shape == (len(tiny[2]),)

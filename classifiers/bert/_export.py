@@ -140,7 +140,7 @@ def card_facts(clf) -> list[str]:
     ]
     choice = clf.inference_choice_
     if choice:
-        facts.append(f"Inference path chosen by sentibench: {choice['chosen']} ({choice['reason']}).")
+        facts.append(f"sentibench's inference path: {choice['chosen']} ({choice['reason']}).")
     if clf.temperature_ != 1.0:
         facts.append(
             f"Probabilities: sentibench divides the logits by a temperature of {clf.temperature_:.3f}, fitted on the "

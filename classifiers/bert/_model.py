@@ -136,6 +136,7 @@ class BertClassifier(SentimentClassifier):
     inference_choice_ : dict or None
         What ``inference="auto"`` chose and why: ``chosen``, ``reason`` and, per CPU
         candidate, its validation accuracy and single-review latency (``candidates``).
+        With ``inference`` set, nothing is measured: ``chosen`` is that path.
     classes_ : ndarray of shape (2,)
 
     Examples
@@ -272,7 +273,10 @@ class BertClassifier(SentimentClassifier):
         state = train(net, data, settings, self._runtime(), procs, checkpoint, run_id)
         self.history_ = state.history
         self.best_epoch_ = state.best_epoch
-        self.inference_choice_ = self._choose_inference(data) if procs.is_main else None
+        if self.inference != "auto":  # set by the user: nothing to choose (and no time spent measuring)
+            self.inference_choice_ = {"chosen": self.inference, "reason": f"set by inference={self.inference!r}"}
+        else:
+            self.inference_choice_ = self._choose_inference(data) if procs.is_main else None
         self.temperature_ = 1.0
         if self.temperature_scaling and data.val_encoded is not None and procs.is_main:
             self.temperature_ = fit_temperature(self._logits(data.val_encoded), data.val_labels)
