@@ -68,7 +68,11 @@ def test_perf_classical_writes_rows_and_names_the_cpu(tmp_path, capsys, monkeypa
     sample = str(bundled_sample_path())
     assert main(["-q", "perf", "classical", "--data", sample, "--latency-calls", "20", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("CPU ") and ("AMX" in printed.splitlines()[0])
+    from benchmark.environment import cpu_features, describe_cpu
+
+    first = printed.splitlines()[0]
+    assert first == describe_cpu() and first.startswith("CPU ")
+    assert (", AMX," in first) == bool(cpu_features()["amx_bf16"]) and (", no AMX," in first) != bool(cpu_features()["amx_bf16"])
     rows = json.loads(out.read_text())
     expected = ["bow", "w2v", "fasttext"] if with_fasttext else ["bow", "w2v"]
     assert [r["recipe"] for r in rows] == expected
