@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from dataset import atomic_write_text
 
 from ._card import render_card
-from ._persist import FORMAT_VERSION, ModelFileError, params_from_json, params_to_json, read_metadata, write_metadata
+from ._persist import FORMAT_VERSION, METADATA_FILE, ModelFileError, params_from_json, params_to_json, read_metadata, write_metadata
 
 __all__ = ["ModelFileError", "SentimentClassifier", "check_texts", "encode_labels"]
 
@@ -291,7 +291,9 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             split manifest, test metrics; see ``classifiers._card.CONTEXT_KEYS``).
         """
         check_is_fitted(self)
-        path = Path(path)
+        path = Path(path).expanduser()
+        if path.exists() and not _replaceable(path):
+            raise FileExistsError(f"{path} exists and is not a saved sentibench model; refusing to replace it")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
         try:
@@ -308,7 +310,11 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
                 old = path.with_name(f".{path.name}.old")
                 shutil.rmtree(old, ignore_errors=True)
                 path.rename(old)
-                tmp.rename(path)
+                try:
+                    tmp.rename(path)
+                except BaseException:
+                    old.rename(path)  # the earlier model stays where it was
+                    raise
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 tmp.rename(path)
@@ -333,7 +339,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         """
         from . import REGISTRY
 
-        path = Path(path)
+        path = Path(path).expanduser()
         meta = read_metadata(path)
         kind = meta["classifier"]
         if meta.get("class") == "ExternalClassifier":
@@ -392,3 +398,9 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.classifier_tags.multi_class = False
         return tags
+
+
+def _replaceable(path: Path) -> bool:
+    """Whether :meth:`SentimentClassifier.save` may replace ``path``: an empty folder or
+    one that holds a saved model (never a user's folder of other files, nor a file)."""
+    return path.is_dir() and (not any(path.iterdir()) or (path / METADATA_FILE).is_file())

@@ -293,3 +293,31 @@ def test_a_base_checkpoint_with_only_pickled_weights_is_refused(run_copy, tmp_pa
     with pytest.raises(ModelFileError):
         make(model=str(folder)).fit(["good", "bad"] * 3, [1, 0] * 3)
     assert not marker.exists()
+
+
+def test_save_never_replaces_a_folder_that_is_not_a_saved_model(tmp_path, tiny):
+    clf = BowSvmClassifier(min_df=1).fit(tiny[0], tiny[1])
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    (documents / "thesis.tex").write_text("years of work")
+    with pytest.raises(FileExistsError, match="not a saved sentibench model"):
+        clf.save(documents)
+    assert (documents / "thesis.tex").read_text() == "years of work"
+    afile = tmp_path / "notes.txt"
+    afile.write_text("x")
+    with pytest.raises(FileExistsError):
+        clf.save(afile)
+    # An empty folder and an earlier model are replaced; ~ is the home folder.
+    (tmp_path / "empty").mkdir()
+    clf.save(tmp_path / "empty")
+    clf.save(tmp_path / "empty")
+    assert SentimentClassifier.load(tmp_path / "empty").predict(tiny[2]).tolist() == clf.predict(tiny[2]).tolist()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["documents", "empty", "notes.txt"]  # no leftovers
+
+
+def test_model_paths_expand_the_home_folder(tmp_path, tiny, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    clf = BowSvmClassifier(min_df=1).fit(tiny[0], tiny[1])
+    clf.save("~/models/bow")
+    assert (tmp_path / "models" / "bow" / "sentibench.json").is_file()
+    assert SentimentClassifier.load("~/models/bow").predict(tiny[2]).tolist() == clf.predict(tiny[2]).tolist()
