@@ -321,3 +321,27 @@ def test_model_paths_expand_the_home_folder(tmp_path, tiny, monkeypatch):
     clf.save("~/models/bow")
     assert (tmp_path / "models" / "bow" / "sentibench.json").is_file()
     assert SentimentClassifier.load("~/models/bow").predict(tiny[2]).tolist() == clf.predict(tiny[2]).tolist()
+
+
+@pytest.mark.parametrize("edit", [
+    {"temperature": 0}, {"temperature": "hot"}, {"history": "none"}, {"inference_choice": "int8"},
+    {"precision": "fp8"}, {"fit_info": []}, {"best_epoch": True},
+])
+def test_a_malformed_training_file_is_refused_at_load(run_copy, edit):
+    path = run_copy / "models" / "bert" / "training.json"
+    training = json.loads(path.read_text())
+    training.update(edit)
+    path.write_text(json.dumps(training))
+    with pytest.raises(ModelFileError, match="training.json is damaged"):
+        SentimentClassifier.load(run_copy / "models" / "bert")
+
+
+@pytest.mark.parametrize("chosen, expected", [("train", "fp32"), ("int8", "int8"), ("cuda-only", "fp32")])
+def test_a_model_saved_elsewhere_predicts_with_a_path_this_machine_has(run_copy, chosen, expected):
+    path = run_copy / "models" / "bert" / "training.json"
+    training = json.loads(path.read_text())
+    training["inference_choice"] = {"chosen": chosen, "reason": "measured on another machine"}
+    path.write_text(json.dumps(training))
+    clf = SentimentClassifier.load(run_copy / "models" / "bert")
+    assert clf._inference_path() == expected
+    assert clf.predict(["great food", "awful"]).shape == (2,)

@@ -46,6 +46,32 @@ def save(folder: Path, model, tokenizer, pooling: str, training: dict) -> None:
     atomic_write_text(Path(folder) / TRAINING_FILE, json.dumps(training, indent=2))
 
 
+def _check_training(training) -> None:
+    """Raise ``ValueError``/``KeyError``/``TypeError`` unless ``training`` has the shape
+    :func:`save` writes (a hand-edited file must not break predictions later)."""
+    import math
+
+    if not isinstance(training, dict):
+        raise TypeError("not a JSON object")
+    history, best, precision = training["history"], training["best_epoch"], training["precision"]
+    if not (isinstance(history, list) and all(isinstance(h, dict) for h in history)):
+        raise TypeError("history is not a list of objects")
+    if isinstance(best, bool) or not isinstance(best, int | float):
+        raise TypeError("best_epoch is not a number")
+    if precision not in ("fp32", "bf16", "fp16"):
+        raise ValueError(f"unknown precision {precision!r}")
+    if not isinstance(training["fit_info"], dict):
+        raise TypeError("fit_info is not an object")
+    choice = training.get("inference_choice")
+    if choice is not None and not (isinstance(choice, dict) and isinstance(choice.get("chosen"), str)
+                                   and isinstance(choice.get("reason", ""), str)):
+        raise TypeError("inference_choice is not an object with a chosen path")
+    temperature = training.get("temperature", 1.0)
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not (
+            math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+
+
 def load(folder: Path, pooling: str):
     """``(tokenizer, model, training)`` of a saved folder; nothing in it is executed.
 
@@ -61,8 +87,7 @@ def load(folder: Path, pooling: str):
     check_no_remote_code(source)
     try:
         training = json.loads((Path(folder) / TRAINING_FILE).read_text(encoding="utf-8"))
-        for key in ("history", "best_epoch", "precision", "fit_info"):
-            training[key]  # noqa: B018 - only checks that the key is there
+        _check_training(training)
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{Path(folder) / TRAINING_FILE} is damaged ({type(exc).__name__}: {exc})") from None
     with quiet_transformers():

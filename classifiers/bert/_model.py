@@ -315,8 +315,16 @@ class BertClassifier(SentimentClassifier):
     def _inference_path(self) -> str:
         if self.inference != "auto":
             return self.inference
+        # The choice was made on the machine that trained; a model loaded elsewhere keeps it
+        # only where it runs: a CPU path needs a CPU (with bf16 for bf16), and on a CPU a
+        # GPU's training precision becomes fp32.
         choice = getattr(self, "inference_choice_", None)
-        return choice["chosen"] if choice else ("fp32" if self.device_ == "cpu" else "train")
+        chosen = choice["chosen"] if choice else None
+        if self.device_ != "cpu":
+            return "train"
+        if chosen not in CPU_PATHS or (chosen == "bf16" and not cpu_supports_bf16()):
+            return "fp32"
+        return chosen
 
     def _nets(self) -> InferenceNets:
         if getattr(self, "_inference_nets", None) is None:
