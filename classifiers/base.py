@@ -92,6 +92,9 @@ def encode_labels(y, n_texts: int, classes=None) -> tuple[np.ndarray, np.ndarray
     classes : ndarray of shape (2,)
     codes : ndarray of int64 of shape (n_texts,)
     """
+    if not isinstance(y, np.ndarray) and len({isinstance(v, str) for v in y}) > 1:
+        # np.asarray would turn [1, "1"] into two equal strings, silently merging the classes.
+        raise ValueError("y mixes label types (e.g. str and int); use one type for both classes")
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = column_or_1d(y, warn=True)  # a column vector: warn and ravel, as scikit-learn does
@@ -201,7 +204,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
                 raise TypeError("validation must be a (texts, labels) tuple or None") from None
             val_texts = check_texts(val_texts, argument="validation texts")
             _, val_codes = encode_labels(val_labels, len(val_texts), classes=classes)
-            validation = (val_texts, val_codes)
+            validation = (val_texts, val_codes) if val_texts else None  # empty: as if none was given
         self.classes_ = classes
         start = time.perf_counter()
         self._fit(texts, codes, validation, weights)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -114,6 +115,18 @@ class BowSvmClassifier(SentimentClassifier):
 
     def _validate_params(self):
         super()._validate_params()
+        try:
+            groups = re.compile(self.token_pattern).groups
+        except re.error as exc:
+            raise InvalidParameterError(
+                f"The 'token_pattern' parameter of BowSvmClassifier must be a regular expression. Got "
+                f"{self.token_pattern!r} instead ({exc})."
+            ) from None
+        if groups > 1:
+            raise InvalidParameterError(
+                f"The 'token_pattern' parameter of BowSvmClassifier may hold at most one capturing group (the "
+                f"token). Got {self.token_pattern!r} with {groups}; use (?:...) for the others."
+            )
         low_high = tuple(self.ngram_range)
         if not (len(low_high) == 2 and all(isinstance(n, int) and not isinstance(n, bool) for n in low_high)
                 and 1 <= low_high[0] <= low_high[1]):

@@ -252,3 +252,29 @@ def test_string_labels_on_real_reviews_in_cross_validation():
     labels = np.where(frame["label"] == 1, "pos", "neg")
     scores = cross_val_score(BowSvmClassifier(), frame["text"].tolist(), labels, cv=3)
     assert scores.mean() > 0.85
+
+
+def test_labels_of_mixed_types_are_refused_not_merged(tiny):
+    train_x, train_y = tiny[:2]
+    mixed = [1 if v else "1" for v in train_y]  # np.asarray made both the string '1'
+    with pytest.raises(ValueError, match="mixes label types"):
+        BowSvmClassifier(min_df=1).fit(train_x, mixed)
+
+
+@pytest.mark.parametrize("cls", [BowSvmClassifier, Word2VecSvmClassifier])
+def test_an_empty_validation_split_is_as_if_none_was_given(cls, tiny):
+    train_x, train_y, test_x, _ = tiny
+    params = {"min_df": 1} if cls is BowSvmClassifier else FAST_PARAMS["w2v"]
+    with_empty = cls(**params).fit(train_x, train_y, validation=([], []))  # crashed in the scaler or TF-IDF before
+    if cls is BowSvmClassifier:  # deterministic: the very same model (Word2Vec's threads are not)
+        without = cls(**params).fit(train_x, train_y)
+        np.testing.assert_allclose(with_empty.predict_proba(test_x), without.predict_proba(test_x))
+    assert with_empty.predict(test_x).shape == (len(test_x),)
+
+
+@pytest.mark.parametrize("pattern, needle", [("(", "must be a regular expression"), (r"(a)(b)", "at most one capturing group")])
+def test_a_bad_token_pattern_is_a_parameter_error(pattern, needle, tiny):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=needle):
+        BowSvmClassifier(min_df=1, token_pattern=pattern).fit(tiny[0], tiny[1])
