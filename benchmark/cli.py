@@ -299,8 +299,8 @@ def parse_seeds(text: str) -> list[int]:
         raise UsageError(f"--seeds expects comma-separated integers such as 1,2,3; got {text!r}") from None
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         raise UsageError(f"--seeds needs at least two different seeds, got {text!r}")
-    if min(seeds) < 0:
-        raise UsageError(f"--seeds must be non-negative integers, got {text!r}")
+    if min(seeds) < 0 or max(seeds) > 2**32 - 1:
+        raise UsageError(f"--seeds must be integers from 0 to 4294967295, got {text!r}")
     return seeds
 
 

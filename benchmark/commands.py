@@ -75,8 +75,8 @@ def run_config(args):
     settings = args.set or []
     params = parse_overrides(args.config, settings)
     values = {**RUN_DEFAULTS, **{k: getattr(args, k) for k in RUN_DEFAULTS if getattr(args, k, None) is not None}}
-    if values["seed"] < 0:
-        raise UsageError(f"--seed must be a non-negative integer, got {values['seed']}")
+    if not 0 <= values["seed"] <= 2**32 - 1:  # what NumPy and scikit-learn accept as a seed
+        raise UsageError(f"--seed must be an integer from 0 to 4294967295, got {values['seed']}")
     if values["latency_calls"] < 1:
         raise UsageError(f"--latency-calls must be at least 1, got {values['latency_calls']}")
     for flag in ("max_latency_ms", "max_train_s", "max_model_mb", "cpu_hour_price"):

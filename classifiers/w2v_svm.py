@@ -78,8 +78,9 @@ def load_vectors(path, *, allow_pickle: bool = False):
     binary = ".bin" in path.suffixes
     try:
         return KeyedVectors.load_word2vec_format(str(path), binary=binary)
-    except (ValueError, EOFError, UnicodeDecodeError, IndexError) as exc:
-        raise DataError(f"{path} is not a word2vec {'binary' if binary else 'text'} file ({exc})") from None
+    except (ValueError, EOFError, UnicodeDecodeError, IndexError, OSError) as exc:  # OSError: BadGzipFile, unreadable
+        raise DataError(f"{path} is not a readable word2vec {'binary' if binary else 'text'} file "
+                        f"({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 class Word2VecSvmClassifier(SentimentClassifier):

@@ -43,6 +43,12 @@ def _sniff(path):
 
 def check_file(path, display):
     """Raise :class:`DataError` unless `path` is a non-empty file (`display` names it)."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        pass  # said below, with the remedy
+    except OSError as exc:  # a name too long, a loop of links, no permission on a folder
+        raise DataError(f"cannot read '{display}': {exc.strerror or type(exc).__name__}") from None
     if not path.exists():
         raise DataError(
             f"cannot read '{display}': no such file; check the path given to "

@@ -125,7 +125,10 @@ def test_a_huge_line_is_never_echoed_whole(tmp_path):
     [
         (["--classifiers", ""], ["--classifiers is empty"]),
         (["--data", ""], ["--data is empty"]),
-        (["--seed", "-1"], ["--seed must be a non-negative integer"]),
+        (["--seed", "-1"], ["--seed must be an integer from 0 to 4294967295"]),
+        (["--seed", "99999999999"], ["--seed must be an integer from 0 to 4294967295"]),
+        (["--seeds", "1,99999999999"], ["--seeds must be integers from 0 to 4294967295"]),
+        (["--data", "/tmp/" + "a" * 300 + ".csv"], ["File name too long"]),
         (["--set", "bow.ngram_range=abc"], ["'ngram_range' parameter", "Got 'abc'"]),
         (["--set", "bow.ngram_range=3,1"], ["1 <= min_n <= max_n"]),
         (["--label-map", "negative=1", "happy=2"], ["--label-map expects negative=VALUES"]),

@@ -345,3 +345,11 @@ def test_a_model_saved_elsewhere_predicts_with_a_path_this_machine_has(run_copy,
     clf = SentimentClassifier.load(run_copy / "models" / "bert")
     assert clf._inference_path() == expected
     assert clf.predict(["great food", "awful"]).shape == (2,)
+
+
+def test_word_vectors_that_are_not_gzip_are_one_line(tmp_path):
+    bad = tmp_path / "vectors.kv.gz"
+    bad.write_bytes(b"not gzip at all")
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "-q", "run", "--classifiers", "w2v", "--set", f"w2v.vectors={bad}",
+                           "--output", str(tmp_path / "o")], capture_output=True, text=True, timeout=300)
+    _one_line_error(proc, "not a readable word2vec text file", "BadGzipFile")
