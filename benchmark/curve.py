@@ -284,7 +284,9 @@ def write_curve_files(run_dir: Path, curve: dict) -> None:
         f"{split['sizes']['train']:,} train / {split['sizes']['validation']:,} validation / {split['sizes']['test']:,} test. "
         "Every point is scored on the same test split; samples are nested and stratified.", "",
         "![learning curve](learning_curve.png)", "",
-        "| classifier | training reviews | repeats | accuracy mean | std | 95% CI of the mean | train s |",
+        "The 95% CI is a bootstrap over the test reviews (how much the mean would move with another test "
+        "sample); the spread between training samples is the std column.", "",
+        "| classifier | training reviews | repeats | accuracy mean | std | 95% CI (test bootstrap) | train s |",
         "|---|---|---|---|---|---|---|",
         *[f"| {name} | {r['train_size']:,} | {r['repeats']} | {r['accuracy_mean']:.4f} | {r['accuracy_std']:.4f} | "
           f"[{r['accuracy_ci'][0]:.4f}, {r['accuracy_ci'][1]:.4f}] | {r['train_time_s_mean']:.2f} |"

@@ -155,7 +155,7 @@ def learning_curve_plot(summary: dict[str, list[dict]], path: Path) -> str:
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel("training reviews (log scale)")
-    ax.set_ylabel("test accuracy (band: 95% CI of the mean)")
+    ax.set_ylabel("test accuracy (band: 95% test-bootstrap CI)")
     ax.set_title("accuracy against training-set size")
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3, which="both")
