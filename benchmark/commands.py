@@ -71,7 +71,12 @@ def run_config(args):
 
     if args.data is not None and not args.data.strip():
         raise UsageError("--data is empty; pass a review file (or leave --data out for the default data)")
-    classifiers = parse_classifier_list(args.classifiers) if args.classifiers is not None else list(REGISTRY)
+    if args.classifiers is not None:
+        classifiers = parse_classifier_list(args.classifiers)
+    else:  # every classifier: those whose optional extra is missing are left out, with a word
+        classifiers = [n for n in REGISTRY if not REGISTRY.is_builtin(n) or REGISTRY.missing_extra(n) is None]
+        for name in (n for n in REGISTRY if n not in classifiers):
+            logger.warning("leaving out %s: it needs pip install 'sentibench[%s]'", name, REGISTRY.missing_extra(name))
     settings = args.set or []
     params = parse_overrides(args.config, settings)
     values = {**RUN_DEFAULTS, **{k: getattr(args, k) for k in RUN_DEFAULTS if getattr(args, k, None) is not None}}

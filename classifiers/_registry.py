@@ -95,6 +95,15 @@ class Registry(Mapping):
 
         return make_external(self._plugin_specs().get(name, name))
 
+    def missing_extra(self, name: str) -> str | None:
+        """The extra a built-in classifier needs and that is not installed (``None``: ready)."""
+        import importlib.util
+
+        extra = self.extra_of(name)
+        if extra is None or all(importlib.util.find_spec(m) is not None for m in _EXTRA_MODULES.get(extra, ())):
+            return None
+        return extra
+
     def extra_of(self, name: str) -> str | None:
         """The optional extra a classifier needs (``None``: part of the base install)."""
         return self._entries[name][2] if name in self._entries else None

@@ -402,3 +402,19 @@ def test_commit_is_recorded_from_a_checkout_whose_path_has_spaces(tmp_path):
     subprocess.run(["git", "-C", str(root), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "x"], check=True)
     head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     assert own_git_commit(root) == head
+
+
+def test_the_default_run_leaves_out_classifiers_whose_extra_is_missing(tmp_path, monkeypatch, caplog):
+    """A base install (no [bert] extra) runs the classical models by default instead of
+    failing on bert; naming bert explicitly still asks for the extra."""
+    from benchmark.__main__ import main
+    from classifiers import REGISTRY
+    from classifiers import _registry
+
+    monkeypatch.setitem(_registry._EXTRA_MODULES, "bert", ("sentibench_no_such_module",))
+    assert REGISTRY.missing_extra("bert") == "bert" and REGISTRY.missing_extra("bow") is None
+    out = tmp_path / "runs"
+    assert main(["-q", "run", "--output", str(out), "--latency-calls", "2", "--set", "w2v.w2v_epochs=2"]) == 0
+    (run_dir,) = out.iterdir()
+    assert list(json.loads((run_dir / "results.json").read_text())["classifiers"]) == ["bow", "w2v"]
+    assert "leaving out bert: it needs pip install 'sentibench[bert]'" in caplog.text
