@@ -408,8 +408,7 @@ def test_the_default_run_leaves_out_classifiers_whose_extra_is_missing(tmp_path,
     """A base install (no [bert] extra) runs the classical models by default instead of
     failing on bert; naming bert explicitly still asks for the extra."""
     from benchmark.__main__ import main
-    from classifiers import REGISTRY
-    from classifiers import _registry
+    from classifiers import REGISTRY, _registry
 
     monkeypatch.setitem(_registry._EXTRA_MODULES, "bert", ("sentibench_no_such_module",))
     assert REGISTRY.missing_extra("bert") == "bert" and REGISTRY.missing_extra("bow") is None
