@@ -10,6 +10,8 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_predict
 
+from dataset import DataError
+
 logger = logging.getLogger(__name__)
 
 
@@ -68,7 +70,10 @@ def calibration_scores(estimator, X_train, y_train, X_val=None, y_val=None, fit_
         return estimator.decision_function(X_val), y_val
     folds = int(min(3, np.bincount(y_train).min()))
     if folds < 2:
-        raise ValueError("need at least 2 examples of each class to calibrate probabilities")
+        raise DataError(
+            "need at least 2 training reviews of each class to calibrate probabilities (or a validation split "
+            "holding both classes)"
+        )
     scores = cross_val_predict(
         clone(estimator), X_train, y_train, cv=folds, method="decision_function", params=fit_params or {}
     )

@@ -150,4 +150,8 @@ class ExternalClassifier(SentimentClassifier):
             raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a saved external estimator") from None
         if not hasattr(self.estimator_, "predict"):
             raise ModelFileError(f"{folder / _MODEL_FILE} does not hold an estimator")
+        if not (hasattr(self.estimator_, "predict_proba") or hasattr(self.estimator_, "decision_function")) or (
+                self.calibration_ is not None and not hasattr(self.estimator_, "decision_function")):
+            # Platt scaling needs decision values; without either method nothing gives a score.
+            raise ModelFileError(f"{folder / _MODEL_FILE} holds an estimator that cannot score reviews as saved")
         self.estimator = clone(self.estimator_)  # unfitted, for a later fit

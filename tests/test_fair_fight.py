@@ -250,3 +250,24 @@ def test_a_first_seed_that_fails_after_a_classifier_finished_is_summarised_as_fa
     assert main(["-q", "run", "--classifiers", "bow,w2v", "--seeds", "1,2", "--output", str(tmp_path), "--latency-calls", "2"]) == 2
     (parent,) = tmp_path.iterdir()
     assert json.loads((parent / "summary.json").read_text())["status"] == "failed"  # was left "running"
+
+
+def test_a_saved_estimator_that_cannot_give_scores_is_refused_at_load(tmp_path):
+    """Calibration without decision_function made predict_proba and decision_function call
+    each other until the recursion limit."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.naive_bayes import ComplementNB
+    from sklearn.pipeline import make_pipeline
+
+    from classifiers import ModelFileError
+    from classifiers._persist import skops_dump
+    from classifiers.external import make_external
+
+    texts, labels = ["good food", "bad food", "great place", "awful place"] * 5, [1, 0, 1, 0] * 5
+    clf = make_external("mine:nb", lambda: make_pipeline(TfidfVectorizer(), ComplementNB())).fit(texts, labels)
+    folder = clf.save(tmp_path / "nb")
+    skops_dump({"estimator": clf.estimator_, "calibration": [1.0, 0.0]}, folder / "estimator.skops")
+    if hasattr(clf.estimator_, "decision_function"):
+        pytest.skip("this scikit-learn's ComplementNB has a decision_function")
+    with pytest.raises(ModelFileError, match="cannot score"):
+        SentimentClassifier.load(folder)

@@ -278,3 +278,10 @@ def test_a_bad_token_pattern_is_a_parameter_error(pattern, needle, tiny):
 
     with pytest.raises(InvalidParameterError, match=needle):
         BowSvmClassifier(min_df=1, token_pattern=pattern).fit(tiny[0], tiny[1])
+
+
+def test_too_few_reviews_of_a_class_to_calibrate_is_a_data_error():
+    from dataset import DataError
+
+    with pytest.raises(DataError, match="2 training reviews of each class"):
+        BowSvmClassifier(min_df=1).fit(["good", "bad", "nice"], [1, 0, 1])

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.latency
 
 #: fastText (what a user would pick instead) when installed, first: trained after the
 #: other models in the same process it can diverge (see benchmark/perf_classical.py).
-NAMES = (["fasttext"] if importlib.util.find_spec("fasttext") else []) + list(REGISTRY)
+#: Built-in classifiers only: installed plugins have no settings here.
+NAMES = (["fasttext"] if importlib.util.find_spec("fasttext") else []) + [n for n in REGISTRY if REGISTRY.is_builtin(n)]
 #: Settings that keep session set-up short; latency depends on the model, not on epochs.
 PARAMS = {"bow": {}, "w2v": {}, "bert": {"epochs": 1, "verbose": False}, "embed": {}}
 
