@@ -147,6 +147,12 @@ def _run(cfg: RunConfig, classifiers: dict, run_dir: Path, results: RunResults |
                     f"{results['split'][key][:12]}); start a new run"
                 )
         results["status"] = "running"
+        here, before = environment(), results.get("environment", {})
+        if here.get("cpu") != before.get("cpu"):
+            # Timings from two machines are not comparable: say so, and keep both CPUs on record.
+            logger.warning("resuming on %s; the classifiers that finished ran on %s: compare their timings with "
+                           "care (results.json lists both CPUs)", here.get("cpu"), before.get("cpu"))
+            results["environment"] = {**before, "resumed_on_cpus": [*before.get("resumed_on_cpus", []), here.get("cpu")]}
         classifiers = {n: c for n, c in classifiers.items() if n not in results["classifiers"]}
         logger.info("resuming %s: %s already finished", run_dir, ", ".join(results["classifiers"]) or "nothing")
     for name, clf in classifiers.items():

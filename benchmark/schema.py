@@ -108,6 +108,7 @@ class Environment(TypedDict, total=False):
     torch_threads: int
     cuda: str | None
     world_size: int
+    resumed_on_cpus: list[str]  # a resumed run finished on other CPUs than ``cpu``
 
 
 class Recommendation(TypedDict, total=False):

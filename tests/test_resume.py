@@ -277,3 +277,15 @@ def test_results_json_is_written_after_the_files_it_describes(tmp_path, monkeypa
     assert main(["-q", "run", "--classifiers", "bow", "--output", str(tmp_path), "--latency-calls", "2"]) == 0
     order = [name for name in written if name in ("predictions.csv", "results.json")]
     assert order and order == ["predictions.csv", "results.json"] * (len(order) // 2), order
+
+
+def test_a_run_resumed_on_another_cpu_says_so_and_records_it(tmp_path, monkeypatch, caplog):
+    run_dir = interrupted_run(tmp_path, monkeypatch)
+    results = json.loads((run_dir / "results.json").read_text())
+    results["environment"]["cpu"] = "Some Other CPU 9000"
+    (run_dir / "results.json").write_text(json.dumps(results))
+    assert main(["-q", "run", "--resume", str(run_dir)]) == 0
+    after = json.loads((run_dir / "results.json").read_text())
+    assert after["environment"]["cpu"] == "Some Other CPU 9000"
+    assert after["environment"]["resumed_on_cpus"] and after["environment"]["resumed_on_cpus"][0] != "Some Other CPU 9000"
+    assert "the classifiers that finished ran on Some Other CPU 9000" in caplog.text
