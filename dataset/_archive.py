@@ -165,8 +165,15 @@ def extract(name, spec, archive, root, *, check_rows, hint):
                     raise _corrupt(name, archive, f"it lacks {', '.join(missing)}", hint)
                 logger.info("extracting %s to %s", archive, target)
                 # The "data" filter (Python >= 3.11.4) re-checks what
-                # _unsafe_member checked; older Pythons rely on the latter.
+                # _unsafe_member checked; older Pythons rely on the latter, and
+                # lose the bits the filter would drop (setuid/setgid/sticky, group
+                # and others' write) here, and owners as extractall keeps them for root.
                 extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                if not extra:
+                    for member in members:
+                        member.mode &= 0o755
+                        member.uid = member.gid = -1
+                        member.uname = member.gname = ""
                 tar.extractall(tmp, members=members, **extra)
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:
             raise _corrupt(name, archive, f"not a valid tar.gz archive ({err})", hint) from None
@@ -185,14 +192,17 @@ def extract(name, spec, archive, root, *, check_rows, hint):
                         name, archive,
                         f"{filename} has {rows} rows but {expected} were expected", hint,
                     )
-        if not target.exists():
-            # One rename: the folder appears complete or not at all.
-            os.replace(staged, target)
-        else:
-            # A partial folder (e.g. one CSV placed by hand): fill in only what
-            # is missing, each file atomically, never overwriting the user's.
-            for filename in spec.splits.values():
-                if not (target / filename).is_file() or (target / filename).stat().st_size == 0:
-                    os.replace(staged / filename, target / filename)
+        try:
+            if not target.exists():
+                # One rename: the folder appears complete or not at all.
+                os.replace(staged, target)
+            else:
+                # A partial folder (e.g. one CSV placed by hand): fill in only what
+                # is missing, each file atomically, never overwriting the user's.
+                for filename in spec.splits.values():
+                    if not (target / filename).is_file() or (target / filename).stat().st_size == 0:
+                        os.replace(staged / filename, target / filename)
+        except OSError as err:
+            raise write_error(target, err) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -436,3 +436,20 @@ def test_unknown_split_lists_splits(cache):
 def test_other_sources_are_not_names(cache, source):
     assert resolve_named(source) is None
 
+
+
+@pytest.mark.parametrize("with_data_filter", [True, False])
+def test_extracted_files_lose_setuid_and_others_write_bits(cache, server, monkeypatch, with_data_filter):
+    """Python < 3.11.4 has no "data" filter: the mode bits it drops are dropped by hand."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in _yelp_members().items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o6777
+            tar.addfile(info, io.BytesIO(data))
+    server.files["/yelp.tgz"] = buffer.getvalue()
+    if not with_data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    folder = download(verbose=False, sha256=hashlib.sha256(buffer.getvalue()).hexdigest())
+    mode = (folder / "train.csv").stat().st_mode
+    assert not mode & 0o6000 and not mode & 0o022, oct(mode)
