@@ -148,7 +148,8 @@ def render(results: dict, predictions: pd.DataFrame, stats: dict, files: dict[st
             "with the chosen values. Training time in the table is that final fit.",
             "",
             tabulate(
-                [[n, f"{t['default_val_accuracy']:.4f}", f"{t['tuned_val_accuracy']:.4f}", len(t["trials"]),
+                [[n, "not fitted" if t["default_val_accuracy"] is None else f"{t['default_val_accuracy']:.4f}",
+                  f"{t['tuned_val_accuracy']:.4f}", len(t["trials"]),
                   f"{t['tuning_time_s']:.1f}" + ("" if t["complete"] else " (budget)"),
                   md_literal(", ".join(f"{k}={v}" for k, v in t["chosen"].items()), table=True)]
                  for n, t in tuned.items()],

@@ -20,6 +20,8 @@ from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid
 from sklearn.svm import LinearSVC
 
+from dataset import DataError
+
 logger = logging.getLogger(__name__)
 
 #: The searched values (documented in the README). Word2Vec's gamma is a multiple of
@@ -74,21 +76,26 @@ def tune(name: str, prototype, train, validation, budget_s: float) -> tuple[dict
     budget = _Budget(budget_s)
     searcher = {"bow": _bow_trials, "w2v": _w2v_trials}.get(name, _generic_trials)
     trials = searcher(prototype, space, train, validation, budget)
-    default = trials[0]
+    if not trials:
+        raise DataError(f"{name}: no candidate of the search could be fitted on this training split")
+    # The defaults come first unless they could not be fitted (e.g. min_df on tiny data).
+    defaults = _trial(prototype.get_params(deep=False), 0.0, 0.0)["params"]
+    default = next((t for t in trials if all(defaults.get(k) == v for k, v in t["params"].items())), None)
     best = max(trials, key=lambda t: (t["val_accuracy"], -trials.index(t)))
     record = {
         "space": {part: {k: [list(v) if isinstance(v, tuple) else v for v in values] for k, values in grid.items()}
                   for part, grid in space.items()},
         "trials": trials,
         "chosen": best["params"],
-        "default_val_accuracy": default["val_accuracy"],
+        "default_val_accuracy": None if default is None else default["val_accuracy"],
         "tuned_val_accuracy": best["val_accuracy"],
         "tuning_time_s": time.perf_counter() - budget.start,
         "budget_s": budget_s,
         "complete": not budget.stopped,  # every candidate tried (else stopped by the budget)
     }
-    logger.info("%s tuned: validation accuracy %.4f (defaults %.4f) with %s; %d trials in %.0f s",
-                name, best["val_accuracy"], default["val_accuracy"], best["params"], len(trials), record["tuning_time_s"])
+    logger.info("%s tuned: validation accuracy %.4f (defaults %s) with %s; %d trials in %.0f s",
+                name, best["val_accuracy"], "not fitted" if default is None else f"{default['val_accuracy']:.4f}",
+                best["params"], len(trials), record["tuning_time_s"])
     return dict(best["params"]), record
 
 
@@ -111,8 +118,10 @@ def _generic_trials(prototype, space, train, validation, budget) -> list[dict]:
     trials = []
     defaults = {k: prototype.get_params()[k] for k in space["model"]}
     candidates = [defaults] + [p for p in ParameterGrid(space["model"]) if p != defaults]
-    fast = {k: v for k, v in {"inference": "fp32", "temperature_scaling": False, "verbose": False}.items()
-            if k in prototype.get_params()}  # trials need only the validation score
+    # Trials need only the validation score; and never the run's checkpoint folder (a
+    # trial's epochs must not be resumed by another trial or by the final fit).
+    fast = {k: v for k, v in {"inference": "fp32", "temperature_scaling": False, "verbose": False,
+                              "checkpoint_dir": None}.items() if k in prototype.get_params()}
     for params in candidates:
         if trials and not budget.allows_another():
             break

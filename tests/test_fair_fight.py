@@ -271,3 +271,16 @@ def test_a_saved_estimator_that_cannot_give_scores_is_refused_at_load(tmp_path):
         pytest.skip("this scikit-learn's ComplementNB has a decision_function")
     with pytest.raises(ModelFileError, match="cannot score"):
         SentimentClassifier.load(folder)
+
+
+def test_tuning_whose_defaults_cannot_be_fitted_says_so_and_one_that_fits_nothing_is_one_error(tiny):
+    from benchmark.tune import tune
+    from dataset import DataError
+
+    train_x, train_y, val_x, val_y = tiny
+    # min_df=40 leaves no term in 48 training reviews: the defaults are no candidate.
+    chosen, record = tune("bow", BowSvmClassifier(min_df=40, random_state=0), (train_x, train_y), (val_x, val_y), 60)
+    assert record["default_val_accuracy"] is None and record["trials"] and chosen["min_df"] != 40
+    assert record["trials"][0]["params"]["min_df"] != 40  # no trial is mislabelled as the defaults
+    with pytest.raises(DataError, match="no candidate"):
+        tune("bow", BowSvmClassifier(random_state=0), (["..."] * 3 + [",,,"] * 3, [0, 0, 0, 1, 1, 1]), (val_x, val_y), 60)
