@@ -17,7 +17,7 @@ from tabulate import tabulate
 from dataset import atomic_write_text, md_literal
 
 from .measure import BOOTSTRAP_SEED, N_RESAMPLES
-from .output import format_table
+from .output import folder_name, format_table
 from .prepare import SMALL_TEST_SPLIT
 from .schema import PREDICTIONS_FILE, RunFolderError, RunResults, load_results
 from .stats import ECE_BINS, bootstrap_ci, pairwise_mcnemar, reliability_bins
@@ -71,11 +71,12 @@ def make_plots(run_dir: Path, results: dict, predictions: pd.DataFrame, cis: dic
     names = [n for n in records if f"{n}_proba" in predictions]
     files: dict[str, list[str]] = {"confusion": [], "learning": [], "overview": []}
     for name in names:
+        stem = folder_name(name)  # a MODULE:ATTR name has a colon, no file name should
         files["confusion"].append(
-            plots.confusion_matrix_plot(name, records[name]["metrics"]["confusion_matrix"], run_dir / f"confusion_{name}.png")
+            plots.confusion_matrix_plot(name, records[name]["metrics"]["confusion_matrix"], run_dir / f"confusion_{stem}.png")
         )
         if records[name].get("history"):
-            files["learning"].append(plots.learning_curves_plot(name, records[name]["history"], run_dir / f"learning_curves_{name}.png"))
+            files["learning"].append(plots.learning_curves_plot(name, records[name]["history"], run_dir / f"learning_curves_{stem}.png"))
     if names:
         front = results.get("pareto", {}).get("latency", [])
         files["overview"].append(

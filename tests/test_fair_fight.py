@@ -69,6 +69,7 @@ def test_users_own_classifiers_are_measured_like_the_built_in_ones(plugins, tmp_
     assert not (run_dir / "models" / "myplugins_Unigrams").exists()
     report = (run_dir / "report.md").read_text()
     assert "myplugins:naive_bayes" in report
+    assert (run_dir / "confusion_myplugins_naive_bayes.png").is_file() and not list(run_dir.glob("*:*"))
     capsys.readouterr()
     assert main(["predict", "--run", str(run_dir), "--classifiers", "myplugins:naive_bayes", "--json", "lovely"]) == 0
     assert json.loads(capsys.readouterr().out)["predictions"]["myplugins:naive_bayes"]["label"] in ("negative", "positive")
