@@ -19,6 +19,7 @@ import pandas as pd
 from ._columns import pick_columns
 from ._errors import DataError
 from ._labels import finish
+from ._readers import scalar_cells
 from ._types import ReviewData
 
 logger = logging.getLogger(__name__)
@@ -236,6 +237,8 @@ def load_hf(
     text_col, label_col = pick_columns(data.column_names, text_column, label_column, display)
     # Only the two columns are converted: others may be large (images, audio).
     frame = data.select_columns([text_col, label_col]).to_pandas()
+    for column in (text_col, label_col):  # a list in a cell would become "['great' 'x']"
+        scalar_cells(frame[column], display, "row")
     labels = _label_values(datasets, data.features[label_col], frame[label_col])
     logger.debug(
         "read %d rows from %s (text column %r, label column %r)",

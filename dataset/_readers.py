@@ -158,10 +158,10 @@ def _read_jsonl(path, display, *, text_column, label_column, encoding):
             f"cannot read '{display}': no JSON objects found; pass a file with reviews"
         )
     text_col, label_col = pick_columns(frame.columns, text_column, label_column, display)
-    return _scalar_cells(frame[text_col], display, "object"), _scalar_cells(frame[label_col], display, "object")
+    return scalar_cells(frame[text_col], display, "object"), scalar_cells(frame[label_col], display, "object")
 
 
-def _scalar_cells(column, display, unit):
+def scalar_cells(column, display, unit):
     """``column`` when every cell is a plain value; a list or an object in a cell (JSON
     Lines, Parquet) would otherwise become a string such as ``"['great', 'x']"``."""
     nested = column.map(lambda v: isinstance(v, (list, tuple, dict, np.ndarray)))
@@ -243,7 +243,7 @@ def _read_parquet(path, display, *, text_column, label_column, encoding):
             f"cannot read '{display}': not a readable Parquet file ({err}); "
             f"{formats_hint()}"
         ) from None
-    return _scalar_cells(frame[text_col], display, "row"), _scalar_cells(frame[label_col], display, "row")
+    return scalar_cells(frame[text_col], display, "row"), scalar_cells(frame[label_col], display, "row")
 
 
 def _open_text(path, encoding):

@@ -210,3 +210,11 @@ def test_datasets_before_4_is_refused_because_it_can_run_loading_scripts(monkeyp
     with pytest.raises(DataError) as excinfo:
         load_hf("hf:someone/reviews")
     assert_one_line(excinfo, "loading code", "datasets>=4.0")
+
+
+def test_a_column_of_lists_is_one_line_not_stringified(tmp_path):
+    data = datasets.Dataset.from_dict({"text": [["good", "x"], ["bad"], ["fine"]], "label": [1, 0, 1]})
+    data.save_to_disk(str(tmp_path / "lists"))
+    with pytest.raises(DataError) as excinfo:
+        load_hf(f"hf:{tmp_path / 'lists'}")
+    assert_one_line(excinfo, "column 'text' holds a list at row 1")
