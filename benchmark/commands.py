@@ -47,10 +47,10 @@ def cmd_run(args) -> int:
                 return 0
             outcome = run(cfg, trusted_files=trusted)
     except KeyboardInterrupt:
-        print(
-            "\ninterrupted: results of the classifiers that finished are kept; continue with "
-            "'python -m benchmark run --resume RUN_DIR'", file=sys.stderr,
-        )
+        kept = ("the seeds that finished are kept, with a summary of them; the interrupted seed's run folder (inside "
+                "the -seeds folder)" if args.seeds is not None and args.resume is None
+                else "results of the classifiers that finished are kept; the run")
+        print(f"\ninterrupted: {kept} continues with 'python -m benchmark run --resume RUN_DIR'", file=sys.stderr)
         return 130
     if outcome is None:
         return 0  # a helper process of a multi-process run: the main process reports

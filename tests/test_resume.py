@@ -289,3 +289,21 @@ def test_a_run_resumed_on_another_cpu_says_so_and_records_it(tmp_path, monkeypat
     assert after["environment"]["cpu"] == "Some Other CPU 9000"
     assert after["environment"]["resumed_on_cpus"] and after["environment"]["resumed_on_cpus"][0] != "Some Other CPU 9000"
     assert "the classifiers that finished ran on Some Other CPU 9000" in caplog.text
+
+
+def test_an_interrupted_seeds_run_says_what_was_kept(tmp_path, monkeypatch, capsys):
+    real_run_one = runner.run_one
+    calls = []
+
+    def interrupt_in_the_second_seed(clf, split, **kwargs):
+        calls.append(clf.name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_run_one(clf, split, **kwargs)
+
+    monkeypatch.setattr(runner, "run_one", interrupt_in_the_second_seed)
+    assert main(["-q", "run", "--classifiers", "bow", "--seeds", "1,2", "--output", str(tmp_path), "--latency-calls", "2"]) == 130
+    assert "the seeds that finished are kept" in capsys.readouterr().err
+    (parent,) = tmp_path.iterdir()
+    summary = json.loads((parent / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and list(summary["runs"]) == ["1"]
