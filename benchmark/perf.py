@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -34,7 +33,6 @@ logger = logging.getLogger(__name__)
 
 #: The seed notebook's max_length, which is also BertClassifier's default.
 SEED_MAX_LENGTH = DEFAULT_MAX_LENGTH
-SHARED_SENTENCES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "yelp_sentences.csv"
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -43,9 +41,9 @@ SHARED_SENTENCES = Path(__file__).resolve().parents[1].parent / "shared" / "data
 def sentence_data(n: int, data: str | None, seed: int = 0) -> tuple[list[str], np.ndarray, str]:
     """``n`` labelled sentences: ``data``, else ../shared/data/yelp_sentences.csv, else
     the bundled sample."""
-    from dataset import bundled_sample_path
+    from .perf_classical import perf_data
 
-    source = data or (str(SHARED_SENTENCES) if SHARED_SENTENCES.is_file() else str(bundled_sample_path()))
+    source = perf_data(data)
     reviews = load_reviews(source)
     reviews = reviews.subset(stratified_sample(reviews.labels, min(n, len(reviews)), seed=seed))
     return reviews.texts, reviews.labels, reviews.source

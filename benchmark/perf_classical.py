@@ -70,10 +70,15 @@ class _FastText:
         return np.array([int(label[0].removeprefix("__label__")) for label in labels])
 
 
+def perf_data(data: str | None) -> str:
+    """What both perf commands measure on: ``data``, else ../shared/data/yelp_sentences.csv
+    when it is there, else the bundled sample."""
+    return data or (str(SHARED_SENTENCES) if SHARED_SENTENCES.is_file() else str(bundled_sample_path()))
+
+
 def run_perf_classical(data: str | None = None, *, seed: int = 42, latency_calls: int = 2000) -> dict:
     """Measure BoW, Word2Vec and (when installed) fastText on one split of ``data``."""
-    source = data or (str(SHARED_SENTENCES) if SHARED_SENTENCES.is_file() else str(bundled_sample_path()))
-    reviews = load_reviews(source)
+    reviews = load_reviews(perf_data(data))
     train, _, test = stratified_split(reviews.labels, seed=seed)
     x_train, y_train = [reviews.texts[i] for i in train], reviews.labels[train]
     x_test, y_test = [reviews.texts[i] for i in test], reviews.labels[test]
