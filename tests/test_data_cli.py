@@ -66,7 +66,7 @@ def test_560k_yelp_polarity_rows_load_within_a_few_gib(tmp_path):
     with path.open("w") as fh:
         for i in range(560_000):
             fh.write(f'"{i % 2 + 1}","{" ".join(rng.choice(words, 40))}\\\\nthe end"\n')
-    out = subprocess.run([sys.executable, "-c", _LOAD_AND_MEASURE, str(path)], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", _LOAD_AND_MEASURE, str(path)], capture_output=True, text=True, check=True, timeout=300)
     rows, fmt, seconds, peak_mb = out.stdout.split()
     assert int(rows) == 560_000 and fmt == "yelp-polarity"
     assert float(peak_mb) < 3 * 1024

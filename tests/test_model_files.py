@@ -176,7 +176,8 @@ def test_resumed_run_never_unpickles_vectors_named_in_its_config(tmp_path, monke
     results = json.loads((run_dir / "results.json").read_text())
     results["config"]["params"]["w2v"] = {"vectors": str(vectors)}
     (run_dir / "results.json").write_text(json.dumps(results))
-    proc = subprocess.run([sys.executable, "-m", "benchmark", "run", "--resume", str(run_dir)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "run", "--resume", str(run_dir)], capture_output=True, text=True,
+                          timeout=300)
     _one_line_error(proc, "pickle", "--set w2v.vectors=PATH")
     assert not marker.exists()
 
