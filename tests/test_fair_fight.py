@@ -90,7 +90,8 @@ def test_installed_plugins_appear_by_name(tmp_path):
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: myplugins\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[sentibench.classifiers]\nnb = myplugins:naive_bayes\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "SENTIBENCH_DATA": ""}
-    help_text = subprocess.run([sys.executable, "-m", "benchmark", "run", "--help"], capture_output=True, text=True, env=env, timeout=120).stdout
+    help_text = subprocess.run([sys.executable, "-m", "benchmark", "run", "--help"], capture_output=True, text=True, env=env,
+                               timeout=120).stdout
     assert "bow, w2v, bert, embed, nb" in " ".join(help_text.split())
     proc = subprocess.run([sys.executable, "-m", "benchmark", "run", "--classifiers", "nope"], capture_output=True, text=True, env=env,
                           timeout=120)
