@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
 from dataset import bundled_sample_path, load_reviews
+
+#: Modules that import torch at the top: not collected on an install without the bert extra.
+collect_ignore = [] if importlib.util.find_spec("torch") else [
+    "test_bert.py", "test_distributed.py", "test_export.py", "test_perf.py", "test_resume.py",
+]
 
 
 @pytest.fixture(scope="session")
