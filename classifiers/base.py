@@ -92,9 +92,11 @@ def encode_labels(y, n_texts: int, classes=None) -> tuple[np.ndarray, np.ndarray
     classes : ndarray of shape (2,)
     codes : ndarray of int64 of shape (n_texts,)
     """
-    if not isinstance(y, np.ndarray) and len({isinstance(v, str) for v in y}) > 1:
+    if not isinstance(y, np.ndarray):
         # np.asarray would turn [1, "1"] into two equal strings, silently merging the classes.
-        raise ValueError("y mixes label types (e.g. str and int); use one type for both classes")
+        values = np.asarray(y, dtype=object)
+        if values.ndim == 1 and len({isinstance(v, str) for v in values}) > 1:
+            raise ValueError("y mixes label types (e.g. str and int); use one type for both classes")
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = column_or_1d(y, warn=True)  # a column vector: warn and ravel, as scikit-learn does

@@ -285,3 +285,19 @@ def test_too_few_reviews_of_a_class_to_calibrate_is_a_data_error():
 
     with pytest.raises(DataError, match="2 training reviews of each class"):
         BowSvmClassifier(min_df=1).fit(["good", "bad", "nice"], [1, 0, 1])
+
+
+class _ArrayOnly:
+    """Labels that convert to an array but cannot be iterated (scikit-learn's _NotAnArray)."""
+
+    def __init__(self, data):
+        self.data = np.asarray(data)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+
+def test_labels_that_only_convert_to_an_array_are_accepted(tiny):
+    train_x, train_y = tiny[:2]
+    clf = BowSvmClassifier(min_df=1, random_state=0).fit(train_x, _ArrayOnly(train_y))
+    assert clf.classes_.tolist() == [0, 1]
