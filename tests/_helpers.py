@@ -51,3 +51,23 @@ def weights_digest(net) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().numpy().tobytes())
     return digest.hexdigest()
+
+
+def interrupted_run(out: Path, monkeypatch, *args: str) -> Path:
+    """A ``run --classifiers bow,w2v`` (plus ``args``) into ``out``, interrupted (Ctrl-C) when
+    w2v starts: its run folder, holding bow only."""
+    from benchmark import runner
+    from benchmark.__main__ import main
+
+    real_run_one = runner.run_one
+
+    def run_one_then_interrupt(clf, split, **kwargs):
+        if clf.name == "w2v":
+            raise KeyboardInterrupt
+        return real_run_one(clf, split, **kwargs)
+
+    monkeypatch.setattr(runner, "run_one", run_one_then_interrupt)
+    assert main(["-q", "run", "--classifiers", "bow,w2v", "--output", str(out), "--latency-calls", "2", *args]) == 130
+    monkeypatch.setattr(runner, "run_one", real_run_one)
+    (run_dir,) = Path(out).iterdir()
+    return run_dir

@@ -20,7 +20,7 @@ import pytest
 from benchmark.__main__ import main
 from classifiers import BertClassifier, BowSvmClassifier, ModelFileError, SentimentClassifier, Word2VecSvmClassifier
 
-from ._helpers import FAST_PARAMS
+from ._helpers import FAST_PARAMS, interrupted_run
 
 
 class _Payload:
@@ -157,22 +157,9 @@ def _pickled_vectors(tmp_path, marker):
 
 
 def test_resumed_run_never_unpickles_vectors_named_in_its_config(tmp_path, monkeypatch):
-    from benchmark import runner
-
     marker = tmp_path / "unpickled"
     vectors = _pickled_vectors(tmp_path, marker)
-    real_run_one = runner.run_one
-
-    def interrupt_at_w2v(clf, split, **kwargs):
-        if clf.name == "w2v":
-            raise KeyboardInterrupt
-        return real_run_one(clf, split, **kwargs)
-
-    monkeypatch.setattr(runner, "run_one", interrupt_at_w2v)
-    out = tmp_path / "runs"
-    assert main(["-q", "run", "--classifiers", "bow,w2v", "--output", str(out), "--latency-calls", "2"]) == 130
-    monkeypatch.setattr(runner, "run_one", real_run_one)
-    (run_dir,) = out.iterdir()
+    run_dir = interrupted_run(tmp_path / "runs", monkeypatch)
     results = json.loads((run_dir / "results.json").read_text())
     results["config"]["params"]["w2v"] = {"vectors": str(vectors)}
     (run_dir / "results.json").write_text(json.dumps(results))
@@ -189,21 +176,8 @@ def _evil_module(tmp_path, marker):
 
 
 def test_resumed_run_never_imports_code_named_in_its_config(tmp_path, monkeypatch):
-    from benchmark import runner
-
     marker = tmp_path / "imported"
-    real_run_one = runner.run_one
-
-    def interrupt_at_w2v(clf, split, **kwargs):
-        if clf.name == "w2v":
-            raise KeyboardInterrupt
-        return real_run_one(clf, split, **kwargs)
-
-    monkeypatch.setattr(runner, "run_one", interrupt_at_w2v)
-    out = tmp_path / "runs"
-    assert main(["-q", "run", "--classifiers", "bow,w2v", "--output", str(out), "--latency-calls", "2"]) == 130
-    monkeypatch.setattr(runner, "run_one", real_run_one)
-    (run_dir,) = out.iterdir()
+    run_dir = interrupted_run(tmp_path / "runs", monkeypatch)
     results = json.loads((run_dir / "results.json").read_text())
     results["config"]["classifiers"].append("evil_clf:Model")
     (run_dir / "results.json").write_text(json.dumps(results))

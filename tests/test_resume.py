@@ -21,23 +21,13 @@ from classifiers.bert._checkpoint import save_checkpoint
 from dataset import UsageError
 
 from ._helpers import FAST_PARAMS
+from ._helpers import interrupted_run as _interrupted
 
 FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=3", "--latency-calls", "5"]
 
 
 def interrupted_run(tmp_path, monkeypatch):
-    real_run_one = runner.run_one
-
-    def run_one_then_interrupt(clf, split, **kwargs):
-        if clf.name == "w2v":
-            raise KeyboardInterrupt
-        return real_run_one(clf, split, **kwargs)
-
-    monkeypatch.setattr(runner, "run_one", run_one_then_interrupt)
-    assert main(["-q", "run", "--classifiers", "bow,w2v", "--output", str(tmp_path), *FAST]) == 130
-    monkeypatch.setattr(runner, "run_one", real_run_one)
-    (run_dir,) = tmp_path.iterdir()
-    return run_dir
+    return _interrupted(tmp_path, monkeypatch, *FAST)
 
 
 def test_interrupt_keeps_finished_classifiers(tmp_path, monkeypatch, capsys):
@@ -154,19 +144,7 @@ def test_kill_9_at_any_moment_leaves_only_whole_files(tmp_path, delay):
 
 
 def _interrupted_run_on(tmp_path, monkeypatch, data):
-    real_run_one = runner.run_one
-
-    def run_one_then_interrupt(clf, split, **kwargs):
-        if clf.name == "w2v":
-            raise KeyboardInterrupt
-        return real_run_one(clf, split, **kwargs)
-
-    monkeypatch.setattr(runner, "run_one", run_one_then_interrupt)
-    out = tmp_path / "runs"
-    assert main(["-q", "run", "--classifiers", "bow,w2v", "--data", str(data), "--output", str(out), *FAST]) == 130
-    monkeypatch.setattr(runner, "run_one", real_run_one)
-    (run_dir,) = out.iterdir()
-    return run_dir
+    return _interrupted(tmp_path / "runs", monkeypatch, "--data", str(data), *FAST)
 
 
 def test_resume_refuses_data_whose_texts_changed(tmp_path, monkeypatch, capsys, sample):
