@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import Interval
 from ._persist import ModelFileError, skops_dump, skops_load
 from .base import SentimentClassifier
 from .bert._batching import DEFAULT_MAX_LENGTH, encode
-from .bert._hub import LOAD_ERRORS, bundled_model_path, check_no_remote_code, load_error_message, quiet_transformers
+from .bert._hub import LOAD_ERRORS, bundled_model_path, check_no_remote_code, load_error_message, load_saved, quiet_transformers
 from .bert._inference import predict_logits, traced
 from .bert._runtime import Runtime
 
@@ -146,22 +146,12 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         skops_dump(self.logreg_, folder / _MODEL_FILE)
 
     def _load_files(self, folder: Path):
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
 
         source = folder / _ENCODER_DIR
         check_no_remote_code(source)
-        with quiet_transformers():
-            try:
-                self.tokenizer_ = AutoTokenizer.from_pretrained(source, local_files_only=True, trust_remote_code=False)
-                self.encoder_ = AutoModel.from_pretrained(
-                    source, local_files_only=True, use_safetensors=True, trust_remote_code=False
-                ).eval()
-            except LOAD_ERRORS as exc:
-                raise ModelFileError(load_error_message(folder, exc)) from None
-            except Exception as exc:
-                if type(exc).__name__ != "SafetensorError":
-                    raise
-                raise ModelFileError(load_error_message(folder, exc)) from None
+        self.tokenizer_, encoder = load_saved(source, AutoModel, folder)
+        self.encoder_ = encoder.eval()
         self._traced = None
         self.logreg_ = skops_load(folder / _MODEL_FILE, _ALLOWED_TYPES)
         if not isinstance(self.logreg_, LogisticRegression):

@@ -18,7 +18,7 @@ from dataset import atomic_write_text, md_literal
 
 from .._card import render_card
 from .._persist import ModelFileError
-from ._hub import BUNDLED_MODEL_NAMES, LOAD_ERRORS, check_no_remote_code, load_error_message, quiet_transformers
+from ._hub import BUNDLED_MODEL_NAMES, check_no_remote_code, load_saved, quiet_transformers
 
 TRAINING_FILE = "training.json"
 #: Sub-folder of a mean-pooled model's Hugging Face files (see the module docstring).
@@ -78,7 +78,7 @@ def load(folder: Path, pooling: str):
     Only ``model.safetensors`` is read (never a pickled ``pytorch_model.bin``), custom
     code (``auto_map``) is refused, and any damaged file is a :class:`ModelFileError`.
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
     source = hf_folder(folder, pooling)
     for name in ("config.json", "model.safetensors"):
@@ -90,19 +90,7 @@ def load(folder: Path, pooling: str):
         _check_training(training)
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{Path(folder) / TRAINING_FILE} is damaged ({type(exc).__name__}: {exc})") from None
-    with quiet_transformers():
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True, trust_remote_code=False)
-            model = AutoModelForSequenceClassification.from_pretrained(
-                source, local_files_only=True, use_safetensors=True, trust_remote_code=False
-            )
-        except LOAD_ERRORS as exc:
-            raise ModelFileError(load_error_message(folder, exc)) from None
-        except Exception as exc:
-            # safetensors' own error type (a damaged header) derives from Exception only.
-            if type(exc).__name__ != "SafetensorError":
-                raise
-            raise ModelFileError(load_error_message(folder, exc)) from None
+    tokenizer, model = load_saved(source, AutoModelForSequenceClassification, Path(folder))
     return tokenizer, model, training
 
 

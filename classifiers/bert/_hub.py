@@ -83,6 +83,26 @@ def load_error_message(source, exc: Exception) -> str:
     return f"cannot load the model in {source} ({type(exc).__name__}: {detail})"
 
 
+def load_saved(source: Path, auto_class, folder: Path):
+    """``(tokenizer, model)`` of a folder sentibench saved: local files only, weights from
+    ``model.safetensors`` only, no remote code; any damage is a :class:`ModelFileError`
+    naming ``folder`` (the caller has checked for ``auto_map``)."""
+    from transformers import AutoTokenizer
+
+    with quiet_transformers():
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True, trust_remote_code=False)
+            model = auto_class.from_pretrained(source, local_files_only=True, use_safetensors=True, trust_remote_code=False)
+        except LOAD_ERRORS as exc:
+            raise ModelFileError(load_error_message(folder, exc)) from None
+        except Exception as exc:
+            # safetensors' own error type (a damaged header) derives from Exception only.
+            if type(exc).__name__ != "SafetensorError":
+                raise
+            raise ModelFileError(load_error_message(folder, exc)) from None
+    return tokenizer, model
+
+
 def hub_offline() -> bool:
     from huggingface_hub import constants
 
