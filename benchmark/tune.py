@@ -205,7 +205,7 @@ def _w2v_trials(prototype, space, train, validation, budget) -> list[dict]:
             t0 = time.perf_counter()
             gamma = base["gamma"] if g["gamma_factor"] == 1.0 else float(g["gamma_factor"] * scale)
             candidate = clone(clf).set_params(C=g["C"], gamma=gamma)
-            svm, _, _ = candidate._fit_svm(X, y01, None)
+            svm = candidate._fit_svm(X, y01, None)[0]
             pred = classes[(svm.decision_function(X_val) > 0).astype(int)]
             seconds = time.perf_counter() - t0 + prep / len(grid)
             budget.durations.append(seconds)

@@ -260,8 +260,13 @@ class Word2VecSvmClassifier(SentimentClassifier):
             logger.info("%d of %d training reviews have no in-vocabulary word (zero vector)", self.n_empty_, len(texts))
         self.scaler_ = StandardScaler().fit(X)
         X = self.scaler_.transform(X)
-        self.svm_, self.fit_info_, fit_params = self._fit_svm(X, y, sample_weight)
+        self.svm_, self.fit_info_, fit_params, rows = self._fit_svm(X, y, sample_weight)
         X_val, y_val = (self.scaler_.transform(self._embed(validation[0])[0]), validation[1]) if validation else (None, None)
+        if rows is not None and X_val is None:
+            # Without validation, calibration cross-validates the SVM: on the subsample it
+            # was fitted on, not on all rows (an exact RBF SVM on those is what max_svm_samples avoids).
+            X, y = X[rows], y[rows]
+            fit_params = None if fit_params is None else {"sample_weight": fit_params["sample_weight"][rows]}
         self.calibration_ = fit_platt(*calibration_scores(self.svm_, X, y, X_val, y_val, fit_params))
         self._build_fast_path()
 
@@ -272,14 +277,14 @@ class Word2VecSvmClassifier(SentimentClassifier):
     def _fit_svm(self, X, y, sample_weight):
         """Exact RBF SVM, or the documented large-data fallback above ``max_svm_samples``.
 
-        Returns the fitted model, ``fit_info_`` and the fit parameters that carry the
-        sample weights (for cross-validated calibration).
+        Returns the fitted model, ``fit_info_``, the fit parameters that carry the sample
+        weights (for cross-validated calibration) and the rows it was fitted on (``None``: all).
         """
         n = len(y)
         svc = SVC(kernel="rbf", C=self.C, gamma=self.gamma, random_state=self.random_state)
         weights = None if sample_weight is None else {"sample_weight": sample_weight}
         if n <= self.max_svm_samples:
-            return svc.fit(X, y, sample_weight=sample_weight), {"method": "rbf", "rows": n, "of_rows": n}, weights
+            return svc.fit(X, y, sample_weight=sample_weight), {"method": "rbf", "rows": n, "of_rows": n}, weights, None
         if self.large_data == "subsample":
             idx = stratified_sample(y, self.max_svm_samples, seed=self.random_state or 0)
             logger.warning(
@@ -288,7 +293,7 @@ class Word2VecSvmClassifier(SentimentClassifier):
             )
             sub = None if sample_weight is None else sample_weight[idx]
             info = {"method": "rbf-subsample", "rows": len(idx), "of_rows": n}
-            return svc.fit(X[idx], y[idx], sample_weight=sub), info, weights
+            return svc.fit(X[idx], y[idx], sample_weight=sub), info, weights, idx
         gamma = self.gamma
         if gamma == "scale":
             gamma = 1.0 / (X.shape[1] * X.var())
@@ -301,7 +306,7 @@ class Word2VecSvmClassifier(SentimentClassifier):
         logger.warning("w2v: %d reviews > max_svm_samples: RBF kernel approximated by %d Nystroem components", n, self.nystroem_components)
         weights = None if sample_weight is None else {"linearsvc__sample_weight": sample_weight}
         info = {"method": f"nystroem-{self.nystroem_components}", "rows": n, "of_rows": n}
-        return model.fit(X, y, **(weights or {})), info, weights
+        return model.fit(X, y, **(weights or {})), info, weights, None
 
     def extra_record(self, test=None) -> dict:
         return {"fit_info": self.fit_info_}

@@ -248,3 +248,21 @@ def test_w2v_small_data_uses_the_exact_svm(tiny):
     train_x, train_y = tiny[:2]
     clf = Word2VecSvmClassifier(min_count=1, w2v_epochs=2).fit(train_x, train_y)
     assert clf.fit_info_ == {"method": "rbf", "rows": 48, "of_rows": 48}
+
+
+def test_w2v_calibrates_on_its_subsample_without_a_validation_split(sample, monkeypatch):
+    """Above max_svm_samples the SVM fits a subsample; calibration must cross-validate that
+    subsample, not an exact RBF SVM on every row (hours on large data)."""
+    import classifiers.w2v_svm as w2v_module
+
+    seen = []
+    real = w2v_module.calibration_scores
+
+    def remember(estimator, X, y, *args, **kwargs):
+        seen.append(len(X))
+        return real(estimator, X, y, *args, **kwargs)
+
+    monkeypatch.setattr(w2v_module, "calibration_scores", remember)
+    clf = Word2VecSvmClassifier(**FAST_PARAMS["w2v"], max_svm_samples=60, random_state=0).fit(sample.texts, sample.labels)
+    assert clf.fit_info_["method"] == "rbf-subsample" and seen == [60]
+    assert clf.predict_proba(sample.texts[:5]).shape == (5, 2)
