@@ -86,7 +86,7 @@ class BowSvmClassifier(SentimentClassifier):
         "min_df": [Interval(Integral, 1, None, closed="left"), Interval(Real, 0, 1, closed="both")],
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
         "sublinear_tf": ["boolean"],
-        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "class_weight": [StrOptions({"balanced"}), None],  # a dict would be keyed by the internal 0/1 codes
         "random_state": ["random_state"],
     }
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._persist import ModelFileError, skops_dump, skops_load
 from .base import SentimentClassifier
@@ -99,7 +99,7 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         "max_length": [Interval(Integral, 8, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "C": [Interval(Real, 0, None, closed="neither")],
-        "class_weight": [dict, None, str],
+        "class_weight": [StrOptions({"balanced"}), None],  # a dict would be keyed by the internal 0/1 codes
         "random_state": ["random_state"],
     }
 

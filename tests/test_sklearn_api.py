@@ -301,3 +301,13 @@ def test_labels_that_only_convert_to_an_array_are_accepted(tiny):
     train_x, train_y = tiny[:2]
     clf = BowSvmClassifier(min_df=1, random_state=0).fit(train_x, _ArrayOnly(train_y))
     assert clf.classes_.tolist() == [0, 1]
+
+
+def test_class_weight_takes_balanced_or_none(tiny):
+    """A dict would be keyed by sentibench's internal 0/1 codes, not the user's labels."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    labels = np.array(["neg", "pos"])[tiny[1]]
+    with pytest.raises(InvalidParameterError, match="class_weight"):
+        BowSvmClassifier(min_df=1, class_weight={"neg": 2.0}).fit(tiny[0], labels)
+    assert BowSvmClassifier(min_df=1, class_weight="balanced").fit(tiny[0], labels).classes_.tolist() == ["neg", "pos"]
