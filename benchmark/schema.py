@@ -200,9 +200,10 @@ def check_results(results: object, where: str) -> RunResults:
         for key, kind in _RECORD_REQUIRED.items():
             if not isinstance(record, dict) or not isinstance(record.get(key), kind):
                 raise RunFolderError(f"{where}: the record of {name!r} has no valid '{key}'")
-        for key in ("accuracy", "f1_macro"):
-            if not isinstance(record["metrics"].get(key), (int, float)):
-                raise RunFolderError(f"{where}: the record of {name!r} has no valid metrics.{key}")
+        for part, key in (("metrics", "accuracy"), ("metrics", "f1_macro"), ("inference", "latency_p50_ms")):
+            value = record[part].get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise RunFolderError(f"{where}: the record of {name!r} has no valid {part}.{key}")
     for key in ("sha256", "sizes"):
         if key not in results["split"]:
             raise RunFolderError(f"{where} has no split manifest ('split.{key}')")

@@ -417,3 +417,16 @@ def test_the_default_run_leaves_out_classifiers_whose_extra_is_missing(tmp_path,
     (run_dir,) = out.iterdir()
     assert list(json.loads((run_dir / "results.json").read_text())["classifiers"]) == ["bow", "w2v"]
     assert "leaving out bert: it needs pip install 'sentibench[bert]'" in caplog.text
+
+
+@pytest.mark.parametrize("part, key", [("inference", "latency_p50_ms"), ("metrics", "accuracy")])
+def test_report_and_compare_of_a_record_without_a_headline_number(tmp_path, bow_run, part, key):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(bow_run, broken)
+    results = json.loads((broken / "results.json").read_text())
+    del results["classifiers"]["bow"][part][key]
+    (broken / "results.json").write_text(json.dumps(results))
+    one_line(cli("report", str(broken)), f"no valid {part}.{key}")
+    one_line(cli("compare", str(bow_run), str(broken)), f"no valid {part}.{key}")
