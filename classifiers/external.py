@@ -118,7 +118,8 @@ class ExternalClassifier(SentimentClassifier):
         self.calibration_ = None
         if not hasattr(self.estimator_, "predict_proba"):
             X_val, y_val = (validation[0], validation[1]) if validation else (None, None)
-            self.calibration_ = fit_platt(*calibration_scores(self.estimator_, texts, y, X_val, y_val))
+            # Cross-validated scores (no validation split) come from clones fitted with the same weights.
+            self.calibration_ = fit_platt(*calibration_scores(self.estimator_, texts, y, X_val, y_val, kwargs or None))
 
     def _decision_function(self, texts):
         if hasattr(self.estimator_, "decision_function"):

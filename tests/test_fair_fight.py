@@ -287,3 +287,35 @@ def test_tuning_whose_defaults_cannot_be_fitted_says_so_and_one_that_fits_nothin
     assert record["trials"][0]["params"]["min_df"] != 40  # no trial is mislabelled as the defaults
     with pytest.raises(DataError, match="no candidate"):
         tune("bow", BowSvmClassifier(random_state=0), (["..."] * 3 + [",,,"] * 3, [0, 0, 0, 1, 1, 1]), (val_x, val_y), 60)
+
+
+def test_an_external_estimator_is_calibrated_with_the_same_sample_weights(monkeypatch):
+    import classifiers.external as external
+    from classifiers.external import make_external
+
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.feature_extraction.text import HashingVectorizer
+    from sklearn.svm import LinearSVC
+
+    class TextSVC(ClassifierMixin, BaseEstimator):
+        """A scikit-learn classifier over raw texts with decision_function only."""
+
+        def fit(self, X, y, sample_weight=None):
+            self.vec_ = HashingVectorizer(n_features=256)
+            self.svm_ = LinearSVC().fit(self.vec_.transform(X), y, sample_weight=sample_weight)
+            self.classes_ = self.svm_.classes_
+            return self
+
+        def predict(self, X):
+            return self.svm_.predict(self.vec_.transform(X))
+
+        def decision_function(self, X):
+            return self.svm_.decision_function(self.vec_.transform(X))
+
+    seen = []
+    real = external.calibration_scores
+    monkeypatch.setattr(external, "calibration_scores", lambda *a: seen.append(a[5]) or real(*a))
+    texts, labels = ["good food", "bad food", "great place", "awful place"] * 5, [1, 0, 1, 0] * 5
+    weights = np.linspace(0.5, 2.0, len(texts))
+    make_external("mine:svc", TextSVC).fit(texts, labels, sample_weight=weights)
+    np.testing.assert_array_equal(seen[0]["sample_weight"], weights)
