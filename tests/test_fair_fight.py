@@ -290,12 +290,12 @@ def test_tuning_whose_defaults_cannot_be_fitted_says_so_and_one_that_fits_nothin
 
 
 def test_an_external_estimator_is_calibrated_with_the_same_sample_weights(monkeypatch):
-    import classifiers.external as external
-    from classifiers.external import make_external
-
     from sklearn.base import BaseEstimator, ClassifierMixin
     from sklearn.feature_extraction.text import HashingVectorizer
     from sklearn.svm import LinearSVC
+
+    import classifiers.external as external
+    from classifiers.external import make_external
 
     class TextSVC(ClassifierMixin, BaseEstimator):
         """A scikit-learn classifier over raw texts with decision_function only."""
