@@ -203,8 +203,6 @@ def summarise(points: list[dict], y_test: np.ndarray, *, confidence: float = 0.9
     """Per classifier and size: mean, spread (std, min, max) over repeats, mean training
     time, and a bootstrap CI of the mean accuracy (resampling test items, the same items
     for every repeat)."""
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    idx = rng.integers(0, len(y_test), size=(N_RESAMPLES, len(y_test)))
     out: dict = {}
     for name in dict.fromkeys(p["classifier"] for p in points):
         rows = []
@@ -212,7 +210,7 @@ def summarise(points: list[dict], y_test: np.ndarray, *, confidence: float = 0.9
             group = [p for p in points if p["classifier"] == name and p["train_size"] == size]
             acc = np.array([p["accuracy"] for p in group])
             right = np.stack([_unbits(p["test_predictions"]) == y_test for p in group])  # (repeats, n_test)
-            means = right[:, idx].mean(axis=2).mean(axis=0)  # mean over repeats of each resample
+            means = _resampled_means(right)
             low, high = np.percentile(means, [(1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100])
             rows.append({
                 "train_size": size, "repeats": len(group), "accuracy_mean": float(acc.mean()),
@@ -224,6 +222,18 @@ def summarise(points: list[dict], y_test: np.ndarray, *, confidence: float = 0.9
             })
         out[name] = rows
     return out
+
+
+def _resampled_means(right: np.ndarray, chunk: int = 100) -> np.ndarray:
+    """Per bootstrap resample of the test items (the same resamples for every call), the
+    accuracy averaged over repeats; drawn in chunks, so memory stays ``chunk`` x n_test."""
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    n = right.shape[1]
+    means = []
+    for start in range(0, N_RESAMPLES, chunk):
+        idx = rng.integers(0, n, size=(min(chunk, N_RESAMPLES - start), n))
+        means.append(right[:, idx].mean(axis=2).mean(axis=0))
+    return np.concatenate(means)
 
 
 def findings(summary: dict, n_train: int) -> list[str]:

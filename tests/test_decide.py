@@ -256,3 +256,14 @@ def test_curve_writes_its_files_and_resumes_after_an_interrupt(tmp_path, monkeyp
     for name in ("learning_curve.csv", "learning_curve.png", "report.md"):
         assert (run_dir / name).stat().st_size > 0
     assert (run_dir / "report.md").read_text().splitlines()[2].startswith("- ")
+
+
+def test_curve_bootstrap_in_chunks_draws_the_same_resamples():
+    """The curve's CI resamples test items in chunks (memory n_test x chunk, not x 1,000)
+    and gets the very numbers of one draw of all resamples."""
+    from benchmark.curve import _resampled_means
+    from benchmark.measure import BOOTSTRAP_SEED, N_RESAMPLES
+
+    right = np.random.default_rng(1).random((3, 500)) > 0.3
+    idx = np.random.default_rng(BOOTSTRAP_SEED).integers(0, 500, size=(N_RESAMPLES, 500))
+    np.testing.assert_array_equal(_resampled_means(right, chunk=7), right[:, idx].mean(axis=2).mean(axis=0))
