@@ -88,16 +88,6 @@ def _fmt(name: str, value: float) -> str:
 
 def recommend(records: dict, y_true, predictions: dict[str, np.ndarray], budgets: dict | None = None,
               *, seed: int = 0) -> dict:
-    answer = _recommend(records, y_true, predictions, budgets, seed=seed)
-    unknown = answer.get("budget_unknown", {})
-    if unknown and answer["classifier"] is not None:
-        answer["reason"] += " Not considered, as unknown: " + "; ".join(
-            f"the {', '.join(BUDGETS[k][0] for k in ks)} of {n}" for n, ks in unknown.items()) + "."
-    return answer
-
-
-def _recommend(records: dict, y_true, predictions: dict[str, np.ndarray], budgets: dict | None = None,
-               *, seed: int = 0) -> dict:
     """The classifier to use, and why, in plain words.
 
     The most accurate classifier within every budget given (all of them when none is).
@@ -121,8 +111,20 @@ def _recommend(records: dict, y_true, predictions: dict[str, np.ndarray], budget
     dict
         ``classifier`` (or ``None``), ``reason`` (two or three sentences), ``budgets``,
         ``within_budget``, and when there is a runner-up, ``runner_up``,
-        ``accuracy_difference`` (with a paired bootstrap 95% CI) and ``mcnemar_p``.
+        ``accuracy_difference`` (with a paired bootstrap 95% CI) and ``mcnemar_p``. A
+        classifier whose budgeted cost is unknown (``budget_unknown``) is never counted
+        within that budget, and the reason says so.
     """
+    answer = _recommend(records, y_true, predictions, budgets, seed=seed)
+    unknown = answer.get("budget_unknown", {})
+    if unknown and not answer["reason"].startswith("No classifier is known"):
+        answer["reason"] += " Not counted, as unknown: " + "; ".join(
+            f"the {', '.join(BUDGETS[k][0] for k in ks)} of {n}" for n, ks in unknown.items()) + "."
+    return answer
+
+
+def _recommend(records: dict, y_true, predictions: dict[str, np.ndarray], budgets: dict | None, *, seed: int) -> dict:
+    """:func:`recommend` without the note on unknown costs."""
     budgets = {k: v for k, v in (budgets or {}).items() if v is not None}
     names = [n for n in records if n in predictions]
     fits = [n for n in names if not _over_budget(records[n], budgets) and not _unknown(records[n], budgets)]

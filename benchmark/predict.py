@@ -58,9 +58,10 @@ def predict_rows(run_dir, texts: list[str], names: list[str] | None = None) -> l
         clf = SentimentClassifier.load(folder)
         # The label is the classifier's own prediction (what predictions.csv holds): with Platt
         # scaling, p_positive can sit on the other side of 0.5 near the decision boundary.
+        # (Two passes for BERT; correctness first.)
         labels, proba = clf.predict(texts), clf.predict_proba(texts)[:, 1]
         for row, label, p in zip(rows, labels, proba, strict=True):
-            row["predictions"][name] = {"label": _LABELS[int(label)], "p_positive": round(float(p), 6)}
+            row["predictions"][name] = {"label": _LABELS.get(label, str(label)), "p_positive": round(float(p), 6)}
     return rows
 
 

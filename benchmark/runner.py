@@ -152,7 +152,8 @@ def _run(cfg: RunConfig, classifiers: dict, run_dir: Path, results: RunResults |
             # Timings from two machines are not comparable: say so, and keep both CPUs on record.
             logger.warning("resuming on %s; the classifiers that finished ran on %s: compare their timings with "
                            "care (results.json lists both CPUs)", here.get("cpu"), before.get("cpu"))
-            results["environment"] = {**before, "resumed_on_cpus": [*before.get("resumed_on_cpus", []), here.get("cpu")]}
+            earlier = before.get("resumed_on_cpus", [])
+            results["environment"] = {**before, "resumed_on_cpus": earlier + ([here.get("cpu")] if here.get("cpu") not in earlier else [])}
         classifiers = {n: c for n, c in classifiers.items() if n not in results["classifiers"]}
         logger.info("resuming %s: %s already finished", run_dir, ", ".join(results["classifiers"]) or "nothing")
     for name, clf in classifiers.items():
@@ -267,6 +268,7 @@ def run_seeds(cfg: RunConfig, seeds: list[int], *, trusted_files=frozenset()) ->
     Each seed's run folder is kept inside one parent folder, next to ``summary.json``
     and ``summary.md`` with the mean and standard deviation of each metric.
     """
+    _one_process_tuning(cfg)
     if process_rank() != 0:
         for seed in seeds:
             _fit_data_parallel(replace(cfg, seed=seed), trusted_files)

@@ -196,9 +196,9 @@ def _w2v_trials(prototype, space, train, validation, budget) -> list[dict]:
         X_val = scaler.transform(clf._embed(validation[0])[0])
         scale = 1.0 / (X.shape[1] * X.var()) if X.var() > 0 else 1.0
         prep = time.perf_counter() - start
-        grid = list(ParameterGrid(space["model"]))
-        grid = [g for g in grid if g["C"] == base["C"] and g["gamma_factor"] == 1.0] + \
-            [g for g in grid if not (g["C"] == base["C"] and g["gamma_factor"] == 1.0)]
+        # The run's own C and gamma first (gamma factor 1 keeps its gamma), even off the grid.
+        default = {"C": base["C"], "gamma_factor": 1.0}
+        grid = [default] + [g for g in ParameterGrid(space["model"]) if g != default]
         for g in grid:
             if trials and not budget.allows_another():
                 return trials

@@ -166,12 +166,12 @@ def extract(name, spec, archive, root, *, check_rows, hint):
                 logger.info("extracting %s to %s", archive, target)
                 # The "data" filter (Python >= 3.11.4) re-checks what
                 # _unsafe_member checked; older Pythons rely on the latter, and
-                # lose the bits the filter would drop (setuid/setgid/sticky, group
-                # and others' write) here, and owners as extractall keeps them for root.
+                # get the modes it would give (no setuid/setgid/sticky, no group or
+                # others' write, owner read/write) here, and lose owners as root would keep them.
                 extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
                 if not extra:
                     for member in members:
-                        member.mode &= 0o755
+                        member.mode = (member.mode & 0o755) | (0o600 if member.isfile() else 0o700)
                         member.uid = member.gid = -1
                         member.uname = member.gname = ""
                 tar.extractall(tmp, members=members, **extra)

@@ -216,3 +216,28 @@ def test_a_set_inference_path_is_not_measured_against_the_others(tiny, monkeypat
     clf = fast(inference="fp32").fit(tiny[0], tiny[1], validation=(tiny[2], tiny[3]))
     assert clf.inference_choice_ == {"chosen": "fp32", "reason": "set by inference='fp32'"}
     assert clf.predict(tiny[2]).shape == (len(tiny[2]),)
+
+
+def test_a_hub_model_with_only_pickled_weights_is_named_as_such(tmp_path, monkeypatch):
+    """Found in the cache but without model.safetensors: not "not in the cache"."""
+    import shutil
+
+    import huggingface_hub.constants
+
+    from classifiers import ModelFileError
+    from classifiers.bert import bundled_model_path
+
+    repo = tmp_path / "models--someone--binonly"
+    snapshot = repo / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    for f in bundled_model_path().iterdir():
+        if f.is_file() and f.name != "model.safetensors" and not f.name.endswith(".bin"):
+            shutil.copy(f, snapshot / f.name)
+    (snapshot / "pytorch_model.bin").write_bytes(b"pickled weights")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelFileError, match="no model.safetensors"):
+        load_pretrained("someone/binonly")

@@ -109,8 +109,13 @@ def test_a_classifier_of_unknown_size_is_not_counted_within_a_size_budget():
     assert rec["within_budget"] == [] and rec["budget_unknown"] == {"mine": ["max_model_mb"]}
     rec = recommend(records, Y, preds, {"max_model_mb": 10})
     assert rec["classifier"] == "bow" and rec["within_budget"] == ["bow"]
-    assert rec["reason"].endswith("Not considered, as unknown: the model size of mine.")
+    assert rec["reason"].endswith("Not counted, as unknown: the model size of mine.")
     assert "at most 10.00 MB" in rec["reason"] or "at most 10 MB" in rec["reason"]
+    # Nothing known to fit: the closest is named and the unknown one is not forgotten.
+    slow = {"bow": _record(0.80, 5.0, 1, size=1), "mine": records["mine"]}
+    none = recommend(slow, Y, preds, {"max_model_mb": 10, "max_latency_ms": 1.0})
+    assert none["classifier"] is None and none["closest"] == "bow"
+    assert none["reason"].endswith("Not counted, as unknown: the model size of mine.")
     alone = recommend({"mine": records["mine"]}, Y, {"mine": preds["mine"]}, {"max_model_mb": 10})
     assert alone["classifier"] is None and "model size of mine is unknown" in alone["reason"]
     assert "0.012 ms" in recommend(records, Y, preds, {"max_latency_ms": 0.0123})["reason"]  # format_ms digits

@@ -89,7 +89,10 @@ def test_installed_plugins_appear_by_name(tmp_path):
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: myplugins\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[sentibench.classifiers]\nnb = myplugins:naive_bayes\n")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "SENTIBENCH_DATA": ""}
+    from dataset import bundled_sample_path
+
+    # The bundled sample, also in a checkout where `download` wrote dataset/yelp_reviews.csv.
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "SENTIBENCH_DATA": str(bundled_sample_path())}
     help_text = subprocess.run([sys.executable, "-m", "benchmark", "run", "--help"], capture_output=True, text=True, env=env,
                                timeout=120).stdout
     assert "bow, w2v, bert, embed, nb" in " ".join(help_text.split())
@@ -319,3 +322,13 @@ def test_an_external_estimator_is_calibrated_with_the_same_sample_weights(monkey
     weights = np.linspace(0.5, 2.0, len(texts))
     make_external("mine:svc", TextSVC).fit(texts, labels, sample_weight=weights)
     np.testing.assert_array_equal(seen[0]["sample_weight"], weights)
+
+
+def test_w2v_tuning_tries_the_runs_own_c_first_even_off_the_grid(tiny):
+    from benchmark.tune import tune
+    from classifiers import Word2VecSvmClassifier
+
+    train_x, train_y, val_x, val_y = tiny
+    prototype = Word2VecSvmClassifier(min_count=1, w2v_epochs=2, C=2.0, random_state=0)
+    _, record = tune("w2v", prototype, (train_x, train_y), (val_x, val_y), budget_s=60)
+    assert record["trials"][0]["params"]["C"] == 2.0 and record["default_val_accuracy"] is not None

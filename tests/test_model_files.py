@@ -311,8 +311,13 @@ def test_a_malformed_training_file_is_refused_at_load(run_copy, edit):
         SentimentClassifier.load(run_copy / "models" / "bert")
 
 
-@pytest.mark.parametrize("chosen, expected", [("train", "fp32"), ("int8", "int8"), ("cuda-only", "fp32")])
-def test_a_model_saved_elsewhere_predicts_with_a_path_this_machine_has(run_copy, chosen, expected):
+@pytest.mark.parametrize("chosen, bf16, expected", [
+    ("train", True, "fp32"), ("int8", True, "int8"), ("cuda-only", True, "fp32"), ("bf16", True, "bf16"), ("bf16", False, "fp32"),
+])
+def test_a_model_saved_elsewhere_predicts_with_a_path_this_machine_has(run_copy, monkeypatch, chosen, bf16, expected):
+    import classifiers.bert._model as bert_model
+
+    monkeypatch.setattr(bert_model, "cpu_supports_bf16", lambda: bf16)
     path = run_copy / "models" / "bert" / "training.json"
     training = json.loads(path.read_text())
     training["inference_choice"] = {"chosen": chosen, "reason": "measured on another machine"}

@@ -152,16 +152,23 @@ def load_pretrained(model: str | os.PathLike | None, **kwargs):
                 return _load(True)
             except OSError as exc:
                 raise ModelFileError(load_error_message(source, exc)) from None
+        errors = []
         try:
             return _load(True)
-        except OSError:
-            pass
+        except OSError as exc:
+            errors.append(exc)
         offline = hub_offline()
         if not offline:
             try:
                 return _load(False)
-            except OSError:
-                pass
+            except OSError as exc:
+                errors.append(exc)
+    if any("safetensors" in str(exc) for exc in errors):
+        # Found, but only as pickled weights (pytorch_model.bin), which sentibench never loads.
+        raise ModelFileError(
+            f"cannot load model {model!r}: it has no model.safetensors, and sentibench loads no pickled weights "
+            "(pytorch_model.bin can run code); use a checkpoint with safetensors weights"
+        )
     raise ModelNotAvailableError(
         f"cannot load model {model!r}: not in the local Hugging Face cache and the hub is "
         f"{'disabled (HF_HUB_OFFLINE)' if offline else 'unreachable or has no such model'}; pass a local "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +16,10 @@ DEVICES = ("auto", "cpu", "cuda")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+@functools.cache
 def cpu_supports_bf16() -> bool:
-    """Whether this CPU has native bf16 matrix instructions (AVX-512 BF16 or AMX)."""
+    """Whether this CPU has native bf16 matrix instructions (AVX-512 BF16 or AMX); read
+    once (predictions ask on every call)."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
