@@ -332,3 +332,15 @@ def test_w2v_tuning_tries_the_runs_own_c_first_even_off_the_grid(tiny):
     prototype = Word2VecSvmClassifier(min_count=1, w2v_epochs=2, C=2.0, random_state=0)
     _, record = tune("w2v", prototype, (train_x, train_y), (val_x, val_y), budget_s=60)
     assert record["trials"][0]["params"]["C"] == 2.0 and record["default_val_accuracy"] is not None
+
+
+def test_tune_with_seeds_is_refused_in_helper_processes_too(monkeypatch):
+    from benchmark import runner
+    from benchmark.config import RunConfig
+    from dataset import UsageError
+
+    monkeypatch.setattr(runner, "world_size", lambda: 2)
+    monkeypatch.setattr(runner, "process_rank", lambda: 1)
+    monkeypatch.setattr(runner, "_fit_data_parallel", lambda *a, **k: pytest.fail("a helper went on to train"))
+    with pytest.raises(UsageError, match="--tune runs in one process"):
+        runner.run_seeds(RunConfig(classifiers=["bow"], tune=True), [1, 2])
