@@ -285,3 +285,22 @@ def test_an_interrupted_seeds_run_says_what_was_kept(tmp_path, monkeypatch, caps
     (parent,) = tmp_path.iterdir()
     summary = json.loads((parent / "summary.json").read_text())
     assert summary["status"] == "interrupted" and list(summary["runs"]) == ["1"]
+
+
+def test_resuming_twice_on_the_same_other_cpu_records_it_once(tmp_path, monkeypatch):
+    run_dir = interrupted_run(tmp_path, monkeypatch)
+    results = json.loads((run_dir / "results.json").read_text())
+    results["environment"]["cpu"] = "Some Other CPU 9000"
+    (run_dir / "results.json").write_text(json.dumps(results))
+    real_run_one = runner.run_one
+
+    def interrupt_at_w2v(clf, split, **kwargs):
+        if clf.name == "w2v":
+            raise KeyboardInterrupt
+        return real_run_one(clf, split, **kwargs)
+
+    monkeypatch.setattr(runner, "run_one", interrupt_at_w2v)
+    for _ in range(2):
+        assert main(["-q", "run", "--resume", str(run_dir)]) == 130
+    cpus = json.loads((run_dir / "results.json").read_text())["environment"]["resumed_on_cpus"]
+    assert len(cpus) == 1 and cpus[0] != "Some Other CPU 9000"
