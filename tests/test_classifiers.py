@@ -266,3 +266,41 @@ def test_w2v_calibrates_on_its_subsample_without_a_validation_split(sample, monk
     clf = Word2VecSvmClassifier(**FAST_PARAMS["w2v"], max_svm_samples=60, random_state=0).fit(sample.texts, sample.labels)
     assert clf.fit_info_["method"] == "rbf-subsample" and seen == [60]
     assert clf.predict_proba(sample.texts[:5]).shape == (5, 2)
+
+
+def test_embed_chooses_its_inference_path_on_validation_and_keeps_it_when_saved(tiny, tmp_path, monkeypatch):
+    from classifiers import EmbeddingLogRegClassifier, SentimentClassifier
+    from classifiers.bert._inference import InferenceNets, choose_path
+
+    train_x, train_y, val_x, val_y = tiny
+    clf = EmbeddingLogRegClassifier(**FAST_PARAMS["embed"]).fit(train_x, train_y, validation=(val_x, val_y))
+    choice = clf.inference_choice_
+    assert {"fp32", "int8"} <= set(choice["candidates"])
+    assert choice["chosen"] == choose_path(choice["candidates"])[0] == clf._inference_path()
+    # Predictions go through the chosen path, and a saved model keeps it.
+    expected = clf.logreg_.predict_proba(clf._embed(val_x, choice["chosen"]))
+    np.testing.assert_allclose(clf.predict_proba(val_x), expected)
+    loaded = SentimentClassifier.load(clf.save(tmp_path / "embed"))
+    assert loaded.inference_choice_["chosen"] == choice["chosen"]
+    np.testing.assert_allclose(loaded.predict_proba(val_x), expected, atol=1e-6)
+    # A set path, or no validation split, measures nothing.
+    monkeypatch.setattr(InferenceNets, "choose", lambda *a, **k: pytest.fail("measured the inference paths"))
+    assert EmbeddingLogRegClassifier(**FAST_PARAMS["embed"], inference="int8").fit(
+        train_x, train_y, validation=(val_x, val_y)).inference_choice_["chosen"] == "int8"
+    assert EmbeddingLogRegClassifier(**FAST_PARAMS["embed"]).fit(train_x, train_y).inference_choice_["chosen"] == "fp32"
+
+
+def test_an_embed_folder_saved_without_an_inference_choice_predicts_in_fp32(tiny, tmp_path):
+    from classifiers import EmbeddingLogRegClassifier, ModelFileError, SentimentClassifier
+
+    train_x, train_y, val_x, _ = tiny
+    clf = EmbeddingLogRegClassifier(**FAST_PARAMS["embed"]).fit(train_x, train_y)
+    folder = clf.save(tmp_path / "embed")
+    (folder / "inference.json").write_text('{"chosen": "int8", "reason": "chosen elsewhere"}')
+    assert SentimentClassifier.load(folder)._inference_path() == "int8"
+    (folder / "inference.json").unlink()
+    loaded = SentimentClassifier.load(folder)
+    assert loaded._inference_path() == "fp32"
+    (folder / "inference.json").write_text("[1]")
+    with pytest.raises(ModelFileError, match="inference choice"):
+        SentimentClassifier.load(folder)

@@ -143,20 +143,25 @@ class InferenceNets:
             self._nets[path] = self.module if path == "train" else inference_net(self.module, path, self.pad_id)
         return self._nets[path]
 
-    def choose(self, encoded, labels, runtime, paths) -> dict:
+    def choose(self, encoded, labels, runtime, paths, *, predict=None, name: str = "bert") -> dict:
         """Measure ``paths`` (which must include fp32) on validation data and pick one with
-        :func:`choose_path`; returns the record kept as ``inference_choice_``."""
+        :func:`choose_path`; returns the record kept as ``inference_choice_``.
+
+        ``predict`` turns a path's outputs into 0/1 predictions (default: the argmax of
+        logits; an encoder's embeddings go through the classifier on top).
+        """
+        predict = predict or (lambda out: out.argmax(-1).numpy())
         candidates = {}
         for path in paths:
             net = self.get(path)
-            logits = predict_logits(net, encoded, runtime, autocast=False, batch_size=batch_size_of(path))
+            outputs = predict_logits(net, encoded, runtime, autocast=False, batch_size=batch_size_of(path))
             candidates[path] = {
-                "val_accuracy": float((logits.argmax(-1).numpy() == labels).mean()),
+                "val_accuracy": float((np.asarray(predict(outputs)) == labels).mean()),
                 "latency_p50_ms": single_review_latency_ms(net, encoded, runtime),
             }
         chosen, reason = choose_path(candidates)
         logger.info(
-            "bert: predicting with %s (%s); %s", chosen, reason,
+            "%s: predicting with %s (%s); %s", name, chosen, reason,
             ", ".join(f"{p}: val acc {c['val_accuracy']:.4f}, {c['latency_p50_ms']:.2f} ms" for p, c in candidates.items()),
         )
         return {"chosen": chosen, "reason": reason, "tolerance": ACCURACY_TOLERANCE, "candidates": candidates}
