@@ -74,7 +74,7 @@ def tune(name: str, prototype, train, validation, budget_s: float) -> tuple[dict
     if space is None:
         return {}, {"skipped": f"no search space for {name}"}
     budget = _Budget(budget_s)
-    searcher = {"bow": _bow_trials, "w2v": _w2v_trials}.get(name, _generic_trials)
+    searcher = {"bow": _bow_trials, "w2v": _w2v_trials, "embed": _embed_trials}.get(name, _generic_trials)
     trials = searcher(prototype, space, train, validation, budget)
     if not trials:
         raise DataError(f"{name}: no candidate of the search could be fitted on this training split")
@@ -112,8 +112,36 @@ def _progress(prototype, trials: list[dict], total: int) -> None:
                total, last["val_accuracy"], last["seconds"], max(t["val_accuracy"] for t in trials))
 
 
+def _embed_trials(prototype, space, train, validation, budget) -> list[dict]:
+    """The frozen encoder runs once over the training and validation texts (fp32, as the
+    classifier trains); a logistic regression per C, fitted as ``EmbeddingLogRegClassifier``
+    fits it."""
+    from sklearn.linear_model import LogisticRegression
+
+    start = time.perf_counter()
+    clf = clone(prototype)
+    clf._load_encoder()
+    X, X_val = clf._embed(list(train[0]), "fp32"), clf._embed(list(validation[0]), "fp32")
+    classes, y01 = np.unique(np.asarray(train[1]), return_inverse=True)
+    prep = time.perf_counter() - start
+    base = prototype.get_params()
+    Cs = [base["C"]] + [c for c in space["model"]["C"] if c != base["C"]]
+    trials = []
+    for C in Cs:
+        if trials and not budget.allows_another():
+            break
+        t0 = time.perf_counter()
+        logreg = LogisticRegression(C=C, class_weight=base["class_weight"], random_state=base["random_state"], max_iter=1000)
+        pred = classes[logreg.fit(X, y01).predict(X_val)]
+        seconds = time.perf_counter() - t0 + prep / len(Cs)
+        budget.durations.append(seconds)
+        trials.append(_trial({"C": C}, _accuracy(pred, validation[1]), seconds))
+        _progress(prototype, trials, len(Cs))
+    return trials
+
+
 def _generic_trials(prototype, space, train, validation, budget) -> list[dict]:
-    """One fit per candidate of the single grid (BERT, embed); early stopping inside a
+    """One fit per candidate of the single grid (BERT); early stopping inside a
     BERT fit picks its best epoch on the same validation split."""
     trials = []
     defaults = {k: prototype.get_params()[k] for k in space["model"]}

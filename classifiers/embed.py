@@ -150,10 +150,13 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
             return "fp32"
         return chosen
 
-    def _fit(self, texts, y, validation, sample_weight):
-        source = self.model if self.model is not None else bundled_model_path()
-        self.tokenizer_, self.encoder_ = _load_encoder(source)
+    def _load_encoder(self) -> None:
+        """The frozen encoder ``model`` names (the bundled one by default)."""
+        self.tokenizer_, self.encoder_ = _load_encoder(self.model if self.model is not None else bundled_model_path())
         self._inference_nets = None
+
+    def _fit(self, texts, y, validation, sample_weight):
+        self._load_encoder()
         X = self._embed(texts, "fp32")
         self.logreg_ = LogisticRegression(C=self.C, class_weight=self.class_weight, random_state=self.random_state, max_iter=1000)
         self.logreg_.fit(X, y, sample_weight=sample_weight)

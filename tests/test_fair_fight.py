@@ -344,3 +344,21 @@ def test_tune_with_seeds_is_refused_in_helper_processes_too(monkeypatch):
     monkeypatch.setattr(runner, "_fit_data_parallel", lambda *a, **k: pytest.fail("a helper went on to train"))
     with pytest.raises(UsageError, match="--tune runs in one process"):
         runner.run_seeds(RunConfig(classifiers=["bow"], tune=True), [1, 2])
+
+
+def test_embed_tuning_encodes_once_and_its_scores_are_what_a_fit_gives(tiny, monkeypatch):
+    import classifiers.embed as embed_module
+    from benchmark.tune import tune
+    from classifiers import EmbeddingLogRegClassifier
+
+    from ._helpers import FAST_PARAMS
+
+    loads = []
+    real = embed_module._load_encoder
+    monkeypatch.setattr(embed_module, "_load_encoder", lambda source: loads.append(source) or real(source))
+    train_x, train_y, val_x, val_y = tiny
+    prototype = EmbeddingLogRegClassifier(**FAST_PARAMS["embed"], inference="fp32", random_state=0)
+    chosen, record = tune("embed", prototype, (train_x, train_y), (val_x, val_y), budget_s=60)
+    assert len(loads) == 1 and len(record["trials"]) == 6 and record["trials"][0]["params"] == {"C": 1.0}
+    refit = EmbeddingLogRegClassifier(**{**prototype.get_params(), **chosen}).fit(train_x, train_y)
+    assert (refit.predict(val_x) == val_y).mean() == pytest.approx(record["tuned_val_accuracy"])
