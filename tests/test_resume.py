@@ -20,7 +20,7 @@ from classifiers.bert import _parallel as bert_module
 from classifiers.bert._checkpoint import save_checkpoint
 from dataset import UsageError
 
-from ._helpers import FAST_PARAMS
+from ._helpers import FAST_PARAMS, interrupt_at
 from ._helpers import interrupted_run as _interrupted
 
 FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=3", "--latency-calls", "5"]
@@ -292,14 +292,7 @@ def test_resuming_twice_on_the_same_other_cpu_records_it_once(tmp_path, monkeypa
     results = json.loads((run_dir / "results.json").read_text())
     results["environment"]["cpu"] = "Some Other CPU 9000"
     (run_dir / "results.json").write_text(json.dumps(results))
-    real_run_one = runner.run_one
-
-    def interrupt_at_w2v(clf, split, **kwargs):
-        if clf.name == "w2v":
-            raise KeyboardInterrupt
-        return real_run_one(clf, split, **kwargs)
-
-    monkeypatch.setattr(runner, "run_one", interrupt_at_w2v)
+    interrupt_at(monkeypatch, "w2v")
     for _ in range(2):
         assert main(["-q", "run", "--resume", str(run_dir)]) == 130
     cpus = json.loads((run_dir / "results.json").read_text())["environment"]["resumed_on_cpus"]
