@@ -25,8 +25,8 @@ from ._persist import ModelFileError, skops_dump, skops_load
 from .base import SentimentClassifier
 from .bert._batching import DEFAULT_MAX_LENGTH, encode
 from .bert._hub import LOAD_ERRORS, bundled_model_path, check_no_remote_code, load_error_message, load_saved, quiet_transformers
-from .bert._inference import CPU_PATHS, InferenceNets, batch_size_of, predict_logits
-from .bert._runtime import Runtime, cpu_supports_bf16
+from .bert._inference import CPU_PATHS, InferenceNets, batch_size_of, choice_set_by_user, cpu_paths, predict_logits, usable_cpu_path
+from .bert._runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -145,10 +145,7 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
     def _inference_path(self) -> str:
         if self.inference != "auto":
             return self.inference
-        chosen = (getattr(self, "inference_choice_", None) or {}).get("chosen")
-        if chosen not in CPU_PATHS or (chosen == "bf16" and not cpu_supports_bf16()):
-            return "fp32"
-        return chosen
+        return usable_cpu_path(getattr(self, "inference_choice_", None))
 
     def _load_encoder(self) -> None:
         """The frozen encoder ``model`` names (the bundled one by default)."""
@@ -164,12 +161,11 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
 
     def _choose_inference(self, validation) -> dict:
         if self.inference != "auto":
-            return {"chosen": self.inference, "reason": f"set by inference={self.inference!r}"}
+            return choice_set_by_user(self.inference)
         if validation is None:
             return {"chosen": "fp32", "reason": "no validation split to check int8 or bf16 on"}
         encoded = encode(self.tokenizer_, validation[0], self.max_length, "head")
-        paths = [p for p in CPU_PATHS if p != "bf16" or cpu_supports_bf16()]
-        return self._nets().choose(encoded, np.asarray(validation[1]), self._runtime(), paths,
+        return self._nets().choose(encoded, np.asarray(validation[1]), self._runtime(), cpu_paths(),
                                    predict=lambda out: self.logreg_.predict(out.numpy()), name="embed")
 
     def extra_record(self, test=None) -> dict:

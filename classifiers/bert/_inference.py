@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ._hub import quiet_transformers
+from ._runtime import cpu_supports_bf16
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,23 @@ CPU_PATHS = ("int8", "bf16", "fp32")
 #: ``inference="auto"`` uses int8 or bf16 only when its validation accuracy is at most
 #: this far below the fp32 model's (0.3 points).
 ACCURACY_TOLERANCE = 0.003
+
+
+def cpu_paths() -> list[str]:
+    """The CPU inference paths this machine runs natively (bf16 only with bf16 instructions)."""
+    return [p for p in CPU_PATHS if p != "bf16" or cpu_supports_bf16()]
+
+
+def usable_cpu_path(choice: dict | None) -> str:
+    """The CPU path an inference choice names when this CPU has it, else fp32 (a saved
+    choice may come from another machine, or from a GPU's ``"train"``)."""
+    chosen = (choice or {}).get("chosen")
+    return chosen if chosen in cpu_paths() else "fp32"
+
+
+def choice_set_by_user(path: str) -> dict:
+    """The inference choice of a classifier whose ``inference`` is set: nothing measured."""
+    return {"chosen": path, "reason": f"set by inference={path!r}"}
 
 
 class PooledClassifier(torch.nn.Module):

@@ -18,9 +18,20 @@ from . import _export
 from ._batching import DEFAULT_MAX_LENGTH, encode
 from ._checkpoint import checkpoint_path, fingerprint
 from ._hub import network_for_training
-from ._inference import CPU_PATHS, POOLINGS, InferenceNets, PooledClassifier, batch_size_of, fit_temperature, predict_logits
+from ._inference import (
+    CPU_PATHS,
+    POOLINGS,
+    InferenceNets,
+    PooledClassifier,
+    batch_size_of,
+    choice_set_by_user,
+    cpu_paths,
+    fit_temperature,
+    predict_logits,
+    usable_cpu_path,
+)
 from ._parallel import processes
-from ._runtime import DEVICES, PRECISIONS, Runtime, cpu_supports_bf16, resolve_device
+from ._runtime import DEVICES, PRECISIONS, Runtime, resolve_device
 from ._train import TrainingData, TrainSettings, train
 
 logger = logging.getLogger(__name__)
@@ -274,7 +285,7 @@ class BertClassifier(SentimentClassifier):
         self.history_ = state.history
         self.best_epoch_ = state.best_epoch
         if self.inference != "auto":  # set by the user: nothing to choose (and no time spent measuring)
-            self.inference_choice_ = {"chosen": self.inference, "reason": f"set by inference={self.inference!r}"}
+            self.inference_choice_ = choice_set_by_user(self.inference)
         else:
             self.inference_choice_ = self._choose_inference(data) if procs.is_main else None
         self.temperature_ = 1.0
@@ -309,8 +320,7 @@ class BertClassifier(SentimentClassifier):
         if data.val_encoded is None:
             logger.info("bert: no validation split to check faster precisions on; predicting in fp32")
             return {"chosen": "fp32", "reason": "no validation split to check int8 or bf16 on"}
-        paths = [p for p in CPU_PATHS if p != "bf16" or cpu_supports_bf16()]
-        return self._nets().choose(data.val_encoded, data.val_labels, self._runtime(), paths)
+        return self._nets().choose(data.val_encoded, data.val_labels, self._runtime(), cpu_paths())
 
     def _inference_path(self) -> str:
         if self.inference != "auto":
@@ -318,13 +328,9 @@ class BertClassifier(SentimentClassifier):
         # The choice was made on the machine that trained; a model loaded elsewhere keeps it
         # only where it runs: a CPU path needs a CPU (with bf16 for bf16), and on a CPU a
         # GPU's training precision becomes fp32.
-        choice = getattr(self, "inference_choice_", None)
-        chosen = choice["chosen"] if choice else None
         if self.device_ != "cpu":
             return "train"
-        if chosen not in CPU_PATHS or (chosen == "bf16" and not cpu_supports_bf16()):
-            return "fp32"
-        return chosen
+        return usable_cpu_path(getattr(self, "inference_choice_", None))
 
     def _nets(self) -> InferenceNets:
         if getattr(self, "_inference_nets", None) is None:
