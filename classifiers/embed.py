@@ -24,7 +24,7 @@ from dataset import atomic_write_text
 from ._persist import ModelFileError, skops_dump, skops_load
 from .base import SentimentClassifier
 from .bert._batching import DEFAULT_MAX_LENGTH, encode
-from .bert._hub import LOAD_ERRORS, bundled_model_path, check_no_remote_code, load_error_message, load_saved, quiet_transformers
+from .bert._hub import check_no_remote_code, load_pretrained, load_saved, quiet_transformers
 from .bert._inference import CPU_PATHS, InferenceNets, batch_size_of, choice_set_by_user, cpu_paths, predict_logits, usable_cpu_path
 from .bert._runtime import Runtime
 
@@ -48,20 +48,6 @@ class MeanPooledEncoder(torch.nn.Module):
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
         return torch.nn.functional.normalize(pooled, dim=-1)
-
-
-def _load_encoder(source: str | Path):
-    from transformers import AutoModel, AutoTokenizer
-
-    if Path(source).is_dir():
-        check_no_remote_code(Path(source))
-    with quiet_transformers():
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(source), trust_remote_code=False)
-            model = AutoModel.from_pretrained(str(source), use_safetensors=True, trust_remote_code=False)
-        except LOAD_ERRORS as exc:
-            raise ModelFileError(load_error_message(source, exc)) from None
-    return tokenizer, model.eval()
 
 
 class EmbeddingLogRegClassifier(SentimentClassifier):
@@ -149,7 +135,10 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
 
     def _load_encoder(self) -> None:
         """The frozen encoder ``model`` names (the bundled one by default)."""
-        self.tokenizer_, self.encoder_ = _load_encoder(self.model if self.model is not None else bundled_model_path())
+        from transformers import AutoModel
+
+        self.tokenizer_, encoder = load_pretrained(self.model, AutoModel)
+        self.encoder_ = encoder.eval()
         self._inference_nets = None
 
     def _fit(self, texts, y, validation, sample_weight):

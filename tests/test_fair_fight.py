@@ -354,8 +354,8 @@ def test_embed_tuning_encodes_once_and_its_scores_are_what_a_fit_gives(tiny, mon
     from ._helpers import FAST_PARAMS
 
     loads = []
-    real = embed_module._load_encoder
-    monkeypatch.setattr(embed_module, "_load_encoder", lambda source: loads.append(source) or real(source))
+    real = embed_module.load_pretrained
+    monkeypatch.setattr(embed_module, "load_pretrained", lambda *args: loads.append(args) or real(*args))
     train_x, train_y, val_x, val_y = tiny
     prototype = EmbeddingLogRegClassifier(**FAST_PARAMS["embed"], inference="fp32", random_state=0)
     chosen, record = tune("embed", prototype, (train_x, train_y), (val_x, val_y), budget_s=60)

@@ -109,8 +109,9 @@ def hub_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
 
 
-def load_pretrained(model: str | os.PathLike | None, **kwargs):
-    """Tokenizer and ``AutoModelForSequenceClassification`` (2 labels) for ``model``.
+def load_pretrained(model: str | os.PathLike | None, auto_class=None, **kwargs):
+    """Tokenizer and ``AutoModelForSequenceClassification`` (2 labels) for ``model``, or
+    ``auto_class`` (e.g. ``AutoModel`` for a frozen encoder) with ``kwargs`` only.
 
     ``None`` or an alias of all-MiniLM-L6-v2 loads the bundled checkpoint; an existing
     folder loads from disk; any other name tries the local Hugging Face cache first and
@@ -132,12 +133,14 @@ def load_pretrained(model: str | os.PathLike | None, **kwargs):
         raise ModelNotAvailableError(f"model folder {model} not found (or not a folder)")
     else:
         source, local = str(model), False
-    kwargs = {"num_labels": 2, "id2label": ID2LABEL, "label2id": {v: k for k, v in ID2LABEL.items()}, **kwargs}
+    if auto_class is None:
+        auto_class = AutoModelForSequenceClassification
+        kwargs = {"num_labels": 2, "id2label": ID2LABEL, "label2id": {v: k for k, v in ID2LABEL.items()}, **kwargs}
 
     def _load(local_only: bool):
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only, trust_remote_code=False)
-            net = AutoModelForSequenceClassification.from_pretrained(
+            net = auto_class.from_pretrained(
                 source, local_files_only=local_only, use_safetensors=True, trust_remote_code=False, **kwargs
             )
         except OSError:
