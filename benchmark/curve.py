@@ -35,6 +35,7 @@ from .output import RunLock, discard_if_unused, new_run_dir
 from .prepare import prepare_data
 from .runner import _make_all
 from .schema import RunFolderError
+from .stats import resample_indices
 
 logger = logging.getLogger(__name__)
 
@@ -227,13 +228,8 @@ def summarise(points: list[dict], y_test: np.ndarray, *, confidence: float = 0.9
 def _resampled_means(right: np.ndarray, chunk: int = 100) -> np.ndarray:
     """Per bootstrap resample of the test items (the same resamples for every call), the
     accuracy averaged over repeats; drawn in chunks, so memory stays ``chunk`` x n_test."""
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    n = right.shape[1]
-    means = []
-    for start in range(0, N_RESAMPLES, chunk):
-        idx = rng.integers(0, n, size=(min(chunk, N_RESAMPLES - start), n))
-        means.append(right[:, idx].mean(axis=2).mean(axis=0))
-    return np.concatenate(means)
+    return np.concatenate([right[:, idx].mean(axis=2).mean(axis=0)
+                           for idx in resample_indices(right.shape[1], N_RESAMPLES, BOOTSTRAP_SEED, chunk)])
 
 
 def findings(summary: dict, n_train: int) -> list[str]:

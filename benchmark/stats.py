@@ -71,6 +71,14 @@ def _metrics_of(t, p, proba):
     return out
 
 
+def resample_indices(n_items: int, n_resamples: int, seed: int, chunk: int = 200):
+    """Bootstrap resamples of ``n_items`` test items, ``chunk`` rows at a time (memory
+    ``chunk`` x ``n_items``); the seeded draws are the same whatever the chunk size."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, n_resamples, chunk):
+        yield rng.integers(0, n_items, size=(min(chunk, n_resamples - start), n_items))
+
+
 def bootstrap_ci(y_true, y_pred, proba_pos=None, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> dict:
     """Percentile bootstrap confidence intervals of accuracy and macro F1 (and, with
     ``proba_pos``, of ECE and the Brier score).
@@ -87,13 +95,10 @@ def bootstrap_ci(y_true, y_pred, proba_pos=None, *, n_resamples: int = 1000, con
     proba = None if proba_pos is None else np.asarray(proba_pos, dtype=float)
     if len(y_true) == 0:
         raise ValueError("cannot bootstrap an empty test set")
-    rng = np.random.default_rng(seed)
     out: dict = {"n_resamples": int(n_resamples), "confidence": confidence}
     tail = (1 - confidence) / 2 * 100
     samples: dict[str, list] = {}
-    # Chunks keep memory bounded for large test sets.
-    for start in range(0, n_resamples, 200):
-        idx = rng.integers(0, len(y_true), size=(min(200, n_resamples - start), len(y_true)))
+    for idx in resample_indices(len(y_true), n_resamples, seed):
         for name, values in _metrics_of(y_true[idx], y_pred[idx], None if proba is None else proba[idx]).items():
             samples.setdefault(name, []).append(values)
     for name, point in _metrics_of(y_true, y_pred, proba).items():
@@ -109,11 +114,7 @@ def paired_bootstrap_difference(y_true, pred_a, pred_b, *, n_resamples: int = 10
     right_a = np.asarray(pred_a) == np.asarray(y_true)
     right_b = np.asarray(pred_b) == np.asarray(y_true)
     diff = right_a.astype(float) - right_b.astype(float)
-    rng = np.random.default_rng(seed)
-    means = np.concatenate([
-        diff[rng.integers(0, len(diff), size=(min(200, n_resamples - s), len(diff)))].mean(axis=1)
-        for s in range(0, n_resamples, 200)
-    ])
+    means = np.concatenate([diff[idx].mean(axis=1) for idx in resample_indices(len(diff), n_resamples, seed)])
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return {"value": float(diff.mean()), "low": float(low), "high": float(high), "confidence": confidence}
