@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -36,9 +35,16 @@ def program_name() -> str:
     return "python -m benchmark" if name in ("__main__.py", "-m", "") else name
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as sentibench's one-line UsageError (exit 2, no usage block)."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def _verbosity_options() -> argparse.ArgumentParser:
     # SUPPRESS: a value given before the subcommand is not reset by the subparser's default.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     group = common.add_argument_group("logging")
     group.add_argument("-q", "--quiet", dest="log_level", action="store_const", const="WARNING", default=argparse.SUPPRESS,
                        help="only warnings, errors and results; no progress bars")
@@ -66,7 +72,7 @@ def add_data_arguments(parser: argparse.ArgumentParser, with_data: bool = True) 
         help="labels are star ratings: below this is negative, above is positive, equal is dropped (e.g. 3)",
     )
     group.add_argument(
-        "--label-map", nargs="+", metavar="CLASS=VALUES",
+        "--label-map", nargs="+", metavar="CLASS=VALUES", action=LabelMapAction,
         help="which label values are negative and which positive, e.g. --label-map negative=1,2 positive=4,5 "
         '(or a JSON object such as \'{"1": 0, "2": 0, "5": 1}\'); values left out are dropped and counted',
     )
@@ -86,7 +92,7 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, names: str) -> Non
     """What ``run`` and ``curve`` share: classifiers, data, split, hyperparameters, output."""
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--all", action="store_true", default=None, help=f"every classifier ({names}); the default")
-    which.add_argument("--classifiers", metavar="NAMES",
+    which.add_argument("--classifiers", metavar="NAMES", type=classifier_list,
                        help=f"comma-separated classifiers, from: {names}; or your own as MODULE:ATTR (a SentimentClassifier, "
                        "or a class or zero-argument callable giving a scikit-learn classifier over texts)")
     add_data_arguments(parser)
@@ -96,12 +102,13 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, names: str) -> Non
     parser.add_argument("--seed", type=int, help="seed of the sample, the split and the classifiers (default 42)")
     parser.add_argument("--output", help="folder that receives the run folder (default results/)")
     parser.add_argument(
-        "--set", action="append", metavar="NAME.PARAM=VALUE",
+        "--set", action="append", metavar="NAME.PARAM=VALUE", type=setting,
         help="override a hyperparameter, e.g. --set bow.C=0.5 --set bow.ngram_range=1,3 (repeatable); "
         "w2v.vectors may name gensim's pickle-based .kv vectors only here, on the command line "
         "(never in --config or a resumed run: unpickling can run code)",
     )
-    parser.add_argument("--config", metavar="FILE", help='JSON file of hyperparameters: {"bow": {"C": 0.5}, "w2v": {...}}')
+    parser.add_argument("--config", metavar="FILE", type=config_file,
+                        help='JSON file of hyperparameters: {"bow": {"C": 0.5}, "w2v": {...}}')
     parser.add_argument("--max-train-samples", type=int, metavar="N", help="BERT: train on a stratified sample of N training reviews")
     parser.add_argument("--eval-every", type=int, metavar="STEPS",
                         help="BERT: also evaluate (and keep the best weights) every STEPS steps")
@@ -110,7 +117,7 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, names: str) -> Non
 def build_parser() -> argparse.ArgumentParser:
     common = _verbosity_options()
     names = ", ".join(REGISTRY)
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=program_name(), parents=[common],
         description="Compare sentiment classifiers on your reviews: accuracy, training time, latency.",
     )
@@ -127,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue an interrupted run with its own saved data and settings (no other run option may be given): "
         "finished classifiers are kept, BERT restarts after its last epoch; changed data is refused",
     )
-    run.add_argument("--seeds", metavar="LIST",
+    run.add_argument("--seeds", metavar="LIST", type=seed_list,
                      help="comma-separated seeds: repeat the whole comparison per seed and report mean and standard deviation")
     add_budget_arguments(run)
     run.add_argument("--tune", action="store_true", default=None,
@@ -138,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     curve = sub.add_parser("curve", parents=[common], help="accuracy against training-set size (learning curves)")
     add_experiment_arguments(curve, names)
-    curve.add_argument("--sizes", metavar="LIST",
+    curve.add_argument("--sizes", metavar="LIST", type=size_list,
                        help="comma-separated training-set sizes (default: 100, doubling, up to the whole training part)")
     curve.add_argument("--repeats", type=int,
                        help="samples drawn per size below the whole training part (default 3); mean, spread and CI are reported")
@@ -150,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = sub.add_parser("predict", parents=[common], help="label new reviews with the models saved by 'run --save-models'")
     predict.add_argument("--run", required=True, metavar="RUN_DIR", help="run folder holding models/")
-    predict.add_argument("--classifiers", metavar="NAMES", help="comma-separated subset of the saved classifiers")
+    predict.add_argument("--classifiers", metavar="NAMES", type=classifier_list, help="comma-separated subset of the saved classifiers")
     predict.add_argument("--file", help="text file with one review per line")
     predict.add_argument("--json", action="store_true", help="print JSON (one object per review) instead of a table")
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to classify (default: --file, else stdin)")
@@ -199,7 +206,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-# -- values ------------------------------------------------------------------------------
+# -- values: argparse ``type=`` callables and actions ------------------------------------
+# Each turns one command-line string into the value RunConfig takes, or raises
+# ArgumentTypeError, which the parser reports as one line (see _Parser.error).
 
 
 def parse_value(text: str):
@@ -214,18 +223,21 @@ def parse_value(text: str):
     return text
 
 
-def parse_overrides(config_file: str | None, settings: list[str]) -> dict[str, dict]:
-    """Merge a JSON config file ``{"bow": {"C": 0.5}}`` and ``--set bow.C=0.5`` items."""
-    params: dict[str, dict] = {}
-    if config_file:
-        params = {k: dict(v) for k, v in read_json_file(config_file, "config file").items()}
-    for item in settings:
-        key, sep, value = item.partition("=")
-        name, dot, param = key.partition(".")
-        if not (sep and dot and name and param):
-            raise UsageError(f"--set expects CLASSIFIER.PARAM=VALUE (e.g. bow.C=0.5), got {item!r}")
-        params.setdefault(name, {})[param] = parse_value(value)
-    return params
+def setting(item: str) -> tuple[str, str, object]:
+    """``--set bow.C=0.5`` -> ``("bow", "C", 0.5)``."""
+    key, sep, value = item.partition("=")
+    name, dot, param = key.partition(".")
+    if not (sep and dot and name and param):
+        raise argparse.ArgumentTypeError(f"expects CLASSIFIER.PARAM=VALUE (e.g. bow.C=0.5), got {item!r}")
+    return name, param, parse_value(value)
+
+
+def config_file(path_text: str) -> dict[str, dict]:
+    """``--config FILE``: a JSON object of classifier name -> hyperparameters."""
+    try:
+        return read_json_file(path_text, "config file")
+    except UsageError as exc:  # argparse reports a ValueError as "invalid value" only
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def read_json_file(path_text: str, what: str) -> dict:
@@ -243,26 +255,40 @@ def read_json_file(path_text: str, what: str) -> dict:
     return loaded
 
 
-def parse_classifier_list(text: str, option: str = "--classifiers") -> list[str]:
+def classifier_list(text: str) -> list[str]:
+    """``--classifiers bow,w2v`` -> ``["bow", "w2v"]`` (names checked by RunConfig)."""
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        raise UsageError(f"{option} is empty; name at least one of: {', '.join(REGISTRY)}")
-    unknown = [n for n in names if not REGISTRY.accepts(n)]
-    if unknown:
-        raise UsageError(
-            f"unknown classifier(s) {', '.join(unknown)}; choose from: {', '.join(REGISTRY)}, "
-            "or give your own as MODULE:ATTR"
-        )
+        raise argparse.ArgumentTypeError(f"is empty; name at least one of: {', '.join(REGISTRY)}")
     return list(dict.fromkeys(names))
 
 
-def parse_label_map(items: list[str] | None) -> dict[str, int] | None:
-    """``negative=1,2 positive=4,5`` (or one JSON object) -> ``{"1": 0, "2": 0, "4": 1, "5": 1}``."""
-    if not items:
-        return None
-    text = " ".join(items).strip()
-    classes = {"negative": 0, "neg": 0, "0": 0, "positive": 1, "pos": 1, "1": 1}
-    if text.startswith("{"):
+class LabelMapAction(argparse.Action):
+    """``--label-map negative=1,2 positive=4,5`` (or one JSON object) ->
+    ``{"1": 0, "2": 0, "4": 1, "5": 1}``."""
+
+    _CLASSES = {"negative": 0, "neg": 0, "0": 0, "positive": 1, "pos": 1, "1": 1}
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, self.parse(values))
+
+    @classmethod
+    def parse(cls, items: list[str] | None) -> dict[str, int] | None:
+        if not items:
+            return None
+        text = " ".join(items).strip()
+        pairs = cls._json_pairs(text) if text.startswith("{") else cls._group_pairs(text)
+        mapping: dict[str, int] = {}
+        for value, cls_ in pairs:
+            if mapping.get(value, cls_) != cls_:
+                raise UsageError(f"--label-map puts the label {value!r} in both classes")
+            mapping[value] = cls_
+        if set(mapping.values()) != {0, 1}:
+            raise UsageError("--label-map must name at least one negative and one positive label value")
+        return mapping
+
+    @classmethod
+    def _json_pairs(cls, text: str) -> list[tuple[str, int]]:
         try:
             loaded = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -270,54 +296,48 @@ def parse_label_map(items: list[str] | None) -> dict[str, int] | None:
         pairs = []
         for key, value in (loaded.items() if isinstance(loaded, dict) else []):
             if str(key).lower() in ("negative", "positive") and isinstance(value, list):
-                pairs += [(str(v), classes[str(key).lower()]) for v in value]
+                pairs += [(str(v), cls._CLASSES[str(key).lower()]) for v in value]
             elif value in (0, 1) and not isinstance(value, bool):
                 pairs.append((str(key), int(value)))
             else:
                 raise UsageError(f"--label-map: {key!r} maps to {value!r}; map label values to 0 (negative) or 1 (positive)")
-    else:
+        return pairs
+
+    @classmethod
+    def _group_pairs(cls, text: str) -> list[tuple[str, int]]:
         pairs = []
         for item in text.split():
             name, sep, values = item.partition("=")
-            if not sep or name.lower() not in classes or not values.strip(","):
+            if not sep or name.lower() not in cls._CLASSES or not values.strip(","):
                 raise UsageError(f"--label-map expects negative=VALUES positive=VALUES (e.g. negative=1,2 positive=4,5), got {item!r}")
-            pairs += [(v.strip(), classes[name.lower()]) for v in values.split(",") if v.strip()]
-    mapping: dict[str, int] = {}
-    for value, cls in pairs:
-        if mapping.get(value, cls) != cls:
-            raise UsageError(f"--label-map puts the label {value!r} in both classes")
-        mapping[value] = cls
-    if set(mapping.values()) != {0, 1}:
-        raise UsageError("--label-map must name at least one negative and one positive label value")
-    return mapping
+            pairs += [(v.strip(), cls._CLASSES[name.lower()]) for v in values.split(",") if v.strip()]
+        return pairs
 
 
-def parse_seeds(text: str) -> list[int]:
+def seed_list(text: str) -> list[int]:
+    """``--seeds 1,2,3``: at least two different seeds NumPy accepts."""
     try:
         seeds = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise UsageError(f"--seeds expects comma-separated integers such as 1,2,3; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expects comma-separated integers such as 1,2,3; got {text!r}") from None
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
-        raise UsageError(f"--seeds needs at least two different seeds, got {text!r}")
+        raise argparse.ArgumentTypeError(f"needs at least two different seeds, got {text!r}")
     if min(seeds) < 0 or max(seeds) > 2**32 - 1:
-        raise UsageError(f"--seeds must be integers from 0 to 4294967295, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be integers from 0 to 4294967295, got {text!r}")
     return seeds
 
 
-def parse_sizes(text: str) -> list[int]:
+def size_list(text: str) -> list[int]:
+    """``--sizes 250,500,1000``: training-set sizes, sorted, each once."""
     try:
         sizes = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:
-        raise UsageError(f"--sizes expects comma-separated integers such as 250,500,1000; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expects comma-separated integers such as 250,500,1000; got {text!r}") from None
     if not sizes:
-        raise UsageError("--sizes is empty; give training-set sizes such as 250,500,1000")
+        raise argparse.ArgumentTypeError("is empty; give training-set sizes such as 250,500,1000")
     return sizes
 
 
 def given_run_options(args: argparse.Namespace) -> list[str]:
     """The ``run`` options the user typed (those that do not keep their ``None`` default)."""
     return [flag for flag, dest in RUN_OPTIONS.items() if getattr(args, dest, None) is not None]
-
-
-def environ_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")

@@ -1,14 +1,46 @@
-"""``RunConfig``: everything that defines a benchmark run, saved in every ``results.json``."""
+"""What defines a run, in one place: its fields, their defaults and their rules.
+
+``RunConfig`` checks itself when it is made (``__post_init__`` calls :meth:`RunConfig.validate`),
+so a config built in code, read from ``--config``, typed on the command line or restored from a
+run folder fails with the same one-line :class:`~dataset.UsageError`. The command line only
+parses; :meth:`RunConfig.from_cli` applies the options that were given on top of these defaults.
+Progress bars and log levels are not part of a run: they are passed to the runner separately and
+never change what a run computes, its digest or its folder name.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
+import logging
+import math
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 
 from classifiers import REGISTRY
 from dataset import UsageError
+
+logger = logging.getLogger("benchmark")
+
+#: Largest seed NumPy and scikit-learn accept.
+MAX_SEED = 2**32 - 1
+#: Run options that set one hyperparameter of every classifier in the run that has it.
+SHORTCUTS = ("max_train_samples", "eval_every")
+#: Keys older sentibench versions saved in a run's config that no longer define a run.
+_RETIRED_KEYS = ("verbose",)
+
+
+def available_classifiers() -> list[str]:
+    """Every registered classifier whose packages are installed; the others are left out with a warning."""
+    names = []
+    for name in REGISTRY:
+        extra = REGISTRY.missing_extra(name) if REGISTRY.is_builtin(name) else None
+        if extra is None:
+            names.append(name)
+        else:
+            logger.warning("leaving out %s: it needs pip install 'sentibench[%s]'", name, extra)
+    return names
 
 
 @dataclass
@@ -24,7 +56,7 @@ class RunConfig:
     dedupe: bool = False  # drop repeated texts (after whitespace normalisation) before splitting
     sample_size: int | None = None  # draw a stratified sample of this many reviews first
     seed: int = 42  # split, sample and every classifier's random state
-    classifiers: list[str] = field(default_factory=lambda: list(REGISTRY))  # registry names, in run order
+    classifiers: list[str] = field(default_factory=available_classifiers)  # registry names or MODULE:ATTR, in run order
     params: dict[str, dict] = field(default_factory=dict)  # per-classifier hyperparameter overrides
     output: str = "results"  # parent folder of the run folder
     latency_calls: int = 100  # timed single-review calls per classifier
@@ -35,52 +67,168 @@ class RunConfig:
     max_model_mb: float | None = None  # budget: model size on disk
     cpu_hour_price: float | None = None  # price of a core-hour, for the cost of a million reviews
     tune: bool = False  # search each classifier's main hyperparameters on the validation split first
-    tune_budget_min: float = 10.0  # minutes each classifier's search may take
-    verbose: bool = True  # progress bars
+    tune_budget_min: float | None = None  # minutes each classifier's search may take (None: 10 with tune)
+
+    def __post_init__(self):
+        self.validate()
+
+    # -- rules ----------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check every range and every rule between fields; a one-line UsageError names the option."""
+        self._check_types()
+        if self.data is not None and not self.data.strip():
+            raise UsageError("--data is empty; pass a review file (or leave --data out for the default data)")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UsageError(f"--seed must be an integer from 0 to {MAX_SEED}, got {self.seed}")
+        if self.sample_size is not None and self.sample_size < 10:
+            raise UsageError(f"--sample-size must be at least 10, got {self.sample_size}")
+        if self.latency_calls < 1:
+            raise UsageError(f"--latency-calls must be at least 1, got {self.latency_calls}")
+        if self.latency_warmup < 0:
+            raise UsageError(f"latency_warmup must be 0 or more, got {self.latency_warmup}")
+        for name in ("max_latency_ms", "max_train_s", "max_model_mb", "cpu_hour_price", "tune_budget_min"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise UsageError(f"--{name.replace('_', '-')} must be a positive finite number, got {value}")
+        if self.tune_budget_min is not None and not self.tune:
+            raise UsageError("--tune-budget-min applies to --tune; add --tune")
+        if self.star_threshold is not None and self.label_map is not None:
+            raise UsageError("--star-threshold and --label-map both say how to read the labels; give one of them")
+        if not self.classifiers:
+            raise UsageError(f"no classifier to run; name at least one of: {', '.join(REGISTRY)}")
+        unknown = [n for n in self.classifiers if not REGISTRY.accepts(n)]
+        if unknown:
+            raise UsageError(
+                f"unknown classifier(s) {', '.join(unknown)}; choose from: {', '.join(REGISTRY)}, or give your own as MODULE:ATTR"
+            )
+        if len(set(self.classifiers)) != len(self.classifiers):
+            raise UsageError(f"a classifier is named twice: {', '.join(self.classifiers)}")
+        extra = sorted(set(self.params) - set(self.classifiers))
+        if extra:
+            raise UsageError(f"hyperparameters given for {', '.join(extra)}, which this run does not include")
+
+    def _check_types(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        wrong = [f.name for f in fields(self) if not _fits(getattr(self, f.name), hints[f.name])]
+        if wrong:
+            raise UsageError(f"malformed {', '.join(f'{n} ({getattr(self, n)!r:.40})' for n in wrong)}")
+
+    # -- derived values -------------------------------------------------------------------
+
+    @property
+    def tune_budget_s(self) -> float:
+        return (10.0 if self.tune_budget_min is None else self.tune_budget_min) * 60
 
     def budgets(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in ("max_latency_ms", "max_train_s", "max_model_mb") if getattr(self, k) is not None}
 
     def digest(self) -> str:
         """Short hash of what determines the results (not where they go)."""
-        key = {k: v for k, v in asdict(self).items() if k not in ("output", "verbose", "save_models")}
+        key = {k: v for k, v in asdict(self).items() if k not in ("output", "save_models")}
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
+    # -- sources --------------------------------------------------------------------------
+
     @classmethod
-    def from_saved(cls, saved: object, where: str) -> RunConfig:
-        """The config stored in a run folder, checked (a one-line error when it is not one)."""
+    def cli_fields(cls) -> list[str]:
+        """Fields the command line sets directly (``--NAME``), besides classifiers and params."""
+        return [f.name for f in fields(cls) if f.name not in ("classifiers", "params", "latency_warmup")]
+
+    @classmethod
+    def from_cli(cls, args, **extra):
+        """The config of the options given on the command line; the rest keeps its default.
+
+        ``args`` is the parsed namespace: an option left out is ``None`` there. ``--config``
+        and ``--set`` give ``params``; the shortcuts (``--max-train-samples``...) set that
+        hyperparameter of every classifier in the run that has it.
+        """
+        values = {name: getattr(args, name) for name in cls.cli_fields() if getattr(args, name, None) is not None}
+        values.update(extra)
+        if getattr(args, "classifiers", None) is not None:
+            values["classifiers"] = args.classifiers
+        params = {name: dict(p) for name, p in (getattr(args, "config", None) or {}).items()}
+        for name, param, value in getattr(args, "set", None) or []:
+            params.setdefault(name, {})[param] = value
+        classifiers = values.get("classifiers") or available_classifiers()
+        values["classifiers"] = classifiers
+        for shortcut in SHORTCUTS:
+            value = getattr(args, shortcut, None)
+            if value is None:
+                continue
+            if value < 1:
+                raise UsageError(f"--{shortcut.replace('_', '-')} must be at least 1, got {value}")
+            targets = [n for n in classifiers if REGISTRY.is_builtin(n) and shortcut in REGISTRY[n]().get_params()]
+            if not targets:
+                raise UsageError(
+                    f"--{shortcut.replace('_', '-')} sets the {shortcut} hyperparameter, which none of "
+                    f"{', '.join(classifiers)} has"
+                )
+            for name in targets:
+                params.setdefault(name, {})[shortcut] = value
+        values["params"] = params
+        return cls(**values)
+
+    @classmethod
+    def from_saved(cls, saved: object, where: str):
+        """The config stored in a run folder, checked as any other (a one-line error when it is not one).
+
+        A run folder is data: it may name built-in classifiers and installed plugins, never
+        code to import (a ``MODULE:ATTR`` spec would run whatever module it names).
+        """
+        if not isinstance(saved, dict):
+            raise UsageError(f"{where} holds no usable run config (not an object)")
+        saved = {k: v for k, v in saved.items() if k not in _RETIRED_KEYS}
         known = {f.name for f in fields(cls)}
-        if not isinstance(saved, dict) or not set(saved) <= known:
-            unknown = sorted(set(saved) - known) if isinstance(saved, dict) else []
-            raise UsageError(f"{where} holds no usable run config" + (f" (unknown keys {unknown})" if unknown else ""))
-        cfg = cls(**saved)
-        if not (isinstance(cfg.classifiers, list) and all(isinstance(n, str) for n in cfg.classifiers)
-                and isinstance(cfg.params, dict) and all(isinstance(v, dict) for v in cfg.params.values())):
-            raise UsageError(f"{where} holds no usable run config (classifiers and params malformed)")
-        wrong = [f.name for f in fields(cls) if not _has_type(getattr(cfg, f.name), f.type)]
-        if wrong:
-            raise UsageError(f"{where} holds no usable run config (malformed {', '.join(wrong)})")
-        # A run folder is data: it may name built-in classifiers and installed plugins, never
-        # code to import (a MODULE:ATTR spec would run whatever module it names).
-        foreign = [n for n in cfg.classifiers if n not in REGISTRY]
-        if foreign:
-            raise UsageError(
-                f"{where} names the classifier(s) {', '.join(map(repr, foreign))}, which are neither built in nor "
-                "installed plugins; sentibench does not import code named in a run folder: start a new run "
-                "that names them on the command line"
-            )
-        return cfg
+        unknown = sorted(set(saved) - known)
+        if unknown:
+            raise UsageError(f"{where} holds no usable run config (unknown keys {unknown})")
+        classifiers = saved.get("classifiers")
+        if isinstance(classifiers, list):
+            foreign = [n for n in classifiers if isinstance(n, str) and n not in REGISTRY]
+            if foreign:
+                raise UsageError(
+                    f"{where} names the classifier(s) {', '.join(map(repr, foreign))}, which are neither built in nor "
+                    "installed plugins; sentibench does not import code named in a run folder: start a new run "
+                    "that names them on the command line"
+                )
+        try:
+            return cls(**saved)
+        except UsageError as exc:
+            raise UsageError(f"{where} holds no usable run config ({exc})") from None
 
 
-#: What each annotated field of the configs may hold when read back from a file.
-_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "dict": (dict,), "list": (list,), "None": (type(None),)}
+@dataclass
+class CurveConfig(RunConfig):
+    """A run's config plus the training-set sizes and the number of repeats of a learning curve."""
+
+    sizes: list[int] | None = None  # None: 100, doubling, up to the whole training part
+    repeats: int = 3  # samples per size below the whole training part
+
+    def validate(self) -> None:
+        super().validate()
+        if self.repeats < 1:
+            raise UsageError(f"--repeats must be at least 1, got {self.repeats}")
+        if self.sizes is not None and (not self.sizes or min(self.sizes) < 10):
+            raise UsageError(f"--sizes must be training-set sizes of at least 10, got {self.sizes}")
 
 
-def _has_type(value, annotation: str) -> bool:
-    """Whether ``value`` (read from JSON) fits a field annotated ``annotation`` (a string,
-    as ``from __future__ import annotations`` leaves it): ``int | None``, ``dict[str, int]``..."""
-    outer = re.sub(r"\[[^\]]*\]", "", annotation)  # dict[str, int | None] | None -> dict | None
-    allowed = tuple(t for part in outer.split("|") for t in _TYPES[part.strip()])
-    if isinstance(value, bool) and bool not in allowed:
-        return False  # JSON true is not a seed
-    return isinstance(value, allowed)
+def _fits(value, hint) -> bool:
+    """Whether ``value`` (from code or JSON) fits the field type ``hint``: ``int | None``,
+    ``dict[str, dict]``, ``list[str]``...; ``True`` is not an int here, an int is a float."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arm) for arm in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if isinstance(value, bool):
+        return hint is bool
+    if hint is float:
+        return isinstance(value, (int, float))
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_fits(v, item) for v in value)
+    if origin is dict:
+        key, item = typing.get_args(hint)
+        return isinstance(value, dict) and all(_fits(k, key) and _fits(v, item) for k, v in value.items())
+    return isinstance(value, hint)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,31 +27,20 @@ from tqdm.auto import tqdm
 
 from dataset import SentibenchError, UsageError, atomic_write_text, md_literal
 
-from . import output
-from .config import RunConfig
+from .config import CurveConfig
 from .environment import environment
-from .measure import BOOTSTRAP_SEED, N_RESAMPLES
-from .output import RunLock, discard_if_unused, new_run_dir
+from .lineup import build_classifiers
 from .prepare import prepare_data
-from .runner import _make_all
-from .schema import RunFolderError
-from .stats import resample_indices
+from .rundir import RunLock, discard_if_unused, new_run_dir, write_json
+from .schema import CURVE_FILE, CurvePoint, LearningCurve, RunFolderError
+from .stats import BOOTSTRAP_SEED, N_RESAMPLES, resample_indices
 
 logger = logging.getLogger(__name__)
 
-CURVE_FILE = "learning_curve.json"
 #: Smallest default training-set size; sizes then double up to the whole training part.
 FIRST_SIZE = 100
 #: A classifier "gains little" past the size from which the largest size adds less than this.
 PLATEAU = 0.01
-
-
-@dataclass
-class CurveConfig(RunConfig):
-    """A run's config plus the training-set sizes and the number of repeats."""
-
-    sizes: list[int] | None = None  # None: FIRST_SIZE, doubling, up to the whole training part
-    repeats: int = 3  # samples per size below the whole training part
 
 
 def default_sizes(n_train: int) -> list[int]:
@@ -79,11 +68,13 @@ def nested_order(labels: np.ndarray, seed: int) -> np.ndarray:
     return np.argsort(keys, kind="stable")
 
 
-def _bits(pred: np.ndarray) -> str:
+def encode_predictions(pred: np.ndarray) -> str:
+    """Test predictions (class positions 0-9) as one digit per review: compact in JSON."""
     return "".join("1" if v else "0" for v in np.asarray(pred).astype(int))
 
 
-def _unbits(text: str) -> np.ndarray:
+def decode_predictions(text: str) -> np.ndarray:
+    """The inverse of :func:`encode_predictions`."""
     return np.frombuffer(text.encode("ascii"), dtype=np.uint8) - ord("0")
 
 
@@ -98,10 +89,12 @@ def _plan(cfg: CurveConfig, n_train: int) -> list[tuple[int, int, str]]:
     return [(size, r, name) for size in sizes for r in range(cfg.repeats if size < n_train else 1) for name in cfg.classifiers]
 
 
-def run_curve(cfg: CurveConfig | None, resume: Path | None = None, *, trusted_files=frozenset()) -> tuple[Path, dict]:
+def run_curve(cfg: CurveConfig | None, resume: Path | None = None, *, trusted_files=frozenset(),
+              progress: bool = False) -> tuple[Path, LearningCurve]:
     """Measure the learning curves described by ``cfg`` (or continue ``resume``).
 
-    ``trusted_files``: pickle-based files the user named on the command line, as for ``run``.
+    ``trusted_files``: files the user named on the command line, as for ``run``;
+    ``progress``: progress bars.
     """
     if resume is not None:
         run_dir = Path(resume)
@@ -110,17 +103,17 @@ def run_curve(cfg: CurveConfig | None, resume: Path | None = None, *, trusted_fi
         with RunLock(run_dir):
             curve = _load_curve(run_dir)
             cfg = CurveConfig.from_saved(curve["config"], str(run_dir / CURVE_FILE))
-            return _measure(cfg, _make_all(cfg, frozenset()), run_dir, curve)
-    prototypes = _make_all(cfg, trusted_files)  # checked before data is loaded or a folder made
+            return _measure(cfg, build_classifiers(cfg, progress=progress), run_dir, curve, progress)
+    prototypes = build_classifiers(cfg, trusted_files=trusted_files, progress=progress)  # before data or folder
     run_dir = new_run_dir(cfg.output, cfg.digest(), suffix="-curve")
     try:
         with RunLock(run_dir):
-            return _measure(cfg, prototypes, run_dir, None)
+            return _measure(cfg, prototypes, run_dir, None, progress)
     finally:
         discard_if_unused(run_dir)  # e.g. the data could not be read: no empty folder left
 
 
-def _load_curve(run_dir: Path) -> dict:
+def _load_curve(run_dir: Path) -> LearningCurve:
     import json
 
     path = run_dir / CURVE_FILE
@@ -136,7 +129,8 @@ def _load_curve(run_dir: Path) -> dict:
     return curve
 
 
-def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: dict | None) -> tuple[Path, dict]:
+def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningCurve | None,
+             progress: bool) -> tuple[Path, LearningCurve]:
     split, data_info = prepare_data(cfg)
     manifest = split.manifest()
     if curve is None:
@@ -151,10 +145,10 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: dict | No
     orders = {r: nested_order(train_labels, cfg.seed + r) for r in range(cfg.repeats)}
     validation = (split.texts("validation"), split.labels("validation"))
     test_texts, test_y = split.texts("test"), split.labels("test")
-    output.write_json(run_dir / CURVE_FILE, curve)
+    write_json(run_dir / CURVE_FILE, curve)
     logger.info("learning curve: %d fits (%d done), sizes %s", len(plan), len(done), sorted({s for s, _, _ in plan}))
     rate: dict[str, list[float]] = {}  # classifier -> seconds per training review, of the fits so far
-    bar = tqdm(todo, desc="learning curve fits", disable=not cfg.verbose, leave=False)
+    bar = tqdm(todo, desc="learning curve fits", disable=not progress, leave=False)
     try:
         for k, (size, repeat, name) in enumerate(bar, 1):
             rows = split.train[orders[repeat][:size]]
@@ -165,30 +159,31 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: dict | No
                 clf.fit(texts, split.data.labels[rows], validation=validation)
             except SentibenchError:
                 curve["status"] = f"failed: {name} on {size}"
-                output.write_json(run_dir / CURVE_FILE, curve)
+                write_json(run_dir / CURVE_FILE, curve)
                 raise
             train_time = time.perf_counter() - fit_start
             pred = np.asarray(clf.predict(test_texts))
-            curve["points"].append({
+            point: CurvePoint = {
                 "classifier": name, "train_size": size, "repeat": repeat,
                 "accuracy": float(accuracy_score(test_y, pred)), "f1_macro": float(f1_score(test_y, pred, average="macro")),
-                "train_time_s": train_time, "test_predictions": _bits(pred),
-            })
-            output.write_json(run_dir / CURVE_FILE, curve)
+                "train_time_s": train_time, "test_predictions": encode_predictions(pred),
+            }
+            curve["points"].append(point)
+            write_json(run_dir / CURVE_FILE, curve)
             rate.setdefault(name, []).append((time.perf_counter() - fit_start) / size)
             left = _time_left(todo[k:], rate)
             bar.set_postfix(left=f"{left:.0f} s", refresh=False)
-            if not cfg.verbose:
+            if not progress:
                 logger.info("fit %d of %d: %s on %d reviews (repeat %d), accuracy %.4f; about %.0f s left",
                             k, len(todo), name, size, repeat + 1, curve["points"][-1]["accuracy"], left)
     except KeyboardInterrupt:
         curve["status"] = "interrupted"
-        output.write_json(run_dir / CURVE_FILE, curve)
+        write_json(run_dir / CURVE_FILE, curve)
         raise
     curve["status"] = "complete"
     curve["summary"] = summarise(curve["points"], test_y)
     curve["findings"] = findings(curve["summary"], len(split.train))
-    output.write_json(run_dir / CURVE_FILE, curve)
+    write_json(run_dir / CURVE_FILE, curve)
     write_curve_files(run_dir, curve)
     return run_dir, curve
 
@@ -210,7 +205,7 @@ def summarise(points: list[dict], y_test: np.ndarray, *, confidence: float = 0.9
         for size in sorted({p["train_size"] for p in points if p["classifier"] == name}):
             group = [p for p in points if p["classifier"] == name and p["train_size"] == size]
             acc = np.array([p["accuracy"] for p in group])
-            right = np.stack([_unbits(p["test_predictions"]) == y_test for p in group])  # (repeats, n_test)
+            right = np.stack([decode_predictions(p["test_predictions"]) == y_test for p in group])  # (repeats, n_test)
             means = _resampled_means(right)
             low, high = np.percentile(means, [(1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100])
             rows.append({
@@ -275,7 +270,7 @@ def write_curve_files(run_dir: Path, curve: dict) -> None:
     """``learning_curve.csv``, ``learning_curve.png`` and ``report.md`` from the finished curve."""
     import pandas as pd
 
-    from . import plots
+    from .report import plots
 
     rows = [{"classifier": name, **{k: v for k, v in r.items() if k != "accuracy_ci"},
              "accuracy_ci_low": r["accuracy_ci"][0], "accuracy_ci_high": r["accuracy_ci"][1]}

@@ -48,19 +48,14 @@ def describe(data: ReviewData, *, max_tokenized: int = MAX_TOKENIZED, seed: int 
 
 def _token_lengths(data: ReviewData, max_tokenized: int, seed: int):
     """BERT token counts of a seeded sample, or ``(None, None)`` without the bert extra."""
-    from classifiers import REGISTRY, MissingExtraError
+    from classifiers.encoder.batching import DEFAULT_MAX_LENGTH
+    from classifiers.encoder.hub import bundled_tokenizer
 
-    try:
-        REGISTRY["bert"]
-    except MissingExtraError:
+    tokenizer = bundled_tokenizer()
+    if tokenizer is None:
         return None, None
-    from transformers import AutoTokenizer
-
-    from classifiers.bert import DEFAULT_MAX_LENGTH, bundled_model_path
-
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(len(data), size=min(max_tokenized, len(data)), replace=False))
-    tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path()))
     tokens = np.array([len(ids) for ids in tokenizer([data.texts[i] for i in sample], verbose=False)["input_ids"]])
     return tokens, DEFAULT_MAX_LENGTH
 
@@ -102,7 +97,7 @@ def format_info(info: dict) -> str:
 
 def length_histogram(info: dict, path: Path) -> Path:
     """Histograms of review length in words and in BERT tokens, with the truncation length marked."""
-    from . import plots
+    from .report import plots
 
     tokens = info["tokens"]
     try:

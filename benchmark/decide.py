@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stats import mcnemar_exact, paired_bootstrap_difference
+from .schema import accuracy, latency_p50_ms, model_size_mb, train_time_s
+from .stats import SIGNIFICANCE, mcnemar_exact, paired_bootstrap_difference
 from .timing import format_ms
 
 #: Budget name -> (what it limits, getter of a record, unit).
 BUDGETS = {
-    "max_latency_ms": ("single-review latency", lambda r: r["inference"]["latency_p50_ms"], "ms"),
-    "max_train_s": ("training time", lambda r: r["train_time_s"], "s"),
-    "max_model_mb": ("model size", lambda r: r.get("model_size_mb"), "MB"),
+    "max_latency_ms": ("single-review latency", latency_p50_ms, "ms"),
+    "max_train_s": ("training time", train_time_s, "s"),
+    "max_model_mb": ("model size", model_size_mb, "MB"),
 }
-SIGNIFICANCE = 0.05
 
 
 def pareto_front(records: dict, cost) -> list[str]:
@@ -28,10 +28,10 @@ def pareto_front(records: dict, cost) -> list[str]:
     names = list(records)
     front = []
     for a in names:
-        acc_a, cost_a = records[a]["metrics"]["accuracy"], cost(records[a])
+        acc_a, cost_a = accuracy(records[a]), cost(records[a])
         dominated = any(
-            records[b]["metrics"]["accuracy"] >= acc_a and cost(records[b]) <= cost_a
-            and (records[b]["metrics"]["accuracy"] > acc_a or cost(records[b]) < cost_a)
+            accuracy(records[b]) >= acc_a and cost(records[b]) <= cost_a
+            and (accuracy(records[b]) > acc_a or cost(records[b]) < cost_a)
             for b in names if b != a
         )
         if not dominated:
@@ -41,26 +41,12 @@ def pareto_front(records: dict, cost) -> list[str]:
 
 def frontiers(records: dict) -> dict:
     """``latency``: accuracy against single-review p50; ``train_time``: against training time."""
-    return {
-        "latency": pareto_front(records, lambda r: r["inference"]["latency_p50_ms"]),
-        "train_time": pareto_front(records, lambda r: r["train_time_s"]),
-    }
-
-
-def cost_per_million(inference: dict, n_test: int, cpu_hour_price: float | None = None) -> dict:
-    """Core-seconds (CPU time of every thread) to classify a million reviews, from the
-    whole-test-set prediction, and the price at ``cpu_hour_price`` per core-hour."""
-    cpu_s = inference.get("test_cpu_s")
-    if cpu_s is None or not n_test:
-        return {"core_s_per_million": None, "price_per_million": None}
-    core_s = cpu_s / n_test * 1e6
-    price = None if cpu_hour_price is None else core_s / 3600 * cpu_hour_price
-    return {"core_s_per_million": core_s, "price_per_million": price}
+    return {"latency": pareto_front(records, latency_p50_ms), "train_time": pareto_front(records, train_time_s)}
 
 
 def _cheaper(records: dict, a: str, b: str) -> str:
     """The one that costs less to serve (single-review latency), then to train."""
-    key = lambda n: (records[n]["inference"]["latency_p50_ms"], records[n]["train_time_s"])  # noqa: E731
+    key = lambda n: (latency_p50_ms(records[n]), train_time_s(records[n]))  # noqa: E731
     return a if key(a) <= key(b) else b
 
 
@@ -115,69 +101,90 @@ def recommend(records: dict, y_true, predictions: dict[str, np.ndarray], budgets
         classifier whose budgeted cost is unknown (``budget_unknown``) is never counted
         within that budget, and the reason says so.
     """
-    answer = _recommend(records, y_true, predictions, budgets, seed=seed)
-    unknown = answer.get("budget_unknown", {})
-    if unknown and not answer["reason"].startswith("No classifier is known"):
-        answer["reason"] += " Not counted, as unknown: " + "; ".join(
-            f"the {', '.join(BUDGETS[k][0] for k in ks)} of {n}" for n, ks in unknown.items()) + "."
-    return answer
+    choice = choose(records, y_true, predictions, budgets, seed=seed)
+    case = choice.pop("case")
+    return {**choice, "reason": _reason(case, choice, records)}
 
 
-def _recommend(records: dict, y_true, predictions: dict[str, np.ndarray], budgets: dict | None, *, seed: int) -> dict:
-    """:func:`recommend` without the note on unknown costs."""
+def choose(records: dict, y_true, predictions: dict[str, np.ndarray], budgets: dict | None = None, *, seed: int = 0) -> dict:
+    """The decision of :func:`recommend` without its words: the fields it returns but
+    ``reason``, and ``case``, which of its sentences applies."""
     budgets = {k: v for k, v in (budgets or {}).items() if v is not None}
     names = [n for n in records if n in predictions]
     fits = [n for n in names if not _over_budget(records[n], budgets) and not _unknown(records[n], budgets)]
-    limits = ", ".join(f"{BUDGETS[k][0]} at most {_fmt(k, v)}" for k, v in budgets.items())
     unknown = {n: _unknown(records[n], budgets) for n in names if _unknown(records[n], budgets)}
-    out = {"budgets": budgets, "within_budget": fits}
-    if unknown:
-        out["budget_unknown"] = unknown
+    out = {"budgets": budgets, "within_budget": fits, **({"budget_unknown": unknown} if unknown else {})}
     if not fits:
         measurable = [n for n in names if _over_budget(records[n], budgets)]
         if not measurable:
-            return {**out, "classifier": None, "reason": (
-                f"No classifier is known to fit the budget ({limits}): "
-                + "; ".join(f"the {', '.join(BUDGETS[k][0] for k in ks)} of {n} is unknown" for n, ks in unknown.items())
-                + "."
-            )}
+            return {**out, "classifier": None, "case": "nothing known to fit"}
         closest = min(measurable, key=lambda n: max(_over_budget(records[n], budgets).values()))
-        over = _over_budget(records[closest], budgets)
-        worst = max(over, key=over.get)
-        value = BUDGETS[worst][1](records[closest])
-        return {**out, "classifier": None, "closest": closest, "reason": (
-            f"No classifier fits the budget ({limits}). The closest is {closest}: its {BUDGETS[worst][0]} is "
-            f"{_fmt(worst, value)}, {over[worst]:.1f} times the limit."
-        )}
-    ranked = sorted(fits, key=lambda n: (-records[n]["metrics"]["accuracy"], records[n]["inference"]["latency_p50_ms"]))
+        return {**out, "classifier": None, "closest": closest, "case": "nothing fits"}
+    ranked = sorted(fits, key=lambda n: (-accuracy(records[n]), latency_p50_ms(records[n])))
     best = ranked[0]
-    acc = records[best]["metrics"]["accuracy"]
-    scope = f"Within the budget ({limits}), " if budgets else ""
     if len(ranked) == 1:
-        only = "the only classifier that fits the budget" if budgets else "the only classifier measured"
-        return {**out, "classifier": best, "reason": f"{scope}use {best}: it is {only} (test accuracy {acc:.1%})."}
+        return {**out, "classifier": best, "case": "only one"}
     runner = ranked[1]
     diff = paired_bootstrap_difference(y_true, predictions[best], predictions[runner], seed=seed)
     p = mcnemar_exact(y_true, predictions[best], predictions[runner])["p_value"]
-    details = {**out, "runner_up": runner, "accuracy_difference": diff, "mcnemar_p": p}
+    out = {**out, "most_accurate": best, "runner_up": runner, "accuracy_difference": diff, "mcnemar_p": p}
+    if p < SIGNIFICANCE:
+        return {**out, "classifier": best, "case": "significant lead"}
+    pick = _cheaper(records, best, runner)
+    return {**out, "classifier": pick, "case": "no significant lead"}
+
+
+def _reason(case: str, choice: dict, records: dict) -> str:
+    """The sentences of a :func:`choose` decision."""
+    budgets = choice["budgets"]
+    limits = ", ".join(f"{BUDGETS[k][0]} at most {_fmt(k, v)}" for k, v in budgets.items())
+    unknown = choice.get("budget_unknown", {})
+    if case == "nothing known to fit":
+        return (f"No classifier is known to fit the budget ({limits}): "
+                + "; ".join(f"the {', '.join(BUDGETS[k][0] for k in ks)} of {n} is unknown" for n, ks in unknown.items()) + ".")
+    if case == "nothing fits":
+        closest = choice["closest"]
+        over = _over_budget(records[closest], budgets)
+        worst = max(over, key=over.get)
+        reason = (f"No classifier fits the budget ({limits}). The closest is {closest}: its {BUDGETS[worst][0]} is "
+                  f"{_fmt(worst, BUDGETS[worst][1](records[closest]))}, {over[worst]:.1f} times the limit.")
+    else:
+        reason = _use_sentence(case, choice, records, f"Within the budget ({limits}), " if budgets else "")
+    if unknown:
+        reason += " Not counted, as unknown: " + "; ".join(
+            f"the {', '.join(BUDGETS[k][0] for k in ks)} of {n}" for n, ks in unknown.items()) + "."
+    return reason
+
+
+def _use_sentence(case: str, choice: dict, records: dict, scope: str) -> str:
+    pick = choice["classifier"]
+    if case == "only one":
+        only = "the only classifier that fits the budget" if choice["budgets"] else "the only classifier measured"
+        return f"{scope}use {pick}: it is {only} (test accuracy {accuracy(records[pick]):.1%})."
+    best, runner = choice["most_accurate"], choice["runner_up"]
+    diff, p = choice["accuracy_difference"], choice["mcnemar_p"]
     lead = (f"{diff['value'] * 100:+.1f} points, 95% CI [{diff['low'] * 100:+.1f}, {diff['high'] * 100:+.1f}], "
             f"McNemar p = {p:.2g}")
-    cost = (f"{format_ms(records[best]['inference']['latency_p50_ms'])} ms per review and "
-            f"{records[best]['train_time_s']:,.1f} s to train")
-    if p < SIGNIFICANCE:
-        reason = (f"{scope}use {best}: the most accurate (test accuracy {acc:.1%}), significantly ahead of {runner} "
-                  f"({lead}). It costs {cost}.")
-        return {**details, "classifier": best, "reason": reason}
-    pick = _cheaper(records, best, runner)
-    other = runner if pick == best else best
+    acc = accuracy(records[best])
+    if case == "significant lead":
+        return (f"{scope}use {pick}: the most accurate (test accuracy {acc:.1%}), significantly ahead of {runner} "
+                f"({lead}). It costs {_cost(records[pick])}.")
     if pick == best:
-        reason = (f"{scope}use {best}: the most accurate (test accuracy {acc:.1%}) and also cheaper than {runner}, "
-                  f"whose accuracy is not significantly different ({lead}). It costs {cost}.")
-    else:
-        pick_cost = (f"{format_ms(records[pick]['inference']['latency_p50_ms'])} ms per review against "
-                     f"{format_ms(records[other]['inference']['latency_p50_ms'])} ms, {records[pick]['train_time_s']:,.1f} s to "
-                     f"train against {records[other]['train_time_s']:,.1f} s")
-        reason = (f"{scope}use {pick}: {other} is more accurate on this test split ({acc:.1%} against "
-                  f"{records[pick]['metrics']['accuracy']:.1%}), but the lead is not significant ({lead}), and {pick} "
-                  f"is cheaper ({pick_cost}).")
-    return {**details, "classifier": pick, "reason": reason}
+        return (f"{scope}use {pick}: the most accurate (test accuracy {acc:.1%}) and also cheaper than {runner}, "
+                f"whose accuracy is not significantly different ({lead}). It costs {_cost(records[pick])}.")
+    pick_cost = (f"{format_ms(latency_p50_ms(records[pick]))} ms per review against "
+                 f"{format_ms(latency_p50_ms(records[best]))} ms, {train_time_s(records[pick]):,.1f} s to "
+                 f"train against {train_time_s(records[best]):,.1f} s")
+    return (f"{scope}use {pick}: {best} is more accurate on this test split ({acc:.1%} against "
+            f"{accuracy(records[pick]):.1%}), but the lead is not significant ({lead}), and {pick} is cheaper ({pick_cost}).")
+
+
+def _cost(record: dict) -> str:
+    return f"{format_ms(latency_p50_ms(record))} ms per review and {train_time_s(record):,.1f} s to train"
+
+
+def decide_run(records: dict, y_true, predictions: dict, budgets: dict | None = None) -> dict:
+    """The run's answer from the records so far: ``pareto`` (:func:`frontiers`) and
+    ``recommendation`` (:func:`recommend`); ``predictions`` maps a name to its ``pred`` array."""
+    preds = {name: np.asarray(p["pred"]) for name, p in predictions.items()}
+    return {"pareto": frontiers(records), "recommendation": recommend(records, y_true, preds, budgets)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,74 +16,16 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
     roc_auc_score,
 )
-from sklearn.utils._param_validation import InvalidParameterError
 
-from classifiers import REGISTRY, SentimentClassifier, params_from_json, params_to_json
+from classifiers import REGISTRY, SentimentClassifier, params_to_json
 from classifiers.external import ExternalClassifier, NotSaved
-from dataset import UsageError
 
 from .prepare import Split
 from .schema import ClassifierRecord, Metrics
-from .stats import bootstrap_ci, brier_score, expected_calibration_error
+from .stats import BOOTSTRAP_SEED, N_RESAMPLES, bootstrap_ci, brier_score, expected_calibration_error
 from .timing import PeakMemory, folder_size_mb, measure_latency, stopwatch
 
 logger = logging.getLogger(__name__)
-
-#: Seed and size of the bootstrap behind every confidence interval sentibench prints.
-BOOTSTRAP_SEED = 0
-N_RESAMPLES = 1000
-
-
-def make_classifier(name: str, params: dict | None = None, seed: int | None = None, *,
-                    trusted_files: frozenset[str] = frozenset()) -> SentimentClassifier:
-    """Instantiate registry classifier ``name`` with overrides ``params``, checked.
-
-    ``seed`` is passed as the classifier's ``random_state`` (or ``seed``) unless
-    ``params`` sets it. ``trusted_files``: pickle-based files the user named on the
-    command line (only those are ever unpickled).
-
-    Raises
-    ------
-    UsageError
-        For an unknown classifier, hyperparameter or value, naming the valid ones.
-    """
-    if not REGISTRY.accepts(name):
-        raise UsageError(f"unknown classifier {name!r}; choose from: {', '.join(REGISTRY)}, or give MODULE:ATTR")
-    clf = REGISTRY.create(name)
-    valid = clf.get_params(deep=False)
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise UsageError(f"unknown {name} hyperparameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
-    for key in ("random_state", "seed"):
-        if seed is not None and key in valid and key not in params:
-            params[key] = seed
-    # Values from the command line or JSON arrive as lists where a tuple is meant.
-    params = params_from_json(type(clf), params)
-    _load_trusted_vectors(name, params, trusted_files)
-    clf.set_params(**params)
-    try:
-        clf._validate_params()
-    except InvalidParameterError as exc:
-        raise UsageError(f"{name}: {exc}") from None
-    return clf
-
-
-def _load_trusted_vectors(name: str, params: dict, trusted_files: frozenset[str]) -> None:
-    """Word2Vec's ``vectors`` may name gensim's pickle-based format: it is loaded only
-    when the user named that very file on the command line."""
-    vectors = params.get("vectors")
-    if name != "w2v" or not isinstance(vectors, str):
-        return
-    from classifiers.w2v_svm import is_pickle_vectors, load_vectors
-
-    if is_pickle_vectors(vectors):
-        if vectors not in trusted_files:
-            raise UsageError(
-                f"w2v.vectors={vectors} is a pickle (gensim's native format) named in a config file or a run "
-                "folder; sentibench unpickles only files named on the command line: --set w2v.vectors=PATH"
-            )
-        params["vectors"] = load_vectors(vectors, allow_pickle=True)
 
 
 def evaluate(y_true, y_pred, proba_pos) -> Metrics:
@@ -117,12 +60,37 @@ def evaluate(y_true, y_pred, proba_pos) -> Metrics:
     }
 
 
-def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, latency_calls=100, latency_warmup=5,
-            verbose=True, model_dir=None, card: dict | None = None) -> tuple[ClassifierRecord, dict]:
+@dataclass(frozen=True)
+class Measurement:
+    """How every classifier of a run is measured (from the run's config)."""
+
+    latency_calls: int = 100  # timed single-review calls
+    latency_warmup: int = 5  # untimed calls before them
+    cpu_hour_price: float | None = None  # for the price of a million reviews
+    progress: bool = False  # progress bars of the latency loop
+
+
+def cost_per_million(inference: dict, n_test: int, cpu_hour_price: float | None = None) -> dict:
+    """Core-seconds (CPU time of every thread) to classify a million reviews, from the
+    whole-test-set prediction, and the price at ``cpu_hour_price`` per core-hour."""
+    cpu_s = inference.get("test_cpu_s")
+    if cpu_s is None or not n_test:
+        return {"core_s_per_million": None, "price_per_million": None}
+    core_s = cpu_s / n_test * 1e6
+    price = None if cpu_hour_price is None else core_s / 3600 * cpu_hour_price
+    return {"core_s_per_million": core_s, "price_per_million": price}
+
+
+def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, how: Measurement = Measurement(),
+            tuning: dict | None = None, model_dir=None, card: dict | None = None) -> tuple[ClassifierRecord, dict]:
     """Fit ``clf`` on the training part (validation passed in) and measure it on test.
 
     Parameters
     ----------
+    how : Measurement
+        Latency calls, the price of a core-hour, progress bars.
+    tuning : dict, optional
+        The record of the search that chose ``clf``'s hyperparameters (``run --tune``).
     model_dir : path, optional
         Keep the fitted model there; by default it is saved to a temporary folder only
         to measure its size on disk.
@@ -132,10 +100,11 @@ def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, 
     Returns
     -------
     record : ClassifierRecord
-        ``train_time_s`` (wall clock of ``fit``), ``metrics`` (see :func:`evaluate`),
-        ``inference`` (whole-test-set throughput and single-review latency),
-        ``memory`` (peak resident MiB during fit and predict), ``model_size_mb``,
-        ``params`` and the classifier's own ``extra_record`` entries.
+        Complete: ``train_time_s`` (wall clock of ``fit``), ``metrics`` (see :func:`evaluate`)
+        and their bootstrap confidence intervals (``ci``), ``inference`` (whole-test-set
+        throughput, single-review latency, cost of a million reviews), ``memory`` (peak
+        resident MiB during fit and predict), ``model_size_mb``, ``params``, ``tuning`` and
+        the classifier's own ``extra_record`` entries.
     predictions : dict
         ``pred`` and ``proba`` arrays over the test part.
     """
@@ -158,22 +127,25 @@ def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, 
         "test_cpu_s": test_cpu_s,
         "throughput_per_s": len(test_texts) / predict_time() if predict_time() > 0 else None,
         **measure_latency(
-            clf.predict_proba, test_texts, n_calls=latency_calls, warmup=latency_warmup,
-            desc=f"{name} latency", verbose=verbose,
+            clf.predict_proba, test_texts, n_calls=how.latency_calls, warmup=how.latency_warmup,
+            desc=f"{name} latency", verbose=how.progress,
         ),
     }
+    inference.update(cost_per_million(inference, len(test_texts), how.cpu_hour_price))
     record: ClassifierRecord = {
         "classifier": name,
         "params": params_to_json(clf.get_params(deep=False)),
         "train_time_s": fit_time(),
         "metrics": evaluate(test_labels, pred, proba[:, 1]),
+        "ci": bootstrap_ci(test_labels, pred, proba[:, 1], n_resamples=N_RESAMPLES, seed=BOOTSTRAP_SEED),
         "inference": inference,
         "memory": {"fit_peak_rss_mb": fit_memory.peak_mb, "predict_peak_rss_mb": predict_memory.peak_mb},
     }
+    if tuning is not None:
+        record["tuning"] = tuning
     record.update(clf.extra_record(test=(test_texts, test_labels, pred)))
-    ci = bootstrap_ci(test_labels, pred, n_resamples=N_RESAMPLES, seed=BOOTSTRAP_SEED)
     context = {
-        **(card or {}), "metrics": {"accuracy": ci["accuracy"], "f1_macro": ci["f1_macro"]},
+        **(card or {}), "metrics": {"accuracy": record["ci"]["accuracy"], "f1_macro": record["ci"]["f1_macro"]},
         "train_time_s": record["train_time_s"], "inference_check": record.get("inference_check"),
     }
     record.update(_save(clf, name, model_dir, context))

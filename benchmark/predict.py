@@ -9,7 +9,7 @@ from tabulate import tabulate
 from classifiers import SentimentClassifier
 from dataset import UsageError
 
-from .output import MODELS_DIR, folder_name
+from .rundir import MODELS_DIR, folder_name
 from .schema import HEADLINE_METRICS, RunFolderError, load_results
 
 #: Labels of the benchmark's 0/1 classes.

@@ -16,7 +16,7 @@ from dataset import SentibenchError
 
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.csv"
-SUMMARY_FILE = "summary.json"
+CURVE_FILE = "learning_curve.json"
 
 
 class RunFolderError(SentibenchError, ValueError):
@@ -59,6 +59,23 @@ class Metrics(TypedDict, total=False):
     brier: float  # mean squared error of P(positive)
 
 
+class Interval(TypedDict):
+    value: float
+    low: float
+    high: float
+
+
+class ConfidenceIntervals(TypedDict, total=False):
+    """Percentile bootstrap intervals of the test metrics (``stats.bootstrap_ci``)."""
+
+    accuracy: Interval
+    f1_macro: Interval
+    ece: Interval
+    brier: Interval
+    n_resamples: int
+    confidence: float
+
+
 class Inference(TypedDict, total=False):
     test_time_s: float
     test_cpu_s: float  # CPU time of every thread during test_time_s
@@ -76,6 +93,21 @@ class Memory(TypedDict):
     predict_peak_rss_mb: float | None
 
 
+class Tuning(TypedDict, total=False):
+    """The search behind a classifier's hyperparameters (``run --tune``)."""
+
+    metric: str  # what the validation score is
+    space: dict[str, list]
+    trials: list[dict]  # params, val_score, seconds; in the order they ran
+    chosen: dict[str, Any]
+    default_val_score: float | None  # None: the run's own values could not be fitted
+    tuned_val_score: float
+    tuning_time_s: float
+    budget_s: float
+    complete: bool  # every candidate tried (else stopped by the budget)
+    skipped: str  # a classifier with no search space
+
+
 class ClassifierRecord(TypedDict, total=False):
     """One fitted classifier. ``fit_info``, ``history``, ``top_terms``, ``inference_choice``
     and ``inference_check`` come from the classifier's own ``extra_record``."""
@@ -84,6 +116,7 @@ class ClassifierRecord(TypedDict, total=False):
     params: dict[str, Any]
     train_time_s: float
     metrics: Metrics
+    ci: ConfidenceIntervals
     inference: Inference
     memory: Memory
     model_size_mb: float
@@ -94,7 +127,7 @@ class ClassifierRecord(TypedDict, total=False):
     inference_choice: dict | None
     inference_check: dict
     temperature: float
-    tuning: dict  # with --tune: space, trials, chosen params, default and tuned validation accuracy
+    tuning: Tuning  # with --tune
 
 
 class Environment(TypedDict, total=False):
@@ -116,6 +149,8 @@ class Recommendation(TypedDict, total=False):
     reason: str
     budgets: dict[str, float]
     within_budget: list[str]
+    budget_unknown: dict[str, list[str]]
+    most_accurate: str
     runner_up: str
     accuracy_difference: dict
     mcnemar_p: float
@@ -144,14 +179,97 @@ class SeedSummary(TypedDict):
     pairs: list[dict]  # per pair: mean accuracy difference and the corrected resampled t-test
 
 
+class CurvePoint(TypedDict):
+    """One fit of a learning curve, scored on the run's test split."""
+
+    classifier: str
+    train_size: int
+    repeat: int
+    accuracy: float
+    f1_macro: float
+    train_time_s: float
+    test_predictions: str  # one digit per test review: its predicted class position
+
+
+class CurveRow(TypedDict):
+    """One classifier at one training-set size, over its repeats."""
+
+    train_size: int
+    repeats: int
+    accuracy_mean: float
+    accuracy_std: float
+    accuracy_min: float
+    accuracy_max: float
+    accuracy_ci: list[float]  # bootstrap over the test reviews, of the mean over repeats
+    f1_macro_mean: float
+    train_time_s_mean: float
+
+
+class LearningCurve(TypedDict, total=False):
+    """``learning_curve.json``: rewritten after every fit, complete with its summary at the end."""
+
+    run_id: str
+    status: str  # running, complete, interrupted, failed: NAME on SIZE
+    created: str
+    config: dict[str, Any]  # asdict(CurveConfig)
+    environment: Environment
+    data: DataInfo
+    split: SplitManifest
+    points: list[CurvePoint]
+    summary: dict[str, list[CurveRow]]  # classifier -> one row per size
+    findings: list[str]
+
+
+class CardContext(TypedDict, total=False):
+    """What the runner knows about a fit and passes to its model card (``classifiers._card``)."""
+
+    source: str
+    rows_used: int
+    label_names: dict[str, str]
+    seed: int
+    split_sizes: dict[str, int]
+    split_sha256: str
+    data_sha256: str
+    metrics: dict[str, Interval]
+    train_time_s: float
+    inference_check: dict | None
+    run_id: str
+
+
+# -- reading a record: every module takes the record's values through these -----------------
+
+
+def accuracy(record: ClassifierRecord) -> float:
+    return record["metrics"]["accuracy"]
+
+
+def metric_value(record: ClassifierRecord, metric: str) -> float | None:
+    """A test metric by name (``accuracy``, ``f1_macro``...)."""
+    return record["metrics"].get(metric)
+
+
+def latency_p50_ms(record: ClassifierRecord) -> float:
+    return record["inference"]["latency_p50_ms"]
+
+
+def train_time_s(record: ClassifierRecord) -> float:
+    return record["train_time_s"]
+
+
+def model_size_mb(record: ClassifierRecord) -> float | None:
+    return record.get("model_size_mb")
+
+
 #: Headline metrics (summarised across seeds, compared between runs): name -> getter.
 HEADLINE_METRICS: dict[str, Callable[[ClassifierRecord], float | None]] = {
-    "accuracy": lambda r: r["metrics"]["accuracy"],
+    "accuracy": accuracy,
     "f1_macro": lambda r: r["metrics"]["f1_macro"],
     "roc_auc": lambda r: r["metrics"]["roc_auc"],
-    "train_time_s": lambda r: r["train_time_s"],
-    "latency_p50_ms": lambda r: r["inference"]["latency_p50_ms"],
+    "train_time_s": train_time_s,
+    "latency_p50_ms": latency_p50_ms,
 }
+
+
 
 def fit_note(info: dict | None) -> str:
     """How the model was fitted when it was not simply on every training review."""
@@ -163,12 +281,12 @@ def fit_note(info: dict | None) -> str:
 #: Column title -> function of a classifier record.
 TABLE_COLUMNS = {
     "classifier": lambda r: r["classifier"],
-    "accuracy": lambda r: r["metrics"]["accuracy"],
+    "accuracy": accuracy,
     "f1_macro": lambda r: r["metrics"]["f1_macro"],
     "roc_auc": lambda r: r["metrics"]["roc_auc"],
-    "train_time_s": lambda r: r["train_time_s"],
+    "train_time_s": train_time_s,
     "throughput_per_s": lambda r: r["inference"]["throughput_per_s"],
-    "latency_p50_ms": lambda r: r["inference"]["latency_p50_ms"],
+    "latency_p50_ms": latency_p50_ms,
     "latency_p95_ms": lambda r: r["inference"]["latency_p95_ms"],
     "core_s_per_million": lambda r: r["inference"].get("core_s_per_million"),
     "price_per_million": lambda r: r["inference"].get("price_per_million"),
@@ -176,7 +294,7 @@ TABLE_COLUMNS = {
     "brier": lambda r: r["metrics"].get("brier"),
     "tuning_s": lambda r: (r.get("tuning") or {}).get("tuning_time_s"),
     "fit_peak_rss_mb": lambda r: r.get("memory", {}).get("fit_peak_rss_mb"),
-    "model_size_mb": lambda r: r.get("model_size_mb"),
+    "model_size_mb": model_size_mb,
     "fit": lambda r: fit_note(r.get("fit_info")),
 }
 #: Table columns shown only when some classifier has a value in them.

@@ -11,6 +11,11 @@ from scipy.stats import t as student_t
 
 #: Equal-width bins of the positive-class probability for the expected calibration error.
 ECE_BINS = 15
+#: Seed and size of the bootstrap behind every confidence interval sentibench reports.
+BOOTSTRAP_SEED = 0
+N_RESAMPLES = 1000
+#: Level of every significance test (McNemar, the paired bootstrap, the corrected t-test).
+SIGNIFICANCE = 0.05
 
 
 def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:

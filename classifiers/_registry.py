@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterator, Mapping
 
 from dataset import SentibenchError
 
+#: ``package.module:attribute``: a classifier in the user's own code.
+SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+#: Where a user's estimator is wrapped (imported, like every classifier module, on first use).
+_EXTERNAL = ".external"
 
-def _is_spec(name: str) -> bool:
-    from .external import is_spec
 
-    return is_spec(name)
+def is_spec(name: str) -> bool:
+    return bool(SPEC.fullmatch(name))
 
 
 class MissingExtraError(SentibenchError, ImportError):
@@ -65,7 +69,7 @@ class Registry(Mapping):
             if name in self._entries:
                 module, cls, extra = self._entries[name]
                 self._classes[name] = self.load_class(module, cls, extra)
-            elif name in self._plugin_specs() or _is_spec(name):
+            elif name in self._plugin_specs() or is_spec(name):
                 self._classes[name] = type(self.create(name))
             else:
                 raise KeyError(name)
@@ -85,15 +89,26 @@ class Registry(Mapping):
 
     def accepts(self, name: str) -> bool:
         """A built-in or plugin name, or a ``module:attr`` spec."""
-        return name in self or _is_spec(name)
+        return name in self or is_spec(name)
 
     def create(self, name: str):
         """A new classifier (with its defaults) for a name or a ``module:attr`` spec."""
         if name in self._entries:
             return self[name]()
-        from .external import make_external
-
+        make_external = self.load_class(_EXTERNAL, "make_external")
         return make_external(self._plugin_specs().get(name, name))
+
+    def class_of_saved(self, meta: dict, path) -> type:
+        """The class of a saved model folder, from its checked metadata: a built-in
+        classifier by name, or the wrapper of a user's scikit-learn estimator (saved with
+        skops, loaded without its code). A plugin's own class is never imported for a folder."""
+        if meta.get("class") == "ExternalClassifier":
+            return self.load_class(_EXTERNAL, "ExternalClassifier")
+        if self.is_builtin(meta["classifier"]):
+            return self[meta["classifier"]]
+        from ._persist import ModelFileError
+
+        raise ModelFileError(f"{path} holds unknown classifier {meta['classifier']!r} (known: {', '.join(sorted(self))})")
 
     def missing_extra(self, name: str) -> str | None:
         """The extra a built-in classifier needs and that is not installed (``None``: ready)."""

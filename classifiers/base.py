@@ -30,8 +30,9 @@ from dataset import atomic_write_text
 
 from ._card import render_card
 from ._persist import FORMAT_VERSION, METADATA_FILE, ModelFileError, params_from_json, params_to_json, read_metadata, write_metadata
+from ._search import Scorer, SearchBudget, Trials, accuracy, defaults_first
 
-__all__ = ["ModelFileError", "SentimentClassifier", "check_texts", "encode_labels"]
+__all__ = ["ModelFileError", "SentimentClassifier", "check_texts", "decision_to_codes", "encode_labels"]
 
 
 def check_texts(texts, *, argument: str = "X") -> list[str]:
@@ -129,6 +130,15 @@ def encode_labels(y, n_texts: int, classes=None) -> tuple[np.ndarray, np.ndarray
     return classes, np.searchsorted(classes, y).astype(np.int64)
 
 
+def decision_to_codes(decision) -> np.ndarray:
+    """Class positions from decision values: the sign for two classes (n,), the largest
+    column above (n, n_classes), as scikit-learn's classifiers decide."""
+    decision = np.asarray(decision)
+    if decision.ndim == 1:
+        return (decision > 0).astype(np.int64)
+    return decision.argmax(axis=1).astype(np.int64)
+
+
 def _check_sample_weight(sample_weight, n: int) -> np.ndarray | None:
     if sample_weight is None:
         return None
@@ -171,6 +181,8 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
     progress_param: ClassVar[str | None] = None
     #: scikit-learn's declarative hyperparameter checks, run at the start of ``fit``.
     _parameter_constraints: ClassVar[dict] = {}
+    #: Hyperparameter -> values that ``run --tune`` tries (README lists them); empty: not tuned.
+    search_space: ClassVar[dict[str, list]] = {}
 
     # -- public API -------------------------------------------------------------------
 
@@ -249,8 +261,8 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Values of ``classes_``, from the sign of ``decision_function``.
         """
-        positive = self.decision_function(X) > 0
-        return self.classes_[positive.astype(np.int64)]
+        codes = decision_to_codes(self.decision_function(X))  # checks that it is fitted first
+        return self.classes_[codes]
 
     def _check_fitted(self) -> None:
         """scikit-learn's ``check_is_fitted``, without rebuilding the estimator tags on every
@@ -280,6 +292,69 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             empty by default.
         """
         return {}
+
+    def check_params(self) -> None:
+        """Check the hyperparameters as ``fit`` does first, without fitting.
+
+        Raises
+        ------
+        sklearn.utils._param_validation.InvalidParameterError
+            A ``ValueError`` naming the parameter and what it accepts.
+        """
+        self._validate_params()
+
+    @classmethod
+    def checked_params(cls, params: dict, *, trusted_files: frozenset[str] = frozenset()) -> dict:
+        """Hyperparameters from the command line, a config file or a run folder, made safe to set.
+
+        A classifier whose hyperparameters can name files overrides this: a file that loading
+        could run code from, or whose content would end up in the model, is accepted only
+        when the user named it on the command line (``trusted_files``). Default: unchanged.
+        """
+        return params
+
+    def search(self, train, validation, budget: SearchBudget, score: Scorer = accuracy) -> list[dict]:
+        """Try values of :attr:`search_space` on the validation split (``run --tune``).
+
+        This classifier's own hyperparameters come first. By default each candidate is one
+        fit of a clone; classifiers override this to share what does not change between
+        trials (a vectorizer, word vectors, an encoder pass).
+
+        Parameters
+        ----------
+        train, validation : tuple (texts, labels)
+            The only data a search sees.
+        budget : SearchBudget
+            When to stop trying.
+        score : callable
+            ``score(y_true, y_pred)``, higher is better.
+
+        Returns
+        -------
+        list of dict
+            One per trial, in order: ``params``, ``val_score``, ``seconds``.
+        """
+        from sklearn.base import clone
+        from sklearn.model_selection import ParameterGrid
+
+        defaults = {k: self.get_params()[k] for k in self.search_space}
+        candidates = defaults_first(defaults, ParameterGrid(self.search_space))
+        trials = Trials(self.name, budget, len(candidates))
+        for params in candidates:
+            if not trials.allows_another():
+                break
+            start = time.perf_counter()
+            fitted = clone(self).set_params(**params, **self._trial_settings()).fit(*train, validation=validation)
+            trials.add(params, fitted._validation_score(validation, score), time.perf_counter() - start)
+        return trials.records
+
+    def _trial_settings(self) -> dict:
+        """Hyperparameters every trial of :meth:`search` sets (what only the final fit needs is off)."""
+        return {}
+
+    def _validation_score(self, validation, score: Scorer) -> float:
+        """This fitted classifier's validation score in a :meth:`search`."""
+        return score(np.asarray(validation[1]), self.predict(validation[0]))
 
     def save(self, path, *, card: dict | None = None) -> Path:
         """Save the fitted classifier into the folder ``path`` (created or replaced).
@@ -342,18 +417,11 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             If the folder is missing, incomplete, damaged, from another sentibench
             format version, or holds a different classifier than asked for.
         """
-        from . import REGISTRY
+        from ._registry import REGISTRY
 
         path = Path(path).expanduser()
         meta = read_metadata(path)
-        kind = meta["classifier"]
-        if meta.get("class") == "ExternalClassifier":
-            # A user's scikit-learn estimator, saved with skops: loaded without its code.
-            from .external import ExternalClassifier as target
-        elif REGISTRY.is_builtin(kind):
-            target = REGISTRY[kind]
-        else:
-            raise ModelFileError(f"{path} holds unknown classifier {kind!r} (known: {', '.join(sorted(REGISTRY))})")
+        target = REGISTRY.class_of_saved(meta, path)
         if cls is not SentimentClassifier and not issubclass(target, cls):
             raise ModelFileError(f"{path} holds a {target.__name__}, not a {cls.__name__}")
         missing = [f for f in target.model_files if not (path / f).exists()]

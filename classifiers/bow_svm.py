@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.model_selection import ParameterGrid
 from sklearn.svm import LinearSVC
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
@@ -16,8 +19,9 @@ from dataset import DataError
 from ._calibration import calibration_scores, fit_platt, platt_one, platt_proba
 from ._fastpath import FAST_PATH_MAX, LinearTextScorer
 from ._persist import ModelFileError, skops_dump, skops_load
+from ._search import Trials, accuracy, defaults_first
 from ._text import TOKEN_PATTERN
-from .base import SentimentClassifier
+from .base import SentimentClassifier, decision_to_codes
 
 _MODEL_FILE = "model.skops"
 # numpy scalar types the vectorizer stores (its dtype parameter); nothing executable.
@@ -89,6 +93,12 @@ class BowSvmClassifier(SentimentClassifier):
         "class_weight": [StrOptions({"balanced"}), None],  # a dict would be keyed by the internal 0/1 codes
         "random_state": ["random_state"],
     }
+    search_space = {
+        "ngram_range": [(1, 1), (1, 2), (1, 3)], "min_df": [1, 2, 3], "sublinear_tf": [True, False],
+        "C": [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0],
+    }
+    #: Hyperparameters of the vectorizer: a search fits TF-IDF once per setting of these.
+    _VECTORIZER_PARAMS = ("ngram_range", "min_df", "sublinear_tf")
 
     def __init__(
         self,
@@ -152,12 +162,40 @@ class BowSvmClassifier(SentimentClassifier):
         except ValueError as exc:
             raise DataError(f"no usable terms in the training texts ({exc}); lower min_df") from None
         self.vectorizer_ = vectorizer
-        self.svm_ = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
-        self.svm_.fit(X, y, sample_weight=sample_weight)
+        self.svm_ = self._svm(self.C).fit(X, y, sample_weight=sample_weight)
         X_val, y_val = (vectorizer.transform(validation[0]), validation[1]) if validation else (None, None)
         fit_params = None if sample_weight is None else {"sample_weight": sample_weight}
         self.calibration_ = fit_platt(*calibration_scores(self.svm_, X, y, X_val, y_val, fit_params))
         self._build_fast_path()
+
+    def _svm(self, C) -> LinearSVC:
+        return LinearSVC(C=C, class_weight=self.class_weight, random_state=self.random_state)
+
+    def search(self, train, validation, budget, score=accuracy) -> list[dict]:
+        """TF-IDF fitted once per vectorizer setting; a LinearSVC per C on top, deciding as
+        ``predict`` does."""
+        grid = {k: self.search_space[k] for k in self._VECTORIZER_PARAMS}
+        own = {k: tuple(self.ngram_range) if k == "ngram_range" else getattr(self, k) for k in grid}
+        settings = defaults_first(own, ParameterGrid(grid))
+        Cs = defaults_first(self.C, self.search_space["C"])
+        classes, y = np.unique(np.asarray(train[1]), return_inverse=True)
+        trials = Trials(self.name, budget, len(settings) * len(Cs))
+        for setting in settings:
+            start = time.perf_counter()
+            vectorizer = clone(self).set_params(**setting)._make_vectorizer()
+            try:
+                X = vectorizer.fit_transform(train[0])
+            except ValueError:
+                continue  # min_df leaves no term on tiny data: not a candidate
+            X_val = vectorizer.transform(validation[0])
+            prep = time.perf_counter() - start
+            for C in Cs:
+                if not trials.allows_another():
+                    return trials.records
+                t0 = time.perf_counter()
+                pred = classes[decision_to_codes(self._svm(C).fit(X, y).decision_function(X_val))]
+                trials.add({**setting, "C": C}, score(np.asarray(validation[1]), pred), time.perf_counter() - t0 + prep / len(Cs))
+        return trials.records
 
     def _build_fast_path(self):
         try:

@@ -11,22 +11,24 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from dataset import atomic_write_text
 
 from ._persist import ModelFileError, skops_dump, skops_load
+from ._search import Trials, accuracy, defaults_first
 from .base import SentimentClassifier
-from .bert._batching import DEFAULT_MAX_LENGTH, encode
-from .bert._hub import check_no_remote_code, load_pretrained, load_saved, quiet_transformers
-from .bert._inference import CPU_PATHS, InferenceNets, batch_size_of, choice_set_by_user, cpu_paths, predict_logits, usable_cpu_path
-from .bert._runtime import Runtime
+from .encoder.batching import DEFAULT_MAX_LENGTH, encode
+from .encoder.hub import check_no_remote_code, load_pretrained, load_saved, quiet_transformers
+from .encoder.inference import CPU_PATHS, InferenceNets, batch_size_of, choice_set_by_user, cpu_paths, predict_logits, usable_cpu_path
+from .encoder.network import MeanPooledEncoder
+from .encoder.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -34,20 +36,6 @@ _ENCODER_DIR = "encoder"
 _MODEL_FILE = "logreg.skops"
 _INFERENCE_FILE = "inference.json"  # the inference path chosen at fit (absent: fp32)
 _ALLOWED_TYPES = frozenset({"builtins.type", "numpy.float64", "numpy.int64"})
-
-
-class MeanPooledEncoder(torch.nn.Module):
-    """``(input_ids, attention_mask) -> L2-normalised mean of the last hidden states``."""
-
-    def __init__(self, encoder):
-        super().__init__()
-        self.encoder = encoder
-
-    def forward(self, input_ids, attention_mask):
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-        return torch.nn.functional.normalize(pooled, dim=-1)
 
 
 class EmbeddingLogRegClassifier(SentimentClassifier):
@@ -101,6 +89,7 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         "inference": [StrOptions({"auto", *CPU_PATHS})],
         "random_state": ["random_state"],
     }
+    search_space = {"C": [0.1, 0.3, 1.0, 3.0, 10.0, 30.0]}
 
     def __init__(self, model=None, *, max_length=DEFAULT_MAX_LENGTH, batch_size=64, C=1.0, class_weight=None,
                  inference="auto", random_state=None):
@@ -144,9 +133,32 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
     def _fit(self, texts, y, validation, sample_weight):
         self._load_encoder()
         X = self._embed(texts, "fp32")
-        self.logreg_ = LogisticRegression(C=self.C, class_weight=self.class_weight, random_state=self.random_state, max_iter=1000)
-        self.logreg_.fit(X, y, sample_weight=sample_weight)
+        self.logreg_ = self._logreg(self.C).fit(X, y, sample_weight=sample_weight)
         self.inference_choice_ = self._choose_inference(validation)
+
+    def _logreg(self, C) -> LogisticRegression:
+        return LogisticRegression(C=C, class_weight=self.class_weight, random_state=self.random_state, max_iter=1000)
+
+    def search(self, train, validation, budget, score=accuracy) -> list[dict]:
+        """The frozen encoder runs once over the training and validation texts (fp32, as
+        ``fit`` encodes); a logistic regression per C on top."""
+        from sklearn.base import clone
+
+        start = time.perf_counter()
+        encoder = clone(self)
+        encoder._load_encoder()
+        X, X_val = encoder._embed(list(train[0]), "fp32"), encoder._embed(list(validation[0]), "fp32")
+        classes, y = np.unique(np.asarray(train[1]), return_inverse=True)
+        Cs = defaults_first(self.C, self.search_space["C"])
+        prep = time.perf_counter() - start
+        trials = Trials(self.name, budget, len(Cs))
+        for C in Cs:
+            if not trials.allows_another():
+                break
+            t0 = time.perf_counter()
+            pred = classes[self._logreg(C).fit(X, y).predict(X_val)]
+            trials.add({"C": C}, score(np.asarray(validation[1]), pred), time.perf_counter() - t0 + prep / len(Cs))
+        return trials.records
 
     def _choose_inference(self, validation) -> dict:
         if self.inference != "auto":

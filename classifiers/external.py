@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import re
 from pathlib import Path
 
 import numpy as np
@@ -30,16 +29,10 @@ from .base import SentimentClassifier
 _MODEL_FILE = "estimator.skops"
 #: Types beyond skops' defaults (scikit-learn estimators, numpy) a saved estimator may hold.
 _ALLOWED_TYPES = frozenset({"builtins.type", "numpy.float64", "numpy.int64", "numpy.int32", "numpy.float32"})
-#: ``package.module:attribute``.
-SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
 class NotSaved(Exception):
     """A fitted classifier that sentibench cannot save without a format that runs code."""
-
-
-def is_spec(name: str) -> bool:
-    return bool(SPEC.fullmatch(name))
 
 
 def resolve(spec: str):

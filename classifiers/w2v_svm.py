@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import zlib
 from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.kernel_approximation import Nystroem
+from sklearn.model_selection import ParameterGrid
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from dataset import DataError, stratified_sample
+from dataset import DataError, UsageError, stratified_sample
 
 from ._calibration import calibration_scores, fit_platt, platt_proba
 from ._fastpath import FAST_PATH_MAX, RbfScorer
 from ._persist import ModelFileError, skops_dump, skops_load
+from ._search import Trials, accuracy, defaults_first
 from ._text import tokenize
-from .base import SentimentClassifier
+from .base import SentimentClassifier, decision_to_codes
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +184,10 @@ class Word2VecSvmClassifier(SentimentClassifier):
         "nystroem_components": [Interval(Integral, 1, None, closed="left")],
         "random_state": [Interval(Integral, 0, None, closed="left"), None],
     }
+    #: ``gamma_factor`` multiplies scikit-learn's "scale" gamma, 1 / (n_features * X.var()).
+    search_space = {"vector_size": [100, 200], "w2v_epochs": [10, 20], "C": [1.0, 4.0, 16.0], "gamma_factor": [0.5, 1.0, 2.0]}
+    #: Hyperparameters of the word vectors: a search trains them once per setting of these.
+    _VECTOR_PARAMS = ("vector_size", "w2v_epochs")
 
     def __init__(
         self,
@@ -307,6 +315,53 @@ class Word2VecSvmClassifier(SentimentClassifier):
         weights = None if sample_weight is None else {"linearsvc__sample_weight": sample_weight}
         info = {"method": f"nystroem-{self.nystroem_components}", "rows": n, "of_rows": n}
         return model.fit(X, y, **(weights or {})), info, weights, None
+
+    @classmethod
+    def checked_params(cls, params: dict, *, trusted_files: frozenset[str] = frozenset()) -> dict:
+        """``vectors`` may name gensim's pickle-based format: it is loaded only when the user
+        named that very file on the command line (a pickle can run code)."""
+        vectors = params.get("vectors")
+        if not isinstance(vectors, str) or not is_pickle_vectors(vectors):
+            return params
+        if vectors not in trusted_files:
+            raise UsageError(
+                f"w2v.vectors={vectors} is a pickle (gensim's native format) named in a config file or a run "
+                "folder; sentibench unpickles only files named on the command line: --set w2v.vectors=PATH"
+            )
+        return {**params, "vectors": load_vectors(vectors, allow_pickle=True)}
+
+    def search(self, train, validation, budget, score=accuracy) -> list[dict]:
+        """Word vectors trained (and reviews embedded) once per Word2Vec setting; an RBF SVM
+        per (C, gamma) on top, fitted as ``fit`` fits it. The run's own C and gamma come
+        first (gamma factor 1 keeps its gamma), even off the grid."""
+        grid = {k: self.search_space[k] for k in self._VECTOR_PARAMS}
+        settings = defaults_first({k: getattr(self, k) for k in grid}, ParameterGrid(grid))
+        if self.vectors is not None:  # pretrained vectors: no Word2Vec setting to tune
+            settings = [{}]
+        svm_grid = {k: self.search_space[k] for k in ("C", "gamma_factor")}
+        svm_settings = defaults_first({"C": self.C, "gamma_factor": 1.0}, ParameterGrid(svm_grid))
+        classes, y = np.unique(np.asarray(train[1]), return_inverse=True)
+        sentences = [tokenize(t) for t in train[0]]
+        trials = Trials(self.name, budget, len(settings) * len(svm_settings))
+        for setting in settings:
+            start = time.perf_counter()
+            clf = clone(self).set_params(**setting)
+            clf.wv_ = clf._word_vectors(sentences)
+            scaler = StandardScaler().fit(clf._embed(train[0])[0])
+            X = scaler.transform(clf._embed(train[0])[0])
+            X_val = scaler.transform(clf._embed(validation[0])[0])
+            scale = 1.0 / (X.shape[1] * X.var()) if X.var() > 0 else 1.0
+            prep = time.perf_counter() - start
+            for g in svm_settings:
+                if not trials.allows_another():
+                    return trials.records
+                t0 = time.perf_counter()
+                gamma = self.gamma if g["gamma_factor"] == 1.0 else float(g["gamma_factor"] * scale)
+                svm = clone(clf).set_params(C=g["C"], gamma=gamma)._fit_svm(X, y, None)[0]
+                pred = classes[decision_to_codes(svm.decision_function(X_val))]
+                trials.add({**setting, "C": g["C"], "gamma": gamma}, score(np.asarray(validation[1]), pred),
+                           time.perf_counter() - t0 + prep / len(svm_settings))
+        return trials.records
 
     def extra_record(self, test=None) -> dict:
         return {"fit_info": self.fit_info_}

@@ -15,7 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmark.__main__ import main  # noqa: E402
-from classifiers.bert import BertClassifier, PooledClassifier, _parallel  # noqa: E402
+from classifiers.bert import BertClassifier, _parallel  # noqa: E402
+from classifiers.encoder.network import PooledClassifier  # noqa: E402
 from tests._helpers import weights_digest  # noqa: E402
 
 TRACE = Path(os.environ["SENTIBENCH_TEST_TRACE_DIR"])

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from classifiers import BertClassifier
-from classifiers.bert import ModelNotAvailableError, length_grouped_batches, load_pretrained, truncate
+from classifiers.encoder.batching import length_grouped_batches, truncate
+from classifiers.encoder.hub import ModelNotAvailableError, load_pretrained
 
 from ._helpers import FAST_PARAMS
 
@@ -210,7 +211,7 @@ def test_temperature_scaling_is_fitted_on_validation_and_keeps_predictions(tiny)
 def test_a_set_inference_path_is_not_measured_against_the_others(tiny, monkeypatch):
     """inference='fp32' (as --tune's trials use) must not spend a validation pass per
     candidate path choosing what the user already chose."""
-    from classifiers.bert._inference import InferenceNets
+    from classifiers.encoder.inference import InferenceNets
 
     monkeypatch.setattr(InferenceNets, "choose", lambda *a, **k: pytest.fail("measured the inference paths"))
     clf = fast(inference="fp32").fit(tiny[0], tiny[1], validation=(tiny[2], tiny[3]))
@@ -225,7 +226,7 @@ def test_a_hub_model_with_only_pickled_weights_is_named_as_such(tmp_path, monkey
     import huggingface_hub.constants
 
     from classifiers import ModelFileError
-    from classifiers.bert import bundled_model_path
+    from classifiers.encoder.hub import bundled_model_path
 
     repo = tmp_path / "models--someone--binonly"
     snapshot = repo / "snapshots" / "abc123"

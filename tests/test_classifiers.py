@@ -270,7 +270,7 @@ def test_w2v_calibrates_on_its_subsample_without_a_validation_split(sample, monk
 
 def test_embed_chooses_its_inference_path_on_validation_and_keeps_it_when_saved(tiny, tmp_path, monkeypatch):
     from classifiers import EmbeddingLogRegClassifier, SentimentClassifier
-    from classifiers.bert._inference import InferenceNets, choose_path
+    from classifiers.encoder.inference import InferenceNets, choose_path
 
     train_x, train_y, val_x, val_y = tiny
     clf = EmbeddingLogRegClassifier(**FAST_PARAMS["embed"]).fit(train_x, train_y, validation=(val_x, val_y))

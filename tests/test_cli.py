@@ -10,9 +10,10 @@ import sys
 import pandas as pd
 import pytest
 
-from benchmark import runner
 from benchmark.__main__ import main
-from benchmark.cli import parse_overrides
+from benchmark.cli import parse_args
+from benchmark.config import RunConfig
+from benchmark.lineup import make_classifier
 from dataset import UsageError
 
 from ._helpers import shared_file
@@ -101,7 +102,7 @@ def test_same_seed_gives_same_split_manifest(bundled_run, tmp_path):
         (["--classifiers", "bow,nope"], "unknown classifier(s) nope; choose from: bow, w2v, bert, embed"),
         (["--data", "/no/such/file.csv"], "file.csv"),
         (["--classifiers", "bow", "--set", "bow.bogus=1"], "unknown bow hyperparameter(s) bogus; valid:"),
-        (["--classifiers", "bow", "--set", "bowC=1"], "--set expects CLASSIFIER.PARAM=VALUE"),
+        (["--classifiers", "bow", "--set", "bowC=1"], "argument --set: expects CLASSIFIER.PARAM=VALUE"),
         (["--classifiers", "bow", "--set", "w2v.C=1"], "hyperparameters given for w2v"),
         (["--classifiers", "bow", "--set", "bow.C=-1"],
          "bow: The 'C' parameter of BowSvmClassifier must be a float in the range (0.0, inf)"),
@@ -128,21 +129,23 @@ def test_module_entry_point_exit_codes(tmp_path):
     assert "reviews.csv" in proc.stderr
 
 
-def test_parse_overrides_merges_config_file_and_set(tmp_path):
+def test_config_file_and_set_are_merged_set_last(tmp_path):
     config = tmp_path / "c.json"
     config.write_text('{"bow": {"C": 2.0, "min_df": 3}}')
-    params = parse_overrides(str(config), ["bow.C=0.5", "bow.ngram_range=1,3", "w2v.vectors=null", "bow.features=counts"])
+    settings = ["bow.C=0.5", "bow.ngram_range=1,3", "w2v.vectors=null", "bow.features=counts"]
+    args = parse_args(["run", "--classifiers", "bow,w2v", "--config", str(config), *[a for s in settings for a in ("--set", s)]])
+    params = RunConfig.from_cli(args).params
     assert params == {"bow": {"C": 0.5, "min_df": 3, "ngram_range": [1, 3], "features": "counts"}, "w2v": {"vectors": None}}
     config.write_text("[1, 2]")
     with pytest.raises(UsageError, match="must map classifier names"):
-        parse_overrides(str(config), [])
+        parse_args(["run", "--config", str(config)])
 
 
 def test_make_classifier_passes_seed_and_tuples():
-    clf = runner.make_classifier("bow", {"ngram_range": [1, 3]}, seed=7)
+    clf = make_classifier("bow", {"ngram_range": [1, 3]}, seed=7)
     assert clf.ngram_range == (1, 3)
     assert clf.random_state == 7
-    assert runner.make_classifier("bow", {"random_state": 1}, seed=7).random_state == 1
+    assert make_classifier("bow", {"random_state": 1}, seed=7).random_state == 1
 
 
 @pytest.mark.shared_data

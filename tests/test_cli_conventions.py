@@ -123,18 +123,18 @@ def test_a_huge_line_is_never_echoed_whole(tmp_path):
 @pytest.mark.parametrize(
     "args, needles",
     [
-        (["--classifiers", ""], ["--classifiers is empty"]),
+        (["--classifiers", ""], ["argument --classifiers: is empty"]),
         (["--data", ""], ["--data is empty"]),
         (["--seed", "-1"], ["--seed must be an integer from 0 to 4294967295"]),
         (["--seed", "99999999999"], ["--seed must be an integer from 0 to 4294967295"]),
-        (["--seeds", "1,99999999999"], ["--seeds must be integers from 0 to 4294967295"]),
+        (["--seeds", "1,99999999999"], ["argument --seeds: must be integers from 0 to 4294967295"]),
         (["--data", "/tmp/" + "a" * 300 + ".csv"], ["File name too long"]),
         (["--set", "bow.ngram_range=abc"], ["'ngram_range' parameter", "Got 'abc'"]),
         (["--set", "bow.ngram_range=3,1"], ["1 <= min_n <= max_n"]),
         (["--label-map", "negative=1", "happy=2"], ["--label-map expects negative=VALUES"]),
         (["--seed", "3", "--seeds", "1,2"], ["--seed and --seeds exclude each other"]),
-        (["--max-train-samples", "50"], ["--max-train-samples applies to bert"]),
-        (["--eval-every", "10"], ["--eval-every applies to bert"]),
+        (["--max-train-samples", "50"], ["--max-train-samples sets the max_train_samples hyperparameter, which none of"]),
+        (["--eval-every", "10"], ["--eval-every sets the eval_every hyperparameter, which none of"]),
     ],
 )
 def test_mistakes_name_the_problem_and_the_fix(tmp_path, args, needles):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from benchmark.__main__ import main
-from benchmark.decide import cost_per_million, frontiers, pareto_front, recommend
+from benchmark.decide import frontiers, pareto_front, recommend
+from benchmark.measure import cost_per_million
 from benchmark.stats import bootstrap_ci, brier_score, corrected_resampled_ttest, expected_calibration_error
 
 # -- calibration --------------------------------------------------------------------------
@@ -141,7 +142,7 @@ def test_corrected_resampled_ttest_matches_a_hand_computed_example():
     assert corrected_resampled_ttest([0.0, 0.0], 0.2)["p_value"] == 1.0
     # The same difference on every split is no certainty (p was 0.0).
     assert corrected_resampled_ttest([0.01, 0.01, 0.01], 0.2)["p_value"] is None
-    from benchmark.runner import seed_pairs
+    from benchmark.seeds import seed_pairs
 
     (pair,) = seed_pairs({"bow": {"accuracy": [0.9, 0.91, 0.92]}, "w2v": {"accuracy": [0.89, 0.90, 0.91]}}, 0.2)
     assert pair["p_value"] is None and not pair["significant"]
@@ -184,7 +185,7 @@ def test_a_budget_nothing_fits_is_said_in_the_report(tmp_path):
     (0.013, 0.076, 5.73),  # microsecond BoW next to BERT: 1-2-5 ticks once ran into each other
 ])
 def test_tradeoff_plot_tick_labels_do_not_overlap(latencies):
-    from benchmark.plots import tradeoff_figure
+    from benchmark.report.plots import tradeoff_figure
 
     records = {name: _record(acc, ms, train) for name, acc, ms, train in
                zip(["bow", "w2v", "bert"], [0.82, 0.68, 0.91], latencies, [0.04, 0.5, 16], strict=True)}
@@ -267,7 +268,7 @@ def test_curve_bootstrap_in_chunks_draws_the_same_resamples():
     """The curve's CI resamples test items in chunks (memory n_test x chunk, not x 1,000)
     and gets the very numbers of one draw of all resamples."""
     from benchmark.curve import _resampled_means
-    from benchmark.measure import BOOTSTRAP_SEED, N_RESAMPLES
+    from benchmark.stats import BOOTSTRAP_SEED, N_RESAMPLES
 
     right = np.random.default_rng(1).random((3, 500)) > 0.3
     idx = np.random.default_rng(BOOTSTRAP_SEED).integers(0, 500, size=(N_RESAMPLES, 500))

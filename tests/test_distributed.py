@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifiers.bert import BertClassifier, PooledClassifier, distributed_length_grouped_batches
+from classifiers.bert import BertClassifier
+from classifiers.encoder.batching import distributed_length_grouped_batches
+from classifiers.encoder.network import PooledClassifier
 
 from ._helpers import unused_port, weights_digest
 

@@ -12,7 +12,7 @@ import torch
 
 from benchmark.__main__ import main
 from classifiers import BertClassifier, SentimentClassifier
-from classifiers.bert._inference import choose_path
+from classifiers.encoder.inference import choose_path
 
 from ._helpers import FAST_PARAMS, shared_file
 

@@ -149,7 +149,7 @@ def test_tuning_sees_training_and_validation_only_and_the_test_split_once(tmp_pa
     (run_dir,) = tmp_path.iterdir()
     tuning = json.loads((run_dir / "results.json").read_text())["classifiers"]["bow"]["tuning"]
     assert tuning["complete"] and len(tuning["trials"]) == 3 * 3 * 2 * 7  # the whole documented space
-    assert tuning["tuned_val_accuracy"] >= tuning["default_val_accuracy"]
+    assert tuning["tuned_val_score"] >= tuning["default_val_score"]
     assert tuning["trials"][0]["params"] == {"ngram_range": [1, 2], "min_df": 2, "sublinear_tf": True, "C": 0.5}
     chosen = tuning["chosen"]
     record = json.loads((run_dir / "results.json").read_text())["classifiers"]["bow"]
@@ -164,10 +164,10 @@ def test_tuned_values_reproduce_their_validation_score(tiny, caplog):
 
     train_x, train_y, val_x, val_y = tiny
     prototype = BowSvmClassifier(min_df=1, random_state=0)
-    with caplog.at_level(logging.DEBUG, logger="benchmark.tune"):
+    with caplog.at_level(logging.DEBUG, logger="classifiers._search"):
         chosen, record = tune("bow", prototype, (train_x, train_y), (val_x, val_y), budget_s=60)
     refit = BowSvmClassifier(**{**prototype.get_params(), **chosen}).fit(train_x, train_y)
-    assert (refit.predict(val_x) == val_y).mean() == pytest.approx(record["tuned_val_accuracy"])
+    assert (refit.predict(val_x) == val_y).mean() == pytest.approx(record["tuned_val_score"])
     n = len(record["trials"])
     assert sum(f"bow: trial {k} of {n}:" in caplog.text for k in range(1, n + 1)) == n
 
@@ -286,7 +286,7 @@ def test_tuning_whose_defaults_cannot_be_fitted_says_so_and_one_that_fits_nothin
     train_x, train_y, val_x, val_y = tiny
     # min_df=40 leaves no term in 48 training reviews: the defaults are no candidate.
     chosen, record = tune("bow", BowSvmClassifier(min_df=40, random_state=0), (train_x, train_y), (val_x, val_y), 60)
-    assert record["default_val_accuracy"] is None and record["trials"] and chosen["min_df"] != 40
+    assert record["default_val_score"] is None and record["trials"] and chosen["min_df"] != 40
     assert record["trials"][0]["params"]["min_df"] != 40  # no trial is mislabelled as the defaults
     with pytest.raises(DataError, match="no candidate"):
         tune("bow", BowSvmClassifier(random_state=0), (["..."] * 3 + [",,,"] * 3, [0, 0, 0, 1, 1, 1]), (val_x, val_y), 60)
@@ -331,19 +331,20 @@ def test_w2v_tuning_tries_the_runs_own_c_first_even_off_the_grid(tiny):
     train_x, train_y, val_x, val_y = tiny
     prototype = Word2VecSvmClassifier(min_count=1, w2v_epochs=2, C=2.0, random_state=0)
     _, record = tune("w2v", prototype, (train_x, train_y), (val_x, val_y), budget_s=60)
-    assert record["trials"][0]["params"]["C"] == 2.0 and record["default_val_accuracy"] is not None
+    assert record["trials"][0]["params"]["C"] == 2.0 and record["default_val_score"] is not None
 
 
 def test_tune_with_seeds_is_refused_in_helper_processes_too(monkeypatch):
     from benchmark import runner
     from benchmark.config import RunConfig
+    from benchmark.seeds import run_seeds
     from dataset import UsageError
 
     monkeypatch.setattr(runner, "world_size", lambda: 2)
     monkeypatch.setattr(runner, "process_rank", lambda: 1)
     monkeypatch.setattr(runner, "_fit_data_parallel", lambda *a, **k: pytest.fail("a helper went on to train"))
     with pytest.raises(UsageError, match="--tune runs in one process"):
-        runner.run_seeds(RunConfig(classifiers=["bow"], tune=True), [1, 2])
+        run_seeds(RunConfig(classifiers=["bow"], tune=True), [1, 2])
 
 
 def test_embed_tuning_encodes_once_and_its_scores_are_what_a_fit_gives(tiny, monkeypatch):
@@ -361,4 +362,4 @@ def test_embed_tuning_encodes_once_and_its_scores_are_what_a_fit_gives(tiny, mon
     chosen, record = tune("embed", prototype, (train_x, train_y), (val_x, val_y), budget_s=60)
     assert len(loads) == 1 and len(record["trials"]) == 6 and record["trials"][0]["params"] == {"C": 1.0}
     refit = EmbeddingLogRegClassifier(**{**prototype.get_params(), **chosen}).fit(train_x, train_y)
-    assert (refit.predict(val_x) == val_y).mean() == pytest.approx(record["tuned_val_accuracy"])
+    assert (refit.predict(val_x) == val_y).mean() == pytest.approx(record["tuned_val_score"])

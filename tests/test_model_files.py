@@ -315,7 +315,7 @@ def test_a_malformed_training_file_is_refused_at_load(run_copy, edit):
     ("train", True, "fp32"), ("int8", True, "int8"), ("cuda-only", True, "fp32"), ("bf16", True, "bf16"), ("bf16", False, "fp32"),
 ])
 def test_a_model_saved_elsewhere_predicts_with_a_path_this_machine_has(run_copy, monkeypatch, chosen, bf16, expected):
-    import classifiers.bert._inference as bert_inference
+    import classifiers.encoder.inference as bert_inference
 
     monkeypatch.setattr(bert_inference, "cpu_supports_bf16", lambda: bf16)
     path = run_copy / "models" / "bert" / "training.json"

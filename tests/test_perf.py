@@ -9,8 +9,8 @@ import pytest
 from transformers import AutoConfig, AutoTokenizer
 
 from benchmark.__main__ import main
-from benchmark.perf import long_reviews, training_flops_per_sample
-from classifiers.bert import bundled_model_path
+from benchmark.perf.bert import long_reviews, training_flops_per_sample
+from classifiers.encoder.hub import bundled_model_path
 from dataset import bundled_sample_path
 
 
@@ -58,7 +58,7 @@ def test_perf_command_reports_all_recipes(tmp_path, capsys):
 
 @pytest.mark.parametrize("with_fasttext", [True, False])
 def test_perf_classical_writes_rows_and_names_the_cpu(tmp_path, capsys, monkeypatch, with_fasttext):
-    import benchmark.perf_classical as perf_classical
+    import benchmark.perf.classical as perf_classical
 
     if with_fasttext:
         pytest.importorskip("fasttext")

@@ -115,7 +115,7 @@ def test_predict_reads_file_and_stdin(saved_run, tmp_path, capsys, monkeypatch):
     "args, message",
     [
         (["--classifiers", "bert", "x"], "no saved model for bert"),
-        (["--classifiers", "nope", "x"], "unknown classifier(s) nope"),
+        (["--classifiers", "nope", "x"], "has no saved model for nope (saved: bow, w2v)"),
         (["--file", "/no/such/file.txt"], "cannot read /no/such/file.txt"),
     ],
 )

@@ -174,7 +174,7 @@ def test_resume_refuses_options_that_would_be_ignored(tmp_path, monkeypatch, cap
 
 
 def test_a_second_resume_of_the_same_folder_is_refused(tmp_path, monkeypatch, capsys):
-    from benchmark.output import RunLock
+    from benchmark.rundir import RunLock
 
     run_dir = interrupted_run(tmp_path, monkeypatch)
     capsys.readouterr()
@@ -186,7 +186,7 @@ def test_a_second_resume_of_the_same_folder_is_refused(tmp_path, monkeypatch, ca
 
 _HOLD_LOCK = """
 import sys, time
-from benchmark.output import RunLock
+from benchmark.rundir import RunLock
 with RunLock(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(60)
@@ -194,7 +194,7 @@ with RunLock(sys.argv[1]):
 
 
 def test_a_killed_process_leaves_no_stuck_lock(tmp_path):
-    from benchmark.output import RunLock
+    from benchmark.rundir import RunLock
 
     proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "locked"
@@ -209,7 +209,7 @@ def test_a_killed_process_leaves_no_stuck_lock(tmp_path):
 
 def _make_run_dirs(args):
     parent, barrier = args
-    from benchmark.output import new_run_dir
+    from benchmark.rundir import new_run_dir
 
     barrier.wait()
     return [new_run_dir(parent, "same-config").name for _ in range(3)]
@@ -242,7 +242,7 @@ def test_resume_of_a_folder_without_a_split_is_one_line(tmp_path, monkeypatch, c
 def test_results_json_is_written_after_the_files_it_describes(tmp_path, monkeypatch):
     """Killed between two files, a run folder must not hold a results.json that claims a
     classifier whose predictions were never written (resume then refused the folder)."""
-    from benchmark import output
+    from benchmark import rundir as output
 
     written = []
     real_write = output.atomic_write_text

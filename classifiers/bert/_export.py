@@ -18,7 +18,7 @@ from dataset import atomic_write_text, md_literal
 
 from .._card import render_card
 from .._persist import ModelFileError
-from ._hub import BUNDLED_MODEL_NAMES, check_no_remote_code, load_saved, quiet_transformers
+from ..encoder.hub import BUNDLED_MODEL_NAMES, check_no_remote_code, load_saved, quiet_transformers
 
 TRAINING_FILE = "training.json"
 #: Sub-folder of a mean-pooled model's Hugging Face files (see the module docstring).

@@ -13,16 +13,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from dataset import DataError, UsageError, stratified_sample
 
+from .._search import accuracy
 from ..base import SentimentClassifier
-from . import _export
-from ._batching import DEFAULT_MAX_LENGTH, encode
-from ._checkpoint import checkpoint_path, fingerprint
-from ._hub import network_for_training
-from ._inference import (
+from ..encoder.batching import DEFAULT_MAX_LENGTH, encode
+from ..encoder.inference import (
     CPU_PATHS,
-    POOLINGS,
     InferenceNets,
-    PooledClassifier,
     batch_size_of,
     choice_set_by_user,
     cpu_paths,
@@ -30,8 +26,11 @@ from ._inference import (
     predict_logits,
     usable_cpu_path,
 )
+from ..encoder.network import POOLINGS, PooledClassifier, network_for_training
+from ..encoder.runtime import DEVICES, PRECISIONS, Runtime, resolve_device
+from . import _export
+from ._checkpoint import checkpoint_path, fingerprint
 from ._parallel import processes
-from ._runtime import DEVICES, PRECISIONS, Runtime, resolve_device
 from ._train import TrainingData, TrainSettings, train
 
 logger = logging.getLogger(__name__)
@@ -189,6 +188,7 @@ class BertClassifier(SentimentClassifier):
         "temperature_scaling": ["boolean"],
         "verbose": ["boolean"],
     }
+    search_space = {"learning_rate": [2e-5, 3e-5, 5e-5, 1e-4], "epochs": [4]}
 
     def __init__(
         self,
@@ -383,6 +383,17 @@ class BertClassifier(SentimentClassifier):
             "accuracy_fp32": float((reference == y).mean()),
             "agreement": float((used == reference).mean()),
         }
+
+    def _trial_settings(self) -> dict:
+        # A trial needs only its validation score; and never the run's checkpoint folder (a
+        # trial's epochs must not be resumed by another trial or by the final fit).
+        return {"inference": "fp32", "temperature_scaling": False, "verbose": False, "checkpoint_dir": None}
+
+    def _validation_score(self, validation, score):
+        # Early stopping picked the best epoch by validation accuracy; its history has it.
+        if score is accuracy and self.history_ and self.history_[0]["val_accuracy"] is not None:
+            return max(h["val_accuracy"] for h in self.history_)
+        return super()._validation_score(validation, score)
 
     def extra_record(self, test=None) -> dict:
         record = {"fit_info": self.fit_info_, "history": self.history_, "inference_choice": self.inference_choice_,

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .._launch import world_size
-from ._batching import distributed_length_grouped_batches, length_grouped_batches
+from ..encoder.batching import distributed_length_grouped_batches, length_grouped_batches
 
 
 class OneProcess:

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 import torch
 
+from ..encoder.inference import predict_logits
 from ._checkpoint import load_checkpoint, prepare_folder, remove_checkpoint, save_checkpoint
-from ._inference import predict_logits
 
 logger = logging.getLogger(__name__)
 

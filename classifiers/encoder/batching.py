@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 #: Tokens per review, [CLS] and [SEP] included: the seed notebook's max_length.
 DEFAULT_MAX_LENGTH = 128
@@ -41,6 +40,8 @@ def encode(tokenizer, texts: list[str], max_length: int, truncation: str) -> lis
 
 def collate(encoded: list[list[int]], batch, pad_id: int, max_length: int, multiple: int | None, device):
     """Pad one batch to its longest review, rounded up to ``multiple``."""
+    import torch  # here, so that the rest of this module needs no torch (``data info``)
+
     longest = max(len(encoded[i]) for i in batch)
     multiple = multiple or 1
     width = min(-(-longest // multiple) * multiple, max(max_length, longest))

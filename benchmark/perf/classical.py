@@ -20,14 +20,14 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
 from classifiers import BowSvmClassifier, Word2VecSvmClassifier
-from dataset import bundled_sample_path, load_reviews, stratified_split
+from dataset import load_reviews, stratified_split
 
-from .environment import cpu_features, cpu_model, describe_cpu
-from .timing import measure_latency, stopwatch
+from ..environment import cpu_features, cpu_model, describe_cpu
+from ..timing import measure_latency, stopwatch
+from . import perf_data
 
 logger = logging.getLogger(__name__)
 
-SHARED_SENTENCES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "yelp_sentences.csv"
 #: fastText's settings: word bigrams, 10-dimensional vectors, 10 epochs (a strong,
 #: quick baseline for sentiment; Joulin et al., 2017, "Bag of Tricks"). One thread, like
 #: the classical models here: fastText's lock-free multi-threaded training is not
@@ -70,19 +70,13 @@ class _FastText:
         return np.array([int(label[0].removeprefix("__label__")) for label in labels])
 
 
-def perf_data(data: str | None) -> str:
-    """What both perf commands measure on: ``data``, else ../shared/data/yelp_sentences.csv
-    when it is there, else the bundled sample."""
-    return data or (str(SHARED_SENTENCES) if SHARED_SENTENCES.is_file() else str(bundled_sample_path()))
-
-
 def run_perf_classical(data: str | None = None, *, seed: int = 42, latency_calls: int = 2000) -> dict:
     """Measure BoW, Word2Vec and (when installed) fastText on one split of ``data``."""
     reviews = load_reviews(perf_data(data))
     train, _, test = stratified_split(reviews.labels, seed=seed)
     x_train, y_train = [reviews.texts[i] for i in train], reviews.labels[train]
     x_test, y_test = [reviews.texts[i] for i in test], reviews.labels[test]
-    recipes = {"bow": BowSvmClassifier(random_state=seed), "w2v": Word2VecSvmClassifier(random_state=seed)}
+    recipes = {cls.name: cls(random_state=seed) for cls in (BowSvmClassifier, Word2VecSvmClassifier)}
     fasttext = _fasttext()
     if fasttext is not None:
         # fastText trains first. Trained later in the same process (after the RBF SVM's
@@ -114,7 +108,7 @@ def run_perf_classical(data: str | None = None, *, seed: int = 42, latency_calls
             "latency_p95_ms": latency["latency_p95_ms"],
             "throughput_per_s": len(x_test) / float(np.median(passes)),
         })
-    order = ["bow", "w2v", "fasttext"]
+    order = [BowSvmClassifier.name, Word2VecSvmClassifier.name, "fasttext"]
     rows.sort(key=lambda r: order.index(r["recipe"]))
     return {
         "data": reviews.source, "n_train": len(x_train), "n_test": len(x_test), "cpu": cpu_model(),

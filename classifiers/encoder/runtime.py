@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ._batching import collate
+from .batching import collate
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")

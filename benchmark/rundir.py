@@ -1,4 +1,4 @@
-"""The files of a run folder, always written atomically.
+"""A run folder: its name, its lock, and its files, always written atomically.
 
 ``results.json`` is the source of truth; ``comparison.md``/``comparison.csv`` are
 rendered from its records and ``predictions.csv`` holds every test prediction.
@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tabulate import tabulate
 
 from dataset import UsageError, atomic_write_text
 
-from .schema import OPTIONAL_COLUMNS, PREDICTIONS_FILE, RESULTS_FILE, TABLE_COLUMNS, RunResults, SeedSummary
-from .timing import format_ms
+from .schema import PREDICTIONS_FILE, RESULTS_FILE, RunFolderError, RunResults
+from .tables import comparison_frame, format_table
 
 #: Sub-folder of a run folder holding the fitted classifiers (``--save-models``).
 MODELS_DIR = "models"
@@ -104,38 +103,6 @@ def discard_if_unused(run_dir) -> None:
         pass  # gone already, or something was written after all: keep it
 
 
-_FLOAT_FORMATS = {
-    "accuracy": "{:.4f}", "f1_macro": "{:.4f}", "roc_auc": "{:.4f}", "train_time_s": "{:.2f}",
-    "throughput_per_s": "{:,.0f}", "latency_p50_ms": format_ms, "latency_p95_ms": format_ms,
-    "core_s_per_million": "{:,.0f}", "price_per_million": "{:,.4f}", "ece": "{:.4f}", "brier": "{:.4f}", "tuning_s": "{:,.1f}",
-    "fit_peak_rss_mb": "{:,.0f}", "model_size_mb": "{:.1f}",
-}
-
-
-def _format(how, value) -> str:
-    return how(value) if callable(how) else how.format(value)
-
-
-def comparison_frame(results: RunResults) -> pd.DataFrame:
-    """One row per classifier with the headline numbers, in run order."""
-    rows = [{col: get(rec) for col, get in TABLE_COLUMNS.items()} for rec in results["classifiers"].values()]
-    frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    # A price needs --cpu-hour-price; the fit note matters only when some model was not
-    # fitted on every training review.
-    empty = [c for c in OPTIONAL_COLUMNS if not frame[c].map(lambda v: v is not None and v != "").any()]
-    return frame.drop(columns=empty)
-
-
-def format_table(results: RunResults, tablefmt: str = "github") -> str:
-    """The comparison table as text (``tabulate`` format ``tablefmt``)."""
-    frame = comparison_frame(results)
-    cells = [
-        [(_format(_FLOAT_FORMATS[c], v) if c in _FLOAT_FORMATS and v is not None else v) for c, v in row.items()]
-        for row in frame.to_dict("records")
-    ]
-    return tabulate(cells, headers=list(frame.columns), tablefmt=tablefmt, disable_numparse=True)
-
-
 def write_json(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
@@ -166,6 +133,20 @@ def _csv_text(frame: pd.DataFrame) -> str:
     return buf.getvalue()
 
 
+def read_predictions(run_dir: Path, names) -> pd.DataFrame:
+    """``predictions.csv`` of a run folder, checked to hold the columns of ``names``."""
+    path = Path(run_dir) / PREDICTIONS_FILE
+    try:
+        frame = pd.read_csv(path, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"cannot read {path}: {' '.join(str(exc).split())}") from None
+    missing = [c for c in ("row_id", "text", "label") if c not in frame.columns]
+    missing += [f"{n}_{k}" for n in names for k in ("pred", "proba") if f"{n}_{k}" not in frame.columns]
+    if missing:
+        raise RunFolderError(f"{path} lacks the column(s) {', '.join(missing)}; it is not the file sentibench wrote")
+    return frame
+
+
 def write_run(run_dir: Path, results: RunResults, split, predictions: dict) -> None:
     """(Re)write every file of the run folder from the current state.
 
@@ -181,38 +162,3 @@ def write_run(run_dir: Path, results: RunResults, split, predictions: dict) -> N
         f"# Comparison: run {results['run_id']}\n\n{format_table(results)}{status}\n",
     )
     write_json(run_dir / RESULTS_FILE, results)
-
-
-def format_seed_summary(summary: SeedSummary) -> str:
-    """Markdown table of mean ± standard deviation per classifier and metric over seeds."""
-    metrics = list(next(iter(summary["metrics"].values()), {}))
-    rows = [
-        [name] + [f"{m[k]['mean']:.4f} ± {m[k]['std']:.4f}" for k in metrics]
-        for name, m in summary["metrics"].items()
-    ]
-    runs = ", ".join(f"seed {s}: `{d}`" for s, d in summary["runs"].items())
-    pairs = summary.get("pairs") or []
-    tests = ""
-    if pairs:
-        cells = [[p["a"], p["b"], f"{p['mean'] * 100:+.2f}", "" if p["t"] is None else f"{p['t']:.2f}", p["df"],
-                  "" if p["p_value"] is None else f"{p['p_value']:.3g}", "yes" if p["significant"] else "no"] for p in pairs]
-        weak = len(summary["runs"]) < 5
-        headers = ["A", "B", "A - B (points)", "t", "df", "p-value", "significant at 0.05"]
-        tests = (
-            "## Are the differences real across splits?\n\n"
-            "Accuracy of A minus B over the splits, with Nadeau and Bengio's (2003) corrected resampled t-test: the "
-            "splits' training sets overlap, so the variance is inflated by the test/train size ratio "
-            f"({pairs[0]['test_train_ratio']:.3f}).\n\n"
-            f"{tabulate(cells, headers=headers, tablefmt='github', disable_numparse=True)}\n\n"
-            + "".join(f"- {p['sentence']}\n" for p in pairs)
-            + ("\n" + f"With {len(summary['runs'])} splits the test has little power: a real difference of a point or two "
-               "will often not show as significant; 5 or more seeds are better.\n" if weak else "")
-            + "\n"
-        )
-    return (
-        f"# Comparison over seeds {', '.join(map(str, summary['seeds']))}\n\n"
-        f"Mean ± sample standard deviation over {len(summary['runs'])} runs ({summary['status']}).\n\n"
-        f"{tabulate(rows, headers=['classifier', *metrics], tablefmt='github', disable_numparse=True)}\n\n"
-        f"{tests}"
-        f"Per-seed runs: {runs}\n"
-    )

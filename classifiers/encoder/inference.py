@@ -1,4 +1,6 @@
-"""The network as ``(input_ids, attention_mask) -> logits``, and fast CPU inference."""
+"""Fast inference of a network ``(input_ids, attention_mask) -> outputs``: the traced
+int8/bf16/fp32 CPU paths, the choice between them on validation data, batched
+prediction and temperature scaling."""
 
 from __future__ import annotations
 
@@ -11,12 +13,12 @@ import warnings
 import numpy as np
 import torch
 
-from ._hub import quiet_transformers
-from ._runtime import cpu_supports_bf16
+from .hub import quiet_transformers
+from .network import PooledClassifier
+from .runtime import cpu_supports_bf16
 
 logger = logging.getLogger(__name__)
 
-POOLINGS = ("cls", "mean")
 #: CPU inference paths, fastest first where the CPU has no bf16 matrix units.
 CPU_PATHS = ("int8", "bf16", "fp32")
 #: ``inference="auto"`` uses int8 or bf16 only when its validation accuracy is at most
@@ -39,31 +41,6 @@ def usable_cpu_path(choice: dict | None) -> str:
 def choice_set_by_user(path: str) -> dict:
     """The inference choice of a classifier whose ``inference`` is set: nothing measured."""
     return {"chosen": path, "reason": f"set by inference={path!r}"}
-
-
-class PooledClassifier(torch.nn.Module):
-    """A ``*ForSequenceClassification`` model as ``(input_ids, attention_mask) -> logits``.
-
-    ``pooling="cls"`` is the model's own head (the [CLS] pooler); ``"mean"`` averages
-    the last hidden states over real tokens and feeds the model's dropout and
-    classifier layers (BERT-style models). One module serves training, evaluation and
-    tracing.
-    """
-
-    def __init__(self, net, pooling: str):
-        super().__init__()
-        if pooling == "mean" and not (hasattr(net, "classifier") and hasattr(net, "dropout")):
-            raise ValueError(f"pooling='mean' supports BERT-style models only; use pooling='cls' for {type(net).__name__}")
-        self.net = net
-        self.pooling = pooling
-
-    def forward(self, input_ids, attention_mask):
-        if self.pooling == "cls":
-            return self.net(input_ids=input_ids, attention_mask=attention_mask).logits
-        hidden = self.net.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-        return self.net.classifier(self.net.dropout(pooled))
 
 
 @contextlib.contextmanager

@@ -23,11 +23,15 @@ import time
 
 import numpy as np
 
-from classifiers.bert import DEFAULT_MAX_LENGTH, BertClassifier, bundled_model_path, cpu_supports_bf16, quiet_transformers
+from classifiers.bert import BertClassifier
+from classifiers.encoder.batching import DEFAULT_MAX_LENGTH
+from classifiers.encoder.hub import bundled_model_path, quiet_transformers
+from classifiers.encoder.runtime import cpu_supports_bf16
 from dataset import load_reviews, stratified_sample
 
-from .environment import cpu_features, cpu_model, describe_cpu
-from .timing import measure_latency, stopwatch
+from ..environment import cpu_features, cpu_model, describe_cpu
+from ..timing import measure_latency, stopwatch
+from . import perf_data
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +45,6 @@ SEED_MAX_LENGTH = DEFAULT_MAX_LENGTH
 def sentence_data(n: int, data: str | None, seed: int = 0) -> tuple[list[str], np.ndarray, str]:
     """``n`` labelled sentences: ``data``, else ../shared/data/yelp_sentences.csv, else
     the bundled sample."""
-    from .perf_classical import perf_data
-
     source = perf_data(data)
     reviews = load_reviews(source)
     reviews = reviews.subset(stratified_sample(reviews.labels, min(n, len(reviews)), seed=seed))

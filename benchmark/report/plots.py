@@ -20,6 +20,10 @@ from sklearn.metrics import roc_curve  # noqa: E402
 
 from dataset import atomic_write_bytes  # noqa: E402
 
+from ..rundir import folder_name  # noqa: E402
+from ..schema import latency_p50_ms, metric_value, train_time_s  # noqa: E402
+from ..stats import reliability_bins  # noqa: E402
+
 # Fixed metadata keeps PNG bytes identical for identical inputs (no timestamps).
 _PNG_METADATA = {"Software": None}
 
@@ -74,19 +78,19 @@ def tradeoff_figure(records: dict[str, dict], *, cis: dict | None = None, front:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    train = np.array([r["train_time_s"] for r in records.values()])
+    train = np.array([train_time_s(r) for r in records.values()])
     sizes = 60 + 1500 * np.sqrt(train / max(train.max(), 1e-9))
     for (name, r), size in zip(records.items(), sizes, strict=True):
-        x, y = r["inference"]["latency_p50_ms"], r["metrics"][metric]
+        x, y = latency_p50_ms(r), metric_value(r, metric)
         points = ax.scatter([x], [y], s=size, alpha=0.6, zorder=3)
         ci = (cis or {}).get(name)
         if ci:
             ax.errorbar([x], [y], yerr=[[y - ci["low"]], [ci["high"] - y]], fmt="none", capsize=4,
                         color=points.get_facecolor()[0], alpha=0.9, zorder=2)
-        ax.annotate(f"{name}\n(train {r['train_time_s']:.1f} s)", (x, y), textcoords="offset points", xytext=(8, 8))
+        ax.annotate(f"{name}\n(train {train_time_s(r):.1f} s)", (x, y), textcoords="offset points", xytext=(8, 8))
     if front:
-        order = sorted(front, key=lambda n: records[n]["inference"]["latency_p50_ms"])
-        ax.plot([records[n]["inference"]["latency_p50_ms"] for n in order], [records[n]["metrics"][metric] for n in order],
+        order = sorted(front, key=lambda n: latency_p50_ms(records[n]))
+        ax.plot([latency_p50_ms(records[n]) for n in order], [metric_value(records[n], metric) for n in order],
                 linestyle="--", color="grey", linewidth=1, zorder=1, label="Pareto frontier")
         ax.legend(loc="lower right")
     ax.set_xscale("log")
@@ -193,3 +197,39 @@ def length_histogram_plot(words, tokens, max_length: int | None, path: Path, tit
     fig.suptitle(f"{title}: review lengths".strip(": "))
     _save(fig, path)
     return path
+
+
+def make_plots(run_dir: Path, results: dict, predictions) -> dict[str, list[str]]:
+    """Write every PNG of the run; returns section -> file names (accuracy confidence
+    intervals, from the records, drawn as error bars)."""
+    records = results["classifiers"]
+    names = [n for n in records if f"{n}_proba" in predictions]
+    files: dict[str, list[str]] = {"confusion": [], "learning": [], "overview": []}
+    for name in names:
+        stem = folder_name(name)  # a MODULE:ATTR name has a colon, no file name should
+        files["confusion"].append(
+            confusion_matrix_plot(name, metric_value(records[name], "confusion_matrix"), run_dir / f"confusion_{stem}.png")
+        )
+        if records[name].get("history"):
+            files["learning"].append(learning_curves_plot(name, records[name]["history"], run_dir / f"learning_curves_{stem}.png"))
+    if names:
+        front = results.get("pareto", {}).get("latency", [])
+        files["overview"].append(
+            tradeoff_plot({n: records[n] for n in names}, run_dir / "tradeoff.png",
+                          cis={n: records[n]["ci"]["accuracy"] for n in names}, front=front)
+        )
+        y = predictions["label"].to_numpy()
+        files["overview"].append(
+            reliability_plot(
+                {n: reliability_bins(y, predictions[f"{n}_proba"].to_numpy()) for n in names},
+                {n: metric_value(records[n], "ece") for n in names}, run_dir / "reliability.png",
+            )
+        )
+        if len(np.unique(y)) == 2:
+            files["overview"].append(
+                roc_plot(
+                    y, {n: predictions[f"{n}_proba"].to_numpy() for n in names},
+                    {n: metric_value(records[n], "roc_auc") for n in names}, run_dir / "roc.png",
+                )
+            )
+    return files

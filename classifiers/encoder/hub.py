@@ -33,6 +33,18 @@ def bundled_model_path() -> Path:
     return path
 
 
+def bundled_tokenizer():
+    """The bundled checkpoint's tokenizer (bert-base-uncased's WordPiece vocabulary), or
+    ``None`` when transformers or the bundled model is not installed."""
+    try:
+        from transformers import AutoTokenizer
+
+        path = bundled_model_path()
+    except (ImportError, ModelNotAvailableError):
+        return None
+    return AutoTokenizer.from_pretrained(str(path))
+
+
 @contextlib.contextmanager
 def quiet_transformers():
     """Silence transformers' load report and progress bars for one block."""
@@ -177,28 +189,3 @@ def load_pretrained(model: str | os.PathLike | None, auto_class=None, **kwargs):
         f"{'disabled (HF_HUB_OFFLINE)' if offline else 'unreachable or has no such model'}; pass a local "
         f"folder (bert.model=PATH) or leave model unset for the bundled all-MiniLM-L6-v2"
     )
-
-
-def network_for_training(model, *, pooling: str, id2label: dict, attention_dropout: float, freeze_embeddings: bool,
-                         max_length: int, device: str):
-    """Tokenizer, Hugging Face model and the :class:`PooledClassifier` to train.
-
-    The pooler is frozen with mean pooling (unused; DDP would wait for its gradients),
-    and the word embeddings with ``freeze_embeddings`` (half of MiniLM's weights; their
-    dense gradient and update are a large share of a short-sentence step).
-    """
-    from ._inference import PooledClassifier
-
-    tokenizer, hf_model = load_pretrained(
-        model, attention_probs_dropout_prob=attention_dropout,
-        id2label=id2label, label2id={v: k for k, v in id2label.items()},
-    )
-    # Plain transformers then truncates as training did (pipeline(..., truncation=True)).
-    tokenizer.model_max_length = max_length
-    net = PooledClassifier(hf_model, pooling).to(device)
-    pooler = getattr(hf_model.base_model, "pooler", None)
-    if pooling == "mean" and pooler is not None:
-        pooler.requires_grad_(False)
-    if freeze_embeddings:
-        hf_model.get_input_embeddings().weight.requires_grad_(False)
-    return tokenizer, hf_model, net

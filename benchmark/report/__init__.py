@@ -1,0 +1,44 @@
+"""The report of a run folder: ``report.md`` and its plots, from the folder's files alone.
+
+Everything here is computed from ``results.json`` (whose records carry their confidence
+intervals) and ``predictions.csv`` (for the paired tests and the error analysis), with
+seeded statistics and fixed plot metadata, so ``python -m benchmark report RUN_DIR``
+regenerates byte-identical files without retraining.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from dataset import atomic_write_text
+
+from ..rundir import read_predictions
+from ..schema import RunResults, load_results
+from ..stats import pairwise_mcnemar
+from .markdown import render
+
+REPORT_FILE = "report.md"
+
+__all__ = ["REPORT_FILE", "load_run", "write_report"]
+
+
+def load_run(run_dir) -> tuple[RunResults, pd.DataFrame]:
+    """``results.json`` and ``predictions.csv`` of a run folder, checked."""
+    results = load_results(run_dir)
+    return results, read_predictions(run_dir, results["classifiers"])
+
+
+def write_report(run_dir) -> Path:
+    """(Re)generate ``report.md`` and its PNGs in ``run_dir``; returns the report path."""
+    from .plots import make_plots  # matplotlib: imported only when a report is drawn
+
+    run_dir = Path(run_dir)
+    results, predictions = load_run(run_dir)
+    names = [n for n in results["classifiers"] if f"{n}_pred" in predictions]
+    mcnemar = pairwise_mcnemar(predictions["label"].to_numpy(), {n: predictions[f"{n}_pred"].to_numpy() for n in names})
+    files = make_plots(run_dir, results, predictions)
+    path = run_dir / REPORT_FILE
+    atomic_write_text(path, render(results, predictions, mcnemar, files))
+    return path
