@@ -17,9 +17,9 @@ logger = logging.getLogger("benchmark")
 
 def cmd_run(args) -> int:
     from .config import RunConfig
-    from .runner import run
-    from .seeds import format_seed_summary, run_seeds
-    from .tables import format_table
+    from .report.tables import format_table
+    from .runner import run, run_seeds
+    from .seeds import format_seed_summary
 
     if args.resume is not None:
         _refuse_options_with_resume(args, "a run")
@@ -166,7 +166,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_perf(args) -> int:
-    from .rundir import write_json
+    from dataset import atomic_write_json
 
     if args.latency_calls is None:
         args.latency_calls = 2000 if args.target == "classical" else 100
@@ -181,7 +181,7 @@ def cmd_perf(args) -> int:
         results = run_perf_classical(args.data, latency_calls=args.latency_calls)
         print(format_perf_classical(results))
         if args.json:
-            write_json(Path(args.json), json_rows(results))
+            atomic_write_json(Path(args.json), json_rows(results))
         return 0
     from .perf.bert import format_perf, run_perf
 
@@ -191,7 +191,7 @@ def cmd_perf(args) -> int:
     )
     print(format_perf(results))
     if args.json:
-        write_json(Path(args.json), results)
+        atomic_write_json(Path(args.json), results)
     return 0
 
 

@@ -25,13 +25,13 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 from tqdm.auto import tqdm
 
-from dataset import SentibenchError, UsageError, atomic_write_text, md_literal
+from dataset import SentibenchError, UsageError, atomic_write_json, atomic_write_text, md_literal
 
 from .config import CurveConfig
 from .environment import environment
 from .lineup import build_classifiers
 from .prepare import prepare_data
-from .rundir import RunLock, discard_if_unused, new_run_dir, write_json
+from .rundir import RunLock, discard_if_unused, new_run_dir
 from .schema import CURVE_FILE, CurvePoint, LearningCurve, RunFolderError
 from .stats import BOOTSTRAP_SEED, N_RESAMPLES, resample_indices
 
@@ -145,7 +145,7 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningC
     orders = {r: nested_order(train_labels, cfg.seed + r) for r in range(cfg.repeats)}
     validation = (split.texts("validation"), split.labels("validation"))
     test_texts, test_y = split.texts("test"), split.labels("test")
-    write_json(run_dir / CURVE_FILE, curve)
+    atomic_write_json(run_dir / CURVE_FILE, curve)
     logger.info("learning curve: %d fits (%d done), sizes %s", len(plan), len(done), sorted({s for s, _, _ in plan}))
     rate: dict[str, list[float]] = {}  # classifier -> seconds per training review, of the fits so far
     bar = tqdm(todo, desc="learning curve fits", disable=not progress, leave=False)
@@ -159,7 +159,7 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningC
                 clf.fit(texts, split.data.labels[rows], validation=validation)
             except SentibenchError:
                 curve["status"] = f"failed: {name} on {size}"
-                write_json(run_dir / CURVE_FILE, curve)
+                atomic_write_json(run_dir / CURVE_FILE, curve)
                 raise
             train_time = time.perf_counter() - fit_start
             pred = np.asarray(clf.predict(test_texts))
@@ -169,7 +169,7 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningC
                 "train_time_s": train_time, "test_predictions": encode_predictions(pred),
             }
             curve["points"].append(point)
-            write_json(run_dir / CURVE_FILE, curve)
+            atomic_write_json(run_dir / CURVE_FILE, curve)
             rate.setdefault(name, []).append((time.perf_counter() - fit_start) / size)
             left = _time_left(todo[k:], rate)
             bar.set_postfix(left=f"{left:.0f} s", refresh=False)
@@ -178,12 +178,12 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningC
                             k, len(todo), name, size, repeat + 1, curve["points"][-1]["accuracy"], left)
     except KeyboardInterrupt:
         curve["status"] = "interrupted"
-        write_json(run_dir / CURVE_FILE, curve)
+        atomic_write_json(run_dir / CURVE_FILE, curve)
         raise
     curve["status"] = "complete"
     curve["summary"] = summarise(curve["points"], test_y)
     curve["findings"] = findings(curve["summary"], len(split.train))
-    write_json(run_dir / CURVE_FILE, curve)
+    atomic_write_json(run_dir / CURVE_FILE, curve)
     write_curve_files(run_dir, curve)
     return run_dir, curve
 

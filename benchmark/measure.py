@@ -19,8 +19,8 @@ from sklearn.metrics import (
 
 from classifiers import REGISTRY, SentimentClassifier, params_to_json
 from classifiers.external import ExternalClassifier, NotSaved
+from dataset import Split
 
-from .prepare import Split
 from .schema import ClassifierRecord, Metrics
 from .stats import BOOTSTRAP_SEED, N_RESAMPLES, bootstrap_ci, brier_score, expected_calibration_error
 from .timing import PeakMemory, folder_size_mb, measure_latency, stopwatch

@@ -9,8 +9,8 @@ from tabulate import tabulate
 from classifiers import SentimentClassifier
 from dataset import UsageError
 
-from .rundir import MODELS_DIR, folder_name
-from .schema import HEADLINE_METRICS, RunFolderError, load_results
+from .rundir import MODELS_DIR
+from .schema import HEADLINE_METRICS, RunFolderError, folder_name, load_results
 
 #: Labels of the benchmark's 0/1 classes.
 _LABELS = {0: "negative", 1: "positive"}

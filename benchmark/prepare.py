@@ -3,42 +3,16 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 
-from dataset import ReviewData, load_reviews, resolve_data_source, split_manifest, stratified_sample, stratified_split
+from dataset import ReviewData, Split, load_reviews, resolve_data_source, stratified_sample, stratified_split
 
 from .config import RunConfig
-from .schema import DataInfo, SplitManifest
+from .schema import DataInfo
+from .stats import SMALL_TEST_SPLIT
 
 logger = logging.getLogger(__name__)
-
-#: Below this many test reviews, confidence intervals are too wide to rank classifiers.
-SMALL_TEST_SPLIT = 200
-
-
-@dataclass
-class Split:
-    """One dataset and the index arrays of its train, validation and test parts."""
-
-    data: ReviewData
-    train: np.ndarray
-    validation: np.ndarray
-    test: np.ndarray
-    dedupe_removed: int | None = None  # repeated reviews dropped by --dedupe before splitting
-
-    def texts(self, part: str) -> list[str]:
-        return [self.data.texts[i] for i in getattr(self, part)]
-
-    def labels(self, part: str) -> np.ndarray:
-        return self.data.labels[getattr(self, part)]
-
-    def manifest(self) -> SplitManifest:
-        manifest = split_manifest(self.data.labels, self.train, self.validation, self.test, texts=self.data.texts)
-        if self.dedupe_removed is not None:
-            manifest["dedupe_removed"] = self.dedupe_removed
-        return manifest
 
 
 def _normalised(texts) -> list[str]:

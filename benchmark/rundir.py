@@ -1,36 +1,28 @@
 """A run folder: its name, its lock, and its files, always written atomically.
 
-``results.json`` is the source of truth; ``comparison.md``/``comparison.csv`` are
-rendered from its records and ``predictions.csv`` holds every test prediction.
+``results.json`` is the source of truth and ``predictions.csv`` holds every test
+prediction; :mod:`benchmark.report` renders the rest from them.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dataset import UsageError, atomic_write_text
+from dataset import UsageError, atomic_write_json, atomic_write_text
 
-from .schema import PREDICTIONS_FILE, RESULTS_FILE, RunFolderError, RunResults
-from .tables import comparison_frame, format_table
+from .schema import PREDICTIONS_FILE, RESULTS_FILE, RunResults
 
 #: Sub-folder of a run folder holding the fitted classifiers (``--save-models``).
 MODELS_DIR = "models"
 #: Sub-folder holding per-epoch training checkpoints (removed when a classifier finishes).
 CHECKPOINTS_DIR = "checkpoints"
 _LOCK_FILE = ".lock"
-
-
-def folder_name(name: str) -> str:
-    """A classifier's name as a folder name (a ``module:attr`` spec has a colon)."""
-    return re.sub(r"[^\w.-]", "_", name)
 
 
 def new_run_dir(parent, name: str, suffix: str = "") -> Path:
@@ -103,20 +95,6 @@ def discard_if_unused(run_dir) -> None:
         pass  # gone already, or something was written after all: keep it
 
 
-def write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def predictions_frame(split, predictions: dict) -> pd.DataFrame:
     """Test row id (row in the loaded data), text, true label, then per classifier its
     prediction and probability of the positive class."""
@@ -127,24 +105,10 @@ def predictions_frame(split, predictions: dict) -> pd.DataFrame:
     return frame
 
 
-def _csv_text(frame: pd.DataFrame) -> str:
+def csv_text(frame: pd.DataFrame) -> str:
     buf = io.StringIO()
     frame.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue()
-
-
-def read_predictions(run_dir: Path, names) -> pd.DataFrame:
-    """``predictions.csv`` of a run folder, checked to hold the columns of ``names``."""
-    path = Path(run_dir) / PREDICTIONS_FILE
-    try:
-        frame = pd.read_csv(path, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise RunFolderError(f"cannot read {path}: {' '.join(str(exc).split())}") from None
-    missing = [c for c in ("row_id", "text", "label") if c not in frame.columns]
-    missing += [f"{n}_{k}" for n in names for k in ("pred", "proba") if f"{n}_{k}" not in frame.columns]
-    if missing:
-        raise RunFolderError(f"{path} lacks the column(s) {', '.join(missing)}; it is not the file sentibench wrote")
-    return frame
 
 
 def write_run(run_dir: Path, results: RunResults, split, predictions: dict) -> None:
@@ -154,11 +118,5 @@ def write_run(run_dir: Path, results: RunResults, split, predictions: dict) -> N
     claims no classifier the predictions file lacks, so ``--resume`` can continue.
     """
     run_dir = Path(run_dir)
-    atomic_write_text(run_dir / PREDICTIONS_FILE, _csv_text(predictions_frame(split, predictions)))
-    atomic_write_text(run_dir / "comparison.csv", _csv_text(comparison_frame(results)))
-    status = "" if results["status"] == "complete" else f"\n\nStatus: **{results['status']}**."
-    atomic_write_text(
-        run_dir / "comparison.md",
-        f"# Comparison: run {results['run_id']}\n\n{format_table(results)}{status}\n",
-    )
-    write_json(run_dir / RESULTS_FILE, results)
+    atomic_write_text(run_dir / PREDICTIONS_FILE, csv_text(predictions_frame(split, predictions)))
+    atomic_write_json(run_dir / RESULTS_FILE, results)

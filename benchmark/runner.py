@@ -12,14 +12,14 @@ so an interrupted run keeps what finished and can be resumed.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from classifiers import process_rank, world_size
-from dataset import SentibenchError, UsageError
+from dataset import SentibenchError, Split, UsageError
 
 from . import rundir
 from .config import RunConfig
@@ -27,15 +27,16 @@ from .decide import decide_run
 from .environment import environment
 from .lineup import build_classifiers
 from .measure import Measurement, run_one
-from .prepare import Split, prepare_data
-from .report import write_report
-from .rundir import CHECKPOINTS_DIR, MODELS_DIR, RunLock, discard_if_unused, folder_name, new_run_dir
-from .schema import RESULTS_FILE, CardContext, RunResults, load_results
+from .prepare import prepare_data
+from .report import write_comparison, write_report
+from .rundir import CHECKPOINTS_DIR, MODELS_DIR, RunLock, discard_if_unused, new_run_dir
+from .schema import HEADLINE_METRICS, RESULTS_FILE, CardContext, RunResults, SeedSummary, folder_name, load_results, read_predictions
+from .seeds import write_seed_summary
 from .tune import tune
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["run", "refuse_tune_under_launcher"]
+__all__ = ["run", "run_seeds", "refuse_tune_under_launcher"]
 
 
 def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=frozenset(),
@@ -79,6 +80,48 @@ def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=froz
             return _measure_all(cfg, classifiers, run_dir, split, results, {}, progress)
     finally:
         discard_if_unused(run_dir)  # e.g. the data could not be read: no empty folder left
+
+
+def run_seeds(cfg: RunConfig, seeds: list[int], *, trusted_files=frozenset(), progress: bool = False) -> tuple[Path, SeedSummary] | None:
+    """Repeat the whole comparison once per seed (sample, split and classifiers).
+
+    Each seed's run folder is kept inside one parent folder, next to ``summary.json``
+    and ``summary.md`` with the mean and standard deviation of each metric.
+    """
+    refuse_tune_under_launcher(cfg)
+    if process_rank() != 0:
+        for seed in seeds:
+            run(replace(cfg, seed=seed), trusted_files=trusted_files)
+        return None
+    build_classifiers(cfg, trusted_files=trusted_files)  # checked before a folder is made
+    parent = new_run_dir(cfg.output, replace(cfg, seed=seeds[0]).digest(), suffix="-seeds")
+    summary: SeedSummary = {"seeds": seeds, "runs": {}, "status": "running", "config": asdict(cfg), "metrics": {}}
+    per_seed: dict[str, dict[str, list[float]]] = {}
+    ratio = None
+    try:
+        for seed in seeds:
+            logger.info("===== seed %d (%d of %d) =====", seed, seeds.index(seed) + 1, len(seeds))
+            run_dir, results = run(replace(cfg, seed=seed, output=str(parent)), trusted_files=trusted_files, progress=progress)
+            summary["runs"][str(seed)] = run_dir.name
+            sizes = results["split"]["sizes"]
+            ratio = sizes["test"] / sizes["train"]
+            for name, record in results["classifiers"].items():
+                for metric, get in HEADLINE_METRICS.items():
+                    per_seed.setdefault(name, {}).setdefault(metric, []).append(get(record))
+    except KeyboardInterrupt:
+        summary["status"] = "interrupted"
+        raise
+    except BaseException:
+        summary["status"] = "failed"
+        if not summary["runs"]:
+            discard_if_unused(parent)  # the first seed's run stopped at its input: nothing kept
+        raise
+    else:
+        summary["status"] = "complete"
+    finally:
+        if parent.is_dir():
+            write_seed_summary(parent, summary, per_seed, ratio)
+    return parent, summary
 
 
 def refuse_tune_under_launcher(cfg: RunConfig) -> RunConfig:
@@ -130,7 +173,7 @@ def _load_for_resume(run_dir: Path) -> tuple[RunResults, dict]:
     if "data_sha256" not in results["split"]:
         raise UsageError(f"cannot resume {run_dir}: it was written by an older sentibench (no data hash); start a new run")
     try:
-        frame = rundir.read_predictions(run_dir, results["classifiers"])
+        frame = read_predictions(run_dir, results["classifiers"])
     except SentibenchError as exc:
         raise UsageError(f"cannot resume {run_dir}: {exc}") from None
     done = {n: {"pred": frame[f"{n}_pred"].to_numpy(), "proba": frame[f"{n}_proba"].to_numpy()} for n in results["classifiers"]}
@@ -178,26 +221,26 @@ def _measure_all(cfg: RunConfig, classifiers: dict, run_dir: Path, split: Split,
     logger.info("split (seed %d): %d train / %d validation / %d test, manifest %s", cfg.seed, len(split.train),
                 len(split.validation), len(split.test), results["split"]["sha256"][:12])
     how = Measurement(cfg.latency_calls, cfg.latency_warmup, cfg.cpu_hour_price, progress)
-    rundir.write_run(run_dir, results, split, predictions)
+    _save(run_dir, results, split, predictions)
     try:
         for name, clf in tqdm(classifiers.items(), desc="classifiers", disable=not progress, leave=False):
             record, preds = _measure_one(cfg, name, clf, split, run_dir, how, results, predictions)
             results["classifiers"][name] = record
             predictions[name] = preds
             results.update(decide_run(results["classifiers"], split.labels("test"), predictions, cfg.budgets()))
-            rundir.write_run(run_dir, results, split, predictions)
+            _save(run_dir, results, split, predictions)
             _remove_if_empty(run_dir / CHECKPOINTS_DIR)
             m = record["metrics"]
             logger.info("%s: accuracy %.4f, macro F1 %.4f, trained in %.1f s", name, m["accuracy"], m["f1_macro"],
                         record["train_time_s"])
     except KeyboardInterrupt:
         results["status"] = "interrupted"
-        rundir.write_run(run_dir, results, split, predictions)
+        _save(run_dir, results, split, predictions)
         if results["classifiers"]:
             write_report(run_dir)
         raise
     results["status"] = "complete"
-    rundir.write_run(run_dir, results, split, predictions)
+    _save(run_dir, results, split, predictions)
     write_report(run_dir)
     return run_dir, results
 
@@ -219,8 +262,15 @@ def _measure_one(cfg: RunConfig, name: str, clf, split: Split, run_dir: Path, ho
                        model_dir=run_dir / MODELS_DIR / folder_name(name) if cfg.save_models else None)
     except SentibenchError:
         results["status"] = f"failed: {name}"
-        rundir.write_run(run_dir, results, split, predictions)
+        _save(run_dir, results, split, predictions)
         raise
+
+
+def _save(run_dir: Path, results: RunResults, split: Split, predictions: dict) -> None:
+    """The run folder after a step: the comparison table, then the predictions and
+    ``results.json`` (last, see ``rundir.write_run``)."""
+    write_comparison(run_dir, results)
+    rundir.write_run(run_dir, results, split, predictions)
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -8,15 +8,23 @@ headline numbers are taken out of a record only through :data:`HEADLINE_METRICS`
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypedDict
+
+import pandas as pd
 
 from dataset import SentibenchError
 
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.csv"
 CURVE_FILE = "learning_curve.json"
+
+
+def folder_name(name: str) -> str:
+    """A classifier's name as a folder name (a ``module:attr`` spec has a colon)."""
+    return re.sub(r"[^\w.-]", "_", name)
 
 
 class RunFolderError(SentibenchError, ValueError):
@@ -339,3 +347,17 @@ def load_results(run_dir) -> RunResults:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise RunFolderError(f"cannot read {path}: {exc}") from None
     return check_results(results, str(path))
+
+
+def read_predictions(run_dir: Path, names) -> pd.DataFrame:
+    """``predictions.csv`` of a run folder, checked to hold the columns of ``names``."""
+    path = Path(run_dir) / PREDICTIONS_FILE
+    try:
+        frame = pd.read_csv(path, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"cannot read {path}: {' '.join(str(exc).split())}") from None
+    missing = [c for c in ("row_id", "text", "label") if c not in frame.columns]
+    missing += [f"{n}_{k}" for n in names for k in ("pred", "proba") if f"{n}_{k}" not in frame.columns]
+    if missing:
+        raise RunFolderError(f"{path} lacks the column(s) {', '.join(missing)}; it is not the file sentibench wrote")
+    return frame

@@ -1,28 +1,19 @@
-"""``run --seeds``: the whole comparison repeated per seed (sample, split, classifiers),
-summarised with the mean and spread of every headline metric and, for every pair, the
+"""The summary of ``run --seeds`` (the whole comparison repeated per seed: sample, split,
+classifiers): the mean and spread of every headline metric and, for every pair, the
 corrected resampled t-test across the splits."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import asdict, replace
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 from tabulate import tabulate
 
-from classifiers import process_rank
-from dataset import atomic_write_text
+from dataset import atomic_write_json, atomic_write_text
 
-from .config import RunConfig
-from .lineup import build_classifiers
-from .rundir import discard_if_unused, new_run_dir, write_json
-from .runner import refuse_tune_under_launcher, run
-from .schema import HEADLINE_METRICS, SeedSummary
+from .schema import SeedSummary
 from .stats import SIGNIFICANCE, corrected_resampled_ttest
-
-logger = logging.getLogger(__name__)
 
 
 def seed_pairs(per_seed: dict[str, dict[str, list[float]]], test_train_ratio: float) -> list[dict]:
@@ -49,56 +40,14 @@ def seed_pairs(per_seed: dict[str, dict[str, list[float]]], test_train_ratio: fl
     return pairs
 
 
-def run_seeds(cfg: RunConfig, seeds: list[int], *, trusted_files=frozenset(), progress: bool = False) -> tuple[Path, SeedSummary] | None:
-    """Repeat the whole comparison once per seed (sample, split and classifiers).
-
-    Each seed's run folder is kept inside one parent folder, next to ``summary.json``
-    and ``summary.md`` with the mean and standard deviation of each metric.
-    """
-    refuse_tune_under_launcher(cfg)
-    if process_rank() != 0:
-        for seed in seeds:
-            run(replace(cfg, seed=seed), trusted_files=trusted_files)
-        return None
-    build_classifiers(cfg, trusted_files=trusted_files)  # checked before a folder is made
-    parent = new_run_dir(cfg.output, replace(cfg, seed=seeds[0]).digest(), suffix="-seeds")
-    summary: SeedSummary = {"seeds": seeds, "runs": {}, "status": "running", "config": asdict(cfg), "metrics": {}}
-    per_seed: dict[str, dict[str, list[float]]] = {}
-    ratio = None
-    try:
-        for seed in seeds:
-            logger.info("===== seed %d (%d of %d) =====", seed, seeds.index(seed) + 1, len(seeds))
-            run_dir, results = run(replace(cfg, seed=seed, output=str(parent)), trusted_files=trusted_files, progress=progress)
-            summary["runs"][str(seed)] = run_dir.name
-            sizes = results["split"]["sizes"]
-            ratio = sizes["test"] / sizes["train"]
-            for name, record in results["classifiers"].items():
-                for metric, get in HEADLINE_METRICS.items():
-                    per_seed.setdefault(name, {}).setdefault(metric, []).append(get(record))
-    except KeyboardInterrupt:
-        summary["status"] = "interrupted"
-        raise
-    except BaseException:
-        summary["status"] = "failed"
-        if not summary["runs"]:
-            discard_if_unused(parent)  # the first seed's run stopped at its input: nothing kept
-        raise
-    else:
-        summary["status"] = "complete"
-    finally:
-        if parent.is_dir():
-            _write_seed_summary(parent, summary, per_seed, ratio)
-    return parent, summary
-
-
-def _write_seed_summary(parent: Path, summary: SeedSummary, per_seed: dict, ratio: float | None) -> None:
+def write_seed_summary(parent: Path, summary: SeedSummary, per_seed: dict, ratio: float | None) -> None:
     summary["metrics"] = {
         name: {m: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "values": v}
                for m, v in metrics.items()}
         for name, metrics in per_seed.items()
     }
     summary["pairs"] = seed_pairs(per_seed, ratio) if ratio is not None else []
-    write_json(parent / "summary.json", summary)
+    atomic_write_json(parent / "summary.json", summary)
     atomic_write_text(parent / "summary.md", format_seed_summary(summary))
 
 

@@ -14,6 +14,8 @@ ECE_BINS = 15
 #: Seed and size of the bootstrap behind every confidence interval sentibench reports.
 BOOTSTRAP_SEED = 0
 N_RESAMPLES = 1000
+#: Below this many test reviews, confidence intervals are too wide to rank classifiers.
+SMALL_TEST_SPLIT = 200
 #: Level of every significance test (McNemar, the paired bootstrap, the corrected t-test).
 SIGNIFICANCE = 0.05
 

@@ -25,11 +25,11 @@ from ._detect import detect_format
 from ._download import DATASETS, cache_dir, download, resolve_named
 from ._errors import DataError, SentibenchError, UsageError
 from ._hf import load_hf
-from ._io import atomic_write_bytes, atomic_write_text
+from ._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ._locate import BUNDLED_SAMPLE, bundled_sample_path, resolve_data_source
 from ._readers import FORMATS
 from ._sources import load_reviews
-from ._split import data_digest, split_manifest, stratified_sample, stratified_split
+from ._split import Split, data_digest, split_manifest, stratified_sample, stratified_split
 from ._text import md_literal
 from ._types import ReviewData
 
@@ -48,8 +48,10 @@ __all__ = [
     "DataError",
     "ReviewData",
     "SentibenchError",
+    "Split",
     "UsageError",
     "atomic_write_bytes",
+    "atomic_write_json",
     "atomic_write_text",
     "bundled_sample_path",
     "detect_format",

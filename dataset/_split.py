@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ._errors import DataError
+from ._types import ReviewData
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["data_digest", "split_manifest", "stratified_sample", "stratified_split"]
+__all__ = ["Split", "data_digest", "split_manifest", "stratified_sample", "stratified_split"]
 
 #: Fraction held out from training (then halved into validation and test).
 HOLDOUT_FRACTION = 0.3
@@ -197,3 +199,26 @@ def split_manifest(labels, train_idx, val_idx, test_idx, *, texts=None):
     if texts is not None:
         manifest["data_sha256"] = data_digest(texts, labels)
     return manifest
+
+
+@dataclass
+class Split:
+    """One dataset and the index arrays of its train, validation and test parts."""
+
+    data: ReviewData
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+    dedupe_removed: int | None = None  # repeated reviews dropped by --dedupe before splitting
+
+    def texts(self, part: str) -> list[str]:
+        return [self.data.texts[i] for i in getattr(self, part)]
+
+    def labels(self, part: str) -> np.ndarray:
+        return self.data.labels[getattr(self, part)]
+
+    def manifest(self) -> dict:
+        manifest = split_manifest(self.data.labels, self.train, self.validation, self.test, texts=self.data.texts)
+        if self.dedupe_removed is not None:
+            manifest["dedupe_removed"] = self.dedupe_removed
+        return manifest

@@ -337,7 +337,7 @@ def test_w2v_tuning_tries_the_runs_own_c_first_even_off_the_grid(tiny):
 def test_tune_with_seeds_is_refused_in_helper_processes_too(monkeypatch):
     from benchmark import runner
     from benchmark.config import RunConfig
-    from benchmark.seeds import run_seeds
+    from benchmark.runner import run_seeds
     from dataset import UsageError
 
     monkeypatch.setattr(runner, "world_size", lambda: 2)

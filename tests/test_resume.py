@@ -242,16 +242,16 @@ def test_resume_of_a_folder_without_a_split_is_one_line(tmp_path, monkeypatch, c
 def test_results_json_is_written_after_the_files_it_describes(tmp_path, monkeypatch):
     """Killed between two files, a run folder must not hold a results.json that claims a
     classifier whose predictions were never written (resume then refused the folder)."""
-    from benchmark import rundir as output
+    import dataset._io
 
     written = []
-    real_write = output.atomic_write_text
+    real_write = dataset._io.atomic_write_bytes
 
-    def remember(path, text):
+    def remember(path, data):
         written.append(path.name)
-        real_write(path, text)
+        real_write(path, data)
 
-    monkeypatch.setattr(output, "atomic_write_text", remember)
+    monkeypatch.setattr(dataset._io, "atomic_write_bytes", remember)
     assert main(["-q", "run", "--classifiers", "bow", "--output", str(tmp_path), "--latency-calls", "2"]) == 0
     order = [name for name in written if name in ("predictions.csv", "results.json")]
     assert order and order == ["predictions.csv", "results.json"] * (len(order) // 2), order

@@ -14,14 +14,22 @@ import pandas as pd
 
 from dataset import atomic_write_text
 
-from ..rundir import read_predictions
-from ..schema import RunResults, load_results
+from ..schema import RunResults, load_results, read_predictions
 from ..stats import pairwise_mcnemar
 from .markdown import render
+from .tables import comparison_frame, format_table
 
 REPORT_FILE = "report.md"
 
-__all__ = ["REPORT_FILE", "load_run", "write_report"]
+__all__ = ["REPORT_FILE", "load_run", "write_comparison", "write_report"]
+
+
+def write_comparison(run_dir, results: RunResults) -> None:
+    """``comparison.csv`` and ``comparison.md``: one row per classifier finished so far."""
+    run_dir = Path(run_dir)
+    atomic_write_text(run_dir / "comparison.csv", comparison_frame(results).to_csv(index=False, lineterminator="\n"))
+    status = "" if results["status"] == "complete" else f"\n\nStatus: **{results['status']}**."
+    atomic_write_text(run_dir / "comparison.md", f"# Comparison: run {results['run_id']}\n\n{format_table(results)}{status}\n")
 
 
 def load_run(run_dir) -> tuple[RunResults, pd.DataFrame]:

@@ -11,11 +11,10 @@ from tabulate import tabulate
 
 from dataset import md_literal
 
-from ..prepare import SMALL_TEST_SPLIT
 from ..schema import RunResults, latency_p50_ms, train_time_s
-from ..stats import BOOTSTRAP_SEED, ECE_BINS, N_RESAMPLES, SIGNIFICANCE
-from ..tables import format_table
+from ..stats import BOOTSTRAP_SEED, ECE_BINS, N_RESAMPLES, SIGNIFICANCE, SMALL_TEST_SPLIT
 from ..timing import format_ms
+from .tables import format_table
 
 N_CONFIDENTLY_WRONG = 5
 N_TOP_TERMS = 15

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from tabulate import tabulate
 
-from .schema import OPTIONAL_COLUMNS, TABLE_COLUMNS, RunResults
-from .timing import format_ms
+from ..schema import OPTIONAL_COLUMNS, TABLE_COLUMNS, RunResults
+from ..timing import format_ms
 
 _FLOAT_FORMATS = {
     "accuracy": "{:.4f}", "f1_macro": "{:.4f}", "roc_auc": "{:.4f}", "train_time_s": "{:.2f}",
