@@ -15,6 +15,7 @@ from classifiers import REGISTRY
 from dataset import DATASETS, FORMATS, UsageError
 
 from . import __version__
+from .config import METRICS
 
 #: run's options that describe a new run; --resume uses the run's saved ones instead.
 RUN_OPTIONS = {
@@ -25,7 +26,7 @@ RUN_OPTIONS = {
     "--save-models": "save_models", "--max-train-samples": "max_train_samples", "--eval-every": "eval_every",
     "--seeds": "seeds", "--max-latency-ms": "max_latency_ms", "--max-train-s": "max_train_s",
     "--max-model-mb": "max_model_mb", "--cpu-hour-price": "cpu_hour_price", "--sizes": "sizes", "--repeats": "repeats",
-    "--tune": "tune", "--tune-budget-min": "tune_budget_min",
+    "--tune": "tune", "--tune-budget-min": "tune_budget_min", "--metric": "metric",
 }
 
 
@@ -69,12 +70,13 @@ def add_data_arguments(parser: argparse.ArgumentParser, with_data: bool = True) 
     group.add_argument("--label-column", help="column holding the label (CSV/TSV/JSONL/Parquet with a header)")
     group.add_argument(
         "--star-threshold", type=int,
-        help="labels are star ratings: below this is negative, above is positive, equal is dropped (e.g. 3)",
+        help="collapse star ratings to two classes: below this is negative, above is positive, equal is dropped "
+        "(e.g. 3; by default ratings stay one class per star)",
     )
     group.add_argument(
         "--label-map", nargs="+", metavar="CLASS=VALUES", action=LabelMapAction,
-        help="which label values are negative and which positive, e.g. --label-map negative=1,2 positive=4,5 "
-        '(or a JSON object such as \'{"1": 0, "2": 0, "5": 1}\'); values left out are dropped and counted',
+        help="group label values into classes, in class order, e.g. --label-map negative=1,2 neutral=3 positive=4,5 "
+        '(or a JSON object such as \'{"negative": [1, 2], "positive": [4, 5]}\'); values left out are dropped and counted',
     )
 
 
@@ -109,6 +111,11 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, names: str) -> Non
     )
     parser.add_argument("--config", metavar="FILE", type=config_file,
                         help='JSON file of hyperparameters: {"bow": {"C": 0.5}, "w2v": {...}}')
+    parser.add_argument(
+        "--metric", choices=METRICS,
+        help="what 'most accurate' means for the recommendation, tuning, learning curves and the frontier: accuracy "
+        "(default), f1_macro (fairer with imbalanced classes) or qwk (quadratic weighted kappa, ordered classes such as stars)",
+    )
     parser.add_argument("--max-train-samples", type=int, metavar="N", help="BERT: train on a stratified sample of N training reviews")
     parser.add_argument("--eval-every", type=int, metavar="STEPS",
                         help="BERT: also evaluate (and keep the best weights) every STEPS steps")
@@ -186,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("target", choices=["bert", "classical"],
                       help="bert: seed recipe vs Trainer vs sentibench; classical: BoW and Word2Vec vs fastText")
     perf.add_argument("--data", help="reviews to use (default ../shared/data/yelp_sentences.csv, else the bundled sample)")
+    perf.add_argument("--text-column", help="classical: column holding the review text (header formats)")
+    perf.add_argument("--label-column", help="classical: column holding the label, e.g. stars for K classes side by side")
     perf.add_argument("--sentences", type=int, default=320, help="number of short sentences (default 320)")
     perf.add_argument("--long", type=int, default=96, help="number of long (>128-token) reviews (default 96)")
     perf.add_argument("--batch-size", type=int, default=16, help="batch size for all recipes (default 16)")
@@ -264,54 +273,57 @@ def classifier_list(text: str) -> list[str]:
 
 
 class LabelMapAction(argparse.Action):
-    """``--label-map negative=1,2 positive=4,5`` (or one JSON object) ->
-    ``{"1": 0, "2": 0, "4": 1, "5": 1}``."""
-
-    _CLASSES = {"negative": 0, "neg": 0, "0": 0, "positive": 1, "pos": 1, "1": 1}
+    """``--label-map negative=1,2 neutral=3 positive=4,5`` (or one JSON object) -> the
+    ordered groups ``{"negative": ["1", "2"], "neutral": ["3"], "positive": ["4", "5"]}``;
+    the order given is the class order, values left out are dropped."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, self.parse(values))
 
-    @classmethod
-    def parse(cls, items: list[str] | None) -> dict[str, int] | None:
+    @staticmethod
+    def parse(items: list[str] | None) -> dict[str, list[str]] | None:
         if not items:
             return None
         text = " ".join(items).strip()
-        pairs = cls._json_pairs(text) if text.startswith("{") else cls._group_pairs(text)
-        mapping: dict[str, int] = {}
-        for value, cls_ in pairs:
-            if mapping.get(value, cls_) != cls_:
-                raise UsageError(f"--label-map puts the label {value!r} in both classes")
-            mapping[value] = cls_
-        if set(mapping.values()) != {0, 1}:
-            raise UsageError("--label-map must name at least one negative and one positive label value")
-        return mapping
+        groups = LabelMapAction._json_groups(text) if text.startswith("{") else LabelMapAction._item_groups(items)
+        seen: dict[str, str] = {}
+        for name, values in groups.items():
+            if not values:
+                raise UsageError(f"--label-map: the class {name!r} has no label values")
+            for value in values:
+                if seen.setdefault(value, name) != name:
+                    raise UsageError(f"--label-map puts the label {value!r} in two classes ({seen[value]} and {name})")
+        if len(groups) < 2:
+            raise UsageError("--label-map must name at least two classes, e.g. negative=1,2 positive=4,5")
+        return groups
 
-    @classmethod
-    def _json_pairs(cls, text: str) -> list[tuple[str, int]]:
+    @staticmethod
+    def _json_groups(text: str) -> dict[str, list[str]]:
+        from dataset import label_groups
+
         try:
             loaded = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UsageError(f"--label-map is not valid JSON ({exc})") from None
-        pairs = []
-        for key, value in (loaded.items() if isinstance(loaded, dict) else []):
-            if str(key).lower() in ("negative", "positive") and isinstance(value, list):
-                pairs += [(str(v), cls._CLASSES[str(key).lower()]) for v in value]
-            elif value in (0, 1) and not isinstance(value, bool):
-                pairs.append((str(key), int(value)))
-            else:
-                raise UsageError(f"--label-map: {key!r} maps to {value!r}; map label values to 0 (negative) or 1 (positive)")
-        return pairs
+        if not isinstance(loaded, dict) or not loaded:
+            raise UsageError('--label-map JSON must be an object, e.g. {"negative": [1, 2], "positive": [4, 5]}')
+        if all(isinstance(v, list) for v in loaded.values()):
+            return {str(k): [str(v) for v in values] for k, values in loaded.items()}
+        if all(v in (0, 1, None) and not isinstance(v, bool) for v in loaded.values()):
+            return {k: v for k, v in label_groups(loaded).items() if v}  # the older form: label value -> 0 or 1
+        raise UsageError('--label-map JSON maps class names to lists of label values, e.g. {"negative": [1, 2], "positive": [4, 5]}')
 
-    @classmethod
-    def _group_pairs(cls, text: str) -> list[tuple[str, int]]:
-        pairs = []
-        for item in text.split():
+    @staticmethod
+    def _item_groups(items: list[str]) -> dict[str, list[str]]:
+        groups: dict[str, list[str]] = {}
+        for item in " ".join(items).split():
             name, sep, values = item.partition("=")
-            if not sep or name.lower() not in cls._CLASSES or not values.strip(","):
-                raise UsageError(f"--label-map expects negative=VALUES positive=VALUES (e.g. negative=1,2 positive=4,5), got {item!r}")
-            pairs += [(v.strip(), cls._CLASSES[name.lower()]) for v in values.split(",") if v.strip()]
-        return pairs
+            if not sep or not name or not values.strip(","):
+                raise UsageError(f"--label-map expects CLASS=VALUES ... (e.g. negative=1,2 neutral=3 positive=4,5), got {item!r}")
+            if name in groups:
+                raise UsageError(f"--label-map names the class {name!r} twice")
+            groups[name] = [v.strip() for v in values.split(",") if v.strip()]
+        return groups
 
 
 def seed_list(text: str) -> list[int]:

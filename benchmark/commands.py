@@ -101,8 +101,8 @@ def cmd_report(args) -> int:
 def cmd_predict(args) -> int:
     from .predict import predict_rows, prediction_table, read_texts
 
-    texts = read_texts(args.texts, args.file, sys.stdin)
-    rows = predict_rows(args.run, texts, args.classifiers)
+    numbered = read_texts(args.texts, args.file, sys.stdin)
+    rows = predict_rows(args.run, [t for _, t in numbered], args.classifiers, indices=[i for i, _ in numbered])
     if args.json:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
@@ -178,7 +178,8 @@ def cmd_perf(args) -> int:
     if args.target == "classical":
         from .perf.classical import format_perf_classical, json_rows, run_perf_classical
 
-        results = run_perf_classical(args.data, latency_calls=args.latency_calls)
+        results = run_perf_classical(args.data, latency_calls=args.latency_calls, text_column=args.text_column,
+                                     label_column=args.label_column)
         print(format_perf_classical(results))
         if args.json:
             atomic_write_json(Path(args.json), json_rows(results))

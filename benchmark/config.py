@@ -25,6 +25,8 @@ logger = logging.getLogger("benchmark")
 
 #: Largest seed NumPy and scikit-learn accept.
 MAX_SEED = 2**32 - 1
+#: What "most accurate" can mean for the recommendation, tuning, curves and the frontier.
+METRICS = ("accuracy", "f1_macro", "qwk")
 #: Run options that set one hyperparameter of every classifier in the run that has it.
 SHORTCUTS = ("max_train_samples", "eval_every")
 #: Keys older sentibench versions saved in a run's config that no longer define a run.
@@ -51,8 +53,8 @@ class RunConfig:
     format: str | None = None  # loader format; None: detect from extension and content
     text_column: str | None = None  # column holding the review (header formats)
     label_column: str | None = None  # column holding the label (header formats)
-    star_threshold: int | None = None  # star ratings: below -> negative, above -> positive, equal dropped
-    label_map: dict[str, int | None] | None = None  # original label -> 0, 1 or None (drop)
+    star_threshold: int | None = None  # collapse star ratings: below -> negative, above -> positive, equal dropped
+    label_map: dict[str, list[str]] | None = None  # class name -> its label values, in class order; others dropped
     dedupe: bool = False  # drop repeated texts (after whitespace normalisation) before splitting
     sample_size: int | None = None  # draw a stratified sample of this many reviews first
     seed: int = 42  # split, sample and every classifier's random state
@@ -66,6 +68,7 @@ class RunConfig:
     max_train_s: float | None = None  # budget: training time
     max_model_mb: float | None = None  # budget: model size on disk
     cpu_hour_price: float | None = None  # price of a core-hour, for the cost of a million reviews
+    metric: str = "accuracy"  # what "most accurate" means: accuracy, f1_macro or qwk (ordered classes)
     tune: bool = False  # search each classifier's main hyperparameters on the validation split first
     tune_budget_min: float | None = None  # minutes each classifier's search may take (None: 10 with tune)
 
@@ -91,6 +94,8 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise UsageError(f"--{name.replace('_', '-')} must be a positive finite number, got {value}")
+        if self.metric not in METRICS:
+            raise UsageError(f"--metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
         if self.tune_budget_min is not None and not self.tune:
             raise UsageError("--tune-budget-min applies to --tune; add --tune")
         if self.star_threshold is not None and self.label_map is not None:

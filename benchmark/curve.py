@@ -30,10 +30,11 @@ from dataset import SentibenchError, UsageError, atomic_write_json, atomic_write
 from .config import CurveConfig
 from .environment import environment
 from .lineup import build_classifiers
+from .measure import classes_of
 from .prepare import prepare_data
 from .rundir import RunLock, discard_if_unused, new_run_dir
 from .schema import CURVE_FILE, CurvePoint, LearningCurve, RunFolderError
-from .stats import BOOTSTRAP_SEED, N_RESAMPLES, resample_indices
+from .stats import BOOTSTRAP_SEED, N_RESAMPLES, finite_or_none, resample_indices, score_by
 
 logger = logging.getLogger(__name__)
 
@@ -68,14 +69,18 @@ def nested_order(labels: np.ndarray, seed: int) -> np.ndarray:
     return np.argsort(keys, kind="stable")
 
 
+#: One character per class position (up to ``dataset.MAX_CLASSES`` classes).
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
 def encode_predictions(pred: np.ndarray) -> str:
-    """Test predictions (class positions 0-9) as one digit per review: compact in JSON."""
-    return "".join("1" if v else "0" for v in np.asarray(pred).astype(int))
+    """Test predictions (class positions) as one character per review: compact in JSON."""
+    return "".join(_DIGITS[v] for v in np.asarray(pred).astype(int))
 
 
 def decode_predictions(text: str) -> np.ndarray:
     """The inverse of :func:`encode_predictions`."""
-    return np.frombuffer(text.encode("ascii"), dtype=np.uint8) - ord("0")
+    return np.array([_DIGITS.index(c) for c in text], dtype=np.int64)
 
 
 def _plan(cfg: CurveConfig, n_train: int) -> list[tuple[int, int, str]]:
@@ -139,6 +144,8 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningC
     elif manifest["data_sha256"] != curve["split"]["data_sha256"] or manifest["sha256"] != curve["split"]["sha256"]:
         raise UsageError(f"cannot resume {run_dir}: the data now gives a different split or texts; start a new curve")
     train_labels = split.labels("train")
+    classes = classes_of(split)
+    n_classes = classes.n
     plan = _plan(cfg, len(split.train))
     done = {(p["train_size"], p["repeat"], p["classifier"]) for p in curve["points"]}
     todo = [step for step in plan if step not in done]
@@ -165,7 +172,9 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningC
             pred = np.asarray(clf.predict(test_texts))
             point: CurvePoint = {
                 "classifier": name, "train_size": size, "repeat": repeat,
-                "accuracy": float(accuracy_score(test_y, pred)), "f1_macro": float(f1_score(test_y, pred, average="macro")),
+                "accuracy": float(accuracy_score(test_y, pred)),
+                "f1_macro": float(f1_score(test_y, pred, average="macro", labels=range(n_classes), zero_division=0)),
+                **({"qwk": finite_or_none(score_by("qwk", test_y, pred, n_classes))} if classes.has_ordinal_metrics else {}),
                 "train_time_s": train_time, "test_predictions": encode_predictions(pred),
             }
             curve["points"].append(point)
@@ -181,8 +190,8 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningC
         atomic_write_json(run_dir / CURVE_FILE, curve)
         raise
     curve["status"] = "complete"
-    curve["summary"] = summarise(curve["points"], test_y)
-    curve["findings"] = findings(curve["summary"], len(split.train))
+    curve["summary"] = summarise(curve["points"], test_y, metric=cfg.metric, n_classes=n_classes)
+    curve["findings"] = findings(curve["summary"], len(split.train), cfg.metric)
     atomic_write_json(run_dir / CURVE_FILE, curve)
     write_curve_files(run_dir, curve)
     return run_dir, curve
@@ -195,45 +204,54 @@ def _time_left(todo: list[tuple[int, int, str]], rate: dict[str, list[float]]) -
     return float(sum(size * (np.mean(rate[name]) if name in rate else fallback) for size, _, name in todo))
 
 
-def summarise(points: list[dict], y_test: np.ndarray, *, confidence: float = 0.95) -> dict:
-    """Per classifier and size: mean, spread (std, min, max) over repeats, mean training
-    time, and a bootstrap CI of the mean accuracy (resampling test items, the same items
-    for every repeat)."""
+def summarise(points: list[dict], y_test: np.ndarray, *, metric: str = "accuracy", n_classes: int = 2,
+              confidence: float = 0.95) -> dict:
+    """Per classifier and size, over repeats: the mean, spread (std, min, max) and a bootstrap
+    CI of the mean (resampling test items, the same items for every repeat) of accuracy
+    (``accuracy_*``) and of ``metric`` when it is another (``f1_macro_*``, ``qwk_*``); the
+    mean macro F1 and training time."""
     out: dict = {}
     for name in dict.fromkeys(p["classifier"] for p in points):
         rows = []
         for size in sorted({p["train_size"] for p in points if p["classifier"] == name}):
             group = [p for p in points if p["classifier"] == name and p["train_size"] == size]
-            acc = np.array([p["accuracy"] for p in group])
-            right = np.stack([decode_predictions(p["test_predictions"]) == y_test for p in group])  # (repeats, n_test)
-            means = _resampled_means(right)
-            low, high = np.percentile(means, [(1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100])
-            rows.append({
-                "train_size": size, "repeats": len(group), "accuracy_mean": float(acc.mean()),
-                "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
-                "accuracy_min": float(acc.min()), "accuracy_max": float(acc.max()),
-                "accuracy_ci": [float(low), float(high)],
-                "f1_macro_mean": float(np.mean([p["f1_macro"] for p in group])),
-                "train_time_s_mean": float(np.mean([p["train_time_s"] for p in group])),
-            })
+            preds = np.stack([decode_predictions(p["test_predictions"]) for p in group])  # (repeats, n_test)
+            row = {"train_size": size, "repeats": len(group)}
+            for m in dict.fromkeys(("accuracy", metric)):
+                values = np.array([p[m] if p.get(m) is not None else np.nan for p in group], dtype=float)
+                means = _resampled_means(preds, y_test, m, n_classes)
+                low, high = np.nanpercentile(means, [(1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100])
+                row.update({
+                    f"{m}_mean": float(np.nanmean(values)),
+                    f"{m}_std": float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0,
+                    f"{m}_min": float(np.nanmin(values)), f"{m}_max": float(np.nanmax(values)), f"{m}_ci": [float(low), float(high)],
+                })
+            row["f1_macro_mean"] = float(np.mean([p["f1_macro"] for p in group]))
+            row["train_time_s_mean"] = float(np.mean([p["train_time_s"] for p in group]))
+            rows.append(row)
         out[name] = rows
     return out
 
 
-def _resampled_means(right: np.ndarray, chunk: int = 100) -> np.ndarray:
-    """Per bootstrap resample of the test items (the same resamples for every call), the
-    accuracy averaged over repeats; drawn in chunks, so memory stays ``chunk`` x n_test."""
-    return np.concatenate([right[:, idx].mean(axis=2).mean(axis=0)
-                           for idx in resample_indices(right.shape[1], N_RESAMPLES, BOOTSTRAP_SEED, chunk)])
+def _resampled_means(preds: np.ndarray, y_test: np.ndarray, metric: str = "accuracy", n_classes: int = 2,
+                     chunk: int = 100) -> np.ndarray:
+    """Per bootstrap resample of the test items (the same resamples for every call), ``metric``
+    averaged over repeats (rows of ``preds``); drawn in chunks, so memory stays ``chunk`` x n_test."""
+    if metric == "accuracy":
+        right = preds == y_test
+        return np.concatenate([right[:, idx].mean(axis=2).mean(axis=0)
+                               for idx in resample_indices(right.shape[1], N_RESAMPLES, BOOTSTRAP_SEED, chunk)])
+    return np.concatenate([np.nanmean([score_by(metric, y_test[idx], p[idx], n_classes) for p in preds], axis=0)
+                           for idx in resample_indices(preds.shape[1], N_RESAMPLES, BOOTSTRAP_SEED, chunk)])
 
 
-def findings(summary: dict, n_train: int) -> list[str]:
-    """Plain sentences on where the curves cross and where they flatten, from the
-    measured points only (an extrapolation is never made without saying so)."""
+def findings(summary: dict, n_train: int, metric: str = "accuracy") -> list[str]:
+    """Plain sentences on where the curves (of ``metric``) cross and where they flatten, from
+    the measured points only (an extrapolation is never made without saying so)."""
     sentences = []
     names = list(summary)
     sizes = {n: [r["train_size"] for r in summary[n]] for n in names}
-    means = {n: {r["train_size"]: r["accuracy_mean"] for r in summary[n]} for n in names}
+    means = {n: {r["train_size"]: r[f"{metric}_mean"] for r in summary[n]} for n in names}
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             common = [s for s in sizes[a] if s in means[b]]
@@ -270,16 +288,19 @@ def write_curve_files(run_dir: Path, curve: dict) -> None:
     """``learning_curve.csv``, ``learning_curve.png`` and ``report.md`` from the finished curve."""
     import pandas as pd
 
+    from .decide import METRIC_WORDS
     from .report import plots
 
-    rows = [{"classifier": name, **{k: v for k, v in r.items() if k != "accuracy_ci"},
-             "accuracy_ci_low": r["accuracy_ci"][0], "accuracy_ci_high": r["accuracy_ci"][1]}
+    metric = curve["config"].get("metric", "accuracy")
+    rows = [{"classifier": name, **{k: v for k, v in r.items() if not k.endswith("_ci")},
+             **{f"{k}_{end}": r[k][i] for k in r if k.endswith("_ci") for i, end in enumerate(("low", "high"))}}
             for name, summary in curve["summary"].items() for r in summary]
     atomic_write_text(run_dir / "learning_curve.csv", pd.DataFrame(rows).to_csv(index=False, lineterminator="\n"))
-    plots.learning_curve_plot(curve["summary"], run_dir / "learning_curve.png")
+    plots.learning_curve_plot(curve["summary"], run_dir / "learning_curve.png", metric)
     data, split = curve["data"], curve["split"]
+    title = METRIC_WORDS[metric][1].removeprefix("test ")
     lines = [
-        f"# sentibench learning curve: {curve['run_id']}", "",
+        f"# sentibench learning curve: {md_literal(curve['run_id'])}", "",
         *[f"- {s}" for s in curve["findings"]], "",
         f"Data: {md_literal(data['source'])}, {data['rows_used']:,} reviews; split seed {curve['config']['seed']}: "
         f"{split['sizes']['train']:,} train / {split['sizes']['validation']:,} validation / {split['sizes']['test']:,} test. "
@@ -287,10 +308,10 @@ def write_curve_files(run_dir: Path, curve: dict) -> None:
         "![learning curve](learning_curve.png)", "",
         "The 95% CI is a bootstrap over the test reviews (how much the mean would move with another test "
         "sample); the spread between training samples is the std column.", "",
-        "| classifier | training reviews | repeats | accuracy mean | std | 95% CI (test bootstrap) | train s |",
+        f"| classifier | training reviews | repeats | {title} mean | std | 95% CI (test bootstrap) | train s |",
         "|---|---|---|---|---|---|---|",
-        *[f"| {name} | {r['train_size']:,} | {r['repeats']} | {r['accuracy_mean']:.4f} | {r['accuracy_std']:.4f} | "
-          f"[{r['accuracy_ci'][0]:.4f}, {r['accuracy_ci'][1]:.4f}] | {r['train_time_s_mean']:.2f} |"
+        *[f"| {name} | {r['train_size']:,} | {r['repeats']} | {r[f'{metric}_mean']:.4f} | {r[f'{metric}_std']:.4f} | "
+          f"[{r[f'{metric}_ci'][0]:.4f}, {r[f'{metric}_ci'][1]:.4f}] | {r['train_time_s_mean']:.2f} |"
           for name, summary in curve["summary"].items() for r in summary],
         "",
     ]

@@ -32,8 +32,9 @@ def describe(data: ReviewData, *, max_tokenized: int = MAX_TOKENIZED, seed: int 
         "rows_read": data.n_read,
         "rows": len(data),
         "dropped": data.dropped,
-        "classes": {f"{kind} ({data.label_names[c]})": int(counts[c]) for c, kind in ((0, "negative"), (1, "positive"))},
-        "positive_share": counts[1] / len(data),
+        "classes": {_class_title(data, c): int(counts[c]) for c in range(data.n_classes)},
+        "class_shares": {_class_title(data, c): counts[c] / len(data) for c in range(data.n_classes)},
+        "ordinal": data.ordinal,
         "duplicates": duplicate_counts(data),
         "words": _stats(words),
         "tokens": None,
@@ -44,6 +45,12 @@ def describe(data: ReviewData, *, max_tokenized: int = MAX_TOKENIZED, seed: int 
         info["tokens"] = {**_stats(tokens), "sampled": int(len(tokens)), "max_length": max_length,
                           "share_over_max_length": float((tokens > max_length).mean())}
     return info
+
+
+def _class_title(data: ReviewData, k: int) -> str:
+    """A class's name, with the label values it holds when they read differently."""
+    name, values = data.classes[k], str(data.label_names.get(k, ""))
+    return name if values in ("", name) else f"{name} ({values})"
 
 
 def _token_lengths(data: ReviewData, max_tokenized: int, seed: int):
@@ -71,7 +78,7 @@ def _stats(values: np.ndarray) -> dict:
 
 def format_info(info: dict) -> str:
     dropped = ", ".join(f"{k}: {v:,}" for k, v in info["dropped"].items()) or "none"
-    classes = ", ".join(f"{name}: {n:,}" for name, n in info["classes"].items())
+    classes = ", ".join(f"{name}: {n:,} ({info['class_shares'][name]:.1%})" for name, n in info["classes"].items())
     dup = info["duplicates"]
     words = info["words"]
     rows = [["words", f"{words['mean']:.1f}", f"{words['median']:.0f}", f"{words['p95']:.0f}", words["max"], ""]]
@@ -84,8 +91,8 @@ def format_info(info: dict) -> str:
     over = f"> {tokens['max_length']} tokens" if tokens else ""
     lines = [
         f"{info['source']} ({info['format']}): {info['rows']:,} reviews ({info['rows_read']:,} rows read; dropped: {dropped})",
-        f"classes: {classes} ({info['positive_share']:.1%} positive)",
-        f"duplicates: {dup['duplicate_rows']:,} repeated reviews; {dup['conflicting_texts']:,} texts with both labels "
+        f"classes ({'ordered' if info['ordinal'] else 'unordered'}): {classes}",
+        f"duplicates: {dup['duplicate_rows']:,} repeated reviews; {dup['conflicting_texts']:,} texts with more than one label "
         f"({dup['conflicting_rows']:,} rows)",
         "",
         tabulate(rows, headers=["length", "mean", "median", "95th pct", "max", over], tablefmt="github", disable_numparse=True),

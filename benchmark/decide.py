@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .schema import accuracy, latency_p50_ms, model_size_mb, train_time_s
+from .schema import latency_p50_ms, metric_value, model_size_mb, train_time_s
 from .stats import SIGNIFICANCE, mcnemar_exact, paired_bootstrap_difference
 from .timing import format_ms
 
@@ -22,16 +22,29 @@ BUDGETS = {
 }
 
 
-def pareto_front(records: dict, cost) -> list[str]:
-    """Classifiers that no other classifier beats: none is at least as accurate and at
-    least as cheap (``cost(record)``) and strictly better in one of the two."""
+#: How the sentences name each metric: (the best, the value's name, a difference's unit, the value's format).
+METRIC_WORDS = {
+    "accuracy": ("the most accurate", "test accuracy", "points", "{:.1%}"),
+    "f1_macro": ("the best by macro F1", "test macro F1", "macro F1", "{:.3f}"),
+    "qwk": ("the best by quadratic weighted kappa", "test QWK", "QWK", "{:.3f}"),
+}
+
+
+def _score(record: dict, metric: str) -> float:
+    value = metric_value(record, metric)
+    return -np.inf if value is None else value
+
+
+def pareto_front(records: dict, cost, metric: str = "accuracy") -> list[str]:
+    """Classifiers that no other classifier beats: none scores at least as well on
+    ``metric`` and costs at most as much (``cost(record)``) and is strictly better in one."""
     names = list(records)
     front = []
     for a in names:
-        acc_a, cost_a = accuracy(records[a]), cost(records[a])
+        score_a, cost_a = _score(records[a], metric), cost(records[a])
         dominated = any(
-            accuracy(records[b]) >= acc_a and cost(records[b]) <= cost_a
-            and (accuracy(records[b]) > acc_a or cost(records[b]) < cost_a)
+            _score(records[b], metric) >= score_a and cost(records[b]) <= cost_a
+            and (_score(records[b], metric) > score_a or cost(records[b]) < cost_a)
             for b in names if b != a
         )
         if not dominated:
@@ -39,9 +52,10 @@ def pareto_front(records: dict, cost) -> list[str]:
     return front
 
 
-def frontiers(records: dict) -> dict:
-    """``latency``: accuracy against single-review p50; ``train_time``: against training time."""
-    return {"latency": pareto_front(records, latency_p50_ms), "train_time": pareto_front(records, train_time_s)}
+def frontiers(records: dict, metric: str = "accuracy") -> dict:
+    """``latency``: ``metric`` against single-review p50; ``train_time``: against training time."""
+    return {"latency": pareto_front(records, latency_p50_ms, metric), "train_time": pareto_front(records, train_time_s, metric),
+            "metric": metric}
 
 
 def _cheaper(records: dict, a: str, b: str) -> str:
@@ -73,65 +87,74 @@ def _fmt(name: str, value: float) -> str:
 
 
 def recommend(records: dict, y_true, predictions: dict[str, np.ndarray], budgets: dict | None = None,
-              *, seed: int = 0) -> dict:
+              *, metric: str = "accuracy", n_classes: int = 2, seed: int = 0) -> dict:
     """The classifier to use, and why, in plain words.
 
-    The most accurate classifier within every budget given (all of them when none is).
-    When its lead over the runner-up is not significant (McNemar's exact test, p >=
-    0.05), the cheaper of the two is recommended instead. When nothing fits a budget,
-    nothing is recommended and the closest classifier is named.
+    The classifier with the best test ``metric`` within every budget given (all of them
+    when none is). When its lead over the runner-up is not significant (accuracy:
+    McNemar's exact test, p >= 0.05; macro F1 and QWK: the paired bootstrap 95% CI of the
+    difference holds 0), the cheaper of the two is recommended instead. When nothing fits
+    a budget, nothing is recommended and the closest classifier is named.
 
     Parameters
     ----------
     records : dict
         Classifier name -> record (``results.json["classifiers"]``).
     y_true : ndarray
-        Test labels.
+        Test labels (class positions).
     predictions : dict
         Classifier name -> test predictions (same order as ``y_true``).
     budgets : dict, optional
         ``max_latency_ms``, ``max_train_s``, ``max_model_mb`` (``None`` = no limit).
+    metric : {"accuracy", "f1_macro", "qwk"}
+        What "most accurate" means; the reason names it.
+    n_classes : int
+        Number of classes (for macro F1 and QWK).
 
     Returns
     -------
     dict
-        ``classifier`` (or ``None``), ``reason`` (two or three sentences), ``budgets``,
-        ``within_budget``, and when there is a runner-up, ``runner_up``,
-        ``accuracy_difference`` (with a paired bootstrap 95% CI) and ``mcnemar_p``. A
-        classifier whose budgeted cost is unknown (``budget_unknown``) is never counted
-        within that budget, and the reason says so.
+        ``classifier`` (or ``None``), ``reason`` (two or three sentences), ``metric``,
+        ``budgets``, ``within_budget``, and when there is a runner-up, ``runner_up``,
+        ``difference`` (of ``metric``, with a paired bootstrap 95% CI) and, for accuracy,
+        ``mcnemar_p``. A classifier whose budgeted cost is unknown (``budget_unknown``) is
+        never counted within that budget, and the reason says so.
     """
-    choice = choose(records, y_true, predictions, budgets, seed=seed)
+    choice = choose(records, y_true, predictions, budgets, metric=metric, n_classes=n_classes, seed=seed)
     case = choice.pop("case")
     return {**choice, "reason": _reason(case, choice, records)}
 
 
-def choose(records: dict, y_true, predictions: dict[str, np.ndarray], budgets: dict | None = None, *, seed: int = 0) -> dict:
+def choose(records: dict, y_true, predictions: dict[str, np.ndarray], budgets: dict | None = None, *,
+           metric: str = "accuracy", n_classes: int = 2, seed: int = 0) -> dict:
     """The decision of :func:`recommend` without its words: the fields it returns but
     ``reason``, and ``case``, which of its sentences applies."""
     budgets = {k: v for k, v in (budgets or {}).items() if v is not None}
     names = [n for n in records if n in predictions]
     fits = [n for n in names if not _over_budget(records[n], budgets) and not _unknown(records[n], budgets)]
     unknown = {n: _unknown(records[n], budgets) for n in names if _unknown(records[n], budgets)}
-    out = {"budgets": budgets, "within_budget": fits, **({"budget_unknown": unknown} if unknown else {})}
+    out = {"metric": metric, "budgets": budgets, "within_budget": fits, **({"budget_unknown": unknown} if unknown else {})}
     if not fits:
         measurable = [n for n in names if _over_budget(records[n], budgets)]
         if not measurable:
             return {**out, "classifier": None, "case": "nothing known to fit"}
         closest = min(measurable, key=lambda n: max(_over_budget(records[n], budgets).values()))
         return {**out, "classifier": None, "closest": closest, "case": "nothing fits"}
-    ranked = sorted(fits, key=lambda n: (-accuracy(records[n]), latency_p50_ms(records[n])))
+    ranked = sorted(fits, key=lambda n: (-_score(records[n], metric), latency_p50_ms(records[n])))
     best = ranked[0]
     if len(ranked) == 1:
         return {**out, "classifier": best, "case": "only one"}
     runner = ranked[1]
-    diff = paired_bootstrap_difference(y_true, predictions[best], predictions[runner], seed=seed)
-    p = mcnemar_exact(y_true, predictions[best], predictions[runner])["p_value"]
-    out = {**out, "most_accurate": best, "runner_up": runner, "accuracy_difference": diff, "mcnemar_p": p}
-    if p < SIGNIFICANCE:
+    diff = paired_bootstrap_difference(y_true, predictions[best], predictions[runner], metric=metric, n_classes=n_classes, seed=seed)
+    out = {**out, "most_accurate": best, "runner_up": runner, "difference": diff}
+    if metric == "accuracy":
+        out["mcnemar_p"] = p = mcnemar_exact(y_true, predictions[best], predictions[runner])["p_value"]
+        significant = p < SIGNIFICANCE
+    else:
+        significant = diff["low"] > 0
+    if significant:
         return {**out, "classifier": best, "case": "significant lead"}
-    pick = _cheaper(records, best, runner)
-    return {**out, "classifier": pick, "case": "no significant lead"}
+    return {**out, "classifier": _cheaper(records, best, runner), "case": "no significant lead"}
 
 
 def _reason(case: str, choice: dict, records: dict) -> str:
@@ -157,34 +180,43 @@ def _reason(case: str, choice: dict, records: dict) -> str:
 
 
 def _use_sentence(case: str, choice: dict, records: dict, scope: str) -> str:
+    metric = choice["metric"]
+    the_best, value_name, unit, fmt = METRIC_WORDS[metric]
     pick = choice["classifier"]
     if case == "only one":
         only = "the only classifier that fits the budget" if choice["budgets"] else "the only classifier measured"
-        return f"{scope}use {pick}: it is {only} (test accuracy {accuracy(records[pick]):.1%})."
+        return f"{scope}use {pick}: it is {only} ({value_name} {fmt.format(_score(records[pick], metric))})."
     best, runner = choice["most_accurate"], choice["runner_up"]
-    diff, p = choice["accuracy_difference"], choice["mcnemar_p"]
-    lead = (f"{diff['value'] * 100:+.1f} points, 95% CI [{diff['low'] * 100:+.1f}, {diff['high'] * 100:+.1f}], "
-            f"McNemar p = {p:.2g}")
-    acc = accuracy(records[best])
+    diff = choice["difference"]
+    if metric == "accuracy":
+        lead = (f"{diff['value'] * 100:+.1f} points, 95% CI [{diff['low'] * 100:+.1f}, {diff['high'] * 100:+.1f}], "
+                f"McNemar p = {choice['mcnemar_p']:.2g}")
+    else:
+        lead = f"{diff['value']:+.3f} {unit}, 95% CI [{diff['low']:+.3f}, {diff['high']:+.3f}]"
+    shown = fmt.format(_score(records[best], metric))
     if case == "significant lead":
-        return (f"{scope}use {pick}: the most accurate (test accuracy {acc:.1%}), significantly ahead of {runner} "
+        return (f"{scope}use {pick}: {the_best} ({value_name} {shown}), significantly ahead of {runner} "
                 f"({lead}). It costs {_cost(records[pick])}.")
     if pick == best:
-        return (f"{scope}use {pick}: the most accurate (test accuracy {acc:.1%}) and also cheaper than {runner}, "
-                f"whose accuracy is not significantly different ({lead}). It costs {_cost(records[pick])}.")
+        return (f"{scope}use {pick}: {the_best} ({value_name} {shown}) and also cheaper than {runner}, "
+                f"whose {'accuracy' if metric == 'accuracy' else unit} is not significantly different ({lead}). "
+                f"It costs {_cost(records[pick])}.")
     pick_cost = (f"{format_ms(latency_p50_ms(records[pick]))} ms per review against "
                  f"{format_ms(latency_p50_ms(records[best]))} ms, {train_time_s(records[pick]):,.1f} s to "
                  f"train against {train_time_s(records[best]):,.1f} s")
-    return (f"{scope}use {pick}: {best} is more accurate on this test split ({acc:.1%} against "
-            f"{accuracy(records[pick]):.1%}), but the lead is not significant ({lead}), and {pick} is cheaper ({pick_cost}).")
+    better = "is more accurate" if metric == "accuracy" else f"scores higher by {unit}"
+    return (f"{scope}use {pick}: {best} {better} on this test split ({shown} against "
+            f"{fmt.format(_score(records[pick], metric))}), but the lead is not significant ({lead}), and {pick} is cheaper ({pick_cost}).")
 
 
 def _cost(record: dict) -> str:
     return f"{format_ms(latency_p50_ms(record))} ms per review and {train_time_s(record):,.1f} s to train"
 
 
-def decide_run(records: dict, y_true, predictions: dict, budgets: dict | None = None) -> dict:
+def decide_run(records: dict, y_true, predictions: dict, budgets: dict | None = None, metric: str = "accuracy") -> dict:
     """The run's answer from the records so far: ``pareto`` (:func:`frontiers`) and
     ``recommendation`` (:func:`recommend`); ``predictions`` maps a name to its ``pred`` array."""
     preds = {name: np.asarray(p["pred"]) for name, p in predictions.items()}
-    return {"pareto": frontiers(records), "recommendation": recommend(records, y_true, preds, budgets)}
+    n_classes = next(iter(predictions.values()))["proba"].shape[1] if predictions else 2
+    return {"pareto": frontiers(records, metric),
+            "recommendation": recommend(records, y_true, preds, budgets, metric=metric, n_classes=n_classes)}

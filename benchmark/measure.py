@@ -22,42 +22,77 @@ from classifiers.external import ExternalClassifier, NotSaved
 from dataset import Split
 
 from .schema import ClassifierRecord, Metrics
-from .stats import BOOTSTRAP_SEED, N_RESAMPLES, bootstrap_ci, brier_score, expected_calibration_error
+from .stats import (
+    BOOTSTRAP_SEED,
+    N_RESAMPLES,
+    Classes,
+    bootstrap_ci,
+    brier_multiclass,
+    brier_score,
+    calibration_view,
+    expected_calibration_error,
+    finite_or_none,
+    ordinal_scores,
+)
 from .timing import PeakMemory, folder_size_mb, measure_latency, stopwatch
 
 logger = logging.getLogger(__name__)
 
 
-def evaluate(y_true, y_pred, proba_pos) -> Metrics:
+def classes_of(split: Split) -> Classes:
+    """What the metrics need to know about the classes of ``split``."""
+    data = split.data
+    values = None if data.class_values is None else tuple(data.class_values)
+    return Classes(data.n_classes, data.ordinal, values)
+
+
+def evaluate(y_true, y_pred, proba, classes: Classes, class_names: list[str]) -> Metrics:
     """Test-set metrics of one classifier: the numbers the seed notebook printed, and more.
 
     Parameters
     ----------
     y_true, y_pred : ndarray of shape (n_samples,)
-        0 (negative) and 1 (positive).
-    proba_pos : ndarray of shape (n_samples,)
-        Probability of the positive class (for ROC-AUC, the expected calibration error
-        over 15 equal-width bins and the Brier score).
+        Class positions (0 to K - 1).
+    proba : ndarray of shape (n_samples, K)
+        Class probabilities: for ROC-AUC (one class against the rest, averaged, above two
+        classes), the expected calibration error over 15 equal-width bins (of P(class 1)
+        for two classes, top-label above) and the Brier score.
+    classes : Classes
+        How many, whether ordered (MAE, QWK and off-by-one accuracy from three on).
+    class_names : list of str
+        Their names, for the per-class report.
     """
-    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
-    tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
-    both_classes = len(np.unique(y_true)) == 2
-    return {
+    labels = list(range(classes.n))
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    all_present = len(np.unique(y_true)) == classes.n
+    if classes.n == 2:
+        roc_auc = float(roc_auc_score(y_true, proba[:, 1])) if all_present else None
+        (tn, fp), (fn, tp) = matrix
+        rates = {"false_positive_rate": float(fp / (fp + tn)) if fp + tn else None,
+                 "false_negative_rate": float(fn / (fn + tp)) if fn + tp else None}
+    else:
+        roc_auc = float(roc_auc_score(y_true, proba, multi_class="ovr", labels=labels)) if all_present else None
+        rates = {}
+    view_y, view_p = calibration_view(y_true, proba)
+    metrics: Metrics = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "precision_macro": float(precision),
         "recall_macro": float(recall),
         "f1_macro": float(f1),
-        "roc_auc": float(roc_auc_score(y_true, proba_pos)) if both_classes else None,
-        "false_positive_rate": float(fp / (fp + tn)) if fp + tn else None,
-        "false_negative_rate": float(fn / (fn + tp)) if fn + tp else None,
-        "confusion_matrix": [[int(tn), int(fp)], [int(fn), int(tp)]],
-        "report": classification_report(
-            y_true, y_pred, labels=[0, 1], target_names=["negative", "positive"], output_dict=True, zero_division=0
-        ),
+        "roc_auc": roc_auc,
+        **rates,
+        "confusion_matrix": matrix.astype(int).tolist(),
+        "report": classification_report(y_true, y_pred, labels=labels, target_names=[str(n) for n in class_names],
+                                        output_dict=True, zero_division=0),
         "n_test": int(len(y_true)),
-        "ece": expected_calibration_error(y_true, proba_pos),
-        "brier": brier_score(y_true, proba_pos),
+        "ece": expected_calibration_error(view_y, view_p),
+        "brier": brier_score(y_true, view_p) if classes.n == 2 else brier_multiclass(y_true, proba),
     }
+    if classes.has_ordinal_metrics:
+        ordinal = ordinal_scores(y_true, y_pred, classes.n, classes.values)
+        metrics.update({k: finite_or_none(v) for k, v in ordinal.items()})
+    return metrics
 
 
 @dataclass(frozen=True)
@@ -132,24 +167,29 @@ def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, 
         ),
     }
     inference.update(cost_per_million(inference, len(test_texts), how.cpu_hour_price))
+    classes = classes_of(split)
     record: ClassifierRecord = {
         "classifier": name,
         "params": params_to_json(clf.get_params(deep=False)),
         "train_time_s": fit_time(),
-        "metrics": evaluate(test_labels, pred, proba[:, 1]),
-        "ci": bootstrap_ci(test_labels, pred, proba[:, 1], n_resamples=N_RESAMPLES, seed=BOOTSTRAP_SEED),
+        "metrics": evaluate(test_labels, pred, proba, classes, split.data.classes),
+        "ci": bootstrap_ci(test_labels, pred, proba, classes=classes, n_resamples=N_RESAMPLES, seed=BOOTSTRAP_SEED),
         "inference": inference,
         "memory": {"fit_peak_rss_mb": fit_memory.peak_mb, "predict_peak_rss_mb": predict_memory.peak_mb},
     }
     if tuning is not None:
         record["tuning"] = tuning
     record.update(clf.extra_record(test=(test_texts, test_labels, pred)))
+    report = record["metrics"]["report"]
     context = {
-        **(card or {}), "metrics": {"accuracy": record["ci"]["accuracy"], "f1_macro": record["ci"]["f1_macro"]},
+        **(card or {}), "metrics": {m: record["ci"][m] for m in ("accuracy", "f1_macro", "qwk", "mae") if m in record["ci"]},
+        "per_class": {str(n): {"precision": report[str(n)]["precision"], "recall": report[str(n)]["recall"],
+                               "f1": report[str(n)]["f1-score"], "support": int(report[str(n)]["support"])}
+                      for n in split.data.classes} if classes.n > 2 else None,
         "train_time_s": record["train_time_s"], "inference_check": record.get("inference_check"),
     }
     record.update(_save(clf, name, model_dir, context))
-    return record, {"pred": pred, "proba": proba[:, 1]}
+    return record, {"pred": pred, "proba": proba}
 
 
 def _save(clf: SentimentClassifier, name: str, model_dir, context: dict) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from tabulate import tabulate
 
 from classifiers import SentimentClassifier
@@ -12,12 +13,11 @@ from dataset import UsageError
 from .rundir import MODELS_DIR
 from .schema import HEADLINE_METRICS, RunFolderError, folder_name, load_results
 
-#: Labels of the benchmark's 0/1 classes.
-_LABELS = {0: "negative", 1: "positive"}
 
-
-def read_texts(texts: list[str], file: str | None, stdin) -> list[str]:
-    """Reviews from the command line, else ``file`` (one per line), else ``stdin``."""
+def read_texts(texts: list[str], file: str | None, stdin) -> list[tuple[int, str]]:
+    """Reviews from the command line, else ``file`` (one per line), else ``stdin``, each with
+    its position among the inputs (line number - 1 for a file): blank lines are skipped,
+    and the positions say which input each result belongs to."""
     if texts:
         lines = texts
     elif file:
@@ -29,10 +29,10 @@ def read_texts(texts: list[str], file: str | None, stdin) -> list[str]:
             raise UsageError(f"{file} is not UTF-8 text; re-save it as UTF-8") from None
     else:
         lines = stdin.read().splitlines()
-    lines = [line for line in lines if line.strip()]
-    if not lines:
+    kept = [(i, line) for i, line in enumerate(lines) if line.strip()]
+    if not kept:
         raise UsageError("no reviews given: pass them as arguments, with --file, or one per line on stdin")
-    return lines
+    return kept
 
 
 def saved_models(run_dir, names: list[str] | None = None) -> dict[str, Path]:
@@ -51,28 +51,37 @@ def saved_models(run_dir, names: list[str] | None = None) -> dict[str, Path]:
     return available
 
 
-def predict_rows(run_dir, texts: list[str], names: list[str] | None = None) -> list[dict]:
-    """Per review: ``text`` and, per saved classifier, its ``label`` and ``p_positive``."""
-    rows = [{"text": text, "predictions": {}} for text in texts]
+def predict_rows(run_dir, texts: list[str], names: list[str] | None = None, *, indices: list[int] | None = None) -> list[dict]:
+    """Per review: ``index`` (its position among the inputs, ``indices``; by default its
+    position in ``texts``), ``text`` and, per saved classifier, its ``label`` (the class
+    name), ``probability`` of that class and the ``probabilities`` of every class."""
+    classes = load_results(run_dir)["data"]["classes"]
+    indices = list(range(len(texts))) if indices is None else indices
+    rows = [{"index": i, "text": text, "predictions": {}} for i, text in zip(indices, texts, strict=True)]
+    plain = list(texts)
     for name, folder in saved_models(run_dir, names).items():
         clf = SentimentClassifier.load(folder)
-        # The label is the classifier's own prediction (what predictions.csv holds): with Platt
-        # scaling, p_positive can sit on the other side of 0.5 near the decision boundary.
-        # (Two passes for BERT; correctness first.)
-        labels, proba = clf.predict(texts), clf.predict_proba(texts)[:, 1]
-        for row, label, p in zip(rows, labels, proba, strict=True):
-            row["predictions"][name] = {"label": _LABELS.get(label, str(label)), "p_positive": round(float(p), 6)}
+        # The label is the classifier's own prediction (what predictions.jsonl holds): with
+        # Platt scaling, the largest probability can belong to another class near the
+        # decision boundary. (Two passes for BERT; correctness first.)
+        positions = np.searchsorted(clf.classes_, clf.predict(plain))  # the run's classes are positions 0 to K - 1
+        proba = clf.predict_proba(plain)
+        for row, k, p in zip(rows, positions, proba, strict=True):
+            row["predictions"][name] = {
+                "label": classes[k], "probability": round(float(p[k]), 6),
+                "probabilities": {c: round(float(v), 6) for c, v in zip(classes, p, strict=True)},
+            }
     return rows
 
 
 def prediction_table(rows: list[dict]) -> str:
-    """A table of each saved classifier's label and probability for each review."""
+    """A table of each saved classifier's label and its probability for each review."""
     names = list(rows[0]["predictions"]) if rows else []
     cells = [
-        [_short(row["text"]), *(f"{row['predictions'][n]['label']} {row['predictions'][n]['p_positive']:.3f}" for n in names)]
+        [_short(row["text"]), *(f"{row['predictions'][n]['label']} {row['predictions'][n]['probability']:.3f}" for n in names)]
         for row in rows
     ]
-    return tabulate(cells, headers=["review", *(f"{n} (P positive)" for n in names)], tablefmt="github", disable_numparse=True)
+    return tabulate(cells, headers=["review", *(f"{n} (P of the label)" for n in names)], tablefmt="github", disable_numparse=True)
 
 
 def _short(text: str, limit: int = 70) -> str:

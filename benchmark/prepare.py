@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from dataset import ReviewData, Split, load_reviews, resolve_data_source, stratified_sample, stratified_split
+from dataset import ReviewData, Split, UsageError, load_reviews, resolve_data_source, stratified_sample, stratified_split
 
 from .config import RunConfig
 from .schema import DataInfo
@@ -20,7 +20,7 @@ def _normalised(texts) -> list[str]:
 
 
 def duplicate_counts(data: ReviewData) -> dict:
-    """Repeated texts (after whitespace normalisation) and texts carrying both labels."""
+    """Repeated texts (after whitespace normalisation) and texts carrying more than one label."""
     keys = _normalised(data.texts)
     labels_of: dict[str, set] = {}
     for key, label in zip(keys, data.labels.tolist(), strict=True):
@@ -81,7 +81,15 @@ def prepare_data(cfg: RunConfig) -> tuple[Split, DataInfo]:
         "dropped": data.dropped,
         "rows_loaded": len(data),
         "label_names": {str(k): v for k, v in data.label_names.items()},
+        "classes": list(data.classes),
+        "ordinal": data.ordinal,
+        "class_values": None if data.class_values is None else list(data.class_values),
     }
+    if cfg.metric == "qwk" and not (data.ordinal and data.n_classes >= 3):
+        raise UsageError(
+            f"--metric qwk needs three or more ordered classes (star ratings, negative/neutral/positive, label-map "
+            f"groups); this data has {', '.join(data.classes)}: use --metric accuracy or f1_macro"
+        )
     duplicates = duplicate_counts(data)
     if cfg.dedupe:
         data, removed = deduplicate(data)
@@ -107,7 +115,7 @@ def _warn_about(duplicates: dict, n_test: int) -> None:
         )
     if duplicates["conflicting_texts"]:
         logger.warning(
-            "%d texts appear with both labels (%d rows): no classifier can get all of them right",
+            "%d texts appear with more than one label (%d rows): no classifier can get all of them right",
             duplicates["conflicting_texts"], duplicates["conflicting_rows"],
         )
     if n_test < SMALL_TEST_SPLIT:

@@ -1,12 +1,14 @@
 """A run folder: its name, its lock, and its files, always written atomically.
 
-``results.json`` is the source of truth and ``predictions.csv`` holds every test
-prediction; :mod:`benchmark.report` renders the rest from them.
+``results.json`` is the source of truth and ``predictions.jsonl`` holds every test
+prediction (``predictions.csv`` is its copy for people); :mod:`benchmark.report` renders
+the rest from them.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dataset import UsageError, atomic_write_json, atomic_write_text
+from dataset import Split, UsageError, atomic_write_json, atomic_write_text
 
-from .schema import PREDICTIONS_FILE, RESULTS_FILE, RunResults
+from .schema import PREDICTIONS_FILE, PREDICTIONS_TABLE, RESULTS_FILE, RunResults
 
 #: Sub-folder of a run folder holding the fitted classifiers (``--save-models``).
 MODELS_DIR = "models"
@@ -95,13 +97,40 @@ def discard_if_unused(run_dir) -> None:
         pass  # gone already, or something was written after all: keep it
 
 
-def predictions_frame(split, predictions: dict) -> pd.DataFrame:
-    """Test row id (row in the loaded data), text, true label, then per classifier its
-    prediction and probability of the positive class."""
-    frame = pd.DataFrame({"row_id": split.test, "text": split.texts("test"), "label": split.labels("test")})
+#: A cell a spreadsheet would read as a formula (or as the start of one).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` with a leading ``'`` when a spreadsheet would take it for a formula."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def predictions_lines(split: Split, predictions: dict) -> str:
+    """``predictions.jsonl``: one JSON object per test review, exactly as in the data: row id
+    (row in the loaded data), text, true class, and per classifier its predicted class and
+    the probability of each class (class positions; ``results.json`` names them)."""
+    lines = []
+    for i, (row, text, label) in enumerate(zip(split.test.tolist(), split.texts("test"), split.labels("test").tolist(), strict=True)):
+        lines.append(json.dumps({
+            "row_id": row, "text": text, "label": label,
+            "pred": {name: int(p["pred"][i]) for name, p in predictions.items()},
+            "proba": {name: [round(float(v), 6) for v in p["proba"][i]] for name, p in predictions.items()},
+        }, ensure_ascii=False, allow_nan=False))
+    return "".join(line + "\n" for line in lines)
+
+
+def predictions_table(split: Split, predictions: dict) -> pd.DataFrame:
+    """``predictions.csv``, for people: class names, and every text cell that a spreadsheet
+    would run as a formula starting with ``'`` (the exact texts are in ``predictions.jsonl``)."""
+    classes = split.data.classes
+    frame = pd.DataFrame({"row_id": split.test, "text": [spreadsheet_safe(t) for t in split.texts("test")],
+                          "label": [spreadsheet_safe(classes[k]) for k in split.labels("test")]})
     for name, preds in predictions.items():
-        frame[f"{name}_pred"] = preds["pred"]
-        frame[f"{name}_proba"] = np.round(preds["proba"], 6)
+        frame[name] = [spreadsheet_safe(classes[k]) for k in preds["pred"]]
+        for k, cls in enumerate(classes):
+            frame[f"{name} P({cls})"] = np.round(preds["proba"][:, k], 6)
+    frame.columns = [spreadsheet_safe(str(c)) for c in frame.columns]
     return frame
 
 
@@ -111,12 +140,13 @@ def csv_text(frame: pd.DataFrame) -> str:
     return buf.getvalue()
 
 
-def write_run(run_dir: Path, results: RunResults, split, predictions: dict) -> None:
-    """(Re)write every file of the run folder from the current state.
+def write_run(run_dir: Path, results: RunResults, split: Split, predictions: dict) -> None:
+    """(Re)write the run's data files from the current state.
 
     ``results.json`` comes last: a process killed in between leaves a results file that
     claims no classifier the predictions file lacks, so ``--resume`` can continue.
     """
     run_dir = Path(run_dir)
-    atomic_write_text(run_dir / PREDICTIONS_FILE, csv_text(predictions_frame(split, predictions)))
+    atomic_write_text(run_dir / PREDICTIONS_TABLE, csv_text(predictions_table(split, predictions)))
+    atomic_write_text(run_dir / PREDICTIONS_FILE, predictions_lines(split, predictions))
     atomic_write_json(run_dir / RESULTS_FILE, results)

@@ -30,7 +30,17 @@ from .measure import Measurement, run_one
 from .prepare import prepare_data
 from .report import write_comparison, write_report
 from .rundir import CHECKPOINTS_DIR, MODELS_DIR, RunLock, discard_if_unused, new_run_dir
-from .schema import HEADLINE_METRICS, RESULTS_FILE, CardContext, RunResults, SeedSummary, folder_name, load_results, read_predictions
+from .schema import (
+    HEADLINE_METRICS,
+    RESULTS_FILE,
+    RESULTS_FORMAT,
+    CardContext,
+    RunResults,
+    SeedSummary,
+    folder_name,
+    load_results,
+    read_predictions,
+)
 from .seeds import write_seed_summary
 from .tune import tune
 
@@ -68,6 +78,7 @@ def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=froz
         with RunLock(run_dir):
             split, data_info = prepare_data(cfg)
             results: RunResults = {
+                "format": RESULTS_FORMAT,
                 "run_id": run_dir.name,
                 "status": "running",
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -107,7 +118,8 @@ def run_seeds(cfg: RunConfig, seeds: list[int], *, trusted_files=frozenset(), pr
             ratio = sizes["test"] / sizes["train"]
             for name, record in results["classifiers"].items():
                 for metric, get in HEADLINE_METRICS.items():
-                    per_seed.setdefault(name, {}).setdefault(metric, []).append(get(record))
+                    if get(record) is not None:  # qwk: ordered classes only
+                        per_seed.setdefault(name, {}).setdefault(metric, []).append(get(record))
     except KeyboardInterrupt:
         summary["status"] = "interrupted"
         raise
@@ -173,10 +185,9 @@ def _load_for_resume(run_dir: Path) -> tuple[RunResults, dict]:
     if "data_sha256" not in results["split"]:
         raise UsageError(f"cannot resume {run_dir}: it was written by an older sentibench (no data hash); start a new run")
     try:
-        frame = read_predictions(run_dir, results["classifiers"])
+        done = read_predictions(run_dir, results["classifiers"], len(results["data"]["classes"])).subset(results["classifiers"])
     except SentibenchError as exc:
         raise UsageError(f"cannot resume {run_dir}: {exc}") from None
-    done = {n: {"pred": frame[f"{n}_pred"].to_numpy(), "proba": frame[f"{n}_proba"].to_numpy()} for n in results["classifiers"]}
     return results, done
 
 
@@ -206,6 +217,7 @@ def _card_context(results: RunResults) -> CardContext:
     data, manifest = results["data"], results["split"]
     return {
         "source": data["source"], "rows_used": data["rows_used"], "label_names": data["label_names"],
+        "class_names": data["classes"],
         "seed": results["config"]["seed"], "split_sizes": manifest["sizes"], "split_sha256": manifest["sha256"],
         "data_sha256": manifest["data_sha256"], "run_id": results["run_id"],
     }
@@ -227,7 +239,7 @@ def _measure_all(cfg: RunConfig, classifiers: dict, run_dir: Path, split: Split,
             record, preds = _measure_one(cfg, name, clf, split, run_dir, how, results, predictions)
             results["classifiers"][name] = record
             predictions[name] = preds
-            results.update(decide_run(results["classifiers"], split.labels("test"), predictions, cfg.budgets()))
+            results.update(decide_run(results["classifiers"], split.labels("test"), predictions, cfg.budgets(), cfg.metric))
             _save(run_dir, results, split, predictions)
             _remove_if_empty(run_dir / CHECKPOINTS_DIR)
             m = record["metrics"]
@@ -256,7 +268,7 @@ def _measure_one(cfg: RunConfig, name: str, clf, split: Split, run_dir: Path, ho
             # Trials see the training and validation parts only; the test split is used
             # once, by the final fit's measurement below.
             chosen, tuning = tune(name, clf, (split.texts("train"), split.labels("train")),
-                                  (split.texts("validation"), split.labels("validation")), cfg.tune_budget_s)
+                                  (split.texts("validation"), split.labels("validation")), cfg.tune_budget_s, cfg.metric)
             clf.set_params(**chosen)
         return run_one(clf, split, name=name, how=how, tuning=tuning, card=_card_context(results),
                        model_dir=run_dir / MODELS_DIR / folder_name(name) if cfg.save_models else None)

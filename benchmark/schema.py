@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
-import pandas as pd
+import numpy as np
 
 from dataset import SentibenchError
 
 RESULTS_FILE = "results.json"
-PREDICTIONS_FILE = "predictions.csv"
+#: Every test prediction, exactly (machine-readable); ``PREDICTIONS_TABLE`` is its copy for people.
+PREDICTIONS_FILE = "predictions.jsonl"
+PREDICTIONS_TABLE = "predictions.csv"
 CURVE_FILE = "learning_curve.json"
 
 
@@ -39,7 +42,10 @@ class DataInfo(TypedDict, total=False):
     dropped: dict[str, int]
     rows_loaded: int
     rows_used: int
-    label_names: dict[str, str]
+    label_names: dict[str, str]  # class position -> the original label values it holds
+    classes: list[str]  # class names, in class order
+    ordinal: bool  # ordered classes (star ratings, negative/neutral/positive, label-map groups)
+    class_values: list[float] | None  # the number of each class (star ratings), for MAE
     duplicates: dict[str, Any]
 
 
@@ -63,8 +69,11 @@ class Metrics(TypedDict, total=False):
     confusion_matrix: list[list[int]]
     report: dict
     n_test: int
-    ece: float  # expected calibration error, 15 equal-width bins of P(positive)
-    brier: float  # mean squared error of P(positive)
+    ece: float  # expected calibration error, 15 equal-width bins (of P(class 1) for two classes, top-label above)
+    brier: float  # two classes: mean squared error of P(class 1); above: the multi-class Brier score
+    mae: float | None  # ordered classes (three or more): mean absolute error in class values (stars) or classes
+    qwk: float | None  # quadratic weighted kappa
+    off_by_one: float  # share of predictions at most one class away
 
 
 class Interval(TypedDict):
@@ -160,12 +169,14 @@ class Recommendation(TypedDict, total=False):
     budget_unknown: dict[str, list[str]]
     most_accurate: str
     runner_up: str
-    accuracy_difference: dict
+    metric: str  # what "most accurate" meant (--metric)
+    difference: dict  # of the metric, best minus runner-up, with a paired bootstrap 95% CI
     mcnemar_p: float
     closest: str
 
 
 class RunResults(TypedDict, total=False):
+    format: int  # RESULTS_FORMAT
     run_id: str
     status: str  # running, complete, interrupted, failed: NAME
     created: str
@@ -174,7 +185,7 @@ class RunResults(TypedDict, total=False):
     data: DataInfo
     split: SplitManifest
     classifiers: dict[str, ClassifierRecord]
-    pareto: dict[str, list[str]]  # accuracy against latency / training time
+    pareto: dict[str, Any]  # the metric against latency / training time: names on each frontier, and "metric"
     recommendation: Recommendation
 
 
@@ -272,6 +283,7 @@ def model_size_mb(record: ClassifierRecord) -> float | None:
 HEADLINE_METRICS: dict[str, Callable[[ClassifierRecord], float | None]] = {
     "accuracy": accuracy,
     "f1_macro": lambda r: r["metrics"]["f1_macro"],
+    "qwk": lambda r: r["metrics"].get("qwk"),
     "roc_auc": lambda r: r["metrics"]["roc_auc"],
     "train_time_s": train_time_s,
     "latency_p50_ms": latency_p50_ms,
@@ -291,6 +303,8 @@ TABLE_COLUMNS = {
     "classifier": lambda r: r["classifier"],
     "accuracy": accuracy,
     "f1_macro": lambda r: r["metrics"]["f1_macro"],
+    "qwk": lambda r: r["metrics"].get("qwk"),
+    "mae": lambda r: r["metrics"].get("mae"),
     "roc_auc": lambda r: r["metrics"]["roc_auc"],
     "train_time_s": train_time_s,
     "throughput_per_s": lambda r: r["inference"]["throughput_per_s"],
@@ -306,13 +320,15 @@ TABLE_COLUMNS = {
     "fit": lambda r: fit_note(r.get("fit_info")),
 }
 #: Table columns shown only when some classifier has a value in them.
-OPTIONAL_COLUMNS = ("price_per_million", "tuning_s", "fit")
+OPTIONAL_COLUMNS = ("qwk", "mae", "price_per_million", "tuning_s", "fit")
 #: The keys every results.json has, with their JSON types.
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "run_id": str, "status": str, "config": dict, "environment": dict, "data": dict,
     "split": dict, "classifiers": dict,
 }
-_RECORD_REQUIRED = {"classifier": str, "train_time_s": (int, float), "metrics": dict, "inference": dict}
+_RECORD_REQUIRED = {"classifier": str, "train_time_s": (int, float), "metrics": dict, "ci": dict, "inference": dict}
+#: The version of the run folder's files; a folder of another version is read by the sentibench that wrote it.
+RESULTS_FORMAT = 3
 
 
 def check_results(results: object, where: str) -> RunResults:
@@ -322,6 +338,14 @@ def check_results(results: object, where: str) -> RunResults:
     for key, kind in _REQUIRED.items():
         if not isinstance(results.get(key), kind):
             raise RunFolderError(f"{where} is not a complete sentibench results file (no valid '{key}')")
+    if results.get("format") != RESULTS_FORMAT:
+        raise RunFolderError(
+            f"{where} was written by another sentibench version (format {results.get('format', 'before 3')!r}; this one "
+            f"reads format {RESULTS_FORMAT}): use the version that wrote it, or run it again"
+        )
+    classes = results["data"].get("classes")
+    if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) for c in classes)):
+        raise RunFolderError(f"{where} names no classes ('data.classes')")
     for name, record in results["classifiers"].items():
         for key, kind in _RECORD_REQUIRED.items():
             if not isinstance(record, dict) or not isinstance(record.get(key), kind):
@@ -349,15 +373,64 @@ def load_results(run_dir) -> RunResults:
     return check_results(results, str(path))
 
 
-def read_predictions(run_dir: Path, names) -> pd.DataFrame:
-    """``predictions.csv`` of a run folder, checked to hold the columns of ``names``."""
+@dataclass
+class Predictions:
+    """The test predictions of a run folder: ``predictions.jsonl``, read back and checked."""
+
+    row_id: np.ndarray
+    texts: list[str]
+    labels: np.ndarray  # class positions
+    pred: dict[str, np.ndarray]  # classifier -> predicted class positions
+    proba: dict[str, np.ndarray]  # classifier -> (n, n_classes) probabilities
+
+    def subset(self, names) -> dict[str, dict[str, np.ndarray]]:
+        """``{name: {"pred", "proba"}}`` of ``names``: the runner's form of predictions."""
+        return {n: {"pred": self.pred[n], "proba": self.proba[n]} for n in names}
+
+
+def read_predictions(run_dir, names, n_classes: int) -> Predictions:
+    """``predictions.jsonl`` of a run folder, checked to hold every classifier of ``names``
+    with classes and probabilities of ``n_classes`` classes; a one-line error otherwise."""
     path = Path(run_dir) / PREDICTIONS_FILE
+    names = list(names)
+    rows, texts, labels = [], [], []
+    pred: dict[str, list] = {n: [] for n in names}
+    proba: dict[str, list] = {n: [] for n in names}
     try:
-        frame = pd.read_csv(path, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise RunFolderError(f"cannot read {path}: {' '.join(str(exc).split())}") from None
-    missing = [c for c in ("row_id", "text", "label") if c not in frame.columns]
-    missing += [f"{n}_{k}" for n in names for k in ("pred", "proba") if f"{n}_{k}" not in frame.columns]
-    if missing:
-        raise RunFolderError(f"{path} lacks the column(s) {', '.join(missing)}; it is not the file sentibench wrote")
-    return frame
+        with path.open(encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                item = json.loads(line)
+                problem = _prediction_problem(item, names, n_classes)
+                if problem:
+                    raise RunFolderError(f"{path} line {number}: {problem}; it is not the file sentibench wrote")
+                rows.append(item["row_id"])
+                texts.append(item["text"])
+                labels.append(item["label"])
+                for n in names:
+                    pred[n].append(item["pred"][n])
+                    proba[n].append(item["proba"][n])
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        if isinstance(exc, RunFolderError):
+            raise
+        raise RunFolderError(f"cannot read {path}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
+    return Predictions(np.asarray(rows, dtype=np.int64), texts, np.asarray(labels, dtype=np.int64),
+                       {n: np.asarray(v, dtype=np.int64) for n, v in pred.items()},
+                       {n: np.asarray(v, dtype=np.float64).reshape(len(rows), n_classes) for n, v in proba.items()})
+
+
+def _prediction_problem(item, names: list[str], n_classes: int) -> str | None:
+    """What is wrong with one line of ``predictions.jsonl`` (None: nothing)."""
+    def is_class(v):
+        return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < n_classes
+
+    if not (isinstance(item, dict) and isinstance(item.get("row_id"), int) and isinstance(item.get("text"), str)
+            and is_class(item.get("label")) and isinstance(item.get("pred"), dict) and isinstance(item.get("proba"), dict)):
+        return "not a test review with row_id, text, label, pred and proba"
+    for n in names:
+        p = item["proba"].get(n)
+        if not is_class(item["pred"].get(n)):
+            return f"no valid prediction of {n!r}"
+        if not (isinstance(p, list) and len(p) == n_classes
+                and all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in p)):
+            return f"no valid probabilities of {n!r}"
+    return None

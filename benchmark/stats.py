@@ -3,6 +3,7 @@ test, paired differences, and the corrected resampled t-test across splits."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
@@ -20,16 +21,105 @@ SMALL_TEST_SPLIT = 200
 SIGNIFICANCE = 0.05
 
 
-def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """Macro F1 of binary predictions; rows of a 2-D input are separate resamples."""
-    scores = []
-    for positive in (0, 1):
-        tp = ((y_pred == positive) & (y_true == positive)).sum(-1)
-        fp = ((y_pred == positive) & (y_true != positive)).sum(-1)
-        fn = ((y_pred != positive) & (y_true == positive)).sum(-1)
-        denom = 2 * tp + fp + fn
-        scores.append(np.divide(2 * tp, denom, out=np.zeros(np.shape(tp), dtype=float), where=denom > 0))
-    return (scores[0] + scores[1]) / 2
+def finite_or_none(value) -> float | None:
+    """A number for a JSON file: ``None`` where it is undefined (NaN, infinite)."""
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def per_class_scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
+    """Precision, recall and F1 of each class (last axis: the classes; 0 where undefined,
+    as scikit-learn's ``zero_division=0``); rows of 2-D inputs are separate resamples."""
+    scores: dict[str, list] = {"precision": [], "recall": [], "f1": []}
+    for k in range(n_classes):
+        tp = ((y_pred == k) & (y_true == k)).sum(-1)
+        fp = ((y_pred == k) & (y_true != k)).sum(-1)
+        fn = ((y_pred != k) & (y_true == k)).sum(-1)
+        for name, num, denom in (("precision", tp, tp + fp), ("recall", tp, tp + fn), ("f1", 2 * tp, 2 * tp + fp + fn)):
+            scores[name].append(np.divide(num, denom, out=np.zeros(np.shape(tp), dtype=float), where=denom > 0))
+    return {name: np.stack(values, axis=-1) for name, values in scores.items()}
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 2) -> np.ndarray:
+    """Macro F1 over the classes; rows of a 2-D input are separate resamples."""
+    f1 = per_class_scores(y_true, y_pred, n_classes)["f1"]
+    total = f1[..., 0]
+    for k in range(1, n_classes):  # added in class order: the same sums as ever for two classes
+        total = total + f1[..., k]
+    return total / n_classes
+
+
+def score_by(metric: str, y_true, y_pred, n_classes: int):
+    """``accuracy``, ``f1_macro`` or ``qwk`` of predictions; rows of 2-D inputs are resamples
+    (an array of scores), 1-D inputs give one number (``nan`` where QWK is undefined)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if metric == "accuracy":
+        score = (y_true == y_pred).mean(-1)
+    elif metric == "f1_macro":
+        score = macro_f1(y_true, y_pred, n_classes)
+    else:
+        score = quadratic_weighted_kappa(y_true, y_pred, n_classes)
+        score = score if y_true.ndim == 2 else score[0]
+    return float(score) if np.ndim(score) == 0 else score
+
+
+def calibration_view(y_true, proba) -> tuple[np.ndarray, np.ndarray]:
+    """What calibration is measured on: for two classes, the label (0/1) and P(class 1);
+    above, top-label: whether the most probable class is right, and its probability."""
+    y_true, proba = np.asarray(y_true), np.asarray(proba, dtype=float)
+    if proba.shape == y_true.shape:  # P(class 1) of two classes already
+        return y_true.astype(float), proba
+    if proba.shape[-1] == 2:
+        return y_true.astype(float), proba[..., 1]
+    top = proba.argmax(-1)
+    return (top == y_true).astype(float), np.take_along_axis(proba, top[..., None], -1)[..., 0]
+
+
+def roc_auc_ovr(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """ROC-AUC from ranks (Mann-Whitney, ties averaged): for two classes of P(class 1), above
+    the unweighted mean of each class against the rest (scikit-learn's ``multi_class="ovr"``,
+    macro). Rows of 2-D ``y_true`` are resamples; ``nan`` where a class is missing."""
+    from scipy.stats import rankdata
+
+    y_true, proba = np.asarray(y_true), np.asarray(proba, dtype=float)
+    if proba.shape == y_true.shape:  # P(class 1) of two classes
+        proba = np.stack([1 - proba, proba], axis=-1)
+    y_true = np.atleast_2d(y_true)
+    proba = proba.reshape(y_true.shape + proba.shape[-1:])
+    n_classes = proba.shape[-1]
+    aucs = []
+    for k in range(1 if n_classes == 2 else 0, n_classes):
+        positive = y_true == k
+        n_pos = positive.sum(-1)
+        n_neg = positive.shape[-1] - n_pos
+        ranks = rankdata(proba[..., k], axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            aucs.append(((ranks * positive).sum(-1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return np.mean(aucs, axis=0)
+
+
+def quadratic_weighted_kappa(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Cohen's kappa with quadratic weights (scikit-learn's ``weights="quadratic"``) of
+    ordered classes; rows of 2-D inputs are resamples; ``nan`` where it is undefined."""
+    y_true, y_pred = np.atleast_2d(y_true), np.atleast_2d(y_pred)
+    rows = np.arange(y_true.shape[0])[:, None]
+    cells = (rows * n_classes + y_true) * n_classes + y_pred
+    observed = np.bincount(cells.ravel(), minlength=y_true.shape[0] * n_classes * n_classes)
+    observed = observed.reshape(y_true.shape[0], n_classes, n_classes).astype(float)
+    expected = observed.sum(2)[:, :, None] * observed.sum(1)[:, None, :] / y_true.shape[1]
+    weights = (np.arange(n_classes)[:, None] - np.arange(n_classes)[None, :]) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1 - (weights * observed).sum((1, 2)) / (weights * expected).sum((1, 2))
+
+
+def ordinal_scores(y_true, y_pred, n_classes: int, class_values=None) -> dict[str, np.ndarray]:
+    """``mae`` (in class values, e.g. stars; in classes without them), ``qwk`` and
+    ``off_by_one`` (share of predictions at most one class away) of ordered classes."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    values = np.arange(n_classes, dtype=float) if class_values is None else np.asarray(class_values, dtype=float)
+    qwk = quadratic_weighted_kappa(y_true, y_pred, n_classes)
+    return {"mae": np.abs(values[y_pred] - values[y_true]).mean(-1), "qwk": qwk if y_true.ndim == 2 else qwk[0],
+            "off_by_one": (np.abs(y_pred - y_true) <= 1).mean(-1)}
 
 
 def _bin_of(proba: np.ndarray, n_bins: int) -> np.ndarray:
@@ -70,11 +160,44 @@ def reliability_bins(y_true, proba_pos, n_bins: int = ECE_BINS) -> dict:
             "observed": [None if np.isnan(v) else float(v) for v in rate]}
 
 
-def _metrics_of(t, p, proba):
-    out = {"accuracy": (t == p).mean(axis=-1), "f1_macro": _macro_f1(t, p)}
+def brier_multiclass(y_true, proba) -> np.ndarray | float:
+    """Mean over reviews of the squared distance between the probabilities and the one-hot
+    true class (Brier's own multi-class score; lower is better)."""
+    y_true, proba = np.asarray(y_true), np.asarray(proba, dtype=float)
+    onehot = np.eye(proba.shape[-1])[y_true]
+    score = ((proba - onehot) ** 2).sum(-1).mean(-1)
+    return float(score) if np.ndim(score) == 0 else score
+
+
+@dataclass(frozen=True)
+class Classes:
+    """What the metrics need to know about the classes of a test split."""
+
+    n: int = 2
+    ordinal: bool = False
+    values: tuple | None = None  # the number of each class (star ratings)
+
+    @property
+    def has_ordinal_metrics(self) -> bool:
+        """MAE, QWK and off-by-one accuracy mean something for three ordered classes or more."""
+        return self.ordinal and self.n >= 3
+
+
+def _metrics_of(t, p, proba, classes: Classes) -> dict:
+    out = {"accuracy": (t == p).mean(axis=-1), "f1_macro": macro_f1(t, p, classes.n)}
     if proba is not None:
-        out["ece"] = expected_calibration_error(t, proba)
-        out["brier"] = brier_score(t, proba)
+        proba = np.asarray(proba)
+        view_y, view_p = calibration_view(t, proba)
+        out["ece"] = expected_calibration_error(view_y, view_p)
+        out["brier"] = brier_score(t, view_p) if proba.shape == np.shape(t) or proba.shape[-1] == 2 else brier_multiclass(t, proba)
+        out["roc_auc"] = roc_auc_ovr(t, proba)
+        if np.ndim(t) == 1:
+            out["roc_auc"] = out["roc_auc"][0]
+    if classes.n > 2:
+        per_class = per_class_scores(t, p, classes.n)
+        out.update({f"{name}_{k}": per_class[name][..., k] for name in per_class for k in range(classes.n)})
+    if classes.has_ordinal_metrics:
+        out.update(ordinal_scores(t, p, classes.n, classes.values))
     return out
 
 
@@ -86,45 +209,62 @@ def resample_indices(n_items: int, n_resamples: int, seed: int, chunk: int = 200
         yield rng.integers(0, n_items, size=(min(chunk, n_resamples - start), n_items))
 
 
-def bootstrap_ci(y_true, y_pred, proba_pos=None, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> dict:
-    """Percentile bootstrap confidence intervals of accuracy and macro F1 (and, with
-    ``proba_pos``, of ECE and the Brier score).
+def bootstrap_ci(y_true, y_pred, proba=None, *, classes: Classes | None = None, n_resamples: int = 1000,
+                 confidence: float = 0.95, seed: int = 0) -> dict:
+    """Percentile bootstrap confidence intervals of the test metrics.
 
-    Test items are resampled with replacement ``n_resamples`` times (seeded, so the
-    same inputs give the same intervals).
+    Accuracy and macro F1; with ``proba`` (P(class 1) of two classes, or (n, K)) the ECE,
+    the Brier score and ROC-AUC; above two classes each class's precision, recall and F1
+    (``precision_<k>``...); for three ordered classes or more MAE, QWK and off-by-one
+    accuracy. Test items are resampled with replacement ``n_resamples`` times (seeded, so
+    the same inputs give the same intervals).
 
     Returns
     -------
     dict
-        ``{metric: {"value", "low", "high"}, "n_resamples", "confidence"}``.
+        ``{metric: {"value", "low", "high"}, "n_resamples", "confidence"}``; ``None``
+        values where a metric is undefined (e.g. ROC-AUC when a class has no test review).
     """
+    classes = classes or Classes()
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    proba = None if proba_pos is None else np.asarray(proba_pos, dtype=float)
+    proba = None if proba is None else np.asarray(proba, dtype=float)
     if len(y_true) == 0:
         raise ValueError("cannot bootstrap an empty test set")
     out: dict = {"n_resamples": int(n_resamples), "confidence": confidence}
     tail = (1 - confidence) / 2 * 100
     samples: dict[str, list] = {}
     for idx in resample_indices(len(y_true), n_resamples, seed):
-        for name, values in _metrics_of(y_true[idx], y_pred[idx], None if proba is None else proba[idx]).items():
+        for name, values in _metrics_of(y_true[idx], y_pred[idx], None if proba is None else proba[idx], classes).items():
             samples.setdefault(name, []).append(values)
-    for name, point in _metrics_of(y_true, y_pred, proba).items():
-        low, high = np.percentile(np.concatenate(samples[name]), [tail, 100 - tail])
+    for name, point in _metrics_of(y_true, y_pred, proba, classes).items():
+        drawn = np.concatenate(samples[name])
+        if not np.isfinite(point) or not np.isfinite(drawn).any():
+            out[name] = {"value": None if not np.isfinite(point) else float(point), "low": None, "high": None}
+            continue
+        low, high = np.nanpercentile(drawn, [tail, 100 - tail])
         out[name] = {"value": float(point), "low": float(low), "high": float(high)}
     return out
 
 
-def paired_bootstrap_difference(y_true, pred_a, pred_b, *, n_resamples: int = 1000, confidence: float = 0.95,
-                                seed: int = 0) -> dict:
-    """Accuracy of A minus accuracy of B on the same test items, with a percentile
-    bootstrap interval (the same resampled items for both, so the pairing is kept)."""
-    right_a = np.asarray(pred_a) == np.asarray(y_true)
-    right_b = np.asarray(pred_b) == np.asarray(y_true)
-    diff = right_a.astype(float) - right_b.astype(float)
-    means = np.concatenate([diff[idx].mean(axis=1) for idx in resample_indices(len(diff), n_resamples, seed)])
+def paired_bootstrap_difference(y_true, pred_a, pred_b, *, metric: str = "accuracy", n_classes: int = 2,
+                                n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> dict:
+    """``metric`` of A minus that of B on the same test items, with a percentile bootstrap
+    interval (the same resampled items for both, so the pairing is kept). ``metric``:
+    ``accuracy``, ``f1_macro`` or ``qwk`` (ordered classes)."""
+    y_true, pred_a, pred_b = map(np.asarray, (y_true, pred_a, pred_b))
     tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return {"value": float(diff.mean()), "low": float(low), "high": float(high), "confidence": confidence}
+    if metric == "accuracy":
+        diff = (pred_a == y_true).astype(float) - (pred_b == y_true).astype(float)
+        value = diff.mean()
+        draws = np.concatenate([diff[idx].mean(axis=1) for idx in resample_indices(len(diff), n_resamples, seed)])
+    else:
+        value = score_by(metric, y_true, pred_a, n_classes) - score_by(metric, y_true, pred_b, n_classes)
+        draws = np.concatenate([
+            score_by(metric, y_true[idx], pred_a[idx], n_classes) - score_by(metric, y_true[idx], pred_b[idx], n_classes)
+            for idx in resample_indices(len(y_true), n_resamples, seed)
+        ])
+    low, high = np.nanpercentile(draws, [tail, 100 - tail])
+    return {"value": float(value), "low": float(low), "high": float(high), "confidence": confidence}
 
 
 def mcnemar_exact(y_true, pred_a, pred_b) -> dict:

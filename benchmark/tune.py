@@ -11,14 +11,27 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from classifiers import SentimentClassifier
-from classifiers._search import SearchBudget, accuracy
+from classifiers._search import Scorer, SearchBudget, accuracy
 from dataset import DataError
+
+from .stats import score_by
 
 logger = logging.getLogger(__name__)
 
 
-def tune(name: str, prototype: SentimentClassifier, train, validation, budget_s: float) -> tuple[dict, dict]:
+def scorer(metric: str, n_classes: int) -> Scorer:
+    """``score(y_true, y_pred)`` of a validation split by ``metric`` (higher is better)."""
+    if metric == "accuracy":
+        return accuracy  # BERT reads its validation accuracy from its training history
+    # QWK is undefined when a trial predicts one class only: it then ranks below every other.
+    return lambda y_true, y_pred: float(np.nan_to_num(score_by(metric, y_true, y_pred, n_classes), nan=-1.0))
+
+
+def tune(name: str, prototype: SentimentClassifier, train, validation, budget_s: float,
+         metric: str = "accuracy") -> tuple[dict, dict]:
     """Search ``prototype``'s hyperparameters; returns (chosen params, tuning record).
 
     Parameters
@@ -31,11 +44,13 @@ def tune(name: str, prototype: SentimentClassifier, train, validation, budget_s:
         The only data a search sees.
     budget_s : float
         Seconds the search may take.
+    metric : {"accuracy", "f1_macro", "qwk"}
+        What a trial's validation score is.
     """
     if not prototype.search_space:
         return {}, {"skipped": f"no search space for {name}"}
     budget = SearchBudget(budget_s)
-    trials = prototype.search(train, validation, budget, accuracy)
+    trials = prototype.search(train, validation, budget, scorer(metric, len(np.unique(np.asarray(train[1])))))
     if not trials:
         raise DataError(f"{name}: no candidate of the search could be fitted on this training split")
     # The run's own values come first unless they could not be fitted (e.g. min_df on tiny data).
@@ -43,7 +58,7 @@ def tune(name: str, prototype: SentimentClassifier, train, validation, budget_s:
     default = next((t for t in trials if all(own.get(k) == v for k, v in t["params"].items())), None)
     best = max(trials, key=lambda t: (t["val_score"], -trials.index(t)))
     record = {
-        "metric": "accuracy",
+        "metric": metric,
         "space": {k: [list(v) if isinstance(v, tuple) else v for v in values] for k, values in prototype.search_space.items()},
         "trials": trials,
         "chosen": best["params"],

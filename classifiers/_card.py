@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataset import md_literal
 
 #: Keys of ``context`` that :func:`render_card` understands (all optional).
-CONTEXT_KEYS = ("source", "rows_used", "label_names", "seed", "split_sizes", "split_sha256",
-                "data_sha256", "metrics", "train_time_s", "inference_check", "run_id")
+CONTEXT_KEYS = ("source", "rows_used", "label_names", "class_names", "seed", "split_sizes", "split_sha256",
+                "data_sha256", "metrics", "per_class", "train_time_s", "inference_check", "run_id")
 
 
 def _metric_rows(metrics: dict) -> list[str]:
@@ -22,6 +22,22 @@ def _metric_rows(metrics: dict) -> list[str]:
         if entry:
             rows.append(f"| {label} | {entry['value']:.4f} | [{entry['low']:.4f}, {entry['high']:.4f}] |")
     return rows
+
+
+def _per_class_rows(per_class: dict) -> list[str]:
+    rows = ["| class | precision | recall | F1 | test reviews |", "|---|---|---|---|---|"]
+    for name, m in per_class.items():
+        rows.append(f"| {md_literal(name, table=True)} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {m['support']:,} |")
+    return rows
+
+
+def _classes_sentence(classes: list[str], names: list | None) -> str:
+    shown = [f"{md_literal(c)}" + (f" ({md_literal(n)})" if names and str(n) != c else "")
+             for c, n in zip(classes, names or classes, strict=False)]
+    if len(classes) == 2:
+        return (f"A sentiment classifier of review texts with two classes: {shown[0]} and {shown[1]} (the second is "
+                "predicted where the decision function is positive).")
+    return f"A sentiment classifier of review texts with {len(classes)} classes, in order: {', '.join(shown)}."
 
 
 def render_card(clf, context: dict, *, front_matter: dict | None = None, usage: list[str] | None = None) -> str:
@@ -48,8 +64,7 @@ def render_card(clf, context: dict, *, front_matter: dict | None = None, usage: 
     out += [
         f"# Sentiment classifier `{clf.name}` ({type(clf).__name__}), trained with sentibench",
         "",
-        f"A binary sentiment classifier of review texts. Labels: {md_literal(classes[0])} and "
-        f"{md_literal(classes[1])} (the second is predicted where the decision function is positive).",
+        _classes_sentence(classes, context.get("class_names")),
         "",
         "## How to use",
         "",
@@ -90,6 +105,8 @@ def render_card(clf, context: dict, *, front_matter: dict | None = None, usage: 
     if context.get("metrics"):
         out += [f"Test split ({sizes['test']:,} reviews), 95% bootstrap confidence intervals:" if sizes else
                 "Test split, 95% bootstrap confidence intervals:", "", *_metric_rows(context["metrics"]), ""]
+        if context.get("per_class"):
+            out += ["Per class (test split):", "", *_per_class_rows(context["per_class"]), ""]
         check = context.get("inference_check")
         if check:
             out.append(
@@ -110,7 +127,7 @@ def render_card(clf, context: dict, *, front_matter: dict | None = None, usage: 
         "",
         "## Intended use and limits",
         "",
-        "- Binary sentiment (two classes, no neutral) of reviews like the training data: same language, "
+        f"- Sentiment in these {len(classes)} classes of reviews like the training data: same language, "
         "domain and length. Measure accuracy on your own labelled sample before relying on it elsewhere.",
         "- The test accuracy is an estimate from one split: read it with its confidence interval.",
         "- The model learns whatever the training labels encode, biases included.",

@@ -25,15 +25,16 @@ _WEIGHT, _IDF2 = itemgetter(1), itemgetter(2)
 
 
 class LinearTextScorer:
-    """Decision value of a linear model on a ``CountVectorizer``/``TfidfVectorizer``.
+    """Decision value(s) of a linear model on a ``CountVectorizer``/``TfidfVectorizer``.
 
     Reproduces the vectorizer's word analyzer (lower-casing, ``token_pattern``,
     n-grams joined by a space), the counts of vocabulary terms, ``1 + log(tf)`` with
     ``sublinear_tf``, the IDF weights and the L2 norm, then the dot product with the
-    model's coefficients.
+    model's coefficients: one value for two classes (``coef`` of one row), one per class
+    above (``coef`` of K rows, as a one-vs-rest ``LinearSVC`` has).
     """
 
-    def __init__(self, vectorizer, coef: np.ndarray, intercept: float):
+    def __init__(self, vectorizer, coef: np.ndarray, intercept):
         if vectorizer.analyzer != "word" or vectorizer.preprocessor is not None or vectorizer.tokenizer is not None \
                 or vectorizer.stop_words is not None or vectorizer.strip_accents is not None:
             raise ValueError("the fast path reproduces the plain word analyzer only")
@@ -48,7 +49,9 @@ class LinearTextScorer:
         if self.norm not in (None, "l2") or (tfidf and vectorizer.binary):
             raise ValueError("the fast path reproduces norm='l2' or no norm, non-binary counts")
         idf = np.asarray(vectorizer.idf_, dtype=np.float64) if tfidf else np.ones(len(vectorizer.vocabulary_))
-        coef = np.asarray(coef, dtype=np.float64).ravel()
+        coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
+        # Two classes: scalars (the common case, and the fastest); more: a vector per term.
+        coef = coef.ravel() if coef.shape[0] == 1 else coef.T
         # A trie of the vocabulary, one level per token of an n-gram: walking it from each
         # position finds the n-grams without joining strings. Node: [stats, children],
         # stats = (idf, idf * coef, term) for a vocabulary term, else None.
@@ -62,8 +65,10 @@ class LinearTextScorer:
             for token in parts:
                 node = level.setdefault(token, [None, {}])
                 level = node[1]
-            node[0] = (float(idf[col]), float(idf[col] * coef[col]), float(idf[col]) ** 2, term)
-        self.intercept = float(intercept)
+            weight = idf[col] * coef[col]
+            node[0] = (float(idf[col]), float(weight) if coef.ndim == 1 else weight, float(idf[col]) ** 2, term)
+        intercept = np.asarray(intercept, dtype=np.float64).ravel()
+        self.intercept = float(intercept[0]) if coef.ndim == 1 else intercept
         # Batches need unigrams/bigrams and a pattern without a capturing group (its findall
         # must also return the newlines that separate reviews).
         batchable = self.max_n <= 2 and self.token_re.groups == 0 and self.token_re.search("\n") is None
@@ -99,7 +104,8 @@ class LinearTextScorer:
                 level = node[1]
         return found
 
-    def decision(self, text: str) -> float:
+    def decision(self, text: str):
+        """The decision value of ``text`` (a float for two classes, an array of K above)."""
         found = self._found(text)
         if len(set(map(id, found))) == len(found):  # one stats tuple per term: id is enough
             # Every term once (the usual case for a review): tf = 1, so 1 + log(tf) = 1.
@@ -144,7 +150,8 @@ class _BatchTables:
                 keys.append(self.token_id[parts[0]] * n + self.token_id[parts[1]])
                 cols.append(col)
         self.bigrams = _IntTable(np.asarray(keys, dtype=np.int64), np.asarray(cols, dtype=np.int64))
-        self.idf, self.weight = idf, idf * coef
+        self.idf = idf
+        self.weight = idf * coef if coef.ndim == 1 else idf[:, None] * coef  # (n_terms,) or (n_terms, K)
         # Newlines separate reviews in the joined batch: the pattern finds them too.
         self.pattern = re.compile(r"\n|(?:" + scorer.token_re.pattern + ")")
         self.scorer = scorer
@@ -175,9 +182,16 @@ class _BatchTables:
         pairs, tf = np.unique(review_hits * n_cols + col_hits, return_counts=True)
         rows, cols = pairs // n_cols, pairs % n_cols
         value = 1.0 + np.log(tf) if s.sublinear else tf.astype(np.float64)
-        dot = np.bincount(rows, weights=value * self.weight[cols], minlength=len(texts)).astype(np.float64)
+        weights = self.weight[cols]
+        if weights.ndim == 1:
+            dot = np.bincount(rows, weights=value * weights, minlength=len(texts)).astype(np.float64)
+        else:
+            dot = np.column_stack([np.bincount(rows, weights=value * weights[:, k], minlength=len(texts))
+                                   for k in range(weights.shape[1])]).astype(np.float64)
         if s.norm == "l2":
             norm = np.sqrt(np.bincount(rows, weights=(value * self.idf[cols]) ** 2, minlength=len(texts)).astype(np.float64))
+            if dot.ndim == 2:
+                norm = norm[:, None]
             dot = np.divide(dot, norm, out=dot.copy(), where=norm > 0)
         return dot + s.intercept
 
@@ -226,17 +240,34 @@ class _IntTable:
 
 
 class RbfScorer:
-    """Decision value of a fitted RBF-kernel ``SVC`` on standardised mean word vectors.
+    """Decision value(s) of a fitted RBF-kernel ``SVC`` on standardised mean word vectors.
 
-    ``sum_i dual_coef_i * exp(-gamma * |sv_i - x|^2) + intercept``, with
-    ``|sv_i - x|^2 = |sv_i|^2 - 2 sv_i . x + |x|^2`` from precomputed squared norms.
+    The kernel against every support vector is ``exp(-gamma * |sv_i - x|^2)``, with
+    ``|sv_i - x|^2 = |sv_i|^2 - 2 sv_i . x + |x|^2`` from precomputed squared norms. Two
+    classes: ``sum_i dual_coef_i * k_i + intercept``. More: libsvm's one-vs-one value of
+    each pair of classes, turned into one-vs-rest values by scikit-learn's own function,
+    as ``SVC(decision_function_shape="ovr")`` does.
     """
 
     def __init__(self, svc, scaler, wv):
         self.sv = np.ascontiguousarray(svc.support_vectors_, dtype=np.float64)
         self.sv_sq = np.einsum("ij,ij->i", self.sv, self.sv)
-        self.dual = np.asarray(svc.dual_coef_, dtype=np.float64).ravel()
-        self.intercept = float(svc.intercept_[0])
+        self.n_classes = len(svc.classes_)
+        dual = np.asarray(svc.dual_coef_, dtype=np.float64)
+        if self.n_classes == 2:
+            self.dual = dual.ravel()
+            self.intercept = float(svc.intercept_[0])
+        else:
+            # One row per pair (i, j) of classes: the coefficients of class i's support
+            # vectors against j, and of j's against i; zero elsewhere.
+            starts = np.r_[0, np.cumsum(svc.n_support_)]
+            pairs = [(i, j) for i in range(self.n_classes) for j in range(i + 1, self.n_classes)]
+            self.dual = np.zeros((len(pairs), len(self.sv)))
+            for p, (i, j) in enumerate(pairs):
+                own, other = slice(starts[i], starts[i + 1]), slice(starts[j], starts[j + 1])
+                self.dual[p, own] = dual[j - 1, own]
+                self.dual[p, other] = dual[i, other]
+            self.intercept = np.asarray(svc.intercept_, dtype=np.float64)
         self.gamma = float(svc._gamma)
         # The classifier embeds in float32 and StandardScaler keeps float32 arithmetic:
         # the same steps here give the same numbers.
@@ -250,8 +281,14 @@ class RbfScorer:
         x = self.vectors[ids].mean(axis=0, dtype=np.float32) if ids else np.zeros(self.mean.shape, dtype=np.float32)
         return ((x - self.mean) / self.scale).astype(np.float64)
 
-    def decision(self, tokens: list[str]) -> float:
+    def decision(self, tokens: list[str]):
+        """A float for two classes, an array of K one-vs-rest values above."""
         x = self.features(tokens)
-        sq = self.sv_sq - 2.0 * (self.sv @ x) + x @ x
-        # dual_coef_ and intercept_ as scikit-learn exposes them: already signed for classes_[1].
-        return float(self.dual @ np.exp(-self.gamma * sq)) + self.intercept
+        kernel = np.exp(-self.gamma * (self.sv_sq - 2.0 * (self.sv @ x) + x @ x))
+        if self.n_classes == 2:
+            # dual_coef_ and intercept_ as scikit-learn exposes them: already signed for classes_[1].
+            return float(self.dual @ kernel) + self.intercept
+        from sklearn.utils.multiclass import _ovr_decision_function
+
+        ovo = (self.dual @ kernel + self.intercept)[None, :]
+        return _ovr_decision_function(ovo < 0, -ovo, self.n_classes)[0]

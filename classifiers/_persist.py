@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 #: Version of the on-disk model folder layout; a folder with another version is refused.
 FORMAT_VERSION = 2
 METADATA_FILE = "sentibench.json"
+#: More classes than this in a saved folder is damage (or a hostile file), not a model.
+MAX_SAVED_CLASSES = 1000
 
 
 class ModelFileError(SentibenchError, ValueError):
@@ -75,7 +77,7 @@ def read_metadata(folder: Path) -> dict:
     Returns
     -------
     dict
-        ``classifier`` (str), ``params`` (dict) and ``classes`` (list of two labels).
+        ``classifier`` (str), ``params`` (dict) and ``classes`` (list of two or more labels).
     """
     meta_path = Path(folder) / METADATA_FILE
     if not meta_path.is_file():
@@ -99,10 +101,10 @@ def read_metadata(folder: Path) -> dict:
         problems.append("'params' must be an object")
     classes = meta.get("classes")
     if not (
-        isinstance(classes, list) and len(classes) == 2 and classes[0] != classes[1]
-        and all(isinstance(c, (str, Real)) for c in classes)
+        isinstance(classes, list) and 2 <= len(classes) <= MAX_SAVED_CLASSES
+        and all(isinstance(c, (str, Real)) for c in classes) and len(set(classes)) == len(classes)
     ):
-        problems.append("'classes' must be a list of two different labels")
+        problems.append(f"'classes' must be a list of 2 to {MAX_SAVED_CLASSES} different labels")
     if problems:
         raise ModelFileError(f"{meta_path} is not valid sentibench metadata: {'; '.join(problems)}")
     return meta

@@ -4,9 +4,10 @@ A classifier is a scikit-learn estimator over raw review texts: hyperparameters 
 ``__init__`` (no logic there), ``fit(X, y, validation=None, sample_weight=None)`` learns
 attributes ending in ``_`` and returns ``self``, and ``predict``/``predict_proba``/
 ``decision_function`` take a list, numpy array or pandas Series of ``str``. Labels are
-any two distinct values (``0``/``1``, ``"neg"``/``"pos"``, ``-1``/``1``, booleans);
-``classes_`` holds them sorted, and the second one is the "positive" class of
-``decision_function``.
+any K >= 2 distinct values (``0``/``1``, ``"neg"``/``"neutral"``/``"pos"``, star ratings
+1 to 5, booleans); ``classes_`` holds them sorted. As in scikit-learn,
+``decision_function`` is of shape (n,) for two classes (positive values predict
+``classes_[1]``) and (n, K) above; ``predict_proba`` is (n, K) in ``classes_`` order.
 
 Saved models are folders with a ``sentibench.json`` metadata file next to the
 classifier's own files, written in formats that do not execute code when loaded.
@@ -23,7 +24,7 @@ from typing import ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from dataset import atomic_write_text
@@ -77,20 +78,20 @@ def check_texts(texts, *, argument: str = "X") -> list[str]:
 
 
 def encode_labels(y, n_texts: int, classes=None) -> tuple[np.ndarray, np.ndarray]:
-    """Check binary labels and encode them as 0/1 positions in ``classes``.
+    """Check labels and encode them as positions (0 to K - 1) in ``classes``.
 
     Parameters
     ----------
     y : array-like of shape (n_texts,)
-        Any two distinct labels (str, int, float with integral values, bool).
+        Two or more distinct labels (str, int, float with integral values, bool).
     n_texts : int
-    classes : ndarray of shape (2,), optional
+    classes : ndarray of shape (n_classes,), optional
         Known classes (validation labels must be among them); by default the sorted
-        unique values of ``y``, which must be exactly two.
+        unique values of ``y``, which must be at least two.
 
     Returns
     -------
-    classes : ndarray of shape (2,)
+    classes : ndarray of shape (n_classes,)
     codes : ndarray of int64 of shape (n_texts,)
     """
     if not isinstance(y, np.ndarray):
@@ -115,12 +116,6 @@ def encode_labels(y, n_texts: int, classes=None) -> tuple[np.ndarray, np.ndarray
     except TypeError:
         raise ValueError("y mixes label types (e.g. str and int); use one type for both classes") from None
     if classes is None:
-        if len(found) > 2:
-            shown = ", ".join(repr(v) for v in found[:5].tolist())
-            raise ValueError(
-                f"Only binary classification is supported. The type of the target is {type_of_target(y)} "
-                f"({len(found)} classes: {shown}{', ...' if len(found) > 5 else ''})"
-            )
         if len(found) < 2:
             raise ValueError(f"y contains only one class ({found[0].item()!r}); need two classes to fit")
         return found, codes.astype(np.int64)
@@ -153,18 +148,17 @@ def _check_sample_weight(sample_weight, n: int) -> np.ndarray | None:
 
 
 class SentimentClassifier(ClassifierMixin, BaseEstimator):
-    """Base class of sentibench's binary sentiment classifiers.
+    """Base class of sentibench's sentiment classifiers (two classes or more).
 
     Subclasses set ``name`` and ``_parameter_constraints`` and implement ``_fit``,
     ``_decision_function``, ``_predict_proba``, ``_save_files`` and ``_load_files``;
-    they see labels as 0/1 positions in ``classes_``. Everything a user calls (input
+    they see labels as positions (0 to K - 1) in ``classes_``. Everything a user calls (input
     and label checks, ``predict``, ``save``/``load``) lives here, once.
 
     Attributes
     ----------
-    classes_ : ndarray of shape (2,)
-        The two labels seen in ``fit``, sorted; ``classes_[1]`` is predicted where
-        ``decision_function`` is positive.
+    classes_ : ndarray of shape (n_classes,)
+        The labels seen in ``fit``, sorted.
     fit_time_s_ : float
         Wall-clock seconds of the last ``fit``.
     """
@@ -194,7 +188,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         X : list, numpy array or pandas Series of str of shape (n_samples,)
             Training reviews.
         y : array-like of shape (n_samples,)
-            Two distinct labels (e.g. 0/1, "neg"/"pos").
+            Two or more distinct labels (e.g. 0/1, "neg"/"neutral"/"pos", 1 to 5 stars).
         validation : tuple (texts, labels), optional
             Held-out data: used for probability calibration and, for BERT, model
             selection and early stopping. Never used as training data.
@@ -226,17 +220,18 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X) -> np.ndarray:
-        """Signed confidence for ``classes_[1]``.
+        """Confidence scores, as scikit-learn's classifiers give them.
 
         Returns
         -------
-        ndarray of shape (n_samples,)
-            Positive values predict ``classes_[1]``.
+        ndarray of shape (n_samples,) for two classes, (n_samples, n_classes) above
+            With two classes, positive values predict ``classes_[1]``; above, the largest
+            column is the predicted class.
         """
         self._check_fitted()
         texts = check_texts(X)
         if not texts:
-            return np.zeros(0)
+            return np.zeros(0) if len(self.classes_) == 2 else np.zeros((0, len(self.classes_)))
         return np.asarray(self._decision_function(texts), dtype=np.float64)
 
     def predict_proba(self, X) -> np.ndarray:
@@ -244,13 +239,13 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, 2)
+        ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``; rows sum to 1.
         """
         self._check_fitted()
         texts = check_texts(X)
         if not texts:
-            return np.zeros((0, 2))
+            return np.zeros((0, len(self.classes_)))
         return np.asarray(self._predict_proba(texts), dtype=np.float64)
 
     def predict(self, X) -> np.ndarray:
@@ -259,7 +254,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples,)
-            Values of ``classes_``, from the sign of ``decision_function``.
+            Values of ``classes_``: where ``decision_function`` is positive (two classes) or largest.
         """
         codes = decision_to_codes(self.decision_function(X))  # checks that it is fitted first
         return self.classes_[codes]
@@ -377,7 +372,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
         try:
-            self._save_files(tmp)
+            self._save_files(tmp, card or {})
             atomic_write_text(tmp / "README.md", self._model_card(card or {}))
             write_metadata(tmp, {
                 "sentibench_format": FORMAT_VERSION,
@@ -459,7 +454,8 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
 
-    def _save_files(self, folder: Path) -> None:
+    def _save_files(self, folder: Path, context: dict) -> None:
+        """Write the fitted state into ``folder``; ``context`` is the model card's (class names...)."""
         raise NotImplementedError
 
     def _load_files(self, folder: Path) -> None:
@@ -469,7 +465,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
-        tags.classifier_tags.multi_class = False
+        tags.classifier_tags.multi_class = True
         return tags
 
 

@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 
 from dataset import DataError
 
-from ._calibration import calibration_scores, fit_platt, platt_one, platt_proba
+from ._calibration import calibrated_proba, calibration_from_state, calibration_scores, calibration_state, fit_calibration, platt_one
 from ._fastpath import FAST_PATH_MAX, LinearTextScorer
 from ._persist import ModelFileError, skops_dump, skops_load
 from ._search import Trials, accuracy, defaults_first
@@ -65,11 +65,12 @@ class BowSvmClassifier(SentimentClassifier):
     ----------
     vectorizer_ : TfidfVectorizer or CountVectorizer
     svm_ : LinearSVC
-    calibration_ : tuple (a, b)
-        Platt sigmoid parameters mapping decision scores to probabilities, fitted on the
-        validation split passed to ``fit`` (3-fold cross-validated training scores when
-        there is none).
-    classes_ : ndarray of shape (2,)
+    calibration_ : tuple (a, b) or dict
+        Maps decision scores to probabilities, fitted on the validation split passed to
+        ``fit`` (3-fold cross-validated training scores when there is none): Platt's
+        sigmoid for two classes, a multinomial logistic regression on the K one-vs-rest
+        scores above.
+    classes_ : ndarray of shape (n_classes,)
 
     Examples
     --------
@@ -165,7 +166,7 @@ class BowSvmClassifier(SentimentClassifier):
         self.svm_ = self._svm(self.C).fit(X, y, sample_weight=sample_weight)
         X_val, y_val = (vectorizer.transform(validation[0]), validation[1]) if validation else (None, None)
         fit_params = None if sample_weight is None else {"sample_weight": sample_weight}
-        self.calibration_ = fit_platt(*calibration_scores(self.svm_, X, y, X_val, y_val, fit_params))
+        self.calibration_ = fit_calibration(*calibration_scores(self.svm_, X, y, X_val, y_val, fit_params))
         self._build_fast_path()
 
     def _svm(self, C) -> LinearSVC:
@@ -199,7 +200,7 @@ class BowSvmClassifier(SentimentClassifier):
 
     def _build_fast_path(self):
         try:
-            self._fast = LinearTextScorer(self.vectorizer_, self.svm_.coef_, self.svm_.intercept_[0])
+            self._fast = LinearTextScorer(self.vectorizer_, self.svm_.coef_, self.svm_.intercept_)
         except ValueError:
             self._fast = None  # settings the fast path does not reproduce: scikit-learn's path
 
@@ -213,27 +214,31 @@ class BowSvmClassifier(SentimentClassifier):
         return self.svm_.decision_function(self.vectorizer_.transform(texts))
 
     def _predict_proba(self, texts):
-        if self._fast is not None and len(texts) <= FAST_PATH_MAX:
+        if self._fast is not None and len(texts) <= FAST_PATH_MAX and len(self.classes_) == 2:
             p = [platt_one(self._fast.decision(t), self.calibration_) for t in texts]
             return np.array([[1.0 - q, q] for q in p])
-        return platt_proba(self._decision_function(texts), self.calibration_)
+        return calibrated_proba(self._decision_function(texts), self.calibration_)
 
     def extra_record(self, test=None) -> dict:
         return {"top_terms": self.top_terms(20)}
 
     def top_terms(self, n=20) -> dict[str, list[tuple[str, float]]]:
-        """The ``n`` terms with the largest positive and negative SVM weights."""
+        """The ``n`` terms with the largest SVM weights: for two classes the most positive
+        (towards ``classes_[1]``) and most negative; above, for each class (by its position
+        in ``classes_``) the terms that weigh most towards it."""
         terms = self.vectorizer_.get_feature_names_out()
-        coef = self.svm_.coef_.ravel()
-        order = np.argsort(coef)
-        return {
-            "positive": [(terms[i], float(coef[i])) for i in order[::-1][:n]],
-            "negative": [(terms[i], float(coef[i])) for i in order[:n]],
-        }
+        coef = self.svm_.coef_
+        if coef.shape[0] == 1:
+            order = np.argsort(coef[0])
+            return {
+                "positive": [(terms[i], float(coef[0, i])) for i in order[::-1][:n]],
+                "negative": [(terms[i], float(coef[0, i])) for i in order[:n]],
+            }
+        return {str(k): [(terms[i], float(row[i])) for i in np.argsort(row)[::-1][:n]] for k, row in enumerate(coef)}
 
-    def _save_files(self, folder: Path):
+    def _save_files(self, folder: Path, context: dict):
         skops_dump(
-            {"vectorizer": self.vectorizer_, "svm": self.svm_, "calibration": list(self.calibration_)},
+            {"vectorizer": self.vectorizer_, "svm": self.svm_, "calibration": calibration_state(self.calibration_)},
             folder / _MODEL_FILE,
         )
 
@@ -242,8 +247,10 @@ class BowSvmClassifier(SentimentClassifier):
         try:
             self.vectorizer_ = state["vectorizer"]
             self.svm_ = state["svm"]
-            self.calibration_ = (float(state["calibration"][0]), float(state["calibration"][1]))
-            valid = isinstance(self.vectorizer_, (TfidfVectorizer, CountVectorizer)) and isinstance(self.svm_, LinearSVC)
+            self.calibration_ = calibration_from_state(state["calibration"], len(self.classes_))
+            n = len(self.classes_)
+            valid = (isinstance(self.vectorizer_, (TfidfVectorizer, CountVectorizer)) and isinstance(self.svm_, LinearSVC)
+                     and self.svm_.coef_.shape[0] == (1 if n == 2 else n))
         except (TypeError, KeyError, IndexError, ValueError):
             valid = False
         if not valid:

@@ -16,6 +16,7 @@ from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -26,7 +27,16 @@ from ._search import Trials, accuracy, defaults_first
 from .base import SentimentClassifier
 from .encoder.batching import DEFAULT_MAX_LENGTH, encode
 from .encoder.hub import check_no_remote_code, load_pretrained, load_saved, quiet_transformers
-from .encoder.inference import CPU_PATHS, InferenceNets, batch_size_of, choice_set_by_user, cpu_paths, predict_logits, usable_cpu_path
+from .encoder.inference import (
+    CPU_PATHS,
+    InferenceNets,
+    batch_size_of,
+    choice_set_by_user,
+    cpu_paths,
+    fit_temperature,
+    predict_logits,
+    usable_cpu_path,
+)
 from .encoder.network import MeanPooledEncoder
 from .encoder.runtime import Runtime
 
@@ -61,6 +71,9 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         ``"auto"`` measures each path on the validation split and takes the fastest whose
         validation accuracy is within 0.3 points of fp32's, as BERT does; fp32 without a
         validation split.
+    temperature_scaling : bool, default=True
+        Divide the logistic regression's logits by a temperature fitted on the validation
+        split (minimum log-loss), so that probabilities are calibrated; predictions do not change.
     random_state : int, optional
 
     Attributes
@@ -70,7 +83,9 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
     inference_choice_ : dict
         The inference path (``chosen``), why, and with ``"auto"`` each candidate's
         validation accuracy and single-review latency.
-    classes_ : ndarray of shape (2,)
+    temperature_ : float
+        The temperature the logits are divided by (1.0 without temperature scaling or validation).
+    classes_ : ndarray of shape (n_classes,)
 
     Examples
     --------
@@ -87,18 +102,20 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         "C": [Interval(Real, 0, None, closed="neither")],
         "class_weight": [StrOptions({"balanced"}), None],  # a dict would be keyed by the internal 0/1 codes
         "inference": [StrOptions({"auto", *CPU_PATHS})],
+        "temperature_scaling": ["boolean"],
         "random_state": ["random_state"],
     }
     search_space = {"C": [0.1, 0.3, 1.0, 3.0, 10.0, 30.0]}
 
     def __init__(self, model=None, *, max_length=DEFAULT_MAX_LENGTH, batch_size=64, C=1.0, class_weight=None,
-                 inference="auto", random_state=None):
+                 inference="auto", temperature_scaling=True, random_state=None):
         self.model = model
         self.max_length = max_length
         self.batch_size = batch_size
         self.C = C
         self.class_weight = class_weight
         self.inference = inference
+        self.temperature_scaling = temperature_scaling
         self.random_state = random_state
 
     def _runtime(self) -> Runtime:
@@ -135,6 +152,9 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         X = self._embed(texts, "fp32")
         self.logreg_ = self._logreg(self.C).fit(X, y, sample_weight=sample_weight)
         self.inference_choice_ = self._choose_inference(validation)
+        self.temperature_ = 1.0
+        if self.temperature_scaling and validation is not None:
+            self.temperature_ = fit_temperature(torch.as_tensor(self._logits(self._embed(validation[0]))), validation[1])
 
     def _logreg(self, C) -> LogisticRegression:
         return LogisticRegression(C=C, class_weight=self.class_weight, random_state=self.random_state, max_iter=1000)
@@ -170,20 +190,28 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
                                    predict=lambda out: self.logreg_.predict(out.numpy()), name="embed")
 
     def extra_record(self, test=None) -> dict:
-        return {"inference_choice": self.inference_choice_}
+        return {"inference_choice": self.inference_choice_, "temperature": self.temperature_}
+
+    def _logits(self, embeddings: np.ndarray) -> np.ndarray:
+        """The logistic regression's logits, (n, K): for two classes ``[-d/2, d/2]``, whose
+        softmax is the sigmoid of the decision value ``d``."""
+        d = self.logreg_.decision_function(embeddings)
+        return np.column_stack([-d / 2, d / 2]) if d.ndim == 1 else d
 
     def _decision_function(self, texts):
-        return self.logreg_.decision_function(self._embed(texts))
+        return self.logreg_.decision_function(self._embed(texts)) / self.temperature_
 
     def _predict_proba(self, texts):
-        return self.logreg_.predict_proba(self._embed(texts))
+        from scipy.special import softmax
 
-    def _save_files(self, folder: Path):
+        return softmax(self._logits(self._embed(texts)) / self.temperature_, axis=1)
+
+    def _save_files(self, folder: Path, context: dict):
         with quiet_transformers():
             self.encoder_.save_pretrained(folder / _ENCODER_DIR, safe_serialization=True)
             self.tokenizer_.save_pretrained(folder / _ENCODER_DIR)
         skops_dump(self.logreg_, folder / _MODEL_FILE)
-        atomic_write_text(folder / _INFERENCE_FILE, json.dumps(self.inference_choice_, indent=2))
+        atomic_write_text(folder / _INFERENCE_FILE, json.dumps({**self.inference_choice_, "temperature": self.temperature_}, indent=2))
 
     def _load_files(self, folder: Path):
         from transformers import AutoModel
@@ -197,6 +225,10 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         if not isinstance(self.logreg_, LogisticRegression):
             raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a LogisticRegression; save the model again")
         self.inference_choice_ = _read_choice(folder / _INFERENCE_FILE)
+        self.temperature_ = self.inference_choice_.pop("temperature", 1.0)
+        if isinstance(self.temperature_, bool) or not isinstance(self.temperature_, int | float) or not (
+                np.isfinite(self.temperature_) and self.temperature_ > 0):
+            raise ModelFileError(f"{folder / _INFERENCE_FILE} holds a temperature that is not a positive number")
 
     def __getstate__(self):
         state = dict(self.__dict__)

@@ -22,7 +22,7 @@ from sklearn.base import clone
 
 from dataset import UsageError
 
-from ._calibration import calibration_scores, fit_platt, platt_proba
+from ._calibration import calibrated_proba, calibration_from_state, calibration_scores, calibration_state, fit_calibration
 from ._persist import ModelFileError, UntrustedTypes, skops_dump, skops_load
 from .base import SentimentClassifier
 
@@ -72,9 +72,9 @@ def make_external(spec: str, obj=None) -> SentimentClassifier:
 class ExternalClassifier(SentimentClassifier):
     """A scikit-learn-compatible classifier over raw texts, behind sentibench's interface.
 
-    The estimator is fitted on the texts and 0/1 codes of the two classes. Probabilities
-    are its own ``predict_proba`` when it has one, else a Platt sigmoid of its decision
-    function fitted on the validation split, as for the built-in SVMs.
+    The estimator is fitted on the texts and the classes' positions (0 to K - 1).
+    Probabilities are its own ``predict_proba`` when it has one, else a calibration of its
+    decision function fitted on the validation split, as for the built-in SVMs.
 
     Parameters
     ----------
@@ -87,7 +87,7 @@ class ExternalClassifier(SentimentClassifier):
     ----------
     estimator_ : the fitted estimator
     calibration_ : tuple (a, b) or None
-    classes_ : ndarray of shape (2,)
+    classes_ : ndarray of shape (n_classes,)
     """
 
     model_files = (_MODEL_FILE,)
@@ -112,20 +112,21 @@ class ExternalClassifier(SentimentClassifier):
         if not hasattr(self.estimator_, "predict_proba"):
             X_val, y_val = (validation[0], validation[1]) if validation else (None, None)
             # Cross-validated scores (no validation split) come from clones fitted with the same weights.
-            self.calibration_ = fit_platt(*calibration_scores(self.estimator_, texts, y, X_val, y_val, kwargs or None))
+            self.calibration_ = fit_calibration(*calibration_scores(self.estimator_, texts, y, X_val, y_val, kwargs or None))
 
     def _decision_function(self, texts):
         if hasattr(self.estimator_, "decision_function"):
             return np.asarray(self.estimator_.decision_function(texts), dtype=np.float64)
-        return self._predict_proba(texts)[:, 1] - 0.5
+        proba = self._predict_proba(texts)
+        return proba[:, 1] - 0.5 if proba.shape[1] == 2 else proba
 
     def _predict_proba(self, texts):
         if self.calibration_ is None:
             return np.asarray(self.estimator_.predict_proba(texts), dtype=np.float64)
-        return platt_proba(self._decision_function(texts), self.calibration_)
+        return calibrated_proba(self._decision_function(texts), self.calibration_)
 
-    def _save_files(self, folder: Path):
-        state = {"estimator": self.estimator_, "calibration": None if self.calibration_ is None else list(self.calibration_)}
+    def _save_files(self, folder: Path, context: dict):
+        state = {"estimator": self.estimator_, "calibration": None if self.calibration_ is None else calibration_state(self.calibration_)}
         try:
             skops_dump(state, folder / _MODEL_FILE, _ALLOWED_TYPES)
         except UntrustedTypes as exc:
@@ -139,7 +140,7 @@ class ExternalClassifier(SentimentClassifier):
         try:
             self.estimator_ = state["estimator"]
             calibration = state["calibration"]
-            self.calibration_ = None if calibration is None else (float(calibration[0]), float(calibration[1]))
+            self.calibration_ = None if calibration is None else calibration_from_state(calibration, len(self.classes_))
         except (TypeError, KeyError, IndexError, ValueError):
             raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a saved external estimator") from None
         if not hasattr(self.estimator_, "predict"):

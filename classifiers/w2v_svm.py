@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from dataset import DataError, UsageError, stratified_sample
 
-from ._calibration import calibration_scores, fit_platt, platt_proba
+from ._calibration import calibrated_proba, calibration_from_state, calibration_scores, calibration_state, fit_calibration
 from ._fastpath import FAST_PATH_MAX, RbfScorer
 from ._persist import ModelFileError, skops_dump, skops_load
 from ._search import Trials, accuracy, defaults_first
@@ -150,12 +150,14 @@ class Word2VecSvmClassifier(SentimentClassifier):
     fit_info_ : dict
         ``method`` (``"rbf"``, ``"rbf-subsample"`` or ``"nystroem-<components>"``),
         ``rows`` the SVM was fitted on and ``of_rows`` training reviews.
-    calibration_ : tuple (a, b)
-        Platt sigmoid parameters fitted on validation decision scores (3-fold
-        cross-validated training scores when no validation split is given).
+    calibration_ : tuple (a, b) or dict
+        Maps decision scores to probabilities, fitted on validation decision scores (3-fold
+        cross-validated training scores when no validation split is given): Platt's
+        sigmoid for two classes, a multinomial logistic regression on the K one-vs-rest
+        scores above.
     n_empty_ : int
         Training reviews with no in-vocabulary word.
-    classes_ : ndarray of shape (2,)
+    classes_ : ndarray of shape (n_classes,)
 
     Examples
     --------
@@ -275,7 +277,7 @@ class Word2VecSvmClassifier(SentimentClassifier):
             # was fitted on, not on all rows (an exact RBF SVM on those is what max_svm_samples avoids).
             X, y = X[rows], y[rows]
             fit_params = None if fit_params is None else {"sample_weight": fit_params["sample_weight"][rows]}
-        self.calibration_ = fit_platt(*calibration_scores(self.svm_, X, y, X_val, y_val, fit_params))
+        self.calibration_ = fit_calibration(*calibration_scores(self.svm_, X, y, X_val, y_val, fit_params))
         self._build_fast_path()
 
     def _build_fast_path(self):
@@ -368,18 +370,18 @@ class Word2VecSvmClassifier(SentimentClassifier):
 
     def _decision_function(self, texts):
         if self._fast is not None and len(texts) <= FAST_PATH_MAX:
-            return np.fromiter((self._fast.decision(tokenize(t)) for t in texts), dtype=np.float64, count=len(texts))
+            return np.array([self._fast.decision(tokenize(t)) for t in texts], dtype=np.float64)
         return self.svm_.decision_function(self.scaler_.transform(self._embed(texts)[0]))
 
     def _predict_proba(self, texts):
-        return platt_proba(self._decision_function(texts), self.calibration_)
+        return calibrated_proba(self._decision_function(texts), self.calibration_)
 
-    def _save_files(self, folder: Path):
+    def _save_files(self, folder: Path, context: dict):
         # word2vec binary format: plain floats, no pickle (gensim's own .save pickles).
         self.wv_.save_word2vec_format(str(folder / _VECTORS_FILE), binary=True)
         skops_dump(
             {
-                "scaler": self.scaler_, "svm": self.svm_, "calibration": list(self.calibration_),
+                "scaler": self.scaler_, "svm": self.svm_, "calibration": calibration_state(self.calibration_),
                 "n_empty": self.n_empty_, "fit_info": self.fit_info_,
             },
             folder / _MODEL_FILE,
@@ -399,7 +401,7 @@ class Word2VecSvmClassifier(SentimentClassifier):
         try:
             self.scaler_ = state["scaler"]
             self.svm_ = state["svm"]
-            self.calibration_ = (float(state["calibration"][0]), float(state["calibration"][1]))
+            self.calibration_ = calibration_from_state(state["calibration"], len(self.classes_))
             self.n_empty_ = int(state["n_empty"])
             self.fit_info_ = dict(state["fit_info"])
             valid = isinstance(self.scaler_, StandardScaler) and isinstance(self.svm_, (SVC, Pipeline))

@@ -26,6 +26,7 @@ from ._download import DATASETS, cache_dir, download, resolve_named
 from ._errors import DataError, SentibenchError, UsageError
 from ._hf import load_hf
 from ._io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ._labels import MAX_CLASSES, label_groups
 from ._locate import BUNDLED_SAMPLE, bundled_sample_path, resolve_data_source
 from ._readers import FORMATS
 from ._sources import load_reviews
@@ -38,6 +39,7 @@ __sentibench_package__ = True
 
 __all__ = [
     "BUNDLED_SAMPLE",
+    "MAX_CLASSES",
     "DATASETS",
     "cache_dir",
     "data_digest",
@@ -55,6 +57,7 @@ __all__ = [
     "atomic_write_text",
     "bundled_sample_path",
     "detect_format",
+    "label_groups",
     "load_reviews",
     "md_literal",
     "resolve_data_source",

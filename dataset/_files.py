@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ._detect import check_file, detect
 from ._errors import DataError
-from ._labels import finish
-from ._locate import BUNDLED_SAMPLE, bundled_sample_path, is_bundled
+from ._labels import to_review_data
+from ._locate import BUNDLED_SAMPLE, PANG_LEE, bundled_sample_path, is_bundled
 from ._readers import FORMATS, HEADERLESS_FORMATS, READERS, formats_hint
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def load_file(
     star_threshold=None,
     label_map=None,
 ):
-    """Load a labelled review file as binary sentiment data.
+    """Load a labelled review file as sentiment data (two classes or more).
 
     Parameters
     ----------
@@ -46,8 +46,9 @@ def load_file(
         Treat labels as star ratings: below is negative, above is positive and
         equal is dropped (counted as neutral).
     label_map : dict, optional
-        Original label (as string, case-insensitive) -> 0, 1 or None (drop).
-        Overrides all automatic label handling.
+        Class name -> list of original labels (as strings, case-insensitive), in class
+        order; labels left out are dropped. The older form, original label -> 0, 1 or
+        None (drop), still works. Overrides all automatic label handling.
 
     Returns
     -------
@@ -58,7 +59,7 @@ def load_file(
     DataError
         With a one-line message naming the file and the fix.
     """
-    bundled = str(source) == BUNDLED_SAMPLE
+    bundled = str(source) in (BUNDLED_SAMPLE, PANG_LEE)
     path = bundled_sample_path() if bundled else Path(source).expanduser()
     bundled = bundled or is_bundled(path)
     display = BUNDLED_SAMPLE if bundled else str(source)
@@ -94,7 +95,7 @@ def load_file(
             f"cannot read '{display}': {err.strerror or err}; check that the file is readable"
         ) from None
 
-    return finish(
+    return to_review_data(
         texts,
         labels,
         display=display,

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._columns import pick_columns
 from ._errors import DataError
-from ._labels import finish
+from ._labels import to_review_data
 from ._readers import scalar_cells
 from ._types import ReviewData
 
@@ -181,7 +181,7 @@ def load_hf(
     star_threshold=None,
     label_map=None,
 ) -> ReviewData:
-    """Load a Hugging Face data set as binary sentiment data.
+    """Load a Hugging Face data set as sentiment data (its ClassLabel order is the class order).
 
     Parameters
     ----------
@@ -239,12 +239,14 @@ def load_hf(
     frame = data.select_columns([text_col, label_col]).to_pandas()
     for column in (text_col, label_col):  # a list in a cell would become "['great' 'x']"
         scalar_cells(frame[column], display, "row")
-    labels = _label_values(datasets, data.features[label_col], frame[label_col])
+    feature = data.features[label_col]
+    labels = _label_values(datasets, feature, frame[label_col])
+    order = list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
     logger.debug(
         "read %d rows from %s (text column %r, label column %r)",
         len(frame), display, text_col, label_col,
     )
-    return finish(
+    return to_review_data(
         frame[text_col],
         labels,
         display=display,
@@ -252,4 +254,5 @@ def load_hf(
         fmt="hf",
         label_map=label_map,
         star_threshold=star_threshold,
+        order=order,
     )

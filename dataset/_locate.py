@@ -13,6 +13,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "BUNDLED_SAMPLE",
+    "PANG_LEE",
     "DATA_ENV_VAR",
     "bundled_sample_path",
     "is_bundled",
@@ -20,6 +21,8 @@ __all__ = [
 ]
 
 BUNDLED_SAMPLE = "bundled:pang_lee_polarity"
+#: The name under which ``--data`` asks for it.
+PANG_LEE = "sample:pang-lee"
 
 #: Environment variable consulted by :func:`resolve_data_source`.
 DATA_ENV_VAR = "SENTIBENCH_DATA"

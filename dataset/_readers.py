@@ -3,7 +3,7 @@
 Every reader has the signature
 ``reader(path, display, *, text_column, label_column, encoding)`` and returns
 ``(texts, labels)`` as two aligned pandas Series of the raw values; cleaning and
-label normalisation happen afterwards in :func:`dataset._labels.finish`. Readers
+label normalisation happen afterwards in :func:`dataset._labels.to_review_data`. Readers
 of headerless formats ignore the column arguments, and readers of formats that
 must be UTF-8 ignore `encoding`. `display` is the name used in error messages.
 """

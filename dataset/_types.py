@@ -18,9 +18,9 @@ class ReviewData:
     texts : list of str
         Review texts, stripped of surrounding whitespace.
     labels : ndarray of int64
-        Binary sentiment, 0 = negative and 1 = positive, aligned with `texts`.
+        The class of each review, a position in `classes` (0 to K - 1), aligned with `texts`.
     label_names : dict of {int: str}
-        The original label each class came from, e.g. ``{0: "1", 1: "2"}`` for
+        The original label values each class came from, e.g. ``{0: "1", 1: "2"}`` for
         Yelp polarity or ``{0: "1-2 stars", 1: "4-5 stars"}`` for star ratings.
     source : str
         Path that was read, or :data:`BUNDLED_SAMPLE`.
@@ -30,6 +30,14 @@ class ReviewData:
         Number of rows read before any row was dropped.
     dropped : dict of {str: int}
         Reason -> number of rows dropped for it; only non-zero reasons.
+    classes : list of str, optional
+        The name of each class, in class order: ``["negative", "positive"]`` for two
+        classes unless given, the original values otherwise (``["1", ..., "5"]`` for stars).
+    ordinal : bool, default=False
+        Whether the classes are ordered (star ratings, negative/neutral/positive, the
+        groups of a label map): ordinal metrics (MAE, QWK) apply.
+    class_values : list of float, optional
+        The number each class stands for, when the labels are numbers (star ratings).
     """
 
     texts: list
@@ -39,6 +47,9 @@ class ReviewData:
     format: str
     n_read: int
     dropped: dict = field(default_factory=dict)
+    classes: list | None = None
+    ordinal: bool = False
+    class_values: list | None = None
 
     def __post_init__(self):
         self.labels = np.asarray(self.labels, dtype=np.int64)
@@ -47,6 +58,13 @@ class ReviewData:
                 f"texts and labels must be aligned: {len(self.texts)} texts, "
                 f"labels of shape {self.labels.shape}"
             )
+        if self.classes is None:
+            n = len(self.label_names)
+            self.classes = ["negative", "positive"] if n == 2 else [str(self.label_names[k]) for k in range(n)]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
 
     def __len__(self):
         return len(self.texts)
@@ -76,6 +94,9 @@ class ReviewData:
             format=self.format,
             n_read=self.n_read,
             dropped=dict(self.dropped),
+            classes=list(self.classes),
+            ordinal=self.ordinal,
+            class_values=None if self.class_values is None else list(self.class_values),
         )
 
     def class_counts(self):
@@ -84,7 +105,7 @@ class ReviewData:
         Returns
         -------
         dict of {int: int}
-            Always has both keys 0 and 1 (a count may be 0 in a subset).
+            One key per class, 0 to K - 1 (a count may be 0 in a subset).
         """
-        counts = np.bincount(self.labels, minlength=2)
-        return {0: int(counts[0]), 1: int(counts[1])}
+        counts = np.bincount(self.labels, minlength=self.n_classes)
+        return {k: int(counts[k]) for k in range(self.n_classes)}

@@ -6,6 +6,7 @@ import hashlib
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 #: Real review data beside the project (absent in a user's fresh clone).
@@ -18,6 +19,16 @@ FAST_PARAMS = {
     "bert": {"epochs": 1, "max_length": 32, "batch_size": 8},
     "embed": {"max_length": 32},
 }
+
+
+def run_predictions(run_dir):
+    """The test predictions of a run folder (``predictions.jsonl``), as sentibench reads them."""
+    import json
+
+    from benchmark.schema import read_predictions
+
+    results = json.loads((Path(run_dir) / "results.json").read_text())
+    return read_predictions(run_dir, results["classifiers"], len(results["data"]["classes"]))
 
 
 def shared_file(name: str) -> Path:
@@ -80,3 +91,33 @@ def interrupted_run(out: Path, monkeypatch, *args: str) -> Path:
     monkeypatch.setattr(runner, "run_one", real_run_one)
     (run_dir,) = Path(out).iterdir()
     return run_dir
+
+
+#: Words that mark each of five ordered classes in :func:`synthetic_reviews`.
+_CLASS_WORDS = (
+    ("awful", "horrible", "disgusting", "worst", "rude"),
+    ("poor", "bland", "slow", "disappointing", "meh"),
+    ("okay", "average", "decent", "ordinary", "fine"),
+    ("good", "tasty", "friendly", "nice", "pleasant"),
+    ("amazing", "superb", "perfect", "best", "wonderful"),
+)
+_FILLER = ("the", "food", "service", "staff", "room", "price", "was", "and", "our", "visit", "really", "quite")
+
+
+def synthetic_reviews(n_classes: int, per_class: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """``per_class`` short reviews of each of ``n_classes`` classes (3: words of classes 0, 2
+    and 4 of five), shuffled: class words mixed with filler and, now and then, a word of a
+    neighbouring class, so that no classifier is perfect."""
+    rng = np.random.default_rng(seed)
+    which = {3: (0, 2, 4), 5: (0, 1, 2, 3, 4), 2: (0, 4)}[n_classes]
+    texts, labels = [], []
+    for label, source in enumerate(which):
+        for _ in range(per_class):
+            words = list(rng.choice(_FILLER, 4)) + list(rng.choice(_CLASS_WORDS[source], 2))
+            if rng.random() < 0.25:
+                words.append(rng.choice(_CLASS_WORDS[min(4, max(0, source + rng.choice([-1, 1])))]))
+            rng.shuffle(words)
+            texts.append(" ".join(words))
+            labels.append(label)
+    order = rng.permutation(len(texts))
+    return [texts[i] for i in order], np.asarray(labels)[order]

@@ -135,7 +135,6 @@ def test_clone_and_get_params(name):
         (["good", "bad", "fine"], [1, 0], "different lengths"),
         ([], [], "0 sample"),
         (["good", "great"], [1, 1], "only one class"),
-        (["good", "bad", "fine"], [0, 1, 2], "Only binary classification is supported"),
     ],
 )
 def test_fit_rejects_bad_labels(name, texts, labels, match):
@@ -277,11 +276,15 @@ def test_embed_chooses_its_inference_path_on_validation_and_keeps_it_when_saved(
     choice = clf.inference_choice_
     assert {"fp32", "int8"} <= set(choice["candidates"])
     assert choice["chosen"] == choose_path(choice["candidates"])[0] == clf._inference_path()
-    # Predictions go through the chosen path, and a saved model keeps it.
-    expected = clf.logreg_.predict_proba(clf._embed(val_x, choice["chosen"]))
+    # Predictions go through the chosen path (logits divided by the fitted temperature), and a saved model keeps it.
+    from scipy.special import softmax
+
+    decision = clf.logreg_.decision_function(clf._embed(val_x, choice["chosen"])) / clf.temperature_
+    expected = softmax(np.column_stack([-decision / 2, decision / 2]), axis=1)
+    assert clf.temperature_ > 0 and clf.temperature_ != 1.0
     np.testing.assert_allclose(clf.predict_proba(val_x), expected)
     loaded = SentimentClassifier.load(clf.save(tmp_path / "embed"))
-    assert loaded.inference_choice_["chosen"] == choice["chosen"]
+    assert loaded.inference_choice_["chosen"] == choice["chosen"] and loaded.temperature_ == clf.temperature_
     np.testing.assert_allclose(loaded.predict_proba(val_x), expected, atol=1e-6)
     # A set path, or no validation split, measures nothing.
     monkeypatch.setattr(InferenceNets, "choose", lambda *a, **k: pytest.fail("measured the inference paths"))

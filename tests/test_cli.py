@@ -16,7 +16,7 @@ from benchmark.config import RunConfig
 from benchmark.lineup import make_classifier
 from dataset import UsageError
 
-from ._helpers import shared_file
+from ._helpers import run_predictions, shared_file
 
 FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=3", "--latency-calls", "5"]
 
@@ -79,13 +79,16 @@ def test_comparison_has_one_row_per_classifier(bundled_run):
 
 
 def test_predictions_cover_the_test_split(bundled_run):
-    preds = pd.read_csv(bundled_run / "predictions.csv")
-    assert len(preds) == 30
-    assert preds["row_id"].is_unique
-    assert {"text", "label", "bow_pred", "bow_proba", "w2v_pred", "w2v_proba"} <= set(preds.columns)
+    preds = run_predictions(bundled_run)
+    assert len(preds.texts) == 30 and len(set(preds.row_id.tolist())) == 30
+    assert set(preds.pred) == {"bow", "w2v"} and preds.proba["w2v"].shape == (30, 2)
     results = json.loads((bundled_run / "results.json").read_text())
-    accuracy = (preds["bow_pred"] == preds["label"]).mean()
+    accuracy = (preds.pred["bow"] == preds.labels).mean()
     assert accuracy == pytest.approx(results["classifiers"]["bow"]["metrics"]["accuracy"])
+    # The copy for people names the classes; probabilities per class.
+    table = pd.read_csv(bundled_run / "predictions.csv", keep_default_na=False)
+    assert {"row_id", "text", "label", "bow", "bow P(negative)", "bow P(positive)"} <= set(table.columns)
+    assert set(table["label"]) == {"negative", "positive"}
 
 
 def test_same_seed_gives_same_split_manifest(bundled_run, tmp_path):

@@ -17,6 +17,8 @@ import pytest
 from benchmark.__main__ import main
 from benchmark.environment import own_git_commit
 
+from ._helpers import run_predictions
+
 PROJECT = Path(__file__).resolve().parents[1]
 FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=2", "--latency-calls", "2"]
 
@@ -83,9 +85,10 @@ def test_report_of_predictions_without_the_label_column(tmp_path, bow_run):
 
     copy = tmp_path / "run"
     shutil.copytree(bow_run, copy)
-    frame = pd.read_csv(copy / "predictions.csv")
-    frame.drop(columns="label").to_csv(copy / "predictions.csv", index=False)
-    one_line(cli("report", str(copy)), "predictions.csv lacks the column(s) label")
+    lines = [json.loads(line) for line in (copy / "predictions.jsonl").read_text().splitlines()]
+    (copy / "predictions.jsonl").write_text("".join(json.dumps({k: v for k, v in line.items() if k != "label"}) + "\n"
+                                                    for line in lines))
+    one_line(cli("report", str(copy)), "predictions.jsonl line 1: not a test review")
 
 
 def test_ctrl_c_during_start_up_exits_130_quietly(tmp_path):
@@ -131,7 +134,8 @@ def test_a_huge_line_is_never_echoed_whole(tmp_path):
         (["--data", "/tmp/" + "a" * 300 + ".csv"], ["File name too long"]),
         (["--set", "bow.ngram_range=abc"], ["'ngram_range' parameter", "Got 'abc'"]),
         (["--set", "bow.ngram_range=3,1"], ["1 <= min_n <= max_n"]),
-        (["--label-map", "negative=1", "happy=2"], ["--label-map expects negative=VALUES"]),
+        (["--label-map", "negative=1"], ["--label-map must name at least two classes"]),
+        (["--label-map", "negative=1", "negative=2"], ["--label-map names the class 'negative' twice"]),
         (["--seed", "3", "--seeds", "1,2"], ["--seed and --seeds exclude each other"]),
         (["--max-train-samples", "50"], ["--max-train-samples sets the max_train_samples hyperparameter, which none of"]),
         (["--eval-every", "10"], ["--eval-every sets the eval_every hyperparameter, which none of"]),
@@ -143,10 +147,15 @@ def test_mistakes_name_the_problem_and_the_fix(tmp_path, args, needles):
     assert "larger data file" not in line and "lower min_df" not in line
 
 
-def test_three_labels_point_to_a_label_map_that_exists(tmp_path):
+def test_three_labels_are_three_classes_and_a_label_map_groups_them(tmp_path):
     data = tmp_path / "three.csv"
     data.write_text("text,label\n" + "".join(f"review {i} words,{i % 3}\n" for i in range(60)))
-    one_line(cli("run", "--classifiers", "bow", "--data", str(data), "--output", str(tmp_path)), "--label-map negative=")
+    out = tmp_path / "three"
+    proc = cli("-q", "run", "--classifiers", "bow", "--data", str(data), "--set", "bow.min_df=1", "--output", str(out),
+               "--latency-calls", "2")
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = out.iterdir()
+    assert json.loads((run_dir / "results.json").read_text())["data"]["classes"] == ["0", "1", "2"]
     out = tmp_path / "runs"
     proc = cli("-q", "run", "--classifiers", "bow", "--data", str(data), "--label-map", "negative=0", "positive=2",
                "--set", "bow.min_df=1", "--output", str(out), "--latency-calls", "2")
@@ -386,11 +395,11 @@ def test_predict_labels_are_the_classifiers_predictions_not_p_above_one_half(tmp
     clf = SentimentClassifier.load(folder)
     clf.calibration_ = (1.0, 2.0)  # a strongly shifted intercept: p > 0.5 for mildly negative decisions
     clf.save(folder)
-    texts = pd.read_csv(run / "predictions.csv", keep_default_na=False)["text"].tolist()
+    texts = run_predictions(run).texts
     rows = predict_rows(run, texts, ["bow"])
     labels = [1 if r["predictions"]["bow"]["label"] == "positive" else 0 for r in rows]
     assert labels == clf.predict(texts).tolist()
-    assert any(r["predictions"]["bow"]["p_positive"] > 0.5 for r, y in zip(rows, labels, strict=True) if y == 0)
+    assert any(r["predictions"]["bow"]["probabilities"]["positive"] > 0.5 for r, y in zip(rows, labels, strict=True) if y == 0)
 
 
 def test_commit_is_recorded_from_a_checkout_whose_path_has_spaces(tmp_path):

@@ -28,7 +28,7 @@ def test_data_info_prints_balance_and_lengths_and_saves_histogram(tmp_path, caps
     assert main(["data", "info", str(data), "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
     assert "60 reviews (61 rows read; dropped: empty text: 1)" in out
-    assert "negative (0): 30, positive (1): 30" in out
+    assert "negative (0): 30 (50.0%), positive (1): 30 (50.0%)" in out
     assert "> 128 tokens" in out and "BERT tokens (60 reviews)" in out
     assert plot.read_bytes().startswith(b"\x89PNG")
 

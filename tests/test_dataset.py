@@ -255,14 +255,16 @@ def test_label_map_overrides_and_drops_none(tmp_path):
     rows = "a,1\nb,2\nc,3\nd,4\ne,5\nf,2\n"
     path = _write(tmp_path / "stars.csv", "text,rating\n" + rows)
 
-    data = load_reviews(
-        path, label_map={"1": 0, "2": 0, "3": None, 4: 1, "5": 1}, star_threshold=2
-    )
+    data = load_reviews(path, label_map={"1": 0, "2": 0, "3": None, 4: 1, "5": 1})
 
     assert data.texts == ["a", "b", "d", "e", "f"]
     assert data.labels.tolist() == [0, 0, 1, 1, 0]
     assert data.dropped == {"dropped by label map": 1}
     assert data.label_names == {0: "1, 2", 1: "4, 5"}
+    # A star threshold as well would be a second rule for the same labels: refused, not overridden.
+    with pytest.raises(DataError) as excinfo:
+        load_reviews(path, label_map={"1": 0, "5": 1}, star_threshold=2)
+    assert_one_line(excinfo, "stars.csv", "--star-threshold and --label-map")
 
 
 def test_label_map_can_swap_polarity(tmp_path):
@@ -375,21 +377,19 @@ def test_single_class_after_threshold_error(tmp_path):
     assert_one_line(excinfo, "glowing.csv", "--star-threshold")
 
 
-def test_more_than_two_labels_error_suggests_label_map(tmp_path):
-    rows = "".join(f"review {i},topic{i % 12}\n" for i in range(30))
-    path = _write(tmp_path / "topics.csv", "text,label\n" + rows)
+def test_more_labels_are_more_classes_up_to_a_limit(tmp_path):
+    rows = "".join(f"review {i},topic{i % 12}\n" for i in range(36))
+    data = load_reviews(_write(tmp_path / "topics.csv", "text,label\n" + rows))
+    assert data.n_classes == 12 and data.classes[:3] == ["topic0", "topic1", "topic10"] and not data.ordinal
+    rows = "".join(f"review {i},id{i}\n" for i in range(30))
     with pytest.raises(DataError) as excinfo:
-        load_reviews(path)
-    assert_one_line(excinfo, "topics.csv", "--label-map")
-    # At most 10 values are listed.
-    assert str(excinfo.value).count("'topic") == 10
+        load_reviews(_write(tmp_path / "ids.csv", "text,label\n" + rows))
+    assert_one_line(excinfo, "ids.csv", "30 distinct label values", "--label-column", "--label-map")
 
 
-def test_unknown_label_pair_error_suggests_label_map(tmp_path):
-    path = _write(tmp_path / "words.csv", "text,label\na,bad\nb,good\n")
-    with pytest.raises(DataError) as excinfo:
-        load_reviews(path)
-    assert_one_line(excinfo, "words.csv", "--label-map")
+def test_an_unknown_label_pair_is_two_classes_in_sorted_order(tmp_path):
+    data = load_reviews(_write(tmp_path / "words.csv", "text,label\na,good\nb,bad\n"))
+    assert data.classes == ["bad", "good"] and data.labels.tolist() == [1, 0]
 
 
 def test_label_map_drops_and_counts_values_it_leaves_out(tmp_path):
@@ -399,11 +399,9 @@ def test_label_map_drops_and_counts_values_it_leaves_out(tmp_path):
     assert data.dropped == {"dropped by label map": 2}
 
 
-def test_stars_without_threshold_error(tmp_path):
-    path = _write(tmp_path / "stars.csv", "text,stars\na,1\nb,3\nc,5\n")
-    with pytest.raises(DataError) as excinfo:
-        load_reviews(path)
-    assert_one_line(excinfo, "stars.csv", "--star-threshold 3")
+def test_stars_without_threshold_are_one_class_per_star(tmp_path):
+    data = load_reviews(_write(tmp_path / "stars.csv", "text,stars\na,1\nb,3\nc,5\n"))
+    assert data.classes == ["1", "3", "5"] and data.class_values == [1, 3, 5] and data.ordinal
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ def test_ece_and_brier_match_hand_computed_values():
     assert brier_score(y, p) == pytest.approx((0.01 + 0.16 + 0.16 + 0.01 + 0.0025) / 5)
     # Two items in one bin: their gaps cancel before the absolute value, as ECE defines.
     assert expected_calibration_error(np.array([0, 1]), np.array([0.5, 0.5])) == pytest.approx(0.0)
-    perfect = bootstrap_ci(y, (p > 0.5).astype(int), p, n_resamples=50)
+    perfect = bootstrap_ci(y, (p > 0.5).astype(int), p, n_resamples=50)  # P(class 1) of two classes
     assert perfect["ece"]["low"] <= perfect["ece"]["value"] <= perfect["ece"]["high"]
     assert perfect["brier"]["low"] <= perfect["brier"]["value"] <= perfect["brier"]["high"]
 
@@ -70,7 +70,7 @@ def test_a_significant_lead_recommends_the_most_accurate():
     preds = {"bow": _predictions(0.80, 1), "bert": _predictions(0.95, 2)}
     rec = recommend(records, Y, preds)
     assert rec["classifier"] == "bert" and rec["runner_up"] == "bow"
-    assert rec["mcnemar_p"] < 0.05 and rec["accuracy_difference"]["low"] > 0
+    assert rec["mcnemar_p"] < 0.05 and rec["difference"]["low"] > 0
     assert "significantly ahead of bow" in rec["reason"]
 
 
@@ -162,7 +162,8 @@ def test_run_writes_recommendation_frontier_calibration_and_cost(tmp_path, capsy
     results = json.loads((run_dir / "results.json").read_text())
     rec = results["recommendation"]
     assert rec["classifier"] in ("bow", "w2v") and rec["reason"] in out
-    assert set(results["pareto"]) == {"latency", "train_time"} and results["pareto"]["latency"]
+    assert set(results["pareto"]) == {"latency", "train_time", "metric"} and results["pareto"]["latency"]
+    assert results["pareto"]["metric"] == "accuracy"
     for record in results["classifiers"].values():
         assert 0 <= record["metrics"]["ece"] <= 1 and 0 <= record["metrics"]["brier"] <= 1
         assert record["inference"]["core_s_per_million"] > 0 and record["inference"]["price_per_million"] > 0
@@ -272,4 +273,5 @@ def test_curve_bootstrap_in_chunks_draws_the_same_resamples():
 
     right = np.random.default_rng(1).random((3, 500)) > 0.3
     idx = np.random.default_rng(BOOTSTRAP_SEED).integers(0, 500, size=(N_RESAMPLES, 500))
-    np.testing.assert_array_equal(_resampled_means(right, chunk=7), right[:, idx].mean(axis=2).mean(axis=0))
+    preds, y_test = np.where(right, 0, 1), np.zeros(500, dtype=int)  # right where a prediction is 0
+    np.testing.assert_array_equal(_resampled_means(preds, y_test, chunk=7), right[:, idx].mean(axis=2).mean(axis=0))

@@ -14,7 +14,7 @@ from benchmark.__main__ import main
 from classifiers import BertClassifier, SentimentClassifier
 from classifiers.encoder.inference import choose_path
 
-from ._helpers import FAST_PARAMS, shared_file
+from ._helpers import FAST_PARAMS, shared_file, synthetic_reviews
 
 
 def fast(**extra):
@@ -51,6 +51,21 @@ def test_saved_bert_computes_the_same_model_in_plain_transformers(tiny, tmp_path
     # sentibench's own metadata sits beside the Hugging Face files.
     assert {"config.json", "model.safetensors", "sentibench.json", "training.json", "README.md"} <= {p.name for p in folder.iterdir()}
     assert SentimentClassifier.load(folder).predict(test_x).tolist() == ours.tolist()
+
+
+def test_a_three_class_bert_is_the_same_model_in_plain_transformers(tmp_path):
+    texts, labels = synthetic_reviews(3, 30, seed=2)
+    names = ["negative", "neutral", "positive"]
+    clf = fast(inference="fp32").fit(texts[:60], labels[:60], validation=(texts[60:75], labels[60:75]))
+    folder = clf.save(tmp_path / "bert", card={"class_names": names})
+    test_x = texts[75:]
+    piped, logits, config = _hf_predictions(folder, test_x)
+    assert config.id2label == dict(enumerate(names)) and config.num_labels == 3
+    ours = clf.predict(test_x)
+    assert [names[p] for p in ours] == piped
+    np.testing.assert_allclose(logits / clf.temperature_, clf.decision_function(test_x), atol=1e-4)
+    card = (folder / "README.md").read_text()
+    assert "3 classes, in order" in card and "`neutral`" in card
 
 
 def test_mean_pooled_model_is_not_loadable_as_a_different_model(tiny, tmp_path):

@@ -11,11 +11,12 @@ import sys
 import textwrap
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from benchmark.__main__ import main
 from classifiers import BowSvmClassifier, SentimentClassifier
+
+from ._helpers import run_predictions
 
 FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=2", "--latency-calls", "3"]
 
@@ -60,9 +61,10 @@ def test_users_own_classifiers_are_measured_like_the_built_in_ones(plugins, tmp_
     nb = results["classifiers"]["myplugins:naive_bayes"]
     assert nb["model_saved"] is True and nb["model_size_mb"] > 0
     folder = run_dir / "models" / "myplugins_naive_bayes"
-    texts = pd.read_csv(run_dir / "predictions.csv", keep_default_na=False)["text"].tolist()
+    preds = run_predictions(run_dir)
+    texts = preds.texts
     loaded = SentimentClassifier.load(folder)
-    np.testing.assert_array_equal(loaded.predict(texts), pd.read_csv(run_dir / "predictions.csv")["myplugins:naive_bayes_pred"])
+    np.testing.assert_array_equal(loaded.predict(texts), preds.pred["myplugins:naive_bayes"])
     # A plugin's own SentimentClassifier would need its code to load: not saved, and why.
     unigrams = results["classifiers"]["myplugins:Unigrams"]
     assert unigrams["model_saved"] is False and "needs its code to load" in unigrams["model_not_saved"]

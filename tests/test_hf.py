@@ -97,10 +97,10 @@ def test_explicit_columns_and_star_threshold(saved):
     assert data.label_names == {0: "1-2 stars", 1: "4-5 stars"}
 
 
-def test_star_labels_without_threshold_ask_for_it(saved):
-    with pytest.raises(DataError) as excinfo:
-        load_hf(f"hf:{saved / 'stars'}", text_column="review_body", label_column="stars")
-    assert_one_line(excinfo, "--star-threshold 3")
+def test_star_labels_without_threshold_are_five_ordered_classes(saved):
+    data = load_hf(f"hf:{saved / 'stars'}", text_column="review_body", label_column="stars")
+    assert data.classes == ["1", "2", "3", "4", "5"] and data.ordinal
+    assert [data.classes[k] for k in data.labels] == ["5", "1", "4", "2", "3"]
 
 
 def test_label_map_applies_to_classlabel_names(saved):

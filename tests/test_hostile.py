@@ -117,7 +117,9 @@ def assert_well_formed(data: ReviewData):
     assert isinstance(data, ReviewData)
     assert len(data.texts) == len(data.labels) > 0
     assert data.labels.dtype == np.int64
-    assert set(data.labels.tolist()) == {0, 1}
+    # Every class has a review, and there are at least two (odd labels are classes of their own).
+    assert set(data.labels.tolist()) == set(range(data.n_classes)) and data.n_classes >= 2
+    assert len(data.classes) == len(data.label_names)
     assert all(isinstance(t, str) and t and t == t.strip() for t in data.texts)
     assert all(n > 0 for n in data.dropped.values())
     # Every row read is either kept or dropped and counted under a reason.

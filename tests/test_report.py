@@ -35,7 +35,7 @@ def test_run_writes_report_and_non_empty_plots(saved_run):
                 "Most confidently wrong")
     for section in sections:
         assert section in report
-    assert "positive n-gram" in report  # BoW weights in the error analysis
+    assert "`positive` n-gram" in report  # BoW weights in the error analysis
 
 
 def test_results_record_memory_and_model_size(saved_run):
@@ -96,7 +96,7 @@ def test_mcnemar_matches_hand_computed_example():
 def test_predict_prints_each_classifier_per_review(saved_run, capsys):
     assert main(["predict", "--run", str(saved_run), "a wonderful , moving film", "dull and lifeless"]) == 0
     out = capsys.readouterr().out
-    assert "bow (P positive)" in out and "w2v (P positive)" in out
+    assert "bow (P of the label)" in out and "w2v (P of the label)" in out
     assert out.count("wonderful") == 1 and out.count("lifeless") == 1
 
 
@@ -188,10 +188,10 @@ def test_review_text_never_becomes_markup_in_the_report(tmp_path, sample):
     assert main(["-q", "run", "--classifiers", "bow", "--data", str(data), "--output", str(out), "--latency-calls", "2"]) == 0
     (run_dir,) = out.iterdir()
     # Every test review becomes hostile text; the report is regenerated from the files.
-    frame = pd.read_csv(run_dir / "predictions.csv", keep_default_na=False)
-    frame["text"] = [HOSTILE_REVIEWS[i % len(HOSTILE_REVIEWS)] for i in range(len(frame))]
-    frame.loc[frame.index[::2], "text"] = ALL_IN_ONE  # short enough to be shown whole
-    frame.to_csv(run_dir / "predictions.csv", index=False)
+    lines = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
+    for i, line in enumerate(lines):
+        line["text"] = ALL_IN_ONE if i % 2 == 0 else HOSTILE_REVIEWS[i % len(HOSTILE_REVIEWS)]  # ALL_IN_ONE is shown whole
+    (run_dir / "predictions.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     report = write_report(run_dir).read_text()
     assert ALL_IN_ONE in report  # shown, as literal text
     html = MarkdownIt("gfm-like").render(report)  # GitHub-like: tables and bare-URL links

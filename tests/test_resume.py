@@ -20,7 +20,7 @@ from classifiers.bert import _parallel as bert_module
 from classifiers.bert._checkpoint import save_checkpoint
 from dataset import UsageError
 
-from ._helpers import FAST_PARAMS, interrupt_at
+from ._helpers import FAST_PARAMS, interrupt_at, run_predictions
 from ._helpers import interrupted_run as _interrupted
 
 FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=3", "--latency-calls", "5"]
@@ -47,8 +47,8 @@ def test_resume_skips_finished_classifiers_and_completes(tmp_path, monkeypatch):
     assert after["status"] == "complete"
     assert list(after["classifiers"]) == ["bow", "w2v"]
     assert after["classifiers"]["bow"] == before["classifiers"]["bow"]  # kept, not retrained
-    preds = pd.read_csv(run_dir / "predictions.csv")
-    assert {"bow_pred", "w2v_pred"} <= set(preds.columns) and len(preds) == 30
+    preds = run_predictions(run_dir)
+    assert set(preds.pred) == {"bow", "w2v"} and len(preds.texts) == 30
     assert (run_dir / "report.md").is_file()
     assert [p.name for p in tmp_path.iterdir()] == [run_dir.name]  # no new run folder
 

@@ -70,9 +70,11 @@ class _FastText:
         return np.array([int(label[0].removeprefix("__label__")) for label in labels])
 
 
-def run_perf_classical(data: str | None = None, *, seed: int = 42, latency_calls: int = 2000) -> dict:
-    """Measure BoW, Word2Vec and (when installed) fastText on one split of ``data``."""
-    reviews = load_reviews(perf_data(data))
+def run_perf_classical(data: str | None = None, *, seed: int = 42, latency_calls: int = 2000,
+                       text_column: str | None = None, label_column: str | None = None) -> dict:
+    """Measure BoW, Word2Vec and (when installed) fastText on one split of ``data`` (any
+    number of classes: fastText's supervised mode is K-class, as the two SVMs are)."""
+    reviews = load_reviews(perf_data(data), text_column=text_column, label_column=label_column)
     train, _, test = stratified_split(reviews.labels, seed=seed)
     x_train, y_train = [reviews.texts[i] for i in train], reviews.labels[train]
     x_test, y_test = [reviews.texts[i] for i in test], reviews.labels[test]
@@ -111,7 +113,7 @@ def run_perf_classical(data: str | None = None, *, seed: int = 42, latency_calls
     order = [BowSvmClassifier.name, Word2VecSvmClassifier.name, "fasttext"]
     rows.sort(key=lambda r: order.index(r["recipe"]))
     return {
-        "data": reviews.source, "n_train": len(x_train), "n_test": len(x_test), "cpu": cpu_model(),
+        "data": reviews.source, "classes": reviews.classes, "n_train": len(x_train), "n_test": len(x_test), "cpu": cpu_model(),
         "cpu_features": cpu_features(), "cpu_line": describe_cpu(), "threads": os.cpu_count(), "latency_calls": latency_calls,
         "fasttext": None if fasttext is None else dict(FASTTEXT_PARAMS), "rows": rows,
     }
@@ -134,7 +136,7 @@ def format_perf_classical(results: dict) -> str:
         ])
     lines = [
         results["cpu_line"],
-        f"{results['data']}: {results['n_train']:,} training / {results['n_test']:,} test reviews; "
+        f"{results['data']}: {len(results['classes'])} classes, {results['n_train']:,} training / {results['n_test']:,} test reviews; "
         f"{results['latency_calls']:,} timed single-review calls per recipe",
         "",
         tabulate(cells, headers=["recipe", "accuracy", "macro F1", "train s", "p50 us", "p95 us", "reviews/s (test set)",

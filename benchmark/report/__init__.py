@@ -1,7 +1,7 @@
 """The report of a run folder: ``report.md`` and its plots, from the folder's files alone.
 
 Everything here is computed from ``results.json`` (whose records carry their confidence
-intervals) and ``predictions.csv`` (for the paired tests and the error analysis), with
+intervals) and ``predictions.jsonl`` (for the paired tests and the error analysis), with
 seeded statistics and fixed plot metadata, so ``python -m benchmark report RUN_DIR``
 regenerates byte-identical files without retraining.
 """
@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from dataset import atomic_write_text
 
-from ..schema import RunResults, load_results, read_predictions
+from ..schema import Predictions, RunResults, load_results, read_predictions
 from ..stats import pairwise_mcnemar
 from .markdown import render
 from .tables import comparison_frame, format_table
@@ -32,10 +30,10 @@ def write_comparison(run_dir, results: RunResults) -> None:
     atomic_write_text(run_dir / "comparison.md", f"# Comparison: run {results['run_id']}\n\n{format_table(results)}{status}\n")
 
 
-def load_run(run_dir) -> tuple[RunResults, pd.DataFrame]:
-    """``results.json`` and ``predictions.csv`` of a run folder, checked."""
+def load_run(run_dir) -> tuple[RunResults, Predictions]:
+    """``results.json`` and ``predictions.jsonl`` of a run folder, checked."""
     results = load_results(run_dir)
-    return results, read_predictions(run_dir, results["classifiers"])
+    return results, read_predictions(run_dir, results["classifiers"], len(results["data"]["classes"]))
 
 
 def write_report(run_dir) -> Path:
@@ -44,8 +42,7 @@ def write_report(run_dir) -> Path:
 
     run_dir = Path(run_dir)
     results, predictions = load_run(run_dir)
-    names = [n for n in results["classifiers"] if f"{n}_pred" in predictions]
-    mcnemar = pairwise_mcnemar(predictions["label"].to_numpy(), {n: predictions[f"{n}_pred"].to_numpy() for n in names})
+    mcnemar = pairwise_mcnemar(predictions.labels, {n: predictions.pred[n] for n in results["classifiers"]})
     files = make_plots(run_dir, results, predictions)
     path = run_dir / REPORT_FILE
     atomic_write_text(path, render(results, predictions, mcnemar, files))

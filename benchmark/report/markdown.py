@@ -6,37 +6,45 @@ Review text and everything else that comes from the user's data is shown as lite
 
 from __future__ import annotations
 
-import pandas as pd
+import numpy as np
 from tabulate import tabulate
 
 from dataset import md_literal
 
-from ..schema import RunResults, latency_p50_ms, train_time_s
+from ..decide import METRIC_WORDS
+from ..schema import Predictions, RunResults, latency_p50_ms, train_time_s
 from ..stats import BOOTSTRAP_SEED, ECE_BINS, N_RESAMPLES, SIGNIFICANCE, SMALL_TEST_SPLIT
 from ..timing import format_ms
 from .tables import format_table
 
 N_CONFIDENTLY_WRONG = 5
 N_TOP_TERMS = 15
+#: Below this share of the data in its smallest class, macro F1 is the fairer reading than accuracy.
+IMBALANCED = 0.15
 
 
-def render(results: RunResults, predictions: pd.DataFrame, mcnemar: list[dict], files: dict[str, list[str]]) -> str:
+def render(results: RunResults, predictions: Predictions, mcnemar: list[dict], files: dict[str, list[str]]) -> str:
     """The Markdown text of ``report.md``."""
     sections = [
         _summary(results),
         _comparison(results),
+        _per_class(results),
         _data_warnings(results["data"], results["split"]),
         _tuning(results["classifiers"]),
         _significance(mcnemar),
         _plots(files),
-        _error_analysis(results["classifiers"], predictions),
-        _manifest(results["split"]),
+        _error_analysis(results["classifiers"], predictions, results["data"]["classes"]),
+        _manifest(results["split"], results["data"]["classes"]),
         _environment(results["environment"]),
     ]
     return "\n".join(line for section in sections for line in section)
 
 
-def _ci(entry: dict) -> str:
+def _ci(entry: dict | None) -> str:
+    if not entry or entry["value"] is None:
+        return "undefined"
+    if entry["low"] is None:
+        return f"{entry['value']:.4f}"
     return f"{entry['value']:.4f} [{entry['low']:.4f}, {entry['high']:.4f}]"
 
 
@@ -55,37 +63,82 @@ def _summary(results: RunResults) -> list[str]:
         f"Split seed {results['config']['seed']}: {split['sizes']['train']:,} train / "
         f"{split['sizes']['validation']:,} validation / {split['sizes']['test']:,} test.",
         "",
+        f"Classes ({'ordered' if data['ordinal'] else 'unordered'}): " + ", ".join(
+            f"{md_literal(c)} ({n:,})" for c, n in zip(data["classes"], _class_totals(split), strict=True)) + ".",
+        "",
     ]
+    metric = results["config"].get("metric", "accuracy")
+    out += [f"The recommendation, the frontier and tuning rank by {METRIC_WORDS[metric][1].removeprefix('test ')} "
+            "(`--metric`)." + (" " + _imbalance_note(split, metric) if _imbalanced(split) else ""), ""]
     return out
+
+
+def _class_totals(split: dict) -> list[int]:
+    parts = split["class_counts"].values()
+    return [sum(part.get(str(k), 0) for part in parts) for k in range(len(next(iter(parts))))]
+
+
+def _imbalanced(split: dict) -> bool:
+    totals = _class_totals(split)
+    return min(totals) < IMBALANCED * sum(totals)
+
+
+def _imbalance_note(split: dict, metric: str) -> str:
+    totals = _class_totals(split)
+    share = min(totals) / sum(totals)
+    note = f"The classes are imbalanced (the smallest holds {share:.0%} of the reviews): macro F1 is the fairer reading"
+    return note + (" (`--metric f1_macro`)." if metric == "accuracy" else ".")
 
 
 def _comparison(results: RunResults) -> list[str]:
     records = results["classifiers"]
-    rows = [
-        [name, _ci(r["ci"]["accuracy"]), _ci(r["ci"]["f1_macro"]), _ci(r["ci"]["ece"]), _ci(r["ci"]["brier"]),
-         f"{train_time_s(r):.2f}", format_ms(latency_p50_ms(r))]
-        for name, r in records.items()
-    ]
-    headers = ["classifier", "accuracy [95% CI]", "macro F1 [95% CI]", "ECE [95% CI]", "Brier [95% CI]", "train s", "p50 ms"]
+    ordinal = any("qwk" in r["ci"] for r in records.values())
+    metrics = ["accuracy", "f1_macro", *(["qwk", "mae", "off_by_one"] if ordinal else []), "ece", "brier"]
+    titles = {"accuracy": "accuracy", "f1_macro": "macro F1", "qwk": "QWK", "mae": "MAE", "off_by_one": "off-by-one",
+              "ece": "ECE", "brier": "Brier"}
+    rows = [[name, *(_ci(r["ci"].get(m)) for m in metrics), f"{train_time_s(r):.2f}", format_ms(latency_p50_ms(r))]
+            for name, r in records.items()]
+    headers = ["classifier", *(f"{titles[m]} [95% CI]" for m in metrics), "train s", "p50 ms"]
+    two = len(results["data"]["classes"]) == 2
     out = [
         "## Comparison",
         "",
         format_table(results),
         "",
-        f"Test accuracy, macro F1, expected calibration error (ECE: {ECE_BINS} equal-width bins of "
-        f"P(positive); lower is better) and Brier score (lower is better), with 95% bootstrap confidence "
-        f"intervals ({N_RESAMPLES:,} resamples of the test items, seed {BOOTSTRAP_SEED}):",
+        "Test accuracy, macro F1, "
+        + ("MAE (in " + ("stars" if results["data"].get("class_values") else "classes") + "), quadratic weighted kappa "
+           "(QWK) and off-by-one accuracy (ordered classes), " if ordinal else "")
+        + f"expected calibration error (ECE: {ECE_BINS} equal-width bins of "
+        + ("P(the second class)" if two else "the top class's probability (top-label)")
+        + "; lower is better) and Brier score (" + ("of P(the second class)" if two else "multi-class") + "; lower is "
+        f"better), with 95% bootstrap confidence intervals ({N_RESAMPLES:,} resamples of the test items, seed {BOOTSTRAP_SEED}):",
         "",
         tabulate(rows, headers=headers, tablefmt="github"),
         "",
     ]
     pareto = results.get("pareto")
     if pareto:
+        by = METRIC_WORDS[pareto.get("metric", "accuracy")][1].removeprefix("test ")
         out += [
-            f"Pareto frontier (no other classifier is at least as accurate and cheaper): against latency "
+            f"Pareto frontier (no other classifier scores at least as well by {by} and costs less): against latency "
             f"{', '.join(pareto['latency'])}; against training time {', '.join(pareto['train_time'])}.",
             "",
         ]
+    return out
+
+
+def _per_class(results: RunResults) -> list[str]:
+    """Precision, recall and F1 of each class, with CIs (three classes or more)."""
+    classes = results["data"]["classes"]
+    if len(classes) <= 2:
+        return []
+    out = ["## Per class", "", "Precision, recall and F1 of each class on the test split, with 95% bootstrap CIs:", ""]
+    for name, record in results["classifiers"].items():
+        ci = record["ci"]
+        rows = [[md_literal(c, table=True), _ci(ci.get(f"precision_{k}")), _ci(ci.get(f"recall_{k}")), _ci(ci.get(f"f1_{k}")),
+                 int(record["metrics"]["report"].get(str(c), {}).get("support", 0))] for k, c in enumerate(classes)]
+        out += [f"### {name}", "", tabulate(rows, headers=["class", "precision", "recall", "F1", "test reviews"],
+                                            tablefmt="github", disable_numparse=True), ""]
     return out
 
 
@@ -107,7 +160,7 @@ def _data_warnings(data: dict, split: dict) -> list[str]:
         )
     if dup.get("conflicting_texts"):
         out.append(
-            f"**Conflicting labels:** {dup['conflicting_texts']:,} texts appear with both labels "
+            f"**Conflicting labels:** {dup['conflicting_texts']:,} texts appear with more than one label "
             f"({dup['conflicting_rows']:,} rows); no classifier can get all of them right."
         )
     if dup:
@@ -164,53 +217,62 @@ def _plots(files: dict[str, list[str]]) -> list[str]:
     return out
 
 
-def _error_analysis(records: dict, predictions: pd.DataFrame) -> list[str]:
+def _error_analysis(records: dict, predictions: Predictions, classes: list[str]) -> list[str]:
     out = ["## Error analysis", ""]
     for name in records:
-        if f"{name}_pred" not in predictions:
-            continue
-        out += [f"### {name}", ""] + _most_confidently_wrong(name, predictions) + _top_terms(records[name].get("top_terms"))
+        if name in predictions.pred:
+            out += [f"### {name}", ""] + _most_confidently_wrong(name, predictions, classes)
+            out += _top_terms(records[name].get("top_terms"), classes)
     return out
 
 
-def _most_confidently_wrong(name: str, predictions: pd.DataFrame) -> list[str]:
-    wrong = predictions[predictions[f"{name}_pred"] != predictions["label"]].copy()
-    if wrong.empty:
+def _most_confidently_wrong(name: str, predictions: Predictions, classes: list[str]) -> list[str]:
+    pred, proba = predictions.pred[name], predictions.proba[name]
+    wrong = np.flatnonzero(pred != predictions.labels)
+    if not len(wrong):
         return ["No test review misclassified.", ""]
-    wrong["confidence"] = (wrong[f"{name}_proba"] - 0.5).abs()
-    worst = wrong.sort_values(["confidence", "row_id"], ascending=[False, True]).head(N_CONFIDENTLY_WRONG)
-    rows = [[int(r["row_id"]), "positive" if r["label"] else "negative", f"{r[f'{name}_proba']:.3f}",
-             md_literal(r["text"], limit=160, table=True)] for r in worst.to_dict("records")]
+    # The probability given to the predicted class, then the row: the same order every time.
+    confidence = proba[wrong, pred[wrong]]
+    order = wrong[np.lexsort((predictions.row_id[wrong], -confidence))][:N_CONFIDENTLY_WRONG]
+    rows = [[int(predictions.row_id[i]), md_literal(classes[predictions.labels[i]], table=True),
+             md_literal(classes[pred[i]], table=True), f"{proba[i, pred[i]]:.3f}",
+             md_literal(predictions.texts[i], limit=160, table=True)] for i in order]
     return [
-        f"Most confidently wrong ({len(wrong)} of {len(predictions)} test reviews misclassified):",
+        f"Most confidently wrong ({len(wrong)} of {len(pred)} test reviews misclassified):",
         "",
-        tabulate(rows, headers=["row", "true", "P(positive)", "review"], tablefmt="github"),
+        tabulate(rows, headers=["row", "true", "predicted", "P(predicted)", "review"], tablefmt="github", disable_numparse=True),
         "",
     ]
 
 
-def _top_terms(terms: dict | None) -> list[str]:
+def _top_terms(terms: dict | None, classes: list[str]) -> list[str]:
     if not terms:
         return []
+    if "positive" not in terms:  # one list per class (three classes or more)
+        rows = [[md_literal(classes[int(k)], table=True), md_literal(", ".join(t for t, _ in ranked[:10]), table=True)]
+                for k, ranked in terms.items()]
+        return ["Terms that weigh most towards each class (n-grams, one-vs-rest linear model):", "",
+                tabulate(rows, headers=["class", "strongest n-grams"], tablefmt="github", disable_numparse=True), ""]
     rows = [[md_literal(p[0], table=True), f"{p[1]:.2f}", md_literal(n[0], table=True), f"{n[1]:.2f}"]
             for p, n in zip(terms["positive"][:N_TOP_TERMS], terms["negative"][:N_TOP_TERMS], strict=True)]
     return [
         "Largest weights of the linear model (n-grams):",
         "",
-        tabulate(rows, headers=["positive n-gram", "weight", "negative n-gram", "weight"], tablefmt="github"),
+        tabulate(rows, headers=[f"{md_literal(classes[1], table=True)} n-gram", "weight",
+                                f"{md_literal(classes[0], table=True)} n-gram", "weight"], tablefmt="github"),
         "",
     ]
 
 
-def _manifest(split: dict) -> list[str]:
-    rows = [[part, split["sizes"][part], split["class_counts"][part]["0"], split["class_counts"][part]["1"]]
+def _manifest(split: dict, classes: list[str]) -> list[str]:
+    rows = [[part, split["sizes"][part], *(split["class_counts"][part].get(str(k), 0) for k in range(len(classes)))]
             for part in ("train", "validation", "test")]
     return [
         "## Split manifest",
         "",
         f"SHA-256 of the index arrays: `{split['sha256']}`",
         "",
-        tabulate(rows, headers=["part", "reviews", "negative", "positive"], tablefmt="github"),
+        tabulate(rows, headers=["part", "reviews", *(md_literal(c, table=True) for c in classes)], tablefmt="github"),
         "",
     ]
 

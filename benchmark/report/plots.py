@@ -20,8 +20,8 @@ from sklearn.metrics import roc_curve  # noqa: E402
 
 from dataset import atomic_write_bytes  # noqa: E402
 
-from ..schema import folder_name, latency_p50_ms, metric_value, train_time_s  # noqa: E402
-from ..stats import reliability_bins  # noqa: E402
+from ..schema import Predictions, folder_name, latency_p50_ms, metric_value, train_time_s  # noqa: E402
+from ..stats import calibration_view, reliability_bins  # noqa: E402
 
 # Fixed metadata keeps PNG bytes identical for identical inputs (no timestamps).
 _PNG_METADATA = {"Software": None}
@@ -35,17 +35,20 @@ def _save(fig, path: Path) -> str:
     return path.name
 
 
-def confusion_matrix_plot(name: str, matrix, path: Path) -> str:
-    """Counts and row-normalised rates side by side for one classifier."""
+def confusion_matrix_plot(name: str, matrix, path: Path, class_names: list[str] | None = None) -> str:
+    """Counts and row-normalised rates side by side for one classifier (K x K)."""
     matrix = np.asarray(matrix, dtype=float)
     rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
+    k = len(matrix)
+    names = [_short_label(n) for n in (class_names or ["negative", "positive"])]
+    side = 3.5 + 0.45 * max(k - 2, 0)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1, side))
     for ax, values, title, fmt in ((axes[0], matrix, "counts", "{:.0f}"), (axes[1], rates, "rates (per true class)", "{:.1%}")):
         ax.imshow(values, cmap="Blues", vmin=0, vmax=values.max() or 1)
         for (i, j), v in np.ndenumerate(values):
             ax.text(j, i, fmt.format(v), ha="center", va="center", color="white" if v > values.max() / 2 else "black")
-        ax.set_xticks([0, 1], ["negative", "positive"])
-        ax.set_yticks([0, 1], ["negative", "positive"])
+        ax.set_xticks(range(k), names, rotation=30 if k > 3 else 0)
+        ax.set_yticks(range(k), names)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(title)
@@ -83,7 +86,7 @@ def tradeoff_figure(records: dict[str, dict], *, cis: dict | None = None, front:
         x, y = latency_p50_ms(r), metric_value(r, metric)
         points = ax.scatter([x], [y], s=size, alpha=0.6, zorder=3)
         ci = (cis or {}).get(name)
-        if ci:
+        if ci and ci.get("low") is not None:
             ax.errorbar([x], [y], yerr=[[y - ci["low"]], [ci["high"] - y]], fmt="none", capsize=4,
                         color=points.get_facecolor()[0], alpha=0.9, zorder=2)
         ax.annotate(f"{name}\n(train {train_time_s(r):.1f} s)", (x, y), textcoords="offset points", xytext=(8, 8))
@@ -118,9 +121,10 @@ def tradeoff_plot(records: dict[str, dict], path: Path, *, cis: dict | None = No
     return _save(tradeoff_figure(records, cis=cis, front=front, metric=metric), path)
 
 
-def reliability_plot(bins: dict[str, dict], eces: dict[str, float | None], path: Path) -> str:
-    """Reliability diagram of every classifier (observed positive rate against mean
-    predicted probability per bin), with the number of test reviews in each bin below."""
+def reliability_plot(bins: dict[str, dict], eces: dict[str, float | None], path: Path, *, top_label: bool = False) -> str:
+    """Reliability diagram of every classifier (observed rate against mean predicted
+    probability per bin), with the number of test reviews in each bin below: of the second
+    class for two classes, top-label (how often the most probable class is right) above."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
     top.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfectly calibrated")
     names = list(bins)
@@ -133,44 +137,45 @@ def reliability_plot(bins: dict[str, dict], eces: dict[str, float | None], path:
         label = f"{name} (ECE {ece:.3f})" if ece is not None else name
         line = top.plot([b["mean_predicted"][i] for i in keep], [b["observed"][i] for i in keep], marker="o", label=label)
         bottom.bar(edges[:-1] + k * width, b["count"], width=width, align="edge", color=line[0].get_color(), alpha=0.7)
-    top.set_ylabel("observed share of positive reviews")
-    top.set_title("reliability (test split)")
+    top.set_ylabel("share where the most probable class is right" if top_label else "observed share of the second class")
+    top.set_title("reliability, top-label (test split)" if top_label else "reliability (test split)")
     top.legend(loc="upper left")
     top.grid(alpha=0.3)
-    bottom.set_xlabel("predicted probability of positive")
+    bottom.set_xlabel("probability of the most probable class" if top_label else "predicted probability of the second class")
     bottom.set_ylabel("reviews per bin")
     bottom.set_xlim(0, 1)
     bottom.grid(alpha=0.3)
     return _save(fig, path)
 
 
-def learning_curve_plot(summary: dict[str, list[dict]], path: Path) -> str:
-    """Mean test accuracy against training-set size (log x) per classifier, with a band
+def learning_curve_plot(summary: dict[str, list[dict]], path: Path, metric: str = "accuracy") -> str:
+    """Mean test ``metric`` against training-set size (log x) per classifier, with a band
     for the 95% confidence interval of the mean."""
     from matplotlib.ticker import FuncFormatter
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, rows in summary.items():
         x = [r["train_size"] for r in rows]
-        line = ax.plot(x, [r["accuracy_mean"] for r in rows], marker="o", label=name)
-        ax.fill_between(x, [r["accuracy_ci"][0] for r in rows], [r["accuracy_ci"][1] for r in rows],
+        line = ax.plot(x, [r[f"{metric}_mean"] for r in rows], marker="o", label=name)
+        ax.fill_between(x, [r[f"{metric}_ci"][0] for r in rows], [r[f"{metric}_ci"][1] for r in rows],
                         color=line[0].get_color(), alpha=0.2, linewidth=0)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel("training reviews (log scale)")
-    ax.set_ylabel("test accuracy (band: 95% test-bootstrap CI)")
-    ax.set_title("accuracy against training-set size")
+    ax.set_ylabel(f"test {metric} (band: 95% test-bootstrap CI)")
+    ax.set_title(f"{metric} against training-set size")
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3, which="both")
     return _save(fig, path)
 
 
-def roc_plot(y_true, probabilities: dict[str, np.ndarray], aucs: dict[str, float], path: Path) -> str:
-    """ROC curves of all classifiers on one axis."""
+def roc_plot(y_true, probabilities: dict[str, np.ndarray], aucs: dict[str, float | None], path: Path) -> str:
+    """ROC curves of all classifiers on one axis (two classes: of the second class)."""
     fig, ax = plt.subplots(figsize=(5.5, 5))
     for name, proba in probabilities.items():
         fpr, tpr, _ = roc_curve(y_true, proba)
-        ax.plot(fpr, tpr, label=f"{name} (AUC {aucs[name]:.3f})")
+        auc = aucs.get(name)
+        ax.plot(fpr, tpr, label=name if auc is None else f"{name} (AUC {auc:.3f})")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
@@ -198,37 +203,36 @@ def length_histogram_plot(words, tokens, max_length: int | None, path: Path, tit
     return path
 
 
-def make_plots(run_dir: Path, results: dict, predictions) -> dict[str, list[str]]:
-    """Write every PNG of the run; returns section -> file names (accuracy confidence
-    intervals, from the records, drawn as error bars)."""
+def _short_label(name: str, limit: int = 14) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def make_plots(run_dir: Path, results: dict, predictions: Predictions) -> dict[str, list[str]]:
+    """Write every PNG of the run; returns section -> file names (confidence intervals of
+    the run's metric, from the records, drawn as error bars)."""
     records = results["classifiers"]
-    names = [n for n in records if f"{n}_proba" in predictions]
+    classes = results["data"]["classes"]
+    metric = results.get("config", {}).get("metric", "accuracy")
+    names = [n for n in records if n in predictions.proba]
     files: dict[str, list[str]] = {"confusion": [], "learning": [], "overview": []}
     for name in names:
         stem = folder_name(name)  # a MODULE:ATTR name has a colon, no file name should
-        files["confusion"].append(
-            confusion_matrix_plot(name, metric_value(records[name], "confusion_matrix"), run_dir / f"confusion_{stem}.png")
-        )
+        files["confusion"].append(confusion_matrix_plot(
+            name, metric_value(records[name], "confusion_matrix"), run_dir / f"confusion_{stem}.png", classes))
         if records[name].get("history"):
             files["learning"].append(learning_curves_plot(name, records[name]["history"], run_dir / f"learning_curves_{stem}.png"))
-    if names:
-        front = results.get("pareto", {}).get("latency", [])
-        files["overview"].append(
-            tradeoff_plot({n: records[n] for n in names}, run_dir / "tradeoff.png",
-                          cis={n: records[n]["ci"]["accuracy"] for n in names}, front=front)
-        )
-        y = predictions["label"].to_numpy()
-        files["overview"].append(
-            reliability_plot(
-                {n: reliability_bins(y, predictions[f"{n}_proba"].to_numpy()) for n in names},
-                {n: metric_value(records[n], "ece") for n in names}, run_dir / "reliability.png",
-            )
-        )
-        if len(np.unique(y)) == 2:
-            files["overview"].append(
-                roc_plot(
-                    y, {n: predictions[f"{n}_proba"].to_numpy() for n in names},
-                    {n: metric_value(records[n], "roc_auc") for n in names}, run_dir / "roc.png",
-                )
-            )
+    if not names:
+        return files
+    front = results.get("pareto", {}).get("latency", [])
+    files["overview"].append(tradeoff_plot(
+        {n: records[n] for n in names}, run_dir / "tradeoff.png", cis={n: records[n]["ci"].get(metric) for n in names},
+        front=front, metric=metric))
+    y = predictions.labels
+    files["overview"].append(reliability_plot(
+        {n: reliability_bins(*calibration_view(y, predictions.proba[n])) for n in names},
+        {n: metric_value(records[n], "ece") for n in names}, run_dir / "reliability.png", top_label=len(classes) > 2))
+    if len(classes) == 2 and len(np.unique(y)) == 2:
+        files["overview"].append(roc_plot(
+            y, {n: predictions.proba[n][:, 1] for n in names},
+            {n: metric_value(records[n], "roc_auc") for n in names}, run_dir / "roc.png"))
     return files

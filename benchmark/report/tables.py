@@ -9,7 +9,7 @@ from ..schema import OPTIONAL_COLUMNS, TABLE_COLUMNS, RunResults
 from ..timing import format_ms
 
 _FLOAT_FORMATS = {
-    "accuracy": "{:.4f}", "f1_macro": "{:.4f}", "roc_auc": "{:.4f}", "train_time_s": "{:.2f}",
+    "accuracy": "{:.4f}", "f1_macro": "{:.4f}", "qwk": "{:.4f}", "mae": "{:.3f}", "roc_auc": "{:.4f}", "train_time_s": "{:.2f}",
     "throughput_per_s": "{:,.0f}", "latency_p50_ms": format_ms, "latency_p95_ms": format_ms,
     "core_s_per_million": "{:,.0f}", "price_per_million": "{:,.4f}", "ece": "{:.4f}", "brier": "{:.4f}", "tuning_s": "{:,.1f}",
     "fit_peak_rss_mb": "{:,.0f}", "model_size_mb": "{:.1f}",

@@ -29,20 +29,30 @@ def hf_folder(folder: Path, pooling: str) -> Path:
     return Path(folder) if pooling == "cls" else Path(folder) / ENCODER_DIR
 
 
-def label_names(classes) -> dict[int, str]:
-    """``id2label`` for ``classes_``: sentibench's 0/1 (or False/True) are negative and
-    positive; other labels keep their own names."""
+def label_names(classes, class_names=None) -> dict[int, str]:
+    """``id2label`` for ``classes_``: the names the caller gives (the benchmark's class
+    names, e.g. negative/neutral/positive for its codes 0, 1, 2), else 0/1 (or False/True)
+    as negative and positive, else the labels' own names."""
     values = list(classes)
+    if class_names is not None and len(class_names) == len(values):
+        return {i: str(n) for i, n in enumerate(class_names)}
     if values == [0, 1]:  # also [False, True] and [0.0, 1.0]
         return {0: "negative", 1: "positive"}
     return {i: str(v) for i, v in enumerate(values)}
 
 
-def save(folder: Path, model, tokenizer, pooling: str, training: dict) -> None:
+def save(folder: Path, model, tokenizer, pooling: str, id2label: dict[int, str], training: dict) -> None:
+    """The Hugging Face files (with ``id2label`` naming the classes) and ``training.json``."""
     target = hf_folder(folder, pooling)
-    with quiet_transformers():
-        model.save_pretrained(target, safe_serialization=True)
-        tokenizer.save_pretrained(target)
+    config = model.config
+    kept = config.id2label, config.label2id
+    config.id2label, config.label2id = dict(id2label), {v: k for k, v in id2label.items()}
+    try:
+        with quiet_transformers():
+            model.save_pretrained(target, safe_serialization=True)
+            tokenizer.save_pretrained(target)
+    finally:
+        config.id2label, config.label2id = kept
     atomic_write_text(Path(folder) / TRAINING_FILE, json.dumps(training, indent=2))
 
 
@@ -103,8 +113,12 @@ def front_matter(base_model: str) -> dict:
     }
 
 
-def usage_lines(max_length: int, truncation: str, classes) -> list[str]:
-    names = label_names(classes)
+def _and_list(items: list[str]) -> str:
+    return " and ".join(items) if len(items) == 2 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def usage_lines(max_length: int, truncation: str, classes, class_names=None) -> list[str]:
+    names = label_names(classes, class_names)
     lines = [
         "With plain Hugging Face transformers (no sentibench needed):",
         "",
@@ -115,7 +129,7 @@ def usage_lines(max_length: int, truncation: str, classes) -> list[str]:
         "```",
         "",
         "`truncation=True` cuts reviews to the tokenizer's `model_max_length`, the length used in training. "
-        f"The pipeline's labels are {md_literal(names[0])} and {md_literal(names[1])} (`id2label` in config.json).",
+        f"The pipeline's labels are {_and_list([md_literal(n) for n in names.values()])} (`id2label` in config.json).",
     ]
     if truncation != "head":
         lines.append(
@@ -139,7 +153,7 @@ def model_card(clf, context: dict) -> str:
     if clf.pooling != "cls":
         return render_card(clf, context)
     base = clf.model if clf.model is not None and str(clf.model) not in BUNDLED_MODEL_NAMES else BUNDLED_MODEL_NAMES[1]
-    usage = usage_lines(clf.max_length, clf.truncation, clf.classes_.tolist())
+    usage = usage_lines(clf.max_length, clf.truncation, clf.classes_.tolist(), context.get("class_names"))
     return render_card(clf, context, front_matter=front_matter(str(base)), usage=usage)
 
 

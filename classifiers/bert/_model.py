@@ -147,7 +147,7 @@ class BertClassifier(SentimentClassifier):
         What ``inference="auto"`` chose and why: ``chosen``, ``reason`` and, per CPU
         candidate, its validation accuracy and single-review latency (``candidates``).
         With ``inference`` set, nothing is measured: ``chosen`` is that path.
-    classes_ : ndarray of shape (2,)
+    classes_ : ndarray of shape (n_classes,)
 
     Examples
     --------
@@ -351,8 +351,8 @@ class BertClassifier(SentimentClassifier):
         )
 
     def _decision_function(self, texts):
-        logits = self._test_logits(texts) / self.temperature_
-        return (logits[:, 1] - logits[:, 0]).numpy().astype(np.float64)
+        logits = (self._test_logits(texts) / self.temperature_).numpy().astype(np.float64)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def _predict_proba(self, texts):
         return (self._test_logits(texts) / self.temperature_).softmax(-1).numpy().astype(np.float64)
@@ -404,8 +404,9 @@ class BertClassifier(SentimentClassifier):
 
     # -- persistence ----------------------------------------------------------------------
 
-    def _save_files(self, folder: Path):
-        _export.save(folder, self.model_, self.tokenizer_, self.pooling, {
+    def _save_files(self, folder: Path, context: dict):
+        id2label = _export.label_names(self.classes_.tolist(), context.get("class_names"))
+        _export.save(folder, self.model_, self.tokenizer_, self.pooling, id2label, {
             "history": self.history_, "best_epoch": self.best_epoch_, "precision": self.precision_,
             "fit_info": self.fit_info_, "inference_choice": self.inference_choice_, "temperature": self.temperature_,
         })

@@ -73,10 +73,11 @@ class SeveralProcesses:
         from accelerate.utils import gather_object
 
         mine = np.arange(self.rank, len(encoded), self.num_processes)
-        part = predict([encoded[i] for i in mine])
-        logits = torch.empty((len(encoded), 2))
-        for idx, values in gather_object([(mine, part)]):
-            logits[torch.as_tensor(idx)] = values
+        gathered = gather_object([(mine, predict([encoded[i] for i in mine]))])
+        logits = torch.empty((len(encoded), max(values.shape[1] for _, values in gathered)))
+        for idx, values in gathered:
+            if len(idx):
+                logits[torch.as_tensor(idx)] = values
         return logits
 
 

@@ -7,9 +7,10 @@ Kept out of the default run by the ``latency`` marker::
     python -m pytest -m latency --benchmark-disable           # run each once (CI: checks it works)
 
 Each model is fitted on first use (so ``-k "not bert"`` never fine-tunes BERT), once per
-session, on 2,000 Yelp sentences from ../shared/data when present, else on the bundled
-200-sentence sample. A "batch of 100" is always 100 test reviews, drawn with replacement
-when the test split is smaller.
+session and data set: two classes (2,000 Yelp sentences from ../shared/data when present,
+else the bundled 200-sentence sample) and five star classes (the VADER Amazon snippets
+from ../shared/data when present, else synthetic reviews). A "batch of 100" is always 100
+test reviews, drawn with replacement when the test split is smaller.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pytest
 from classifiers import REGISTRY
 from dataset import bundled_sample_path, load_reviews, stratified_sample, stratified_split
 
-from .._helpers import SHARED_DATA
+from .._helpers import SHARED_DATA, synthetic_reviews
 
 pytestmark = pytest.mark.latency
 
@@ -34,17 +35,32 @@ NAMES = (["fasttext"] if importlib.util.find_spec("fasttext") else []) + [n for 
 PARAMS = {"bow": {}, "w2v": {}, "bert": {"epochs": 1, "verbose": False}, "embed": {}}
 
 
-@pytest.fixture(scope="session")
-def corpus():
-    shared = SHARED_DATA / "yelp_sentences.csv"
-    data = load_reviews(str(shared if shared.is_file() else bundled_sample_path()))
-    data = data.subset(stratified_sample(data.labels, 2000, seed=0))
-    train, val, test = stratified_split(data.labels, seed=0)
-    pick = lambda idx: [data.texts[i] for i in idx]  # noqa: E731
+def _reviews(kind: str):
+    """(texts, labels, source) of one of the suite's data sets."""
+    if kind == "two classes":
+        shared = SHARED_DATA / "yelp_sentences.csv"
+        data = load_reviews(str(shared if shared.is_file() else bundled_sample_path()))
+        return data.texts, data.labels, data.source
+    shared = SHARED_DATA / "vader_amazon_snippets.csv"
+    if shared.is_file():
+        data = load_reviews(str(shared), label_column="stars")
+        return data.texts, data.labels, data.source
+    texts, labels = synthetic_reviews(5, 200, seed=0)
+    return texts, labels, "synthetic five-star reviews"
+
+
+@pytest.fixture(scope="session", params=["two classes", "five stars"])
+def corpus(request):
+    texts, labels, source = _reviews(request.param)
+    keep = stratified_sample(labels, 2000, seed=0)
+    texts, labels = [texts[i] for i in keep], labels[keep]
+    train, val, test = stratified_split(labels, seed=0)
+    pick = lambda idx: [texts[i] for i in idx]  # noqa: E731
     return {
-        "source": data.source,
-        "train": (pick(train), data.labels[train]),
-        "validation": (pick(val), data.labels[val]),
+        "source": source,
+        "classes": int(labels.max()) + 1,
+        "train": (pick(train), labels[train]),
+        "validation": (pick(val), labels[val]),
         "test": pick(test),
     }
 
@@ -55,13 +71,14 @@ class _FastTextProba:
     def __init__(self, texts, labels):
         import fasttext
 
-        from benchmark.perf_classical import _FastText
+        from benchmark.perf.classical import _FastText
 
+        self.n_classes = int(np.max(labels)) + 1
         self.model = _FastText(fasttext, seed=0).fit(texts, labels)
 
     def predict_proba(self, texts):
-        labels, probs = self.model.model.predict([" ".join(t.split()) for t in texts], k=2)
-        out = np.zeros((len(texts), 2))
+        labels, probs = self.model.model.predict([" ".join(t.split()) for t in texts], k=self.n_classes)
+        out = np.zeros((len(texts), self.n_classes))
         for row, (names, values) in enumerate(zip(labels, probs, strict=True)):
             for name, value in zip(names, values, strict=True):
                 out[row, int(name.removeprefix("__label__"))] = value
@@ -105,9 +122,9 @@ def test_single_review_latency(benchmark, fitted, corpus, name):
     def one_review():
         return fitted[name].predict_proba([texts[next(calls) % len(texts)]])
 
-    benchmark.extra_info.update(classifier=name, data=corpus["source"])
+    benchmark.extra_info.update(classifier=name, data=corpus["source"], classes=corpus["classes"])
     proba = benchmark.pedantic(one_review, rounds=100, warmup_rounds=5, iterations=1)
-    assert proba.shape == (1, 2)
+    assert proba.shape == (1, corpus["classes"])
     np.testing.assert_allclose(proba.sum(), 1.0)
 
 
@@ -116,6 +133,6 @@ def test_single_review_latency(benchmark, fitted, corpus, name):
 def test_batch_latency(benchmark, fitted, corpus, batch_of_100, name):
     batch = batch_of_100
     assert len(batch) == 100
-    benchmark.extra_info.update(classifier=name, data=corpus["source"], batch_size=len(batch))
+    benchmark.extra_info.update(classifier=name, data=corpus["source"], classes=corpus["classes"], batch_size=len(batch))
     proba = benchmark.pedantic(fitted[name].predict_proba, args=(batch,), rounds=10, warmup_rounds=1, iterations=1)
-    assert proba.shape == (len(batch), 2)
+    assert proba.shape == (len(batch), corpus["classes"])
