@@ -144,65 +144,69 @@ def extract(name, spec, archive, root, *, check_rows, hint):
     hint : str
         How to place the files by hand, appended to error messages.
     """
-    wanted = {posixpath.join(spec.folder, f) for f in spec.splits.values()}
     target = root / spec.folder
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{spec.folder}-", dir=root))
     except OSError as err:
         raise write_error(root, err) from None
     try:
-        try:
-            with tarfile.open(archive, "r:*") as tar:
-                members = tar.getmembers()
-                for member in members:
-                    problem = _unsafe_member(member)
-                    if problem:
-                        detail = f"refusing unsafe member '{member.name}' ({problem})"
-                        raise _corrupt(name, archive, detail, hint)
-                present = {posixpath.normpath(m.name) for m in members if m.isfile()}
-                missing = sorted(wanted - present)
-                if missing:
-                    raise _corrupt(name, archive, f"it lacks {', '.join(missing)}", hint)
-                logger.info("extracting %s to %s", archive, target)
-                # The "data" filter (Python >= 3.11.4) re-checks what
-                # _unsafe_member checked; older Pythons rely on the latter, and
-                # get the modes it would give (no setuid/setgid/sticky, no group or
-                # others' write, owner read/write) here, and lose owners as root would keep them.
-                extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-                if not extra:
-                    for member in members:
-                        member.mode = (member.mode & 0o755) | (0o600 if member.isfile() else 0o700)
-                        member.uid = member.gid = -1
-                        member.uname = member.gname = ""
-                tar.extractall(tmp, members=members, **extra)
-        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:
-            raise _corrupt(name, archive, f"not a valid tar.gz archive ({err})", hint) from None
-        except OSError as err:
-            raise write_error(tmp, err) from None
-
+        _extract_checked(name, spec, archive, tmp, hint)
         staged = tmp / spec.folder
         if check_rows:
-            for split, filename in spec.splits.items():
-                expected = spec.expected_rows.get(split)
-                if expected is None:
-                    continue
-                rows = _count_rows(staged / filename)
-                if rows != expected:
-                    raise _corrupt(
-                        name, archive,
-                        f"{filename} has {rows} rows but {expected} were expected", hint,
-                    )
-        try:
-            if not target.exists():
-                # One rename: the folder appears complete or not at all.
-                os.replace(staged, target)
-            else:
-                # A partial folder (e.g. one CSV placed by hand): fill in only what
-                # is missing, each file atomically, never overwriting the user's.
-                for filename in spec.splits.values():
-                    if not (target / filename).is_file() or (target / filename).stat().st_size == 0:
-                        os.replace(staged / filename, target / filename)
-        except OSError as err:
-            raise write_error(target, err) from None
+            _check_rows(name, spec, archive, staged, hint)
+        _move_into_place(spec, staged, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _extract_checked(name, spec, archive, tmp, hint):
+    """Every member checked first (no unsafe one, no wanted file missing), then extracted into ``tmp``."""
+    wanted = {posixpath.join(spec.folder, f) for f in spec.splits.values()}
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            for member in members:
+                problem = _unsafe_member(member)
+                if problem:
+                    raise _corrupt(name, archive, f"refusing unsafe member '{member.name}' ({problem})", hint)
+            missing = sorted(wanted - {posixpath.normpath(m.name) for m in members if m.isfile()})
+            if missing:
+                raise _corrupt(name, archive, f"it lacks {', '.join(missing)}", hint)
+            logger.info("extracting %s to %s", archive, tmp.parent / spec.folder)
+            # The "data" filter (Python >= 3.11.4) re-checks what _unsafe_member checked;
+            # older Pythons rely on the latter, and get the modes it would give (no
+            # setuid/setgid/sticky, no group or others' write, owner read/write) here, and
+            # lose owners as root would keep them.
+            extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            if not extra:
+                for member in members:
+                    member.mode = (member.mode & 0o755) | (0o600 if member.isfile() else 0o700)
+                    member.uid = member.gid = -1
+                    member.uname = member.gname = ""
+            tar.extractall(tmp, members=members, **extra)
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise _corrupt(name, archive, f"not a valid tar.gz archive ({err})", hint) from None
+    except OSError as err:
+        raise write_error(tmp, err) from None
+
+
+def _check_rows(name, spec, archive, staged, hint):
+    for split, filename in spec.splits.items():
+        expected = spec.expected_rows.get(split)
+        if expected is not None and (rows := _count_rows(staged / filename)) != expected:
+            raise _corrupt(name, archive, f"{filename} has {rows} rows but {expected} were expected", hint)
+
+
+def _move_into_place(spec, staged, target):
+    try:
+        if not target.exists():
+            # One rename: the folder appears complete or not at all.
+            os.replace(staged, target)
+            return
+        # A partial folder (e.g. one CSV placed by hand): fill in only what is missing,
+        # each file atomically, never overwriting the user's.
+        for filename in spec.splits.values():
+            if not (target / filename).is_file() or (target / filename).stat().st_size == 0:
+                os.replace(staged / filename, target / filename)
+    except OSError as err:
+        raise write_error(target, err) from None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 #: Real review data beside the project (absent in a user's fresh clone).
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -15,7 +16,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 #: Hyperparameters that make each classifier fit the tiny corpus in seconds.
 FAST_PARAMS = {
     "bow": {"min_df": 1},
-    "w2v": {"min_count": 1, "w2v_epochs": 5},
+    "w2v": {"min_count": 1, "w2v_epochs": 3},
     "bert": {"epochs": 1, "max_length": 32, "batch_size": 8},
     "embed": {"max_length": 32},
 }
@@ -29,6 +30,32 @@ def run_predictions(run_dir):
 
     results = json.loads((Path(run_dir) / "results.json").read_text())
     return read_predictions(run_dir, results["classifiers"], len(results["data"]["classes"]))
+
+
+def slow_for_transformers(names) -> list:
+    """``names`` as pytest parameters, bert and embed marked slow (they load and run a network)."""
+    return [pytest.param(n, marks=pytest.mark.slow) if n in ("bert", "embed") else n for n in names]
+
+
+def require(name: str) -> None:
+    """Skip the calling test when classifier ``name`` needs an optional extra that is not installed."""
+    from classifiers import REGISTRY
+
+    extra = REGISTRY.missing_extra(name) if REGISTRY.is_builtin(name) else None
+    if extra is not None:
+        pytest.skip(f"{name} needs pip install 'sentibench[{extra}]'")
+
+
+def fast_flags(*names: str, latency_calls: int = 2) -> list[str]:
+    """Command-line flags that give the named classifiers their :data:`FAST_PARAMS`, and
+    few timed latency calls."""
+    flags = [arg for name in names for key, value in FAST_PARAMS[name].items()
+             for arg in ("--set", f"{name}.{key}={str(value).lower() if isinstance(value, bool) else value}")]
+    return flags + ["--latency-calls", str(latency_calls)]
+
+
+#: The flags most run tests use: Word2Vec fast on the tiny corpus, two timed calls.
+FAST = fast_flags("w2v")
 
 
 def shared_file(name: str) -> Path:
@@ -46,13 +73,37 @@ def unused_port() -> int:
         return sock.getsockname()[1]
 
 
-def assert_one_line(excinfo, *needles) -> str:
-    """The exception's message: a single line containing every needle."""
-    message = str(excinfo.value)
-    assert "\n" not in message and "\r" not in message
+def one_line_error(outcome, *needles) -> str:
+    """The one-line error of a failed call, which must contain every needle.
+
+    ``outcome`` is an exception caught by ``pytest.raises`` (its message is one line), or a
+    command's result (a subprocess or :func:`run_main`): exit code 2, no traceback, exactly
+    one line starting with ``sentibench: error:``.
+    """
+    if isinstance(outcome, pytest.ExceptionInfo):
+        line = str(outcome.value)
+        assert "\n" not in line and "\r" not in line, line
+    else:
+        assert outcome.returncode == 2, (outcome.returncode, outcome.stderr[-3000:])
+        assert "Traceback" not in outcome.stderr
+        lines = [ln for ln in outcome.stderr.splitlines() if ln.startswith("sentibench: error:")]
+        assert len(lines) == 1, outcome.stderr[-3000:]
+        line = lines[0]
     for needle in needles:
-        assert needle in message
-    return message
+        assert needle in line, line
+    return line
+
+
+def run_main(capsys, *args: str):
+    """``python -m benchmark ARGS`` in this process: its exit code, stdout and stderr."""
+    from types import SimpleNamespace
+
+    from benchmark.__main__ import main
+
+    capsys.readouterr()  # what came before is not this command's
+    returncode = main(list(args))
+    out, err = capsys.readouterr()
+    return SimpleNamespace(returncode=returncode, stdout=out, stderr=err)
 
 
 def weights_digest(net) -> str:
@@ -121,3 +172,22 @@ def synthetic_reviews(n_classes: int, per_class: int, seed: int = 0) -> tuple[li
             labels.append(label)
     order = rng.permutation(len(texts))
     return [texts[i] for i in order], np.asarray(labels)[order]
+
+
+#: Pieces that stress parsers and tokenisers: separators, quotes, every kind of
+#: line break str.splitlines knows, BOMs, zero-width and wide spaces, NUL and
+#: escape characters, emoji (with modifiers and joiners), several scripts, and
+#: strings that pandas would read as missing values without keep_default_na=False.
+HOSTILE_PIECES = st.sampled_from(
+    [
+        "", " ", "  ", "\t", "\n", "\r\n", "\r", "\r\r\n", ",", ";", '"', '""', "'", "\\",
+        "\x00", "\x01", "\x1b[31m", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85",
+        "\u2028", "\u2029", "\ufeff", "\u200b", "\u200d", "\u00a0", "\u3000", "\u202e",
+        "😀", "👍🏽", "👨‍👩‍👧", "🇫🇷", "日本語", "中文", "العربية", "עברית", "Ελληνικά",
+        "नमस्ते", "ภาษาไทย", "Ｆｕｌｌ", "e\u0301", "ß", "İ",
+        "nan", "NaN", "NA", "N/A", "None", "null", "1", "2", "-1", "__label__1", "great", "awful",
+    ]
+)
+#: Arbitrary text: st.text() covers all of Unicode but surrogates, control
+#: characters included; SPECIAL pieces make the nasty cases frequent.
+HOSTILE_TEXT = st.lists(st.one_of(HOSTILE_PIECES, st.text(max_size=12)), max_size=6).map("".join)

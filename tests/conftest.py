@@ -1,18 +1,12 @@
-"""Shared fixtures: a tiny real corpus (the bundled sample). Helpers are in _helpers.py."""
+"""Shared fixtures: a tiny real corpus (the bundled sample) and one finished run of it.
+Helpers are in _helpers.py."""
 
 from __future__ import annotations
-
-import importlib.util
 
 import numpy as np
 import pytest
 
 from dataset import bundled_sample_path, load_reviews
-
-#: Modules that import torch at the top: not collected on an install without the bert extra.
-collect_ignore = [] if importlib.util.find_spec("torch") else [
-    "test_bert.py", "test_distributed.py", "test_export.py", "test_perf.py", "test_resume.py",
-]
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +34,19 @@ def default_data_is_the_bundled_sample(monkeypatch, tmp_path_factory):
 
     monkeypatch.delenv("SENTIBENCH_DATA", raising=False)
     monkeypatch.setattr(dataset._locate, "PROJECT_DIR", tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """One finished run shared by every test that reads a run folder: bow and w2v on the
+    bundled 200-sentence sample (30 test reviews), models saved. Tests that change a run
+    folder work on a copy of it."""
+    from benchmark.__main__ import main
+
+    from ._helpers import FAST
+
+    out = tmp_path_factory.mktemp("finished")
+    assert main(["-q", "run", "--classifiers", "bow,w2v", "--data", "sample:pang-lee", "--save-models",
+                 "--output", str(out), *FAST]) == 0
+    (run_dir,) = out.iterdir()
+    return run_dir

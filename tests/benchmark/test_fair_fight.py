@@ -16,9 +16,7 @@ import pytest
 from benchmark.__main__ import main
 from classifiers import BowSvmClassifier, SentimentClassifier
 
-from ._helpers import run_predictions
-
-FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=2", "--latency-calls", "3"]
+from .._helpers import FAST, run_predictions
 
 PLUGINS = textwrap.dedent('''
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -349,12 +347,13 @@ def test_tune_with_seeds_is_refused_in_helper_processes_too(monkeypatch):
         run_seeds(RunConfig(classifiers=["bow"], tune=True), [1, 2])
 
 
+@pytest.mark.slow
 def test_embed_tuning_encodes_once_and_its_scores_are_what_a_fit_gives(tiny, monkeypatch):
     import classifiers.embed as embed_module
     from benchmark.tune import tune
     from classifiers import EmbeddingLogRegClassifier
 
-    from ._helpers import FAST_PARAMS
+    from .._helpers import FAST_PARAMS
 
     loads = []
     real = embed_module.load_pretrained

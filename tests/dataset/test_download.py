@@ -20,7 +20,7 @@ import pytest
 from dataset import DataError, load_reviews
 from dataset._download import DATASETS, cache_dir, download, resolve_named
 
-from ._helpers import assert_one_line, unused_port
+from .._helpers import one_line_error, unused_port
 
 FOLDER = "yelp_review_polarity_csv"
 
@@ -254,7 +254,7 @@ def test_partial_file_from_an_earlier_run_is_resumed(cache, server):
     server.cut_after, server.cut_times = 700, 3
     with pytest.raises(DataError) as excinfo:
         download(verbose=False)
-    assert_one_line(excinfo, "cannot download yelp-polarity from")
+    one_line_error(excinfo, "cannot download yelp-polarity from")
     part = cache / "yelp_review_polarity_csv.tgz.part"
     assert part.read_bytes() == ARCHIVE[:2100]
     assert not (cache / "yelp_review_polarity_csv.tgz").exists()
@@ -290,7 +290,7 @@ def test_complete_partial_file_is_finished_without_body(cache, server):
 def test_wrong_sha256_deletes_download(cache, server):
     with pytest.raises(DataError) as excinfo:
         download(sha256="0" * 64, verbose=False)
-    assert_one_line(excinfo, "sha256", hashlib.sha256(ARCHIVE).hexdigest())
+    one_line_error(excinfo, "sha256", hashlib.sha256(ARCHIVE).hexdigest())
     assert not cache.exists() or not any(p.name.startswith("yelp_") for p in cache.iterdir())
 
 
@@ -305,13 +305,13 @@ def test_sha256_is_compared_with_record_for_cached_data(cache, server):
     assert download(sha256=hashlib.sha256(ARCHIVE).hexdigest(), verbose=False).is_dir()
     with pytest.raises(DataError) as excinfo:
         download(sha256="f" * 64, verbose=False)
-    assert_one_line(excinfo, "came from an archive with sha256", "to download again")
+    one_line_error(excinfo, "came from an archive with sha256", "to download again")
 
 
 def test_malformed_sha256_is_rejected_before_downloading(cache, server):
     with pytest.raises(DataError) as excinfo:
         download(sha256="abc", verbose=False)
-    assert_one_line(excinfo, "invalid sha256", "64 hexadecimal digits")
+    one_line_error(excinfo, "invalid sha256", "64 hexadecimal digits")
     assert server.requests == []
 
 
@@ -319,7 +319,7 @@ def test_unreachable_url_gives_one_line_error(cache):
     url = f"http://127.0.0.1:{unused_port()}/x.tgz"
     with pytest.raises(DataError) as excinfo:
         download(url=url, verbose=False)
-    message = assert_one_line(excinfo, "cannot download yelp-polarity from", url)
+    message = one_line_error(excinfo, "cannot download yelp-polarity from", url)
     assert "check your connection" in message
     assert str(cache / FOLDER) in message
 
@@ -327,14 +327,14 @@ def test_unreachable_url_gives_one_line_error(cache):
 def test_http_error_status_is_reported(cache, server):
     with pytest.raises(DataError) as excinfo:
         download(url=server.url("/missing.tgz"), verbose=False)
-    assert_one_line(excinfo, "cannot download", "HTTP 404")
+    one_line_error(excinfo, "cannot download", "HTTP 404")
 
 
 def test_archive_with_parent_member_is_refused(cache, server, tmp_path):
     server.files["/evil.tgz"] = _tgz(_yelp_members(**{"../evil": b"pwned\n"}))
     with pytest.raises(DataError) as excinfo:
         download(url=server.url("/evil.tgz"), verbose=False)
-    assert_one_line(excinfo, "unsafe member '../evil'")
+    one_line_error(excinfo, "unsafe member '../evil'")
     assert not (tmp_path / "evil").exists()
     assert not (cache / FOLDER).exists()
     assert not (cache / "yelp_review_polarity_csv.tgz").exists()
@@ -346,7 +346,7 @@ def test_archive_with_absolute_member_is_refused(cache, server, tmp_path):
     server.files["/abs.tgz"] = _tgz(_yelp_members(**{str(target): b"pwned\n"}))
     with pytest.raises(DataError) as excinfo:
         download(url=server.url("/abs.tgz"), verbose=False)
-    assert_one_line(excinfo, "unsafe member", "absolute path")
+    one_line_error(excinfo, "unsafe member", "absolute path")
     assert not target.exists()
 
 
@@ -354,7 +354,7 @@ def test_archive_missing_a_split_is_refused(cache, server):
     server.files["/short.tgz"] = _tgz({f"{FOLDER}/train.csv": TRAIN_CSV.encode()})
     with pytest.raises(DataError) as excinfo:
         download(url=server.url("/short.tgz"), verbose=False)
-    assert_one_line(excinfo, f"{FOLDER}/test.csv")
+    one_line_error(excinfo, f"{FOLDER}/test.csv")
     assert not (cache / FOLDER).exists()
 
 
@@ -362,7 +362,7 @@ def test_not_an_archive_is_refused(cache, server):
     server.files["/page.tgz"] = b"<html>captive portal</html>"
     with pytest.raises(DataError) as excinfo:
         download(url=server.url("/page.tgz"), verbose=False)
-    assert_one_line(excinfo, "not a valid tar.gz archive")
+    one_line_error(excinfo, "not a valid tar.gz archive")
     assert not (cache / "yelp_review_polarity_csv.tgz").exists()
 
 
@@ -377,7 +377,7 @@ def test_row_counts_are_checked_for_the_default_url(cache, server, monkeypatch):
     monkeypatch.delenv("SENTIBENCH_YELP_URL")
     with pytest.raises(DataError) as excinfo:
         download(verbose=False)
-    assert_one_line(excinfo, "test.csv has 3 rows but 5 were expected")
+    one_line_error(excinfo, "test.csv has 3 rows but 5 were expected")
     assert not (cache / FOLDER).exists()
 
     monkeypatch.setitem(
@@ -396,7 +396,7 @@ def test_default_url_download_not_matching_published_sha256_is_deleted(cache, se
     monkeypatch.delenv("SENTIBENCH_YELP_URL")
     with pytest.raises(DataError) as excinfo:
         download(verbose=False)
-    assert_one_line(excinfo, hashlib.sha256(ARCHIVE).hexdigest(), f"but {published} was expected", "it was deleted")
+    one_line_error(excinfo, hashlib.sha256(ARCHIVE).hexdigest(), f"but {published} was expected", "it was deleted")
     assert [p.name for p in cache.iterdir()] == []
 
 
@@ -412,7 +412,7 @@ def test_partial_folder_is_completed_without_overwriting(cache, server):
 def test_unknown_dataset_name_lists_known_ones(cache):
     with pytest.raises(DataError) as excinfo:
         download("imdb", verbose=False)
-    assert_one_line(excinfo, "unknown dataset 'imdb'", "yelp-polarity")
+    one_line_error(excinfo, "unknown dataset 'imdb'", "yelp-polarity")
 
 
 # ---------------------------------------------------------------------------
@@ -423,13 +423,13 @@ def test_unknown_dataset_name_lists_known_ones(cache):
 def test_not_downloaded_names_the_download_command(cache):
     with pytest.raises(DataError) as excinfo:
         resolve_named("yelp-polarity:train")
-    assert_one_line(excinfo, "python -m benchmark data download yelp-polarity")
+    one_line_error(excinfo, "python -m benchmark data download yelp-polarity")
 
 
 def test_unknown_split_lists_splits(cache):
     with pytest.raises(DataError) as excinfo:
         resolve_named("yelp-polarity:dev")
-    assert_one_line(excinfo, "unknown split 'dev'", "train, test")
+    one_line_error(excinfo, "unknown split 'dev'", "train, test")
 
 
 @pytest.mark.parametrize("source", ["reviews.csv", "data/yelp.csv", "C:\\data\\x.csv", "hf:imdb"])

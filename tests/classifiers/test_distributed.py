@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="needs the bert extra: pip install 'sentibench[bert]'")
+pytestmark = pytest.mark.slow  # two processes fine-tune BERT
+
 import json
 import os
 import subprocess
@@ -9,13 +14,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from classifiers.bert import BertClassifier
 from classifiers.encoder.batching import distributed_length_grouped_batches
 from classifiers.encoder.network import PooledClassifier
 
-from ._helpers import unused_port, weights_digest
+from .._helpers import unused_port, weights_digest
 
 
 @pytest.mark.parametrize("n, batch_size, world", [(140, 16, 2), (141, 8, 2), (50, 4, 3), (5, 16, 2)])
@@ -42,7 +46,8 @@ def test_two_process_run_trains_disjoint_shards_and_writes_once(tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     cmd = [
         str(torchrun), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(unused_port()),
-        str(Path(__file__).with_name("_distributed_trace.py")), "-q", "run", "--classifiers", "bert", "--output", str(out), "--save-models",
+        str(Path(__file__).parents[1] / "_distributed_trace.py"), "-q", "run", "--classifiers", "bert", "--output", str(out),
+        "--save-models",
         "--set", "bert.epochs=2", "--set", "bert.max_length=32", "--set", "bert.patience=5",
         "--set", "bert.verbose=false", "--latency-calls", "3",
     ]

@@ -7,7 +7,7 @@ datasets = pytest.importorskip("datasets")
 from dataset import DataError  # noqa: E402
 from dataset._hf import _load_hub, load_hf  # noqa: E402
 
-from ._helpers import assert_one_line  # noqa: E402
+from .._helpers import one_line_error  # noqa: E402
 
 TEXTS = [
     "Loved every bite, will return.",
@@ -112,36 +112,36 @@ def test_missing_column_lists_columns(saved):
     spec = f"hf:{saved / 'stars'}"
     with pytest.raises(DataError) as excinfo:
         load_hf(spec, text_column="body_text")
-    assert_one_line(excinfo, spec, "column 'body_text' not found", "review_body, stars, label")
+    one_line_error(excinfo, spec, "column 'body_text' not found", "review_body, stars, label")
 
 
 def test_unknown_split_lists_available_splits(saved):
     with pytest.raises(DataError) as excinfo:
         load_hf(f"hf:{saved / 'dict'}:validation")
-    assert_one_line(excinfo, "no split 'validation'", "available: train, test")
+    one_line_error(excinfo, "no split 'validation'", "available: train, test")
 
 
 def test_split_on_single_dataset_is_refused(saved):
     with pytest.raises(DataError) as excinfo:
         load_hf(f"hf:{saved / 'single'}:test")
-    assert_one_line(excinfo, "single data set", "without ':test'")
+    one_line_error(excinfo, "single data set", "without ':test'")
 
 
 def test_missing_folder_fails_fast(tmp_path):
     spec = f"hf:{tmp_path / 'nowhere'}"
     with pytest.raises(DataError) as excinfo:
         load_hf(spec)
-    assert_one_line(excinfo, spec, "no such folder")
+    one_line_error(excinfo, spec, "no such folder")
 
 
 def test_folder_not_written_by_save_to_disk(tmp_path):
     (tmp_path / "reviews.csv").write_text("text,label\na,1\n")
     with pytest.raises(DataError) as excinfo:
         load_hf(f"hf:{tmp_path}")
-    assert_one_line(excinfo, "save_to_disk")
+    one_line_error(excinfo, "save_to_disk")
     with pytest.raises(DataError) as excinfo:
         load_hf(f"hf:{tmp_path / 'reviews.csv'}")
-    assert_one_line(excinfo, "without the hf: prefix")
+    one_line_error(excinfo, "without the hf: prefix")
 
 
 def test_unknown_hub_name_offline_fails_fast(monkeypatch, tmp_path):
@@ -159,16 +159,16 @@ def test_unknown_hub_name_offline_fails_fast(monkeypatch, tmp_path):
     spec = "hf:sentibench-tests/no-such-dataset:test"
     with pytest.raises(DataError) as excinfo:
         load_hf(spec)
-    assert_one_line(excinfo, spec, "sentibench-tests/no-such-dataset")
+    one_line_error(excinfo, spec, "sentibench-tests/no-such-dataset")
 
 
 def test_spec_without_prefix_or_name_is_refused():
     with pytest.raises(DataError) as excinfo:
         load_hf("imdb")
-    assert_one_line(excinfo, "hf:NAME")
+    one_line_error(excinfo, "hf:NAME")
     with pytest.raises(DataError) as excinfo:
         load_hf("hf:")
-    assert_one_line(excinfo, "no data set name")
+    one_line_error(excinfo, "no data set name")
 
 
 def test_hub_name_is_loaded_with_split(monkeypatch):
@@ -201,7 +201,7 @@ def test_hub_unknown_split_lists_available_splits(tmp_path, monkeypatch):
         (repo / f"{split}.csv").write_text("text,label\ngood,1\nbad,0\n")
     with pytest.raises(DataError) as excinfo:
         _load_hub(datasets, "hf:reviews:dev", str(repo), "dev")
-    assert_one_line(excinfo, "no split 'dev'", "available: train, test")
+    one_line_error(excinfo, "no split 'dev'", "available: train, test")
 
 
 def test_datasets_before_4_is_refused_because_it_can_run_loading_scripts(monkeypatch):
@@ -209,7 +209,7 @@ def test_datasets_before_4_is_refused_because_it_can_run_loading_scripts(monkeyp
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("must not load with datasets 3"))
     with pytest.raises(DataError) as excinfo:
         load_hf("hf:someone/reviews")
-    assert_one_line(excinfo, "loading code", "datasets>=4.0")
+    one_line_error(excinfo, "loading code", "datasets>=4.0")
 
 
 def test_a_column_of_lists_is_one_line_not_stringified(tmp_path):
@@ -217,4 +217,4 @@ def test_a_column_of_lists_is_one_line_not_stringified(tmp_path):
     data.save_to_disk(str(tmp_path / "lists"))
     with pytest.raises(DataError) as excinfo:
         load_hf(f"hf:{tmp_path / 'lists'}")
-    assert_one_line(excinfo, "column 'text' holds a list at row 1")
+    one_line_error(excinfo, "column 'text' holds a list at row 1")

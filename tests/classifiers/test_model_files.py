@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from benchmark.__main__ import main
-from classifiers import BertClassifier, BowSvmClassifier, ModelFileError, SentimentClassifier, Word2VecSvmClassifier
+from classifiers import BowSvmClassifier, ModelFileError, SentimentClassifier, Word2VecSvmClassifier
 
-from ._helpers import FAST_PARAMS, interrupted_run
+from .._helpers import FAST_PARAMS, fast_flags, interrupted_run, one_line_error, require, run_main
 
 
 class _Payload:
@@ -35,11 +35,10 @@ class _Payload:
 
 @pytest.fixture(scope="module")
 def saved_run(tmp_path_factory):
-    """A run folder with all three classifiers saved (BERT small and quick)."""
+    """A run folder with bow, w2v and bert saved (BERT small and quick)."""
     out = tmp_path_factory.mktemp("runs")
-    args = ["-q", "run", "--save-models", "--output", str(out), "--latency-calls", "2",
-            "--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=2",
-            "--set", "bert.epochs=1", "--set", "bert.max_length=32", "--set", "bert.verbose=false"]
+    args = ["-q", "run", "--classifiers", "bow,w2v,bert", "--data", "sample:pang-lee", "--save-models", "--output", str(out),
+            *fast_flags("w2v", "bert")]
     assert main(args) == 0
     (run_dir,) = out.iterdir()
     return run_dir
@@ -52,6 +51,11 @@ def run_copy(saved_run, tmp_path):
     return copy
 
 
+def _predict_in_process(capsys, run_dir, *extra):
+    """``predict`` of one review, in this process."""
+    return run_main(capsys, "predict", "--run", str(run_dir), *extra, "great food")
+
+
 def _predict(run_dir, *extra, stdin="y\n" * 20):
     """``python -m benchmark predict`` in a subprocess that answers "y" to any prompt."""
     return subprocess.run(
@@ -60,16 +64,10 @@ def _predict(run_dir, *extra, stdin="y\n" * 20):
     )
 
 
-def _one_line_error(proc, *needles):
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("sentibench: error:")]
-    assert len(lines) == 1, proc.stderr
-    for needle in needles:
-        assert needle in lines[0]
-
-
 def test_model_folder_asking_for_its_own_code_is_refused_without_a_prompt(run_copy, tmp_path):
+    require("bert")
+    from classifiers import BertClassifier
+
     marker = tmp_path / "code-ran"
     folder = run_copy / "models" / "bert"
     config = json.loads((folder / "config.json").read_text())
@@ -78,7 +76,7 @@ def test_model_folder_asking_for_its_own_code_is_refused_without_a_prompt(run_co
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "evil.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
     proc = _predict(run_copy, "--classifiers", "bert")
-    _one_line_error(proc, "auto_map", "never runs code")
+    one_line_error(proc, "auto_map", "never runs code")
     assert not marker.exists()
     # The same folder as a base checkpoint for training is refused too.
     with pytest.raises(ModelFileError, match="auto_map"):
@@ -86,18 +84,18 @@ def test_model_folder_asking_for_its_own_code_is_refused_without_a_prompt(run_co
     assert not marker.exists()
 
 
-def test_pickled_pytorch_bin_beside_a_garbage_safetensors_is_never_unpickled(run_copy, tmp_path):
+def test_pickled_pytorch_bin_beside_a_garbage_safetensors_is_never_unpickled(run_copy, tmp_path, capsys):
     marker = tmp_path / "unpickled"
     folder = run_copy / "models" / "bert"
     (folder / "model.safetensors").write_bytes(b"\x00garbage" * 10)
     with open(folder / "pytorch_model.bin", "wb") as fh:
         pickle.dump(_Payload(marker), fh)
-    _one_line_error(_predict(run_copy, "--classifiers", "bert"), "cannot load the model")
+    one_line_error(_predict_in_process(capsys, run_copy, "--classifiers", "bert"), "cannot load the model")
     assert not marker.exists()
 
 
 @pytest.mark.parametrize("damage", ["not-a-zip", "zip-without-schema", "truncated"])
-def test_damaged_skops_file_is_one_line(run_copy, damage):
+def test_damaged_skops_file_is_one_line(run_copy, damage, capsys):
     path = run_copy / "models" / "bow" / "model.skops"
     if damage == "not-a-zip":
         path.write_bytes(b"this is not a zip file")
@@ -106,23 +104,26 @@ def test_damaged_skops_file_is_one_line(run_copy, damage):
             zf.writestr("other.txt", "hello")
     else:
         path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
-    _one_line_error(_predict(run_copy, "--classifiers", "bow"), "model.skops")
+    one_line_error(_predict_in_process(capsys, run_copy, "--classifiers", "bow"), "model.skops")
 
 
-def test_truncated_word2vec_header_is_one_line(run_copy):
+def test_truncated_word2vec_header_is_one_line(run_copy, capsys):
     path = run_copy / "models" / "w2v" / "vectors.w2v.bin"
     path.write_bytes(b"12 ")
-    _one_line_error(_predict(run_copy, "--classifiers", "w2v"), "vectors.w2v.bin")
+    one_line_error(_predict_in_process(capsys, run_copy, "--classifiers", "w2v"), "vectors.w2v.bin")
 
 
 @pytest.mark.parametrize("meta", [{"params": [1]}, {"classes": [0]}, {"params": {"no_such": 1}}])
-def test_malformed_sentibench_json_is_one_line(run_copy, meta):
+def test_malformed_sentibench_json_is_one_line(run_copy, meta, capsys):
     path = run_copy / "models" / "bow" / "sentibench.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), **meta}))
-    _one_line_error(_predict(run_copy, "--classifiers", "bow"), "sentibench.json")
+    one_line_error(_predict_in_process(capsys, run_copy, "--classifiers", "bow"), "sentibench.json")
 
 
 def test_truncated_checkpoint_is_one_line(tmp_path, tiny):
+    require("bert")
+    from classifiers import BertClassifier
+
     train_x, train_y = tiny[:2]
     folder = tmp_path / "ckpt"
     folder.mkdir()
@@ -137,6 +138,9 @@ def test_truncated_checkpoint_is_one_line(tmp_path, tiny):
 
 
 def test_checkpoint_dir_keeps_the_users_folder_and_files(tmp_path, tiny, monkeypatch):
+    require("bert")
+    from classifiers import BertClassifier
+
     train_x, train_y = tiny[:2]
     project = tmp_path / "project"
     project.mkdir()
@@ -156,16 +160,14 @@ def _pickled_vectors(tmp_path, marker):
     return path
 
 
-def test_resumed_run_never_unpickles_vectors_named_in_its_config(tmp_path, monkeypatch):
+def test_resumed_run_never_unpickles_vectors_named_in_its_config(tmp_path, monkeypatch, capsys):
     marker = tmp_path / "unpickled"
     vectors = _pickled_vectors(tmp_path, marker)
     run_dir = interrupted_run(tmp_path / "runs", monkeypatch)
     results = json.loads((run_dir / "results.json").read_text())
     results["config"]["params"]["w2v"] = {"vectors": str(vectors)}
     (run_dir / "results.json").write_text(json.dumps(results))
-    proc = subprocess.run([sys.executable, "-m", "benchmark", "run", "--resume", str(run_dir)], capture_output=True, text=True,
-                          timeout=300)
-    _one_line_error(proc, "pickle", "--set w2v.vectors=PATH")
+    one_line_error(run_main(capsys, "run", "--resume", str(run_dir)), "pickle", "--set w2v.vectors=PATH")
     assert not marker.exists()
 
 
@@ -184,13 +186,13 @@ def test_resumed_run_never_imports_code_named_in_its_config(tmp_path, monkeypatc
     env = _evil_module(tmp_path, marker)
     proc = subprocess.run([sys.executable, "-m", "benchmark", "run", "--resume", str(run_dir)],
                           capture_output=True, text=True, env=env, timeout=300)
-    _one_line_error(proc, "'evil_clf:Model'", "does not import code named in a run folder")
+    one_line_error(proc, "'evil_clf:Model'", "does not import code named in a run folder")
     assert not marker.exists()
     results["config"]["seed"] = "42"  # wrong types are refused too, in one line
     results["config"]["classifiers"] = ["bow", "w2v"]
     (run_dir / "results.json").write_text(json.dumps(results))
     proc = subprocess.run([sys.executable, "-m", "benchmark", "run", "--resume", str(run_dir)], capture_output=True, text=True, timeout=300)
-    _one_line_error(proc, "malformed seed")
+    one_line_error(proc, "malformed seed")
 
 
 def test_resumed_curve_never_imports_code_named_in_its_config(tmp_path):
@@ -205,7 +207,7 @@ def test_resumed_curve_never_imports_code_named_in_its_config(tmp_path):
     (run_dir / "learning_curve.json").write_text(json.dumps(curve))
     proc = subprocess.run([sys.executable, "-m", "benchmark", "curve", "--resume", str(run_dir)], capture_output=True, text=True,
                           env=_evil_module(tmp_path, marker), timeout=300)
-    _one_line_error(proc, "'evil_clf:Model'")
+    one_line_error(proc, "'evil_clf:Model'")
     assert not marker.exists()
 
 
@@ -251,12 +253,13 @@ def test_nothing_prompts_when_stdin_is_closed(run_copy):
         [sys.executable, "-m", "benchmark", "predict", "--run", str(run_copy), "--classifiers", "bert", "x"],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, env={**os.environ},
     )
-    _one_line_error(proc, "auto_map")
+    one_line_error(proc, "auto_map")
 
 
 @pytest.mark.parametrize("cls", ["bert", "embed"])
 def test_a_base_checkpoint_with_only_pickled_weights_is_refused(run_copy, tmp_path, cls):
-    from classifiers import EmbeddingLogRegClassifier
+    require("bert")
+    from classifiers import BertClassifier, EmbeddingLogRegClassifier
 
     marker = tmp_path / "unpickled"
     folder = tmp_path / "base"
@@ -327,9 +330,8 @@ def test_a_model_saved_elsewhere_predicts_with_a_path_this_machine_has(run_copy,
     assert clf.predict(["great food", "awful"]).shape == (2,)
 
 
-def test_word_vectors_that_are_not_gzip_are_one_line(tmp_path):
+def test_word_vectors_that_are_not_gzip_are_one_line(tmp_path, capsys):
     bad = tmp_path / "vectors.kv.gz"
     bad.write_bytes(b"not gzip at all")
-    proc = subprocess.run([sys.executable, "-m", "benchmark", "-q", "run", "--classifiers", "w2v", "--set", f"w2v.vectors={bad}",
-                           "--output", str(tmp_path / "o")], capture_output=True, text=True, timeout=300)
-    _one_line_error(proc, "not a readable word2vec text file", "BadGzipFile")
+    proc = run_main(capsys, "-q", "run", "--classifiers", "w2v", "--set", f"w2v.vectors={bad}", "--output", str(tmp_path / "o"))
+    one_line_error(proc, "not a readable word2vec text file", "BadGzipFile")

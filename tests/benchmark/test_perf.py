@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="needs the bert extra: pip install 'sentibench[bert]'")
+
 import json
 
 import numpy as np
-import pytest
 from transformers import AutoConfig, AutoTokenizer
 
 from benchmark.__main__ import main

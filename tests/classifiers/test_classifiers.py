@@ -16,16 +16,19 @@ from sklearn.model_selection import cross_val_score
 from classifiers import REGISTRY, BowSvmClassifier, ModelFileError, SentimentClassifier, Word2VecSvmClassifier, tokenize
 from classifiers._persist import METADATA_FILE
 
-from ._helpers import FAST_PARAMS
+from .._helpers import FAST_PARAMS, require, slow_for_transformers
 
 NAMES = sorted(REGISTRY)
+#: Fitting BERT and the encoder is slow: their parameters run with -m slow.
+FITTED = slow_for_transformers(NAMES)
 
 
 def make(name, **extra):
+    require(name)
     return REGISTRY[name](**{**FAST_PARAMS[name], **extra})
 
 
-@pytest.fixture(scope="module", params=NAMES)
+@pytest.fixture(scope="module", params=FITTED)
 def fitted(request, tiny):
     train_x, train_y, test_x, test_y = tiny
     clf = make(request.param)
@@ -267,6 +270,7 @@ def test_w2v_calibrates_on_its_subsample_without_a_validation_split(sample, monk
     assert clf.predict_proba(sample.texts[:5]).shape == (5, 2)
 
 
+@pytest.mark.slow
 def test_embed_chooses_its_inference_path_on_validation_and_keeps_it_when_saved(tiny, tmp_path, monkeypatch):
     from classifiers import EmbeddingLogRegClassifier, SentimentClassifier
     from classifiers.encoder.inference import InferenceNets, choose_path
@@ -293,6 +297,7 @@ def test_embed_chooses_its_inference_path_on_validation_and_keeps_it_when_saved(
     assert EmbeddingLogRegClassifier(**FAST_PARAMS["embed"]).fit(train_x, train_y).inference_choice_["chosen"] == "fp32"
 
 
+@pytest.mark.slow
 def test_an_embed_folder_saved_without_an_inference_choice_predicts_in_fp32(tiny, tmp_path):
     from classifiers import EmbeddingLogRegClassifier, ModelFileError, SentimentClassifier
 

@@ -17,10 +17,9 @@ import pytest
 from benchmark.__main__ import main
 from benchmark.environment import own_git_commit
 
-from ._helpers import run_predictions
+from .._helpers import FAST, one_line_error, run_main, run_predictions
 
-PROJECT = Path(__file__).resolve().parents[1]
-FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=2", "--latency-calls", "2"]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args, env=None, **kwargs):
@@ -30,65 +29,48 @@ def cli(*args, env=None, **kwargs):
     )
 
 
-def one_line(proc, *needles):
-    assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
-    assert "Traceback" not in proc.stderr
-    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("sentibench: error:")]
-    for needle in needles:
-        assert needle in line, line
-    return line
-
-
-@pytest.fixture(scope="module")
-def bow_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs")
-    assert main(["-q", "run", "--classifiers", "bow", "--save-models", "--output", str(out), "--latency-calls", "2"]) == 0
-    (run_dir,) = out.iterdir()
-    return run_dir
-
-
 # -- one-line errors ----------------------------------------------------------------------
 
 
-def test_output_that_is_a_file_or_cannot_be_created(tmp_path):
+def test_output_that_is_a_file_or_cannot_be_created(tmp_path, capsys):
     afile = tmp_path / "afile"
     afile.write_text("x")
-    one_line(cli("run", "--classifiers", "bow", "--output", str(afile)), "is a file, not a folder")
-    one_line(cli("run", "--classifiers", "bow", "--output", "/proc/sentibench-x"), "cannot create")
-    one_line(cli("run", "--classifiers", "bow", "--output", str(afile / "sub")), "--output")
+    one_line_error(run_main(capsys, "run", "--classifiers", "bow", "--output", str(afile)), "is a file, not a folder")
+    one_line_error(run_main(capsys, "run", "--classifiers", "bow", "--output", "/proc/sentibench-x"), "cannot create")
+    one_line_error(run_main(capsys, "run", "--classifiers", "bow", "--output", str(afile / "sub")), "--output")
 
 
-def test_config_file_that_is_not_utf8(tmp_path):
+def test_config_file_that_is_not_utf8(tmp_path, capsys):
     config = tmp_path / "params.json"
     config.write_bytes(b'{"bow": {"C": "\xff\xfe"}}')
-    one_line(cli("run", "--classifiers", "bow", "--config", str(config)), "not UTF-8")
+    one_line_error(run_main(capsys, "run", "--classifiers", "bow", "--config", str(config)), "not UTF-8")
 
 
-def test_data_info_plot_path_that_cannot_be_written(tmp_path):
+def test_data_info_plot_path_that_cannot_be_written(tmp_path, capsys):
     data = tmp_path / "reviews.csv"
     data.write_text("text,label\n" + "".join(f"review {i},{i % 2}\n" for i in range(20)))
-    one_line(cli("data", "info", str(data), "--plot", str(tmp_path)), "is a folder")
-    one_line(cli("data", "info", str(data), "--plot", str(tmp_path / "no" / "such" / "x.png")), "does not exist")
+    one_line_error(run_main(capsys, "data", "info", str(data), "--plot", str(tmp_path)), "is a folder")
+    one_line_error(run_main(capsys, "data", "info", str(data), "--plot", str(tmp_path / "no" / "such" / "x.png")), "does not exist")
 
 
 @pytest.mark.parametrize("content", ["{}", "[]", '{"run_id": "x"}'])
-def test_report_and_compare_of_a_malformed_results_file(tmp_path, bow_run, content):
+def test_report_and_compare_of_a_malformed_results_file(tmp_path, finished_run, content, capsys):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "results.json").write_text(content)
-    one_line(cli("report", str(broken)), "results.json")
-    one_line(cli("compare", str(bow_run), str(broken)), "results.json")
+    one_line_error(run_main(capsys, "report", str(broken)), "results.json")
+    one_line_error(run_main(capsys, "compare", str(finished_run), str(broken)), "results.json")
 
 
-def test_report_of_predictions_without_the_label_column(tmp_path, bow_run):
+def test_report_of_predictions_without_the_label_column(tmp_path, finished_run, capsys):
     import shutil
 
     copy = tmp_path / "run"
-    shutil.copytree(bow_run, copy)
+    shutil.copytree(finished_run, copy)
     lines = [json.loads(line) for line in (copy / "predictions.jsonl").read_text().splitlines()]
     (copy / "predictions.jsonl").write_text("".join(json.dumps({k: v for k, v in line.items() if k != "label"}) + "\n"
                                                     for line in lines))
-    one_line(cli("report", str(copy)), "predictions.jsonl line 1: not a test review")
+    one_line_error(run_main(capsys, "report", str(copy)), "predictions.jsonl line 1: not a test review")
 
 
 def test_ctrl_c_during_start_up_exits_130_quietly(tmp_path):
@@ -106,20 +88,20 @@ def test_ctrl_c_during_start_up_exits_130_quietly(tmp_path):
     assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr
 
 
-def test_predict_into_a_closed_pipe_stops_quietly(tmp_path, bow_run):
+def test_predict_into_a_closed_pipe_stops_quietly(tmp_path, finished_run):
     reviews = tmp_path / "many.txt"
     reviews.write_text("".join(f"review number {i} was lovely\n" for i in range(20000)))
-    script = (f"{sys.executable} -m benchmark predict --run {bow_run} --file {reviews} 2> {tmp_path / 'err'} | head -1; "
+    script = (f"{sys.executable} -m benchmark predict --run {finished_run} --file {reviews} 2> {tmp_path / 'err'} | head -1; "
               "echo status=${PIPESTATUS[0]}")
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
     assert proc.stdout.count("\n") == 2 and "status=141" in proc.stdout
     assert (tmp_path / "err").read_text() == ""
 
 
-def test_a_huge_line_is_never_echoed_whole(tmp_path):
+def test_a_huge_line_is_never_echoed_whole(tmp_path, capsys):
     data = tmp_path / "huge.tsv"
     data.write_text("x" * 30_000_000 + "\tnot-a-label\n" + "short review\t1\n" * 3)
-    line = one_line(cli("run", "--classifiers", "bow", "--data", str(data)))
+    line = one_line_error(run_main(capsys, "run", "--classifiers", "bow", "--data", str(data)))
     assert len(line) < 1200
 
 
@@ -141,59 +123,59 @@ def test_a_huge_line_is_never_echoed_whole(tmp_path):
         (["--eval-every", "10"], ["--eval-every sets the eval_every hyperparameter, which none of"]),
     ],
 )
-def test_mistakes_name_the_problem_and_the_fix(tmp_path, args, needles):
-    proc = cli("run", "--classifiers", "bow", "--output", str(tmp_path), *args)
-    line = one_line(proc, *needles)
+def test_mistakes_name_the_problem_and_the_fix(tmp_path, args, needles, capsys):
+    proc = run_main(capsys, "run", "--classifiers", "bow", "--output", str(tmp_path), *args)
+    line = one_line_error(proc, *needles)
     assert "larger data file" not in line and "lower min_df" not in line
 
 
-def test_three_labels_are_three_classes_and_a_label_map_groups_them(tmp_path):
+def test_three_labels_are_three_classes_and_a_label_map_groups_them(tmp_path, capsys):
     data = tmp_path / "three.csv"
     data.write_text("text,label\n" + "".join(f"review {i} words,{i % 3}\n" for i in range(60)))
     out = tmp_path / "three"
-    proc = cli("-q", "run", "--classifiers", "bow", "--data", str(data), "--set", "bow.min_df=1", "--output", str(out),
+    proc = run_main(capsys, "-q", "run", "--classifiers", "bow", "--data", str(data), "--set", "bow.min_df=1", "--output", str(out),
                "--latency-calls", "2")
     assert proc.returncode == 0, proc.stderr
     (run_dir,) = out.iterdir()
     assert json.loads((run_dir / "results.json").read_text())["data"]["classes"] == ["0", "1", "2"]
     out = tmp_path / "runs"
-    proc = cli("-q", "run", "--classifiers", "bow", "--data", str(data), "--label-map", "negative=0", "positive=2",
+    proc = run_main(capsys, "-q", "run", "--classifiers", "bow", "--data", str(data), "--label-map", "negative=0", "positive=2",
                "--set", "bow.min_df=1", "--output", str(out), "--latency-calls", "2")
     assert proc.returncode == 0, proc.stderr
     (run_dir,) = out.iterdir()
     info = json.loads((run_dir / "results.json").read_text())["data"]
     assert info["dropped"] == {"dropped by label map": 20} and info["rows_used"] == 40
-    json_map = cli("data", "info", str(data), "--label-map", '{"0": 0, "2": 1}', "--json")
+    json_map = run_main(capsys, "data", "info", str(data), "--label-map", '{"0": 0, "2": 1}', "--json")
     assert json.loads(json_map.stdout)["rows"] == 40
 
 
-def test_a_fifo_is_not_called_empty(tmp_path):
+def test_a_fifo_is_not_called_empty(tmp_path, capsys):
     fifo = tmp_path / "reviews.csv"
     os.mkfifo(fifo)
     writer = threading.Thread(target=lambda: fifo.write_text("text,label\n" + "good,1\nbad,0\n" * 20), daemon=True)
     writer.start()
-    line = one_line(cli("data", "info", str(fifo)), "pipe or device", "--format")
+    line = one_line_error(run_main(capsys, "data", "info", str(fifo)), "pipe or device", "--format")
     assert "empty" not in line
     writer.join(timeout=1)
 
 
-def test_split_errors_show_plain_values(tmp_path):
+def test_split_errors_show_plain_values(tmp_path, capsys):
     data = tmp_path / "few.csv"
     data.write_text("text,label\n" + "good,1\n" * 30 + "bad,0\n")
-    line = one_line(cli("run", "--classifiers", "bow", "--data", str(data)))
+    line = one_line_error(run_main(capsys, "run", "--classifiers", "bow", "--data", str(data)))
     assert "np.int64" not in line and "class 0 has only 1 rows" in line
 
 
 # -- conventions --------------------------------------------------------------------------
 
 
-def test_version_and_log_options_before_or_after_the_subcommand(tmp_path):
+def test_version_and_log_options_before_or_after_the_subcommand(tmp_path, capsys):
     from benchmark import __version__
 
     assert cli("--version").stdout.strip() == f"sentibench {__version__}"
     for args in (["-q", "report", str(tmp_path)], ["report", "-q", str(tmp_path)], ["report", str(tmp_path), "-v"],
                  ["--log-level", "ERROR", "report", str(tmp_path)]):
-        one_line(cli(*args), "not a run folder")
+        one_line_error(run_main(capsys, *args), "not a run folder")
 
 
 def test_console_script_names_itself_sentibench():
@@ -245,34 +227,39 @@ def test_progress_bars_only_on_a_terminal_and_not_with_tqdm_disable(tmp_path):
     assert code == 0 and "bow latency" not in shown
     code, shown = _stderr_through_a_terminal(["-q", *args], {})
     assert code == 0 and "bow latency" not in shown
+
+
+@pytest.mark.slow
+def test_quiet_silences_berts_own_progress_bars_on_a_terminal(tmp_path):
     bert = ["-q", "run", "--classifiers", "bert", "--output", str(tmp_path), "--latency-calls", "2",
             "--set", "bert.epochs=1", "--set", "bert.max_length=32"]
     code, shown = _stderr_through_a_terminal(bert, {})
     assert code == 0 and "epoch 1/1" not in shown  # -q quiets BERT's own bars too
 
 
-def test_json_output_of_predict_compare_and_data_info(tmp_path, bow_run):
-    proc = cli("predict", "--run", str(bow_run), "--json", "great fun", "dull mess")
+def test_json_output_of_predict_compare_and_data_info(tmp_path, finished_run, capsys):
+    proc = run_main(capsys, "predict", "--run", str(finished_run), "--json", "great fun", "dull mess")
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["text"] for r in rows] == ["great fun", "dull mess"]
     assert rows[0]["predictions"]["bow"]["label"] in ("negative", "positive")
-    comparison = json.loads(cli("compare", str(bow_run), str(bow_run), "--json").stdout)
+    comparison = json.loads(run_main(capsys, "compare", str(finished_run), str(finished_run), "--json").stdout)
     assert comparison["same_split"] and all(r["delta"] in (0, None) for r in comparison["rows"])
     data = tmp_path / "reviews.csv"
     data.write_text("text,label\n" + "".join(f"review {i},{i % 2}\n" for i in range(20)))
-    info = json.loads(cli("data", "info", str(data), "--json").stdout)
+    info = json.loads(run_main(capsys, "data", "info", str(data), "--json").stdout)
     assert info["rows"] == 20 and info["classes"]
 
 
-def test_data_info_writes_no_file_unless_asked(tmp_path):
+def test_data_info_writes_no_file_unless_asked(tmp_path, capsys, monkeypatch):
     data = tmp_path / "data" / "reviews.csv"
     data.parent.mkdir()
     data.write_text("text,label\n" + "".join(f"review {i},{i % 2}\n" for i in range(20)))
     work = tmp_path / "work"
     work.mkdir()
-    assert cli("data", "info", str(data), cwd=work).returncode == 0
+    monkeypatch.chdir(work)
+    assert run_main(capsys, "data", "info", str(data)).returncode == 0
     assert list(work.iterdir()) == [] and sorted(p.name for p in data.parent.iterdir()) == ["reviews.csv"]
-    assert cli("data", "info", str(data), "--plot", str(work / "lengths.png"), cwd=work).returncode == 0
+    assert run_main(capsys, "data", "info", str(data), "--plot", str(work / "lengths.png")).returncode == 0
     assert (work / "lengths.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -299,7 +286,7 @@ def test_a_foreign_package_with_one_of_our_names_is_named(tmp_path):
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: dataset\nVersion: 2.0.0\n")
     (dist / "top_level.txt").write_text("dataset\n")
     (dist / "RECORD").write_text("dataset/__init__.py,,\n")
-    line = one_line(cli("run", "--classifiers", "bow", env={"PYTHONPATH": str(tmp_path)}, cwd=tmp_path),
+    line = one_line_error(cli("run", "--classifiers", "bow", env={"PYTHONPATH": str(tmp_path)}, cwd=tmp_path),
                     "'dataset'", "dataset 2.0.0", "virtual environment")
     assert "sqlalchemy" not in line
 
@@ -324,11 +311,12 @@ def _repeated_reviews(path, n_distinct=20, copies=15):
     pd.DataFrame(rows, columns=["text", "label"]).to_csv(path, index=False)
 
 
-def test_repeated_reviews_are_counted_warned_about_and_reported(tmp_path):
+def test_repeated_reviews_are_counted_warned_about_and_reported(tmp_path, capsys):
     data = tmp_path / "repeated.csv"
     _repeated_reviews(data)
     out = tmp_path / "runs"
-    proc = cli("run", "--classifiers", "bow", "--data", str(data), "--set", "bow.min_df=1", "--output", str(out), "--latency-calls", "2")
+    proc = run_main(capsys, "run", "--classifiers", "bow", "--data", str(data), "--set", "bow.min_df=1", "--output", str(out),
+                    "--latency-calls", "2")
     assert proc.returncode == 0
     assert "also appear in training" in proc.stderr and "--dedupe" in proc.stderr
     (run_dir,) = out.iterdir()
@@ -339,11 +327,11 @@ def test_repeated_reviews_are_counted_warned_about_and_reported(tmp_path):
     assert "**Small test split:** 45 reviews" in report
 
 
-def test_dedupe_drops_repeats_before_splitting_and_records_it(tmp_path):
+def test_dedupe_drops_repeats_before_splitting_and_records_it(tmp_path, capsys):
     data = tmp_path / "repeated.csv"
     _repeated_reviews(data, n_distinct=80, copies=3)
     out = tmp_path / "runs"
-    proc = cli("-q", "run", "--classifiers", "bow", "--data", str(data), "--dedupe", "--set", "bow.min_df=1",
+    proc = run_main(capsys, "-q", "run", "--classifiers", "bow", "--data", str(data), "--dedupe", "--set", "bow.min_df=1",
                "--output", str(out), "--latency-calls", "2")
     assert proc.returncode == 0, proc.stderr
     (run_dir,) = out.iterdir()
@@ -352,16 +340,16 @@ def test_dedupe_drops_repeats_before_splitting_and_records_it(tmp_path):
     assert results["data"]["duplicates"]["test_in_train"] == 0
 
 
-def test_conflicting_labels_are_reported(tmp_path):
+def test_conflicting_labels_are_reported(tmp_path, capsys):
     data = tmp_path / "conflicts.csv"
     rows = [(f"review {i}", i % 2) for i in range(60)] + [("same words", 0), ("same words", 1)]
     pd.DataFrame(rows, columns=["text", "label"]).to_csv(data, index=False)
-    proc = cli("data", "info", str(data), "--json")
+    proc = run_main(capsys, "data", "info", str(data), "--json")
     assert json.loads(proc.stdout)["duplicates"] == {"duplicate_rows": 1, "conflicting_texts": 1, "conflicting_rows": 2}
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
-def test_list_cells_are_refused_naming_column_and_row(tmp_path, fmt):
+def test_list_cells_are_refused_naming_column_and_row(tmp_path, fmt, capsys):
     path = tmp_path / f"reviews.{fmt}"
     if fmt == "jsonl":  # one cell holds a list
         path.write_text('{"text": "good", "label": 1}\n{"text": ["great", "x"], "label": 0}\n{"text": "fine", "label": 1}\n')
@@ -369,19 +357,19 @@ def test_list_cells_are_refused_naming_column_and_row(tmp_path, fmt):
     else:  # a Parquet column of lists
         pd.DataFrame({"text": [["good"], ["great", "x"], ["fine"]], "label": [1, 0, 1]}).to_parquet(path)
         where = "row 1"
-    one_line(cli("data", "info", str(path)), "column 'text' holds a list", where)
+    one_line_error(run_main(capsys, "data", "info", str(path)), "column 'text' holds a list", where)
 
 
 @pytest.mark.parametrize("command", [["run"], ["run", "--seeds", "1,2"], ["curve", "--sizes", "10,20"]])
-def test_a_run_stopped_by_its_input_leaves_no_folder(tmp_path, command):
+def test_a_run_stopped_by_its_input_leaves_no_folder(tmp_path, command, capsys):
     data = tmp_path / "few.csv"
     data.write_text("text,label\n" + "good,1\n" * 30 + "bad,0\n")
     out = tmp_path / "results"
-    one_line(cli(*command, "--classifiers", "bow", "--data", str(data), "--output", str(out)), "class 0 has only 1 rows")
+    one_line_error(run_main(capsys, *command, "--classifiers", "bow", "--data", str(data), "--output", str(out)), "class 0 has only 1 rows")
     assert not out.exists() or list(out.iterdir()) == []
 
 
-def test_predict_labels_are_the_classifiers_predictions_not_p_above_one_half(tmp_path, bow_run):
+def test_predict_labels_are_the_classifiers_predictions_not_p_above_one_half(tmp_path, finished_run):
     """With Platt scaling, p_positive can sit across 0.5 from the decision: the label
     must be what predict() (and predictions.csv) says."""
     import shutil
@@ -390,7 +378,7 @@ def test_predict_labels_are_the_classifiers_predictions_not_p_above_one_half(tmp
     from classifiers import SentimentClassifier
 
     run = tmp_path / "run"
-    shutil.copytree(bow_run, run)
+    shutil.copytree(finished_run, run)
     folder = run / "models" / "bow"
     clf = SentimentClassifier.load(folder)
     clf.calibration_ = (1.0, 2.0)  # a strongly shifted intercept: p > 0.5 for mildly negative decisions
@@ -416,7 +404,6 @@ def test_commit_is_recorded_from_a_checkout_whose_path_has_spaces(tmp_path):
 def test_the_default_run_leaves_out_classifiers_whose_extra_is_missing(tmp_path, monkeypatch, caplog):
     """A base install (no [bert] extra) runs the classical models by default instead of
     failing on bert; naming bert explicitly still asks for the extra."""
-    from benchmark.__main__ import main
     from classifiers import REGISTRY, _registry
 
     monkeypatch.setitem(_registry._EXTRA_MODULES, "bert", ("sentibench_no_such_module",))
@@ -429,13 +416,13 @@ def test_the_default_run_leaves_out_classifiers_whose_extra_is_missing(tmp_path,
 
 
 @pytest.mark.parametrize("part, key", [("inference", "latency_p50_ms"), ("metrics", "accuracy")])
-def test_report_and_compare_of_a_record_without_a_headline_number(tmp_path, bow_run, part, key):
+def test_report_and_compare_of_a_record_without_a_headline_number(tmp_path, finished_run, part, key, capsys):
     import shutil
 
     broken = tmp_path / "broken"
-    shutil.copytree(bow_run, broken)
+    shutil.copytree(finished_run, broken)
     results = json.loads((broken / "results.json").read_text())
     del results["classifiers"]["bow"][part][key]
     (broken / "results.json").write_text(json.dumps(results))
-    one_line(cli("report", str(broken)), f"no valid {part}.{key}")
-    one_line(cli("compare", str(bow_run), str(broken)), f"no valid {part}.{key}")
+    one_line_error(run_main(capsys, "report", str(broken)), f"no valid {part}.{key}")
+    one_line_error(run_main(capsys, "compare", str(finished_run), str(broken)), f"no valid {part}.{key}")

@@ -20,7 +20,7 @@ from dataset import (
     stratified_split,
 )
 
-from ._helpers import SHARED_DATA, assert_one_line
+from .._helpers import SHARED_DATA, one_line_error
 
 # Zhang et al. (2015) Yelp polarity layout: no header, "label","text", quotes
 # doubled, newlines escaped as a backslash + "n" (written raw here on purpose).
@@ -264,7 +264,7 @@ def test_label_map_overrides_and_drops_none(tmp_path):
     # A star threshold as well would be a second rule for the same labels: refused, not overridden.
     with pytest.raises(DataError) as excinfo:
         load_reviews(path, label_map={"1": 0, "5": 1}, star_threshold=2)
-    assert_one_line(excinfo, "stars.csv", "--star-threshold and --label-map")
+    one_line_error(excinfo, "stars.csv", "--star-threshold and --label-map")
 
 
 def test_label_map_can_swap_polarity(tmp_path):
@@ -315,13 +315,13 @@ def test_bom_and_windows_line_endings(tmp_path, name, content):
 def test_missing_file_error(tmp_path):
     with pytest.raises(DataError) as excinfo:
         load_reviews(tmp_path / "nowhere.csv")
-    assert_one_line(excinfo, "nowhere.csv", "--data")
+    one_line_error(excinfo, "nowhere.csv", "--data")
 
 
 def test_directory_error(tmp_path):
     with pytest.raises(DataError) as excinfo:
         load_reviews(tmp_path)
-    assert_one_line(excinfo, str(tmp_path), "directory")
+    one_line_error(excinfo, str(tmp_path), "directory")
 
 
 def test_bad_encoding_error(tmp_path):
@@ -329,7 +329,7 @@ def test_bad_encoding_error(tmp_path):
     path.write_bytes("text,label\ncaf\xe9 cr\xe8me,1\nbad,0\n".encode("latin-1"))
     with pytest.raises(DataError) as excinfo:
         load_reviews(path)
-    assert_one_line(excinfo, "latin1.csv", "re-save it as UTF-8")
+    one_line_error(excinfo, "latin1.csv", "re-save it as UTF-8")
 
 
 @pytest.mark.parametrize(
@@ -338,7 +338,7 @@ def test_bad_encoding_error(tmp_path):
 def test_unknown_format_error_lists_formats(tmp_path, name, content):
     with pytest.raises(DataError) as excinfo:
         load_reviews(_write(tmp_path / name, content))
-    assert_one_line(excinfo, name, "--format")
+    one_line_error(excinfo, name, "--format")
     assert all(fmt in str(excinfo.value) for fmt in FORMATS)
 
 
@@ -346,7 +346,7 @@ def test_invalid_format_argument_error(tmp_path):
     path = _header_file(tmp_path, "csv")
     with pytest.raises(DataError) as excinfo:
         load_reviews(path, format="xlsx")
-    assert_one_line(excinfo, "reviews.csv", "--format")
+    one_line_error(excinfo, "reviews.csv", "--format")
 
 
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "parquet"])
@@ -354,12 +354,12 @@ def test_missing_columns_error_lists_present_columns(tmp_path, fmt):
     path = _header_file(tmp_path, fmt, "headline", "stars")
     with pytest.raises(DataError) as excinfo:
         load_reviews(path)
-    assert_one_line(excinfo, path.name, "--text-column")
+    one_line_error(excinfo, path.name, "--text-column")
     assert "headline, stars" in str(excinfo.value)
 
     with pytest.raises(DataError) as excinfo:
         load_reviews(path, text_column="headline", label_column="verdict")
-    assert_one_line(excinfo, path.name, "--label-column")
+    one_line_error(excinfo, path.name, "--label-column")
     assert "'verdict'" in str(excinfo.value) and "headline, stars" in str(excinfo.value)
 
 
@@ -367,14 +367,14 @@ def test_single_class_error(tmp_path):
     path = _write(tmp_path / "happy.csv", "text,label\nyay,1\ngreat,1\n")
     with pytest.raises(DataError) as excinfo:
         load_reviews(path)
-    assert_one_line(excinfo, "happy.csv", "--label-column")
+    one_line_error(excinfo, "happy.csv", "--label-column")
 
 
 def test_single_class_after_threshold_error(tmp_path):
     path = _write(tmp_path / "glowing.csv", "text,stars\na,4\nb,5\nc,3\nd,5\n")
     with pytest.raises(DataError) as excinfo:
         load_reviews(path, star_threshold=3)
-    assert_one_line(excinfo, "glowing.csv", "--star-threshold")
+    one_line_error(excinfo, "glowing.csv", "--star-threshold")
 
 
 def test_more_labels_are_more_classes_up_to_a_limit(tmp_path):
@@ -384,7 +384,7 @@ def test_more_labels_are_more_classes_up_to_a_limit(tmp_path):
     rows = "".join(f"review {i},id{i}\n" for i in range(30))
     with pytest.raises(DataError) as excinfo:
         load_reviews(_write(tmp_path / "ids.csv", "text,label\n" + rows))
-    assert_one_line(excinfo, "ids.csv", "30 distinct label values", "--label-column", "--label-map")
+    one_line_error(excinfo, "ids.csv", "30 distinct label values", "--label-column", "--label-map")
 
 
 def test_an_unknown_label_pair_is_two_classes_in_sorted_order(tmp_path):
@@ -415,27 +415,27 @@ def test_stars_without_threshold_are_one_class_per_star(tmp_path):
 def test_no_rows_left_error(tmp_path, name, content):
     with pytest.raises(DataError) as excinfo:
         load_reviews(_write(tmp_path / name, content))
-    assert_one_line(excinfo, name, "--text-column")
+    one_line_error(excinfo, name, "--text-column")
 
 
 def test_ragged_csv_error_names_line(tmp_path):
     path = _write(tmp_path / "ragged.csv", "text,label\nok,1\nyes, really,1\nno,0\n")
     with pytest.raises(DataError) as excinfo:
         load_reviews(path)
-    assert_one_line(excinfo, "ragged.csv", "line 3")
+    one_line_error(excinfo, "ragged.csv", "line 3")
 
 
 def test_invalid_jsonl_error_names_line(tmp_path):
     path = _write(tmp_path / "bad.jsonl", '{"text": "a", "label": 1}\n{"text": "b", label: 0}\n')
     with pytest.raises(DataError) as excinfo:
         load_reviews(path)
-    assert_one_line(excinfo, "bad.jsonl", "line 2")
+    one_line_error(excinfo, "bad.jsonl", "line 2")
 
 
 def test_empty_file_error(tmp_path):
     with pytest.raises(DataError) as excinfo:
         load_reviews(_write(tmp_path / "empty.csv", ""))
-    assert_one_line(excinfo, "empty.csv", "empty")
+    one_line_error(excinfo, "empty.csv", "empty")
 
 
 def test_data_error_is_value_error_and_single_line():

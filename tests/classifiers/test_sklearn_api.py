@@ -16,9 +16,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn.utils.validation import check_is_fitted
 
-from classifiers import BertClassifier, BowSvmClassifier, Word2VecSvmClassifier
+from classifiers import BowSvmClassifier, Word2VecSvmClassifier
 
-from ._helpers import FAST_PARAMS, shared_file
+from .._helpers import FAST_PARAMS, require, shared_file
 
 CLASSICAL = {"bow": BowSvmClassifier, "w2v": Word2VecSvmClassifier}
 
@@ -201,7 +201,11 @@ def test_sample_weight_reaches_the_svm(name, tiny):
     assert (weighted.predict(test_x) == 0).sum() > (plain.predict(test_x) == 0).sum()
 
 
+@pytest.mark.slow
 def test_sample_weight_weights_berts_loss(tiny):
+    require("bert")
+    from classifiers import BertClassifier
+
     train_x, train_y, _, _ = tiny
     params = {**FAST_PARAMS["bert"], "epochs": 2, "learning_rate": 2e-4, "verbose": False, "inference": "fp32"}
     weights = np.where(train_y == 1, 0.0, 1.0)

@@ -12,23 +12,13 @@ from benchmark.__main__ import main
 from benchmark.report import REPORT_FILE, write_report
 from benchmark.stats import bootstrap_ci, mcnemar_exact, pairwise_mcnemar
 
-FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=3", "--latency-calls", "5"]
 
-
-@pytest.fixture(scope="module")
-def saved_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs")
-    assert main(["-q", "run", "--classifiers", "bow,w2v", "--save-models", "--output", str(out), *FAST]) == 0
-    (run_dir,) = out.iterdir()
-    return run_dir
-
-
-def test_run_writes_report_and_non_empty_plots(saved_run):
-    report = (saved_run / REPORT_FILE).read_text()
-    pngs = sorted(p.name for p in saved_run.glob("*.png"))
+def test_run_writes_report_and_non_empty_plots(finished_run):
+    report = (finished_run / REPORT_FILE).read_text()
+    pngs = sorted(p.name for p in finished_run.glob("*.png"))
     assert pngs == ["confusion_bow.png", "confusion_w2v.png", "reliability.png", "roc.png", "tradeoff.png"]
     for name in pngs:
-        data = (saved_run / name).read_bytes()
+        data = (finished_run / name).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 5000
         assert f"![{name}]({name})" in report
     sections = ("## Comparison", "bootstrap confidence intervals", "McNemar", "## Split manifest", "## Environment",
@@ -38,23 +28,23 @@ def test_run_writes_report_and_non_empty_plots(saved_run):
     assert "`positive` n-gram" in report  # BoW weights in the error analysis
 
 
-def test_results_record_memory_and_model_size(saved_run):
-    records = json.loads((saved_run / "results.json").read_text())["classifiers"]
+def test_results_record_memory_and_model_size(finished_run):
+    records = json.loads((finished_run / "results.json").read_text())["classifiers"]
     for record in records.values():
         assert record["memory"]["fit_peak_rss_mb"] > 50
         assert record["memory"]["predict_peak_rss_mb"] > 50
         assert record["model_size_mb"] > 0
-    assert (saved_run / "models" / "bow" / "sentibench.json").is_file()
+    assert (finished_run / "models" / "bow" / "sentibench.json").is_file()
 
 
-def test_report_regeneration_is_byte_identical(saved_run, capsys):
-    files = [REPORT_FILE, *(p.name for p in saved_run.glob("*.png"))]
-    before = {f: (saved_run / f).read_bytes() for f in files}
+def test_report_regeneration_is_byte_identical(finished_run, capsys):
+    files = [REPORT_FILE, *(p.name for p in finished_run.glob("*.png"))]
+    before = {f: (finished_run / f).read_bytes() for f in files}
     for f in files:
-        (saved_run / f).unlink()
-    assert main(["report", str(saved_run)]) == 0
-    assert {f: (saved_run / f).read_bytes() for f in files} == before
-    assert write_report(saved_run).read_bytes() == before[REPORT_FILE]
+        (finished_run / f).unlink()
+    assert main(["report", str(finished_run)]) == 0
+    assert {f: (finished_run / f).read_bytes() for f in files} == before
+    assert write_report(finished_run).read_bytes() == before[REPORT_FILE]
 
 
 def test_report_on_a_folder_that_is_not_a_run(tmp_path, capsys):
@@ -93,21 +83,21 @@ def test_mcnemar_matches_hand_computed_example():
     assert [(p["a"], p["b"]) for p in pairs] == [("x", "y"), ("x", "z"), ("y", "z")]
 
 
-def test_predict_prints_each_classifier_per_review(saved_run, capsys):
-    assert main(["predict", "--run", str(saved_run), "a wonderful , moving film", "dull and lifeless"]) == 0
+def test_predict_prints_each_classifier_per_review(finished_run, capsys):
+    assert main(["predict", "--run", str(finished_run), "a wonderful , moving film", "dull and lifeless"]) == 0
     out = capsys.readouterr().out
     assert "bow (P of the label)" in out and "w2v (P of the label)" in out
     assert out.count("wonderful") == 1 and out.count("lifeless") == 1
 
 
-def test_predict_reads_file_and_stdin(saved_run, tmp_path, capsys, monkeypatch):
+def test_predict_reads_file_and_stdin(finished_run, tmp_path, capsys, monkeypatch):
     reviews = tmp_path / "reviews.txt"
     reviews.write_text("great fun\n\nboring mess\n")
-    assert main(["predict", "--run", str(saved_run), "--classifiers", "bow", "--file", str(reviews)]) == 0
+    assert main(["predict", "--run", str(finished_run), "--classifiers", "bow", "--file", str(reviews)]) == 0
     out = capsys.readouterr().out
     assert "great fun" in out and "boring mess" in out and "w2v" not in out
     monkeypatch.setattr("sys.stdin", io.StringIO("lovely\n"))
-    assert main(["predict", "--run", str(saved_run)]) == 0
+    assert main(["predict", "--run", str(finished_run)]) == 0
     assert "lovely" in capsys.readouterr().out
 
 
@@ -119,8 +109,8 @@ def test_predict_reads_file_and_stdin(saved_run, tmp_path, capsys, monkeypatch):
         (["--file", "/no/such/file.txt"], "cannot read /no/such/file.txt"),
     ],
 )
-def test_predict_errors_exit_2(saved_run, capsys, args, message):
-    assert main(["predict", "--run", str(saved_run), *args]) == 2
+def test_predict_errors_exit_2(finished_run, capsys, args, message):
+    assert main(["predict", "--run", str(finished_run), *args]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -131,16 +121,16 @@ def test_predict_without_saved_models_exits_2(tmp_path, capsys):
     assert "rerun with 'run --save-models'" in capsys.readouterr().err
 
 
-def test_compare_prints_deltas_and_warns_on_different_splits(saved_run, tmp_path, capsys):
+def test_compare_prints_deltas_and_warns_on_different_splits(finished_run, tmp_path, capsys):
     assert main(["-q", "run", "--classifiers", "bow", "--output", str(tmp_path), "--latency-calls", "2", "--seed", "7"]) == 0
     (other,) = tmp_path.iterdir()
     capsys.readouterr()
-    assert main(["compare", str(saved_run), str(other)]) == 0
+    assert main(["compare", str(finished_run), str(other)]) == 0
     captured = capsys.readouterr()
     assert "split: DIFFERENT" in captured.out
     assert "| bow" in captured.out and "w2v" not in captured.out
     assert "different splits" in captured.err
-    assert main(["compare", str(saved_run), str(saved_run)]) == 0
+    assert main(["compare", str(finished_run), str(finished_run)]) == 0
     captured = capsys.readouterr()
     assert "split: identical" in captured.out and "+0.0000" in captured.out
     assert "different splits" not in captured.err

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from classifiers import BowSvmClassifier, SentimentClassifier, Word2VecSvmClassifier
 from classifiers._fastpath import FAST_PATH_MAX, _IntTable
 
-from ._helpers import FAST_PARAMS, shared_file
-from .test_hostile import TEXT
+from .._helpers import FAST_PARAMS, shared_file
+from .._helpers import HOSTILE_TEXT as TEXT
 
 VARIANTS = {
     "bow": BowSvmClassifier(min_df=1, random_state=0),

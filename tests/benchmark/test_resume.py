@@ -9,21 +9,15 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from benchmark import runner
 from benchmark.__main__ import main
-from classifiers.bert import BertClassifier
-from classifiers.bert import _parallel as bert_module
-from classifiers.bert._checkpoint import save_checkpoint
 from dataset import UsageError
 
-from ._helpers import FAST_PARAMS, interrupt_at, run_predictions
-from ._helpers import interrupted_run as _interrupted
-
-FAST = ["--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=3", "--latency-calls", "5"]
+from .._helpers import FAST, interrupt_at, run_predictions
+from .._helpers import interrupted_run as _interrupted
 
 
 def interrupted_run(tmp_path, monkeypatch):
@@ -66,45 +60,6 @@ def test_resume_refuses_a_different_split_and_a_complete_run(tmp_path, monkeypat
     assert "already complete" in capsys.readouterr().err
     assert main(["-q", "run", "--resume", str(tmp_path / "nowhere")]) == 2
     assert "not a readable run folder" in capsys.readouterr().err
-
-
-def test_bert_resumes_from_its_last_epoch_checkpoint(tiny, tmp_path, monkeypatch):
-    train_x, train_y, test_x, test_y = tiny
-    params = {**FAST_PARAMS["bert"], "epochs": 2, "patience": 5, "precision": "fp32", "inference": "train", "verbose": False}
-    reference = BertClassifier(**params).fit(train_x, train_y, validation=(test_x, test_y))
-
-    real_batches = bert_module.length_grouped_batches
-    calls = []
-
-    def killed_in_second_epoch(*args):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_batches(*args)
-
-    checkpoints = tmp_path / "ckpt"
-    monkeypatch.setattr(bert_module, "length_grouped_batches", killed_in_second_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        BertClassifier(**params, checkpoint_dir=str(checkpoints)).fit(train_x, train_y, validation=(test_x, test_y))
-    assert (checkpoints / "checkpoint.pt").is_file()
-    monkeypatch.setattr(bert_module, "length_grouped_batches", real_batches)
-
-    resumed = BertClassifier(**params, checkpoint_dir=str(checkpoints)).fit(train_x, train_y, validation=(test_x, test_y))
-    assert [h["epoch"] for h in resumed.history_] == [1, 2]
-    untimed = lambda h: {k: v for k, v in h.items() if k not in ("seconds", "samples_per_s")}  # noqa: E731
-    assert untimed(resumed.history_[0]) == untimed(reference.history_[0])
-    np.testing.assert_allclose(resumed.decision_function(test_x), reference.decision_function(test_x), atol=1e-5)
-    assert not checkpoints.exists()  # removed once training finished
-
-
-def test_bert_ignores_a_checkpoint_of_other_data(tiny, tmp_path):
-    train_x, train_y, test_x, test_y = tiny
-    params = {**FAST_PARAMS["bert"], "epochs": 1, "verbose": False, "checkpoint_dir": str(tmp_path / "c")}
-    clf = BertClassifier(**params)
-    clf.fit(train_x, train_y)  # leaves nothing behind
-    (tmp_path / "c").mkdir()
-    save_checkpoint(tmp_path / "c" / "checkpoint.pt", {"fingerprint": "other", "epoch": 1})
-    assert len(BertClassifier(**params).fit(train_x, train_y).history_) == 1
 
 
 def _check_every_file_parses(run_dir):
