@@ -62,8 +62,8 @@ def add_data_arguments(parser: argparse.ArgumentParser, with_data: bool = True) 
         group.add_argument(
             "--data",
             help="review file, a downloaded dataset (yelp-polarity, yelp-polarity:train) or a Hugging Face dataset "
-            "(hf:NAME[:SPLIT]); default: $SENTIBENCH_DATA, then dataset/yelp_reviews.csv, then a bundled "
-            "200-sentence sample",
+            "(hf:NAME[:SPLIT]), or a bundled sample (sample:uci, sample:pang-lee); default: $SENTIBENCH_DATA, then "
+            "dataset/yelp_reviews.csv, then sample:uci (3,000 review sentences from Yelp, Amazon and IMDb)",
         )
     group.add_argument("--format", choices=FORMATS, help="file format (default: detected from extension and content)")
     group.add_argument("--text-column", help="column holding the review text (CSV/TSV/JSONL/Parquet with a header)")
@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="speed side by side in one run: BERT recipes, or the classical models and fastText")
     perf.add_argument("target", choices=["bert", "classical"],
                       help="bert: seed recipe vs Trainer vs sentibench; classical: BoW and Word2Vec vs fastText")
-    perf.add_argument("--data", help="reviews to use (default ../shared/data/yelp_sentences.csv, else the bundled sample)")
+    perf.add_argument("--data", help="reviews to use (default ../shared/data/yelp_sentences.csv, else sample:uci)")
     perf.add_argument("--text-column", help="classical: column holding the review text (header formats)")
     perf.add_argument("--label-column", help="classical: column holding the label, e.g. stars for K classes side by side")
     perf.add_argument("--sentences", type=int, default=320, help="number of short sentences (default 320)")

@@ -48,7 +48,8 @@ def cmd_run(args) -> int:
         return 0  # a helper process of a multi-process run: the main process reports
     run_dir, results = outcome
     if results["data"]["chosen_by"].startswith("bundled"):
-        logger.warning("these numbers come from the bundled demo sample; for real ones use --data FILE or SENTIBENCH_DATA=FILE")
+        logger.info("these numbers come from sentibench's bundled sample %s; for your own reviews use --data FILE",
+                    results["data"]["source"])
     print(format_table(results))
     recommendation = results.get("recommendation")
     if recommendation:

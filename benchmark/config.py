@@ -49,7 +49,7 @@ def available_classifiers() -> list[str]:
 class RunConfig:
     """Everything that defines a benchmark run; saved in every ``results.json``."""
 
-    data: str | None = None  # file to load; None: SENTIBENCH_DATA, dataset/yelp_reviews.csv, bundled sample
+    data: str | None = None  # file or sample to load; None: SENTIBENCH_DATA, dataset/yelp_reviews.csv, sample:uci
     format: str | None = None  # loader format; None: detect from extension and content
     text_column: str | None = None  # column holding the review (header formats)
     label_column: str | None = None  # column holding the label (header formats)

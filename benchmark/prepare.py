@@ -65,10 +65,7 @@ def prepare_data(cfg: RunConfig) -> tuple[Split, DataInfo]:
         Where the data came from, what was dropped and the duplicate counts.
     """
     source, why = resolve_data_source(cfg.data)
-    if why.startswith("bundled"):
-        logger.warning("data: %s", why)
-    else:
-        logger.info("data: %s (chosen by %s)", source, why)
+    logger.info("data: %s (chosen by %s)", source, why)
     data = load_reviews(
         source, text_column=cfg.text_column, label_column=cfg.label_column, format=cfg.format,
         star_threshold=cfg.star_threshold, label_map=cfg.label_map,

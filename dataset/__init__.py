@@ -27,7 +27,16 @@ from ._errors import DataError, SentibenchError, UsageError
 from ._hf import load_hf
 from ._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ._labels import MAX_CLASSES, label_groups
-from ._locate import BUNDLED_SAMPLE, bundled_sample_path, resolve_data_source
+from ._locate import (
+    BUNDLED_SAMPLE,
+    DEFAULT_SAMPLE,
+    PANG_LEE,
+    SAMPLES,
+    UCI_SAMPLE,
+    bundled_sample_path,
+    resolve_data_source,
+    uci_sample_path,
+)
 from ._readers import FORMATS
 from ._sources import load_reviews
 from ._split import Split, data_digest, split_manifest, stratified_sample, stratified_split
@@ -39,6 +48,10 @@ __sentibench_package__ = True
 
 __all__ = [
     "BUNDLED_SAMPLE",
+    "DEFAULT_SAMPLE",
+    "PANG_LEE",
+    "SAMPLES",
+    "UCI_SAMPLE",
     "MAX_CLASSES",
     "DATASETS",
     "cache_dir",
@@ -56,6 +69,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "bundled_sample_path",
+    "uci_sample_path",
     "detect_format",
     "label_groups",
     "load_reviews",

@@ -14,7 +14,7 @@ from pathlib import Path
 from ._detect import check_file, detect
 from ._errors import DataError
 from ._labels import to_review_data
-from ._locate import BUNDLED_SAMPLE, PANG_LEE, bundled_sample_path, is_bundled
+from ._locate import SAMPLES, sample_named
 from ._readers import FORMATS, HEADERLESS_FORMATS, READERS, formats_hint
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def load_file(
     Parameters
     ----------
     source : str or path-like
-        File to read, or :data:`BUNDLED_SAMPLE` for the demo sample.
+        File to read, or the name of a bundled sample (``sample:uci``, ``sample:pang-lee``).
     text_column, label_column : str, optional
         Column names for header formats (csv, tsv, jsonl, parquet); found by
         common names when omitted. Ignored by headerless formats.
@@ -59,10 +59,9 @@ def load_file(
     DataError
         With a one-line message naming the file and the fix.
     """
-    bundled = str(source) in (BUNDLED_SAMPLE, PANG_LEE)
-    path = bundled_sample_path() if bundled else Path(source).expanduser()
-    bundled = bundled or is_bundled(path)
-    display = BUNDLED_SAMPLE if bundled else str(source)
+    sample = sample_named(source)
+    path = SAMPLES[sample][0]() if sample else Path(source).expanduser()
+    display = sample or str(source)
     check_file(path, display)
 
     if format is None:
@@ -81,9 +80,8 @@ def load_file(
             "%s files have no header; ignoring --text-column/--label-column for %s",
             fmt, display,
         )
-    # gensim's sample predates UTF-8 (it has cp1252 dashes and accents); every
-    # user file must be UTF-8.
-    encoding = "cp1252" if bundled else "utf-8-sig"
+    # Every user file must be UTF-8; a bundled sample says its own encoding.
+    encoding = SAMPLES[sample][1] if sample else "utf-8-sig"
 
     try:
         texts, labels = READERS[fmt](
@@ -99,7 +97,7 @@ def load_file(
         texts,
         labels,
         display=display,
-        source=BUNDLED_SAMPLE if bundled else str(source),
+        source=sample or str(source),
         fmt=fmt,
         label_map=label_map,
         star_threshold=star_threshold,

@@ -1,4 +1,10 @@
-"""Locating data: the ``--data`` / ``SENTIBENCH_DATA`` choice and the bundled sample."""
+"""Locating data: the ``--data`` / ``SENTIBENCH_DATA`` choice and the bundled samples.
+
+Two samples ship with sentibench and are named, not found by path: ``sample:uci`` (the
+default: UCI Sentiment Labelled Sentences, 3,000 sentences from Yelp, Amazon and IMDb,
+CC BY 4.0, inside this package) and ``sample:pang-lee`` (200 movie-review sentences shipped
+inside gensim's wheel, a quick demo).
+"""
 
 from __future__ import annotations
 
@@ -13,16 +19,24 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "BUNDLED_SAMPLE",
-    "PANG_LEE",
     "DATA_ENV_VAR",
+    "DEFAULT_SAMPLE",
+    "PANG_LEE",
+    "SAMPLES",
+    "UCI_SAMPLE",
     "bundled_sample_path",
-    "is_bundled",
     "resolve_data_source",
+    "sample_named",
+    "uci_sample_path",
 ]
 
-BUNDLED_SAMPLE = "bundled:pang_lee_polarity"
-#: The name under which ``--data`` asks for it.
+#: The 200-sentence movie-review sample inside gensim.
 PANG_LEE = "sample:pang-lee"
+#: Its older name, still accepted.
+BUNDLED_SAMPLE = "bundled:pang_lee_polarity"
+#: The default data: UCI Sentiment Labelled Sentences, inside this package.
+UCI_SAMPLE = "sample:uci"
+DEFAULT_SAMPLE = UCI_SAMPLE
 
 #: Environment variable consulted by :func:`resolve_data_source`.
 DATA_ENV_VAR = "SENTIBENCH_DATA"
@@ -49,16 +63,47 @@ def bundled_sample_path():
     spec = importlib.util.find_spec("gensim")
     if spec is None or spec.origin is None:
         raise DataError(
-            f"cannot read '{BUNDLED_SAMPLE}': gensim is not installed; "
+            f"cannot read '{PANG_LEE}': gensim is not installed; "
             "pip install gensim or point --data / SENTIBENCH_DATA at a review file"
         )
     path = Path(spec.origin).parent / "test" / "test_data" / "pang_lee_polarity.cor"
     if not path.is_file():
         raise DataError(
-            f"cannot read '{BUNDLED_SAMPLE}': {path} is missing from the gensim "
+            f"cannot read '{PANG_LEE}': {path} is missing from the gensim "
             "installation; point --data or SENTIBENCH_DATA at a review file"
         )
     return path
+
+
+def uci_sample_path() -> Path:
+    """Path of the UCI Sentiment Labelled Sentences CSV inside this package (data/README.md)."""
+    return Path(__file__).resolve().parent / "data" / "uci_sentiment_sentences.csv"
+
+
+#: Name -> (path function, encoding, what it is).
+SAMPLES = {
+    UCI_SAMPLE: (uci_sample_path, "utf-8",
+                 "UCI Sentiment Labelled Sentences: 3,000 review sentences from Yelp, Amazon and IMDb (CC BY 4.0)"),
+    # gensim's sample predates UTF-8 (it has cp1252 dashes and accents).
+    PANG_LEE: (bundled_sample_path, "cp1252", "200 movie-review sentences shipped with gensim (a quick demo)"),
+}
+
+
+def sample_named(source) -> str | None:
+    """The name of the bundled sample ``source`` names or is (by name or path), else None."""
+    text = str(source)
+    if text == BUNDLED_SAMPLE:
+        return PANG_LEE
+    if text in SAMPLES:
+        return text
+    path = Path(text).expanduser()
+    for name, (where, _, _) in SAMPLES.items():
+        try:
+            if path.exists() and os.path.samefile(path, where()):
+                return name
+        except (OSError, DataError):
+            continue
+    return None
 
 
 def resolve_data_source(data=None, *, environ=None, project_dir=None):
@@ -78,8 +123,7 @@ def resolve_data_source(data=None, *, environ=None, project_dir=None):
     Returns
     -------
     source : str
-        Path (or :data:`BUNDLED_SAMPLE` if passed explicitly) for
-        :func:`load_reviews`.
+        Path or sample name (:data:`SAMPLES`) for :func:`load_reviews`.
     why : str
         Human-readable reason, for logs and reports.
     """
@@ -97,22 +141,7 @@ def resolve_data_source(data=None, *, environ=None, project_dir=None):
                 source = str(seed_file)
                 why = "dataset/yelp_reviews.csv (the seed's Yelp polarity file)"
             else:
-                source = str(bundled_sample_path())
-                why = (
-                    "bundled sample: 200 movie-review sentences shipped with gensim "
-                    "(offline demo; point --data or SENTIBENCH_DATA at real reviews)"
-                )
+                source = DEFAULT_SAMPLE
+                why = f"bundled sample {DEFAULT_SAMPLE}: {SAMPLES[DEFAULT_SAMPLE][2]}"
     logger.info("data source %s (from %s)", source, why)
     return source, why
-
-
-def is_bundled(path):
-    """Whether `path` is the bundled sample file, under whatever name it was given."""
-    try:
-        bundled = bundled_sample_path()
-    except DataError:
-        return False
-    try:
-        return path.exists() and os.path.samefile(path, bundled)
-    except OSError:
-        return False

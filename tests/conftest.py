@@ -27,12 +27,13 @@ def tiny(sample):
 
 
 @pytest.fixture(autouse=True)
-def default_data_is_the_bundled_sample(monkeypatch, tmp_path_factory):
-    """Tests that leave --data out mean the bundled sample, also in a checkout where
-    ``download`` wrote dataset/yelp_reviews.csv or SENTIBENCH_DATA is set."""
+def default_data_is_the_small_sample(monkeypatch, tmp_path_factory):
+    """Tests that leave --data out mean the 200-sentence sample (30 test reviews: quick), in
+    this process and in the processes they start (SENTIBENCH_DATA), also in a checkout where
+    ``download`` wrote dataset/yelp_reviews.csv. Tests of the default itself set what they need."""
     import dataset._locate
 
-    monkeypatch.delenv("SENTIBENCH_DATA", raising=False)
+    monkeypatch.setenv("SENTIBENCH_DATA", "sample:pang-lee")
     monkeypatch.setattr(dataset._locate, "PROJECT_DIR", tmp_path_factory.getbasetemp())
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dataset import bundled_sample_path
+from dataset import DEFAULT_SAMPLE
 
 #: The shared review sentences beside the project, when they are there.
 SHARED_SENTENCES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "yelp_sentences.csv"
@@ -18,5 +18,5 @@ SHARED_SENTENCES = Path(__file__).resolve().parents[2].parent / "shared" / "data
 
 def perf_data(data: str | None) -> str:
     """What both perf commands measure on: ``data``, else ../shared/data/yelp_sentences.csv
-    when it is there, else the bundled sample."""
-    return data or (str(SHARED_SENTENCES) if SHARED_SENTENCES.is_file() else str(bundled_sample_path()))
+    when it is there, else the bundled default sample."""
+    return data or (str(SHARED_SENTENCES) if SHARED_SENTENCES.is_file() else DEFAULT_SAMPLE)

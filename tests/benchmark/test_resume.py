@@ -84,7 +84,7 @@ def test_kill_9_at_any_moment_leaves_only_whole_files(tmp_path, delay):
         [sys.executable, "-m", "benchmark", "-q", "run", "--classifiers", "bow,w2v", "--save-models",
          "--output", str(tmp_path), "--latency-calls", "300", "--set", "w2v.min_count=1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "SENTIBENCH_DATA": ""},
+        env={**os.environ, "SENTIBENCH_DATA": "sample:pang-lee"},
     )
     # Kill only once the run folder exists: `delay` seconds into writing it.
     deadline = time.monotonic() + 60

@@ -51,7 +51,7 @@ def test_two_process_run_trains_disjoint_shards_and_writes_once(tmp_path):
         "--set", "bert.epochs=2", "--set", "bert.max_length=32", "--set", "bert.patience=5",
         "--set", "bert.verbose=false", "--latency-calls", "3",
     ]
-    env = {**os.environ, "SENTIBENCH_TEST_TRACE_DIR": str(trace), "SENTIBENCH_DATA": ""}
+    env = {**os.environ, "SENTIBENCH_TEST_TRACE_DIR": str(trace), "SENTIBENCH_DATA": "sample:pang-lee"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run_dir,) = out.iterdir()  # written once, by the main process

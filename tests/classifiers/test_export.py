@@ -102,7 +102,7 @@ def test_run_save_models_writes_a_hugging_face_folder_with_a_model_card(tmp_path
     record = results["classifiers"]["bert"]
     for fact in (
         "pipeline_tag: text-classification", "base_model: sentence-transformers/all-MiniLM-L6-v2",
-        "bundled:pang_lee_polarity", f"{results['data']['rows_used']:,} reviews used",
+        "sample:pang-lee", f"{results['data']['rows_used']:,} reviews used",
         results["split"]["sha256"], f"| accuracy | {record['metrics']['accuracy']:.4f} | [",
         "| learning_rate |", f"Training time: {record['train_time_s']:.1f} s", "## Intended use and limits",
         "labels are `negative` and `positive`",

@@ -51,7 +51,7 @@ def test_results_json_has_config_environment_manifest_and_records(finished_run):
     assert results["config"]["seed"] == 42
     assert results["environment"]["python"]
     assert "scikit-learn" in results["environment"]["packages"]
-    assert results["data"]["source"] == "bundled:pang_lee_polarity"
+    assert results["data"]["source"] == "sample:pang-lee"
     assert results["data"]["chosen_by"] == "--data"
     manifest = results["split"]
     assert manifest["sizes"] == {"train": 140, "validation": 30, "test": 30}
@@ -117,7 +117,7 @@ def test_module_entry_point_exit_codes(tmp_path):
     bad.write_text("text,label\nnice place,1\n")
     proc = subprocess.run(
         [sys.executable, "-m", "benchmark", "run", "--data", str(bad), "--output", str(tmp_path)],
-        capture_output=True, text=True, env={**os.environ, "SENTIBENCH_DATA": ""},
+        capture_output=True, text=True, env={**os.environ, "SENTIBENCH_DATA": "sample:pang-lee"},
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

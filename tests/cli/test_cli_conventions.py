@@ -25,7 +25,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 def cli(*args, env=None, **kwargs):
     return subprocess.run(
         [sys.executable, "-m", "benchmark", *args], capture_output=True, text=True, timeout=300,
-        env={**os.environ, "SENTIBENCH_DATA": "", **(env or {})}, **kwargs,
+        env={**os.environ, "SENTIBENCH_DATA": "sample:pang-lee", **(env or {})}, **kwargs,
     )
 
 
@@ -203,7 +203,7 @@ def _stderr_through_a_terminal(args, env):
     controller, terminal = pty.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a real terminal's size
     proc = subprocess.Popen([sys.executable, "-m", "benchmark", *args], stdout=subprocess.DEVNULL, stderr=terminal,
-                            env={**os.environ, "SENTIBENCH_DATA": "", **env})
+                            env={**os.environ, "SENTIBENCH_DATA": "sample:pang-lee", **env})
     os.close(terminal)
     chunks = []
     while True:

@@ -17,7 +17,7 @@ print(json.dumps({{m: m in sys.modules for m in ("torch", "transformers", "accel
 
 def _loaded(code: str) -> dict:
     proc = subprocess.run([sys.executable, "-c", _CHECK.format(code=code)], capture_output=True, text=True, check=True,
-                          env={**os.environ, "SENTIBENCH_DATA": ""})
+                          env={**os.environ, "SENTIBENCH_DATA": "sample:pang-lee"})
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -54,7 +54,7 @@ def test_bert_without_its_extra_is_one_line_naming_the_extra(tmp_path):
     )
     proc = subprocess.run(
         [sys.executable, "-m", "benchmark", "run", "--classifiers", "bert", "--output", str(tmp_path / "o")],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path), "SENTIBENCH_DATA": ""},
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path), "SENTIBENCH_DATA": "sample:pang-lee"},
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "pip install 'sentibench[bert]'" in proc.stderr
@@ -62,6 +62,6 @@ def test_bert_without_its_extra_is_one_line_naming_the_extra(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "benchmark", "-q", "run", "--classifiers", "bow", "--output", str(tmp_path / "o"),
          "--latency-calls", "2"],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path), "SENTIBENCH_DATA": ""},
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path), "SENTIBENCH_DATA": "sample:pang-lee"},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from dataset import (
-    BUNDLED_SAMPLE,
     FORMATS,
     DataError,
     ReviewData,
@@ -180,15 +179,15 @@ def test_fasttext_format(tmp_path, neg, pos):
 def test_bundled_sample_loads_200_rows_with_both_classes():
     assert bundled_sample_path().is_file()
 
-    data = load_reviews(BUNDLED_SAMPLE)
+    data = load_reviews("sample:pang-lee")
 
     assert len(data) == 200
     assert data.class_counts() == {0: 100, 1: 100}
     assert data.format == "fasttext"
-    assert data.source == BUNDLED_SAMPLE
+    assert data.source == "sample:pang-lee"
     assert all(isinstance(text, str) and text for text in data.texts)
-    # The same file reached through its path (as resolve_data_source returns it).
-    assert len(load_reviews(str(bundled_sample_path()))) == 200
+    # The same file reached through its path: known as the sample.
+    assert load_reviews(str(bundled_sample_path())).source == "sample:pang-lee"
 
 
 def test_format_argument_overrides_detection(tmp_path):
@@ -597,8 +596,8 @@ def test_resolve_data_source_order(tmp_path):
     )
 
     source, why = resolve_data_source(None, environ={}, project_dir=project)
-    assert source == str(bundled_sample_path())
-    assert "bundled sample" in why and "SENTIBENCH_DATA" in why
+    assert source == "sample:uci"
+    assert why.startswith("bundled sample sample:uci") and "Yelp, Amazon and IMDb" in why
 
     seed_file.write_text(YELP_POLARITY)
     source, why = resolve_data_source(None, environ={}, project_dir=project)
@@ -612,7 +611,23 @@ def test_resolve_data_source_order(tmp_path):
 
 def test_resolved_sources_load(tmp_path):
     source, _ = resolve_data_source(environ={}, project_dir=tmp_path)
-    assert len(load_reviews(source)) == 200
+    assert len(load_reviews(source)) == 3000
+
+
+def test_the_default_data_ships_in_the_package_with_its_licence():
+    """UCI Sentiment Labelled Sentences: 1,000 balanced sentences from each source, CC BY 4.0."""
+    from dataset import uci_sample_path
+
+    data = load_reviews("sample:uci")
+    assert data.source == "sample:uci" and data.format == "csv" and data.classes == ["negative", "positive"]
+    assert len(data) == 3000 and data.class_counts() == {0: 1500, 1: 1500} and not data.dropped
+    frame = pd.read_csv(uci_sample_path(), keep_default_na=False)
+    assert frame.groupby(["source", "label"]).size().to_dict() == {
+        (s, y): 500 for s in ("amazon", "imdb", "yelp") for y in (0, 1)}
+    licence = (uci_sample_path().parent / "README.md").read_text()
+    assert "CC BY 4.0" in licence and "Kotzias" in licence
+    # The older name of the small sample still works, under its new name.
+    assert load_reviews("bundled:pang_lee_polarity").source == "sample:pang-lee"
 
 
 # ---------------------------------------------------------------------------
