@@ -54,7 +54,7 @@ def cmd_run(args) -> int:
     recommendation = results.get("recommendation")
     if recommendation:
         print(f"\n{recommendation['reason']}")
-    print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'})")
+    print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'}, to share: {run_dir / 'report.html'})")
     return 0
 
 
@@ -88,14 +88,16 @@ def cmd_curve(args) -> int:
         return 130
     for sentence in curve["findings"]:
         print(sentence)
-    print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'})")
+    print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'}, to share: {run_dir / 'report.html'})")
     return 0
 
 
 def cmd_report(args) -> int:
-    from .report import write_report
+    from .report import REPORT_PAGE, write_report
 
-    print(write_report(args.run_dir))
+    path = write_report(args.run_dir)
+    print(path)
+    print(path.with_name(REPORT_PAGE))
     return 0
 
 

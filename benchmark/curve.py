@@ -289,7 +289,7 @@ def write_curve_files(run_dir: Path, curve: dict) -> None:
     import pandas as pd
 
     from .decide import METRIC_WORDS
-    from .report import plots
+    from .report import plots, write_pages
 
     metric = curve["config"].get("metric", "accuracy")
     rows = [{"classifier": name, **{k: v for k, v in r.items() if not k.endswith("_ci")},
@@ -315,4 +315,4 @@ def write_curve_files(run_dir: Path, curve: dict) -> None:
           for name, summary in curve["summary"].items() for r in summary],
         "",
     ]
-    atomic_write_text(run_dir / "report.md", "\n".join(lines))
+    write_pages(run_dir, "\n".join(lines), f"sentibench learning curve: {curve['run_id']}")

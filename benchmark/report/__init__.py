@@ -18,8 +18,10 @@ from .markdown import render
 from .tables import comparison_frame, format_table
 
 REPORT_FILE = "report.md"
+#: The same report as one self-contained page (plots inline, no scripts, nothing from elsewhere).
+REPORT_PAGE = "report.html"
 
-__all__ = ["REPORT_FILE", "load_run", "write_comparison", "write_report"]
+__all__ = ["REPORT_FILE", "REPORT_PAGE", "load_run", "write_comparison", "write_pages", "write_report"]
 
 
 def write_comparison(run_dir, results: RunResults) -> None:
@@ -44,6 +46,15 @@ def write_report(run_dir) -> Path:
     results, predictions = load_run(run_dir)
     mcnemar = pairwise_mcnemar(predictions.labels, {n: predictions.pred[n] for n in results["classifiers"]})
     files = make_plots(run_dir, results, predictions)
+    return write_pages(run_dir, render(results, predictions, mcnemar, files), f"sentibench report: run {results['run_id']}")
+
+
+def write_pages(run_dir, markdown_text: str, title: str) -> Path:
+    """``report.md`` and, from it, ``report.html``; returns the Markdown file's path."""
+    from .html import render_html
+
+    run_dir = Path(run_dir)
     path = run_dir / REPORT_FILE
-    atomic_write_text(path, render(results, predictions, mcnemar, files))
+    atomic_write_text(path, markdown_text)
+    atomic_write_text(run_dir / REPORT_PAGE, render_html(markdown_text, run_dir, title))
     return path
