@@ -25,7 +25,8 @@ RUN_OPTIONS = {
     "--output": "output", "--set": "set", "--config": "config", "--latency-calls": "latency_calls",
     "--save-models": "save_models", "--max-train-samples": "max_train_samples", "--eval-every": "eval_every",
     "--seeds": "seeds", "--max-latency-ms": "max_latency_ms", "--max-train-s": "max_train_s",
-    "--max-model-mb": "max_model_mb", "--cpu-hour-price": "cpu_hour_price", "--sizes": "sizes", "--repeats": "repeats",
+    "--max-model-mb": "max_model_mb", "--cpu-hour-price": "cpu_hour_price",
+    "--gpu-hour-price": "gpu_hour_price", "--sizes": "sizes", "--repeats": "repeats",
     "--tune": "tune", "--tune-budget-min": "tune_budget_min", "--metric": "metric",
 }
 
@@ -88,6 +89,8 @@ def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-model-mb", type=float, metavar="MB", help="recommend only classifiers whose saved model is at most MB")
     group.add_argument("--cpu-hour-price", type=float, metavar="PRICE",
                        help="price of one CPU core-hour: adds the price of classifying a million reviews to the table")
+    group.add_argument("--gpu-hour-price", type=float, metavar="PRICE",
+                       help="price of one GPU-hour: the price of a million reviews for classifiers that ran on a GPU")
 
 
 def add_experiment_arguments(parser: argparse.ArgumentParser, names: str) -> None:
@@ -205,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
         "accuracy against training time, and the inference accuracy (default off)",
     )
     perf.add_argument("--epochs", type=int, default=3, help="epochs for --time-to-accuracy (default 3)")
+    perf.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                      help="bert: where to train and serve (default cpu); cuda also measures the GPU default batch")
+    perf.add_argument("--model", metavar="PATH",
+                      help="bert: a local model folder to measure instead of the bundled MiniLM (e.g. a bert-base-shaped "
+                      "network, ../shared/gpu/README.md)")
     perf.add_argument("--json", metavar="FILE", help="also write the measurements to this JSON file (classical: a list of rows)")
     return parser
 

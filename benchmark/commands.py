@@ -178,6 +178,8 @@ def cmd_perf(args) -> int:
             raise UsageError(f"--{flag.replace('_', '-')} must be at least 1")
     if args.json:
         _check_writable_file(Path(args.json), "--json")
+    if args.target == "classical" and (args.device != "cpu" or args.model):
+        raise UsageError("--device and --model apply to 'perf bert'; 'perf classical' runs on the CPU")
     if args.target == "classical":
         from .perf.classical import format_perf_classical, json_rows, run_perf_classical
 
@@ -192,6 +194,7 @@ def cmd_perf(args) -> int:
     results = run_perf(
         data=args.data, n_sentences=args.sentences, n_long=args.long, batch_size=args.batch_size,
         latency_calls=args.latency_calls, tta_size=args.time_to_accuracy, epochs=args.epochs,
+        device=args.device, model=args.model,
     )
     print(format_perf(results))
     if args.json:

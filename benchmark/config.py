@@ -68,6 +68,7 @@ class RunConfig:
     max_train_s: float | None = None  # budget: training time
     max_model_mb: float | None = None  # budget: model size on disk
     cpu_hour_price: float | None = None  # price of a core-hour, for the cost of a million reviews
+    gpu_hour_price: float | None = None  # price of a GPU-hour, for classifiers that ran on a GPU
     metric: str = "accuracy"  # what "most accurate" means: accuracy, f1_macro or qwk (ordered classes)
     tune: bool = False  # search each classifier's main hyperparameters on the validation split first
     tune_budget_min: float | None = None  # minutes each classifier's search may take (None: 10 with tune)
@@ -90,7 +91,7 @@ class RunConfig:
             raise UsageError(f"--latency-calls must be at least 1, got {self.latency_calls}")
         if self.latency_warmup < 0:
             raise UsageError(f"latency_warmup must be 0 or more, got {self.latency_warmup}")
-        for name in ("max_latency_ms", "max_train_s", "max_model_mb", "cpu_hour_price", "tune_budget_min"):
+        for name in ("max_latency_ms", "max_train_s", "max_model_mb", "cpu_hour_price", "gpu_hour_price", "tune_budget_min"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise UsageError(f"--{name.replace('_', '-')} must be a positive finite number, got {value}")

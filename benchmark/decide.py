@@ -210,7 +210,18 @@ def _use_sentence(case: str, choice: dict, records: dict, scope: str) -> str:
 
 
 def _cost(record: dict) -> str:
-    return f"{format_ms(latency_p50_ms(record))} ms per review and {train_time_s(record):,.1f} s to train"
+    text = f"{format_ms(latency_p50_ms(record))} ms per review and {train_time_s(record):,.1f} s to train"
+    inference = record.get("inference", {})
+    if inference.get("device", "cpu") == "cpu" or inference.get("gpu_s_per_million") is None:
+        return text
+    # On a GPU the GPU is what a million reviews cost, and its memory what it needs.
+    parts = [f"{inference['gpu_s_per_million']:,.1f} GPU-seconds per million reviews"]
+    if inference.get("price_per_million") is not None:
+        parts[0] += f" (price {inference['price_per_million']:,.2f})"
+    peak = record.get("memory", {}).get("fit_peak_gpu_mb")
+    if peak is not None:
+        parts.append(f"{peak / 1024:,.1f} GiB of GPU memory at its peak in training")
+    return f"{text} on a GPU: {', '.join(parts)}"
 
 
 def decide_run(records: dict, y_true, predictions: dict, budgets: dict | None = None, metric: str = "accuracy") -> dict:

@@ -1,9 +1,11 @@
-"""What a result was measured on: versions, CPU, threads."""
+"""What a result was measured on: versions, CPU, threads, GPU."""
 
 from __future__ import annotations
 
 import os
 import platform
+import re
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -106,5 +108,50 @@ def environment() -> dict:
     torch = sys.modules.get("torch")  # only when a classifier needed it: never imported just for this
     if torch is not None:
         info["torch_threads"] = torch.get_num_threads()
-        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        info["gpu"] = gpu()
     return info
+
+
+def gpu() -> dict | None:
+    """The GPU torch uses: ``name``, ``memory_gib``, ``count``, compute ``capability``,
+    ``cuda`` (torch's CUDA version) and the NVIDIA ``driver``; None without a GPU."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    props = torch.cuda.get_device_properties(0)
+    return {
+        "name": props.name,
+        "memory_gib": round(props.total_memory / 2**30, 1),
+        "count": torch.cuda.device_count(),
+        "capability": f"{props.major}.{props.minor}",
+        "cuda": torch.version.cuda,
+        "driver": nvidia_driver(),
+    }
+
+
+def describe_gpu(info: dict | None) -> str:
+    """One line for reports: ``NVIDIA H200 (139.8 GiB, driver 570.86.15, CUDA 12.8)``."""
+    if not info:
+        return "none"
+    details = [f"{info['memory_gib']} GiB"] + [f"{k} {info[k]}" for k in ("driver", "cuda") if info.get(k)]
+    count = f"{info['count']} x " if info.get("count", 1) > 1 else ""
+    return f"{count}{info['name']} ({', '.join(details)})"
+
+
+def nvidia_driver(proc_file: Path = Path("/proc/driver/nvidia/version")) -> str | None:
+    """The NVIDIA driver version: from the kernel module's file, else ``nvidia-smi``."""
+    try:
+        found = re.search(r"Kernel Module\s+(?:for \S+\s+)?([0-9][0-9.]+)", proc_file.read_text())
+        if found:
+            return found.group(1)
+    except OSError:
+        pass
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return None
+    try:
+        out = subprocess.run([smi, "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.splitlines()[0].strip() if out.strip() else None

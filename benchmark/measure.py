@@ -34,7 +34,7 @@ from .stats import (
     finite_or_none,
     ordinal_scores,
 )
-from .timing import PeakMemory, folder_size_mb, measure_latency, stopwatch
+from .timing import PeakGpuMemory, PeakMemory, folder_size_mb, measure_latency, stopwatch
 
 logger = logging.getLogger(__name__)
 
@@ -103,17 +103,35 @@ class Measurement:
     latency_warmup: int = 5  # untimed calls before them
     cpu_hour_price: float | None = None  # for the price of a million reviews
     progress: bool = False  # progress bars of the latency loop
+    gpu_hour_price: float | None = None  # the same for classifiers that predict on a GPU
 
 
-def cost_per_million(inference: dict, n_test: int, cpu_hour_price: float | None = None) -> dict:
-    """Core-seconds (CPU time of every thread) to classify a million reviews, from the
-    whole-test-set prediction, and the price at ``cpu_hour_price`` per core-hour."""
-    cpu_s = inference.get("test_cpu_s")
+def cost_per_million(inference: dict, n_test: int, cpu_hour_price: float | None = None,
+                     gpu_hour_price: float | None = None) -> dict:
+    """What classifying a million reviews costs, from the whole-test-set prediction.
+
+    On a CPU: core-seconds (CPU time of every thread) and their price at
+    ``cpu_hour_price`` per core-hour. On a GPU (``inference["device"]`` is not ``"cpu"``),
+    the GPU is the resource: GPU-seconds (wall time, during which the GPU is held) and
+    their price at ``gpu_hour_price``; the CPU time that kept the GPU fed is kept as
+    ``core_s_per_million`` but priced only with the GPU.
+    """
+    cpu_s, wall_s = inference.get("test_cpu_s"), inference.get("test_time_s")
     if cpu_s is None or not n_test:
         return {"core_s_per_million": None, "price_per_million": None}
     core_s = cpu_s / n_test * 1e6
-    price = None if cpu_hour_price is None else core_s / 3600 * cpu_hour_price
-    return {"core_s_per_million": core_s, "price_per_million": price}
+    if inference.get("device", "cpu") == "cpu":
+        price = None if cpu_hour_price is None else core_s / 3600 * cpu_hour_price
+        return {"core_s_per_million": core_s, "price_per_million": price}
+    gpu_s = wall_s / n_test * 1e6
+    price = None if gpu_hour_price is None else gpu_s / 3600 * gpu_hour_price
+    return {"core_s_per_million": core_s, "gpu_s_per_million": gpu_s, "price_per_million": price}
+
+
+def device_of(clf) -> str:
+    """Where ``clf`` predicts: ``"cpu"``, or ``"cuda"`` (``"cuda:1"``...) for a network on a GPU."""
+    device = str(getattr(clf, "device_", "cpu") or "cpu")
+    return "cpu" if device.startswith("cpu") else device
 
 
 def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, how: Measurement = Measurement(),
@@ -145,12 +163,12 @@ def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, 
     """
     name = name or clf.name
     test_texts, test_labels = split.texts("test"), split.labels("test")
-    with PeakMemory() as fit_memory, stopwatch() as fit_time:
+    with PeakMemory() as fit_memory, PeakGpuMemory() as fit_gpu, stopwatch() as fit_time:
         clf.fit(split.texts("train"), split.labels("train"), validation=(split.texts("validation"), split.labels("validation")))
     # One warm-up call: lazy set-up (BERT builds its traced model) is not throughput.
     clf.predict_proba(test_texts[:1])
     cpu_start = time.process_time()
-    with PeakMemory() as predict_memory, stopwatch() as predict_time:
+    with PeakMemory() as predict_memory, PeakGpuMemory() as predict_gpu, stopwatch() as predict_time:
         proba = clf.predict_proba(test_texts)
     # CPU time of every thread: what serving these reviews costs in core-seconds.
     test_cpu_s = time.process_time() - cpu_start
@@ -158,6 +176,7 @@ def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, 
     # exactly "probability > 0.5": it is asked separately.
     pred = clf.predict(test_texts)
     inference = {
+        "device": device_of(clf),
         "test_time_s": predict_time(),
         "test_cpu_s": test_cpu_s,
         "throughput_per_s": len(test_texts) / predict_time() if predict_time() > 0 else None,
@@ -166,7 +185,7 @@ def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, 
             desc=f"{name} latency", verbose=how.progress,
         ),
     }
-    inference.update(cost_per_million(inference, len(test_texts), how.cpu_hour_price))
+    inference.update(cost_per_million(inference, len(test_texts), how.cpu_hour_price, how.gpu_hour_price))
     classes = classes_of(split)
     record: ClassifierRecord = {
         "classifier": name,
@@ -177,6 +196,8 @@ def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, 
         "inference": inference,
         "memory": {"fit_peak_rss_mb": fit_memory.peak_mb, "predict_peak_rss_mb": predict_memory.peak_mb},
     }
+    if inference["device"] != "cpu":
+        record["memory"].update({"fit_peak_gpu_mb": fit_gpu.peak_mb, "predict_peak_gpu_mb": predict_gpu.peak_mb})
     if tuning is not None:
         record["tuning"] = tuning
     record.update(clf.extra_record(test=(test_texts, test_labels, pred)))

@@ -94,10 +94,12 @@ class ConfidenceIntervals(TypedDict, total=False):
 
 
 class Inference(TypedDict, total=False):
+    device: str  # where the classifier predicted: "cpu", "cuda"
     test_time_s: float
     test_cpu_s: float  # CPU time of every thread during test_time_s
     core_s_per_million: float | None
-    price_per_million: float | None  # with --cpu-hour-price
+    gpu_s_per_million: float | None  # on a GPU: GPU-seconds (wall time held) per million reviews
+    price_per_million: float | None  # with --cpu-hour-price (CPU) or --gpu-hour-price (GPU)
     throughput_per_s: float | None
     latency_p50_ms: float
     latency_p95_ms: float
@@ -105,9 +107,11 @@ class Inference(TypedDict, total=False):
     latency_calls: int
 
 
-class Memory(TypedDict):
+class Memory(TypedDict, total=False):
     fit_peak_rss_mb: float | None
     predict_peak_rss_mb: float | None
+    fit_peak_gpu_mb: float | None  # on a GPU: torch's peak allocation
+    predict_peak_gpu_mb: float | None
 
 
 class Tuning(TypedDict, total=False):
@@ -311,16 +315,18 @@ TABLE_COLUMNS = {
     "latency_p50_ms": latency_p50_ms,
     "latency_p95_ms": lambda r: r["inference"]["latency_p95_ms"],
     "core_s_per_million": lambda r: r["inference"].get("core_s_per_million"),
+    "gpu_s_per_million": lambda r: r["inference"].get("gpu_s_per_million"),
     "price_per_million": lambda r: r["inference"].get("price_per_million"),
     "ece": lambda r: r["metrics"].get("ece"),
     "brier": lambda r: r["metrics"].get("brier"),
     "tuning_s": lambda r: (r.get("tuning") or {}).get("tuning_time_s"),
     "fit_peak_rss_mb": lambda r: r.get("memory", {}).get("fit_peak_rss_mb"),
+    "fit_peak_gpu_mb": lambda r: r.get("memory", {}).get("fit_peak_gpu_mb"),
     "model_size_mb": model_size_mb,
     "fit": lambda r: fit_note(r.get("fit_info")),
 }
 #: Table columns shown only when some classifier has a value in them.
-OPTIONAL_COLUMNS = ("qwk", "mae", "price_per_million", "tuning_s", "fit")
+OPTIONAL_COLUMNS = ("qwk", "mae", "gpu_s_per_million", "price_per_million", "tuning_s", "fit_peak_gpu_mb", "fit")
 #: The keys every results.json has, with their JSON types.
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "run_id": str, "status": str, "config": dict, "environment": dict, "data": dict,

@@ -117,6 +117,34 @@ class PeakMemory:
         return False
 
 
+class PeakGpuMemory:
+    """Peak GPU memory (MiB) torch allocated during a ``with`` block; ``peak_mb`` stays
+    None where no GPU is in use (torch not imported, or no CUDA)."""
+
+    def __init__(self):
+        self.peak_mb: float | None = None
+
+    def _torch(self):
+        import sys
+
+        torch = sys.modules.get("torch")  # never imported just to find that there is no GPU
+        return torch if torch is not None and torch.cuda.is_available() else None
+
+    def __enter__(self):
+        torch = self._torch()
+        if torch is not None:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        return self
+
+    def __exit__(self, *exc):
+        torch = self._torch()
+        if torch is not None:
+            torch.cuda.synchronize()
+            self.peak_mb = torch.cuda.max_memory_allocated() / (1024 * 1024)
+        return False
+
+
 def folder_size_mb(path) -> float:
     """Total size of the files under ``path`` in MiB."""
     from pathlib import Path

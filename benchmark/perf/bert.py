@@ -12,7 +12,14 @@ size:
 Each is measured on short review sentences and on long reviews (every item longer than
 128 tokens, built by concatenating sentences). Training throughput is the training loop
 only (tokenisation and model loading excluded, for all three alike); latency is the p50
-of single-review predictions of probabilities after warm-up calls.
+(and p95) of single-review predictions of probabilities after warm-up calls; batched
+throughput is one prediction over all the reviews.
+
+With ``--device cuda`` everything runs on the GPU (the Trainer in bf16, else fp16), and
+the Trainer and sentibench are measured twice: at ``--batch-size`` and at sentibench's
+GPU default (``batch_size="auto"``, :data:`~classifiers.encoder.gpu.GPU_BATCH`), each
+against the bf16 matmul rate measured on that GPU. ``--model`` takes any local model
+folder, e.g. a bert-base-shaped network made offline (../shared/gpu/README.md).
 """
 
 from __future__ import annotations
@@ -20,16 +27,19 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from classifiers.bert import BertClassifier
 from classifiers.encoder.batching import DEFAULT_MAX_LENGTH
+from classifiers.encoder.gpu import GPU_BATCH
 from classifiers.encoder.hub import bundled_model_path, quiet_transformers
-from classifiers.encoder.runtime import cpu_supports_bf16
-from dataset import load_reviews, stratified_sample
+from classifiers.encoder.inference import device_paths
+from classifiers.encoder.runtime import resolve_device
+from dataset import UsageError, load_reviews, stratified_sample
 
-from ..environment import cpu_features, cpu_model, describe_cpu
+from ..environment import cpu_features, cpu_model, describe_cpu, describe_gpu, gpu
 from ..timing import measure_latency, stopwatch
 from . import perf_data
 
@@ -70,10 +80,18 @@ def long_reviews(texts, labels, tokenizer, n: int, min_tokens: int = 140, seed: 
     return out_texts, np.array(out_labels)
 
 
+def _synchronize(device: str) -> None:
+    """Wait for a GPU's queued work before reading a clock."""
+    if device != "cpu":
+        import torch
+
+        torch.cuda.synchronize()
+
+
 # -- (a) the seed notebook's recipe -------------------------------------------------------
 
 
-def seed_recipe_train(model_path, texts, labels, batch_size, seed=42) -> dict:
+def seed_recipe_train(model_path, texts, labels, batch_size, seed=42, device="cpu") -> dict:
     import torch
     from torch.utils.data import DataLoader, TensorDataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
@@ -81,7 +99,7 @@ def seed_recipe_train(model_path, texts, labels, batch_size, seed=42) -> dict:
     torch.manual_seed(seed)
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(model_path)
-        model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2)
+        model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2).to(device)
     enc = tokenizer(texts, padding="max_length", truncation=True, max_length=SEED_MAX_LENGTH, return_tensors="pt")
     loader = DataLoader(
         TensorDataset(enc["input_ids"], enc["attention_mask"], torch.as_tensor(labels)), batch_size=batch_size, shuffle=True
@@ -92,27 +110,29 @@ def seed_recipe_train(model_path, texts, labels, batch_size, seed=42) -> dict:
     start = time.perf_counter()
     for input_ids, attention_mask, y in loader:
         optimizer.zero_grad()
-        loss = model(input_ids=input_ids, attention_mask=attention_mask, labels=y).loss
+        loss = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), labels=y.to(device)).loss
         loss.backward()
         optimizer.step()
         scheduler.step()
+    _synchronize(device)
     seconds = time.perf_counter() - start
     model.eval()
 
     def predict_sentiment(batch):
-        # The seed's section 10: one review, padded to 128, no_grad.
-        inputs = tokenizer(batch[0], padding="max_length", truncation=True, max_length=SEED_MAX_LENGTH, return_tensors="pt")
+        # The seed's section 10: one review at a time, padded to 128, no_grad.
+        inputs = tokenizer(batch, padding="max_length", truncation=True, max_length=SEED_MAX_LENGTH, return_tensors="pt")
         with torch.no_grad():
-            probs = torch.softmax(model(**inputs).logits, dim=1)
-        return probs
+            probs = torch.softmax(model(**inputs.to(device)).logits, dim=1)
+        return probs.cpu()
 
-    return {"train_samples_per_s": len(texts) / seconds, "train_seconds": seconds, "predict_one": predict_sentiment}
+    return {"train_samples_per_s": len(texts) / seconds, "train_seconds": seconds, "predict_one": predict_sentiment,
+            "predict_many": lambda many: [predict_sentiment(many[i : i + 64]) for i in range(0, len(many), 64)]}
 
 
 # -- (b) Hugging Face Trainer -------------------------------------------------------------
 
 
-def trainer_train(model_path, texts, labels, batch_size, *, epochs=1, val=None, seed=42) -> dict:
+def trainer_train(model_path, texts, labels, batch_size, *, epochs=1, val=None, seed=42, device="cpu", precision="fp32") -> dict:
     import torch
     from transformers import (
         AutoModelForSequenceClassification,
@@ -145,7 +165,7 @@ def trainer_train(model_path, texts, labels, batch_size, *, epochs=1, val=None, 
             if val is None:
                 return
             now = time.perf_counter()
-            acc = _accuracy(tokenizer, model, *val, bf16=args.bf16)
+            acc = _accuracy(tokenizer, model, *val, precision=precision, device=device)
             # Training time only: earlier evaluations are subtracted.
             curve.append({"epoch": len(curve) + 1, "elapsed_s": now - self.start - self.eval_seconds, "val_accuracy": acc})
             self.eval_seconds += time.perf_counter() - now
@@ -156,8 +176,9 @@ def trainer_train(model_path, texts, labels, batch_size, *, epochs=1, val=None, 
             per_device_train_batch_size=batch_size,
             num_train_epochs=epochs,
             learning_rate=5e-5,
-            bf16=cpu_supports_bf16(),
-            use_cpu=True,
+            bf16=precision == "bf16",
+            fp16=precision == "fp16",
+            use_cpu=device == "cpu",
             train_sampling_strategy="group_by_length",
             report_to=[],
             save_strategy="no",
@@ -174,26 +195,28 @@ def trainer_train(model_path, texts, labels, batch_size, *, epochs=1, val=None, 
         output = trainer.train()
     model.eval()
     with quiet_transformers():
-        classify = pipeline("text-classification", model=model, tokenizer=tokenizer, device=torch.device("cpu"), top_k=None)
+        classify = pipeline("text-classification", model=model, tokenizer=tokenizer, device=torch.device(device), top_k=None)
     return {
         "train_samples_per_s": output.metrics["train_samples_per_second"],
         "train_seconds": output.metrics["train_runtime"],
         "predict_one": lambda batch: classify(batch),
+        "predict_many": lambda many: classify(many, batch_size=64),
         "curve": curve,
         "model": model,
         "tokenizer": tokenizer,
     }
 
 
-def _accuracy(tokenizer, model, texts, labels, *, bf16: bool) -> float:
+def _accuracy(tokenizer, model, texts, labels, *, precision: str, device: str = "cpu") -> float:
     import torch
 
     model.eval()
     correct = 0
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    with torch.inference_mode(), torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None):
         for i in range(0, len(texts), 64):
             enc = tokenizer(texts[i : i + 64], truncation=True, max_length=SEED_MAX_LENGTH, padding=True, return_tensors="pt")
-            pred = model(**enc).logits.argmax(-1).numpy()
+            pred = model(**enc.to(device)).logits.argmax(-1).cpu().numpy()
             correct += int((pred == np.asarray(labels[i : i + 64])).sum())
     model.train()
     return correct / len(texts)
@@ -202,8 +225,10 @@ def _accuracy(tokenizer, model, texts, labels, *, bf16: bool) -> float:
 # -- (c) sentibench -----------------------------------------------------------------------
 
 
-def sentibench_train(model_path, texts, labels, batch_size, *, epochs=1, val=None, seed=42, **params) -> dict:
-    clf = BertClassifier(model=model_path, batch_size=batch_size, epochs=epochs, patience=epochs, seed=seed, verbose=False, **params)
+def sentibench_train(model_path, texts, labels, batch_size, *, epochs=1, val=None, seed=42, device="cpu", precision=None,
+                     **params) -> dict:
+    clf = BertClassifier(model=model_path, batch_size=batch_size, epochs=epochs, patience=epochs, seed=seed, verbose=False,
+                         device=device, precision=precision or "auto", **params)
     clf.fit(texts, labels, validation=val)
     seconds = sum(h["seconds"] for h in clf.history_)
     elapsed = np.cumsum([h["seconds"] for h in clf.history_])
@@ -215,6 +240,7 @@ def sentibench_train(model_path, texts, labels, batch_size, *, epochs=1, val=Non
         "train_samples_per_s": len(texts) * len(clf.history_) / seconds,
         "train_seconds": seconds,
         "predict_one": clf.predict_proba,
+        "predict_many": clf.predict_proba,
         "curve": curve,
         "classifier": clf,
     }
@@ -223,17 +249,21 @@ def sentibench_train(model_path, texts, labels, batch_size, *, epochs=1, val=Non
 # -- hardware ceiling and FLOP estimates --------------------------------------------------
 
 
-def matmul_gflops(dtype_name: str, size: int = 2048, repeats: int = 5) -> float:
-    """Dense ``size x size`` matmul throughput in GFLOP/s (best of ``repeats``)."""
+def matmul_gflops(dtype_name: str, size: int | None = None, repeats: int = 5, device: str = "cpu") -> float:
+    """Dense ``size x size`` matmul throughput in GFLOP/s (best of ``repeats``): 2048 on a
+    CPU, 8192 on a GPU (smaller ones do not fill it)."""
     import torch
 
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
-    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    size = size or (2048 if device == "cpu" else 8192)
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype_name]
+    a, b = torch.randn(size, size, dtype=dtype, device=device), torch.randn(size, size, dtype=dtype, device=device)
     a @ b
+    _synchronize(device)
     times = []
     for _ in range(repeats):
         with stopwatch() as elapsed:
             a @ b
+            _synchronize(device)
         times.append(elapsed())
     return 2 * size**3 / min(times) / 1e9
 
@@ -249,85 +279,135 @@ def training_flops_per_sample(config, seq_len: int) -> float:
 # -- the command --------------------------------------------------------------------------
 
 
-def run_perf(*, data=None, n_sentences=320, n_long=96, batch_size=16, latency_calls=100, tta_size=0, epochs=3, seed=42):
+def recipes_for(device: str, batch_size: int) -> dict:
+    """Recipe name -> (training function, batch size). On a CPU the three recipes at
+    ``batch_size``; on a GPU also the Trainer at sentibench's GPU batch and sentibench
+    with ``batch_size="auto"``."""
+    out = {"seed": (seed_recipe_train, batch_size), "trainer": (trainer_train, batch_size),
+           "sentibench": (sentibench_train, batch_size)}
+    if device != "cpu":
+        out.update({f"trainer@{GPU_BATCH}": (trainer_train, GPU_BATCH), "sentibench@auto": (sentibench_train, "auto")})
+    return out
+
+
+def check_device_and_model(device: str, model) -> tuple[str, str]:
+    """``(model folder, training precision)``, or a one-line error: no GPU for ``--device
+    cuda``, or ``--model`` not a local model folder."""
+    try:
+        device, precision = resolve_device(device, "auto")
+    except ValueError:
+        raise UsageError("perf bert --device cuda: no CUDA GPU is available here (torch.cuda.is_available() is "
+                         "False); run it on a GPU machine, or use --device cpu") from None
+    if model is None:
+        return str(bundled_model_path()), precision
+    folder = Path(model).expanduser()
+    if not (folder / "config.json").is_file():
+        raise UsageError(f"--model {model}: not a local model folder (no config.json there); make one offline as "
+                         "../shared/gpu/README.md shows")
+    return str(folder), precision
+
+
+def run_perf(*, data=None, n_sentences=320, n_long=96, batch_size=16, latency_calls=100, tta_size=0, epochs=3, seed=42,
+             device="cpu", model=None):
     """Measure (a), (b), (c) on sentences and long reviews; returns a dict of results."""
     import torch
     from transformers import AutoConfig, AutoTokenizer
 
-    model_path = str(bundled_model_path())
+    model_path, precision = check_device_and_model(device, model)
     config = AutoConfig.from_pretrained(model_path)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     texts, labels, source = sentence_data(n_sentences, data, seed=seed)
     long_texts, long_labels = long_reviews(texts, labels, tokenizer, n_long, seed=seed)
-    precision = "bf16" if cpu_supports_bf16() else "fp32"
+    ceilings = ["fp32", "bf16"] if precision == "bf16" or device != "cpu" else ["fp32"]
     results = {
-        "model": "all-MiniLM-L6-v2 (bundled)",
+        "model": "all-MiniLM-L6-v2 (bundled)" if model is None else model_path,
+        "device": device,
         "cpu": cpu_model(),
         "cpu_features": cpu_features(),
         "cpu_line": describe_cpu(),
+        "gpu": gpu() if device != "cpu" else None,
         "data": source,
         "batch_size": batch_size,
         "torch_threads": torch.get_num_threads(),
         "precision_sentibench": precision,
-        "matmul_gflops": {"fp32": matmul_gflops("fp32"), **({"bf16": matmul_gflops("bf16")} if precision == "bf16" else {})},
+        "matmul_gflops": {dtype: matmul_gflops(dtype, device=device) for dtype in ceilings},
         "datasets": {},
     }
-    recipes = {"seed": seed_recipe_train, "trainer": trainer_train, "sentibench": sentibench_train}
+    flops = training_flops_per_sample(config, SEED_MAX_LENGTH)
     for name, (x, y) in {"sentences": (texts, labels), "long": (long_texts, long_labels)}.items():
         lengths = [len(ids) for ids in tokenizer(x, truncation=True, max_length=SEED_MAX_LENGTH)["input_ids"]]
         block = {"n": len(x), "mean_tokens": float(np.mean(lengths)), "recipes": {}}
-        for recipe, train in recipes.items():
-            logger.info("perf: %s on %s (%d reviews)", recipe, name, len(x))
-            out = train(model_path, x, y, batch_size)
-            if recipe == "sentibench":
-                # Every CPU inference path of the same fitted model; the headline is the fastest
-                # measured here (inference="auto" takes it where validation accuracy allows;
-                # int8 on the machines measured so far, not necessarily on every CPU).
-                clf = out["classifier"]
-                paths = ["int8", "bf16", "fp32"] if precision == "bf16" else ["int8", "fp32"]
-                by_path = {
-                    path: measure_latency(clf.set_params(inference=path).predict_proba, x, n_calls=latency_calls,
-                                          desc=f"{recipe} {path} latency", verbose=False)["latency_p50_ms"]
-                    for path in paths
-                }
-                block["recipes"][recipe] = {"train_samples_per_s": out["train_samples_per_s"],
-                                            "latency_p50_ms": min(by_path.values()), "latency_path": min(by_path, key=by_path.get),
-                                            "latency_p50_ms_by_path": by_path}
-                continue
-            latency = measure_latency(out["predict_one"], x, n_calls=latency_calls, desc=f"{recipe} latency", verbose=False)
-            block["recipes"][recipe] = {
-                "train_samples_per_s": out["train_samples_per_s"],
-                "latency_p50_ms": latency["latency_p50_ms"],
-            }
-        flops = training_flops_per_sample(config, SEED_MAX_LENGTH)
-        if name == "long":
-            for r in block["recipes"].values():
-                r["train_gflops_per_s"] = r["train_samples_per_s"] * flops / 1e9
+        for recipe, (train, batch) in recipes_for(device, batch_size).items():
+            logger.info("perf: %s on %s (%d reviews, batch %s)", recipe, name, len(x), batch)
+            kwargs = {"device": device, "precision": precision} if train is not seed_recipe_train else {"device": device}
+            out = train(model_path, x, y, batch, **kwargs)
+            row = {"batch_size": batch, "train_samples_per_s": out["train_samples_per_s"],
+                   **_serving(recipe, out, x, latency_calls, device)}
+            if name == "long":  # every review fills the 128 tokens the FLOP count assumes
+                row["train_gflops_per_s"] = row["train_samples_per_s"] * flops / 1e9
+            block["recipes"][recipe] = row
         results["datasets"][name] = block
     if tta_size:
-        results["time_to_accuracy"] = time_to_accuracy(model_path, tta_size, data, batch_size, epochs, seed)
+        results["time_to_accuracy"] = time_to_accuracy(model_path, tta_size, data, batch_size, epochs, seed,
+                                                       device=device, precision=precision)
     return results
 
 
-def time_to_accuracy(model_path, n, data, batch_size, epochs, seed) -> dict:
+def _serving(recipe: str, out: dict, x, latency_calls: int, device: str) -> dict:
+    """Single-review p50/p95 and batched reviews/s of one trained recipe."""
+    if "classifier" not in out:
+        latency = measure_latency(out["predict_one"], x, n_calls=latency_calls, desc=f"{recipe} latency", verbose=False)
+        return {"latency_p50_ms": latency["latency_p50_ms"], "latency_p95_ms": latency["latency_p95_ms"],
+                "batched_per_s": _batched_per_s(out["predict_many"], x, device)}
+    # sentibench: every inference path of the device on the same fitted model; the headline
+    # is the fastest measured here (inference="auto" takes it where validation accuracy
+    # allows; int8 on the CPUs measured so far, not necessarily on every CPU).
+    clf = out["classifier"]
+    by_path = {
+        path: measure_latency(clf.set_params(inference=path).predict_proba, x, n_calls=latency_calls,
+                              desc=f"{recipe} {path} latency", verbose=False)
+        for path in device_paths(clf.device_)
+    }
+    fastest = min(by_path, key=lambda p: by_path[p]["latency_p50_ms"])
+    clf.set_params(inference=fastest)
+    return {"latency_p50_ms": by_path[fastest]["latency_p50_ms"], "latency_p95_ms": by_path[fastest]["latency_p95_ms"],
+            "batched_per_s": _batched_per_s(clf.predict_proba, x, device),
+            "latency_path": fastest, "latency_p50_ms_by_path": {p: m["latency_p50_ms"] for p, m in by_path.items()}}
+
+
+def _batched_per_s(predict_many, x, device: str) -> float:
+    """Reviews per second of one prediction over all of ``x`` (after a warm-up call)."""
+    predict_many(list(x[:2]))
+    with stopwatch() as batched:
+        predict_many(list(x))
+        _synchronize(device)
+    return len(x) / batched()
+
+
+def time_to_accuracy(model_path, n, data, batch_size, epochs, seed, *, device="cpu", precision="fp32") -> dict:
     """Train (b) and (c) for ``epochs`` on a 70/15/15 split of ``n`` sentences; per epoch
     the training time so far and validation accuracy; plus (c)'s test accuracy with its
-    int8 inference path and with the fp32 model."""
+    inference path and with the fp32 model. On a GPU, (c) trains with its GPU default
+    (``batch_size="auto"``)."""
     from dataset import stratified_split
 
     texts, labels, _ = sentence_data(n, data, seed=seed)
     tr, va, te = stratified_split(labels, seed=seed)
     pick = lambda idx: [texts[i] for i in idx]  # noqa: E731
     val = (pick(va), labels[va])
-    out = {"n_train": len(tr), "epochs": epochs}
-    trainer = trainer_train(model_path, pick(tr), labels[tr], batch_size, epochs=epochs, val=val, seed=seed)
-    ours = sentibench_train(model_path, pick(tr), labels[tr], batch_size, epochs=epochs, val=val, seed=seed)
+    ours_batch = batch_size if device == "cpu" else "auto"
+    out = {"n_train": len(tr), "epochs": epochs, "batch_trainer": batch_size, "batch_sentibench": ours_batch}
+    trainer = trainer_train(model_path, pick(tr), labels[tr], batch_size, epochs=epochs, val=val, seed=seed,
+                            device=device, precision=precision)
+    ours = sentibench_train(model_path, pick(tr), labels[tr], ours_batch, epochs=epochs, val=val, seed=seed,
+                            device=device, precision=precision)
     out["trainer"] = trainer["curve"]
     out["sentibench"] = ours["curve"]
     clf = ours["classifier"]
     test_x, test_y = pick(te), labels[te]
     out["sentibench_test_accuracy"] = clf.compare_inference(test_x, test_y)
-    out["trainer_test_accuracy"] = _accuracy(trainer["tokenizer"], trainer["model"], test_x, test_y, bf16=True)
+    out["trainer_test_accuracy"] = _accuracy(trainer["tokenizer"], trainer["model"], test_x, test_y,
+                                             precision=precision, device=device)
     return out
 
 
@@ -335,23 +415,31 @@ def format_perf(results: dict) -> str:
     """Human-readable report of :func:`run_perf` results."""
     from tabulate import tabulate
 
+    device = results.get("device", "cpu")
+    peak_dtype = "bf16" if device != "cpu" else results["precision_sentibench"]
+    peak = results["matmul_gflops"].get(peak_dtype)
     lines = [
         results["cpu_line"],
+        *([f"GPU: {describe_gpu(results.get('gpu'))}"] if device != "cpu" else []),
         f"model {results['model']}, batch {results['batch_size']}, {results['torch_threads']} threads, "
-        f"data {results['data']}",
-        "matmul ceiling (2048x2048): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in results["matmul_gflops"].items()),
+        f"data {results['data']}, device {device}",
+        f"matmul ceiling ({'2048' if device == 'cpu' else '8192'} squared): "
+        + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in results["matmul_gflops"].items()),
         "",
     ]
     for name, block in results["datasets"].items():
         recipes = block["recipes"]
-        rows = []
-        for recipe, r in recipes.items():
-            rows.append([
-                recipe, f"{r['train_samples_per_s']:.1f}", f"{r['latency_p50_ms']:.2f}",
-                f"{r['train_gflops_per_s']:.0f}" if "train_gflops_per_s" in r else "",
-            ])
+        rows = [[
+            recipe, r.get("batch_size", results["batch_size"]), f"{r['train_samples_per_s']:,.1f}",
+            f"{r['train_gflops_per_s']:,.0f}" if "train_gflops_per_s" in r else "",
+            f"{r['train_gflops_per_s'] / peak:.1%}" if "train_gflops_per_s" in r and peak else "",
+            f"{r['latency_p50_ms']:.2f}", f"{r['latency_p95_ms']:.2f}" if "latency_p95_ms" in r else "",
+            f"{r['batched_per_s']:,.0f}" if "batched_per_s" in r else "",
+        ] for recipe, r in recipes.items()]
         lines.append(f"{name}: {block['n']} reviews, mean {block['mean_tokens']:.0f} tokens")
-        lines.append(tabulate(rows, headers=["recipe", "train samples/s", "p50 ms (1 review)", "train GFLOP/s"], tablefmt="github"))
+        lines.append(tabulate(rows, headers=["recipe", "batch", "train samples/s", "train GFLOP/s", f"of {peak_dtype} peak",
+                                             "p50 ms (1 review)", "p95 ms", "batched reviews/s"],
+                              tablefmt="github", disable_numparse=True))
         c, a, b = recipes["sentibench"], recipes["seed"], recipes["trainer"]
         lines.append(
             f"ratios: train (c)/(a) {c['train_samples_per_s'] / a['train_samples_per_s']:.2f}x, "
@@ -359,16 +447,21 @@ def format_perf(results: dict) -> str:
             f"p50 latency (c)/(a) {c['latency_p50_ms'] / a['latency_p50_ms']:.2f}, "
             f"(c)/(b) {c['latency_p50_ms'] / b['latency_p50_ms']:.2f}"
         )
+        if "sentibench@auto" in recipes:
+            auto, wide = recipes["sentibench@auto"], recipes[f"trainer@{GPU_BATCH}"]
+            lines.append(
+                f"GPU default: sentibench (batch {GPU_BATCH}) trains {auto['train_samples_per_s'] / b['train_samples_per_s']:.2f}x "
+                f"the Trainer's samples/s at batch {b.get('batch_size')} and "
+                f"{auto['train_samples_per_s'] / wide['train_samples_per_s']:.2f}x at batch {GPU_BATCH}"
+            )
         if "latency_p50_ms_by_path" in c:
             paths = c["latency_p50_ms_by_path"]
             lines.append(
                 f"(c) single-review p50 by inference path (the table shows the fastest, {c.get('latency_path', 'int8')}): "
                 + ", ".join(f"{p} {ms:.2f} ms ({ms / b['latency_p50_ms']:.2f} of (b))" for p, ms in paths.items())
             )
-        if "train_gflops_per_s" in c:
-            ceiling = results["matmul_gflops"].get(results["precision_sentibench"])
-            precision = results["precision_sentibench"]
-            lines.append(f"(c) training reaches {c['train_gflops_per_s'] / ceiling:.0%} of the {precision} matmul ceiling")
+        if "train_gflops_per_s" in c and peak:
+            lines.append(f"(c) training reaches {c['train_gflops_per_s'] / peak:.0%} of the {peak_dtype} matmul ceiling")
         lines.append("")
     tta = results.get("time_to_accuracy")
     if tta:

@@ -12,6 +12,7 @@ from tabulate import tabulate
 from dataset import md_literal
 
 from ..decide import METRIC_WORDS
+from ..environment import describe_gpu
 from ..schema import Predictions, RunResults, latency_p50_ms, train_time_s
 from ..stats import BOOTSTRAP_SEED, ECE_BINS, N_RESAMPLES, SIGNIFICANCE, SMALL_TEST_SPLIT
 from ..timing import format_ms
@@ -285,7 +286,7 @@ def _environment(env: dict) -> list[str]:
         + (f" (commit {env['git_commit']})" if env.get("git_commit") else "")
         + f"; Python {env['python']} on {env['platform']}; CPU {env['cpu']} ({env['cpu_count']} cores"
         + (f", {env['torch_threads']} torch threads" if "torch_threads" in env else "")
-        + f"); GPU: {env.get('cuda') or 'none'}.",
+        + f"); GPU: {describe_gpu(env.get('gpu')) if 'gpu' in env else env.get('cuda') or 'none'}.",
         "",
         ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
         "",

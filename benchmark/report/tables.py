@@ -11,8 +11,9 @@ from ..timing import format_ms
 _FLOAT_FORMATS = {
     "accuracy": "{:.4f}", "f1_macro": "{:.4f}", "qwk": "{:.4f}", "mae": "{:.3f}", "roc_auc": "{:.4f}", "train_time_s": "{:.2f}",
     "throughput_per_s": "{:,.0f}", "latency_p50_ms": format_ms, "latency_p95_ms": format_ms,
-    "core_s_per_million": "{:,.0f}", "price_per_million": "{:,.4f}", "ece": "{:.4f}", "brier": "{:.4f}", "tuning_s": "{:,.1f}",
-    "fit_peak_rss_mb": "{:,.0f}", "model_size_mb": "{:.1f}",
+    "core_s_per_million": "{:,.0f}", "gpu_s_per_million": "{:,.1f}", "price_per_million": "{:,.4f}", "ece": "{:.4f}",
+    "brier": "{:.4f}", "tuning_s": "{:,.1f}",
+    "fit_peak_rss_mb": "{:,.0f}", "fit_peak_gpu_mb": "{:,.0f}", "model_size_mb": "{:.1f}",
 }
 
 
@@ -24,8 +25,8 @@ def comparison_frame(results: RunResults) -> pd.DataFrame:
     """One row per classifier with the headline numbers, in run order."""
     rows = [{col: get(rec) for col, get in TABLE_COLUMNS.items()} for rec in results["classifiers"].values()]
     frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    # A price needs --cpu-hour-price; the fit note matters only when some model was not
-    # fitted on every training review.
+    # A price needs --cpu-hour-price (or --gpu-hour-price); GPU columns need a classifier on a
+    # GPU; the fit note matters only when some model was not fitted on every training review.
     empty = [c for c in OPTIONAL_COLUMNS if not frame[c].map(lambda v: v is not None and v != "").any()]
     return frame.drop(columns=empty)
 

@@ -16,12 +16,13 @@ from dataset import DataError, UsageError, stratified_sample
 from .._search import accuracy
 from ..base import SentimentClassifier
 from ..encoder.batching import DEFAULT_MAX_LENGTH, encode
+from ..encoder.gpu import COMPILE_PAD_MULTIPLE, GPU_PATHS, choose_batch, choose_compile, gpu_paths
 from ..encoder.inference import (
     CPU_PATHS,
     InferenceNets,
     batch_size_of,
     choice_set_by_user,
-    cpu_paths,
+    device_paths,
     fit_temperature,
     predict_logits,
     usable_cpu_path,
@@ -36,7 +37,8 @@ from ._train import TrainingData, TrainSettings, train
 logger = logging.getLogger(__name__)
 
 TRUNCATIONS = ("head", "head+tail")
-INFERENCE_MODES = ("auto", *CPU_PATHS, "train")
+INFERENCE_MODES = ("auto", *dict.fromkeys(CPU_PATHS + GPU_PATHS), "train")
+COMPILE_MODES = ("auto", True, False)
 
 
 class BertClassifier(SentimentClassifier):
@@ -51,10 +53,11 @@ class BertClassifier(SentimentClassifier):
     ``transformers.pipeline("text-classification", model=folder, truncation=True)``
     loads without sentibench and computes alike (with ``pooling="cls"``, the default).
 
-    Training is a plain PyTorch loop built for CPU speed: the texts are tokenised once,
+    Training is a plain PyTorch loop built for speed: the texts are tokenised once,
     batches group reviews of similar length (padded to the longest review of the batch,
-    batch order shuffled, every review once per epoch), bf16 autocast where the CPU has
-    bf16 instructions, a fused AdamW and a linear schedule with warmup. After each epoch
+    batch order shuffled, every review once per epoch), bf16 autocast where the CPU or GPU
+    has bf16, a fused AdamW and a linear schedule with warmup; on a GPU the next batch is
+    copied while the current one computes, and no step waits for the GPU. After each epoch
     the validation split is scored; the weights with the best validation accuracy are
     kept and restored at the end, and training stops after ``patience`` epochs without
     improvement. Why each default is what it is, with the measurements: docs/design.md.
@@ -65,10 +68,13 @@ class BertClassifier(SentimentClassifier):
         Hugging Face model name or local folder; ``None`` is the bundled all-MiniLM-L6-v2.
     max_length : int, default=128
         Tokens per review, [CLS] and [SEP] included (the seed notebook's).
-    batch_size : int, default=16
+    batch_size : int or "auto", default="auto"
+        ``"auto"``: the seed recipe's 16 on a CPU; 64 on a GPU, with ``learning_rate``
+        scaled by the square root of 64/16 (see :func:`~classifiers.encoder.gpu.choose_batch`;
+        the choice and its reason are in ``fit_info_["batch"]``). A number is used as given.
     epochs : int, default=3
     learning_rate : float, default=5e-5
-        Small 6-layer models want a larger rate than bert-base's 2e-5.
+        For batch 16. Small 6-layer models want a larger rate than bert-base's 2e-5.
     warmup_ratio : float, default=0.1
         Share of the optimisation steps with linearly rising learning rate.
     weight_decay : float, default=0.01
@@ -112,14 +118,21 @@ class BertClassifier(SentimentClassifier):
         Save a checkpoint after every epoch here; a later ``fit`` with the same data and
         hyperparameters continues after the last saved epoch. Removed when training ends.
         Single-process runs only (ignored under ``torchrun``/``accelerate launch``).
-    inference : {"auto", "int8", "bf16", "fp32", "train"}, default="auto"
+    compile : {"auto", True, False}, default="auto"
+        ``torch.compile`` the network for training. ``"auto"``: on a GPU when training sees
+        enough samples to repay the compile (epochs x reviews >= 200,000), never on a CPU
+        (see :func:`~classifiers.encoder.gpu.choose_compile`; recorded in
+        ``fit_info_["compile"]``). Compiled batches are padded to multiples of 32 tokens.
+    inference : {"auto", "int8", "bf16", "fp16", "fp32", "train"}, default="auto"
         Network used by ``predict``. On a CPU: ``"int8"`` (dynamically int8-quantised
         Linear layers, one review at a time so a score never depends on its batch),
-        ``"bf16"`` (bf16 weights) or ``"fp32"``, each TorchScript-traced; ``"train"`` is
-        the trained model in the training precision (the GPU path). ``"auto"`` chooses
-        after training, on the validation split: the fastest CPU path whose validation
-        accuracy is within 0.3 points of fp32's (fp32 without a validation split; the
-        training precision on a GPU). ``inference_choice_`` records the measurements.
+        ``"bf16"`` (bf16 weights) or ``"fp32"``, each TorchScript-traced. On a GPU:
+        ``"bf16"`` or ``"fp16"`` (a copy of the weights in that type) or ``"fp32"``, in
+        length-sorted batches of 256. ``"train"`` is the trained model in the training
+        precision (autocast). ``"auto"`` chooses after training, on the validation split:
+        the fastest path of the device whose validation accuracy is within 0.3 points of
+        fp32's (fp32 without a validation split on a CPU, the training precision on a
+        GPU). ``inference_choice_`` records the measurements.
     temperature_scaling : bool, default=True
         Divide the logits by a temperature fitted on the validation split (minimum
         log-loss), so that probabilities are calibrated; predictions do not change.
@@ -139,7 +152,9 @@ class BertClassifier(SentimentClassifier):
     best_epoch_ : float
         Epoch (1-based; fractional with ``eval_every``) whose weights were kept.
     fit_info_ : dict
-        ``method`` (``"full"`` or ``"subsample"``), ``rows`` trained on, ``of_rows``.
+        ``method`` (``"full"`` or ``"subsample"``), ``rows`` trained on, ``of_rows``;
+        ``batch`` (``batch_size``, ``learning_rate``, ``reason``) and ``compile``
+        (``compile``, ``reason``): what the ``"auto"`` settings chose, and why.
     device_ : str
     precision_ : str
         The resolved training precision.
@@ -166,7 +181,7 @@ class BertClassifier(SentimentClassifier):
     _parameter_constraints = {
         "model": [str, os.PathLike, None],
         "max_length": [Interval(Integral, 8, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "warmup_ratio": [Interval(Real, 0, 1, closed="both")],
@@ -184,6 +199,7 @@ class BertClassifier(SentimentClassifier):
         "max_train_samples": [Interval(Integral, 1, None, closed="left"), None],
         "eval_every": [Interval(Integral, 1, None, closed="left"), None],
         "checkpoint_dir": [str, os.PathLike, None],
+        "compile": ["boolean", StrOptions({"auto"})],
         "inference": [StrOptions(set(INFERENCE_MODES))],
         "temperature_scaling": ["boolean"],
         "verbose": ["boolean"],
@@ -195,7 +211,7 @@ class BertClassifier(SentimentClassifier):
         model=None,
         *,
         max_length=DEFAULT_MAX_LENGTH,
-        batch_size=16,
+        batch_size="auto",
         epochs=3,
         learning_rate=5e-5,
         warmup_ratio=0.1,
@@ -213,6 +229,7 @@ class BertClassifier(SentimentClassifier):
         max_train_samples=None,
         eval_every=None,
         checkpoint_dir=None,
+        compile="auto",
         inference="auto",
         temperature_scaling=True,
         verbose=True,
@@ -237,12 +254,16 @@ class BertClassifier(SentimentClassifier):
         self.max_train_samples = max_train_samples
         self.eval_every = eval_every
         self.checkpoint_dir = checkpoint_dir
+        self.compile = compile
         self.inference = inference
         self.temperature_scaling = temperature_scaling
         self.verbose = verbose
 
     def _runtime(self) -> Runtime:
-        return Runtime(self.device_, self.precision_, self.tokenizer_.pad_token_id or 0, self.max_length, self.pad_to_multiple_of)
+        multiple = self.pad_to_multiple_of
+        if multiple is None and getattr(self, "fit_info_", {}).get("compile", {}).get("compile"):
+            multiple = COMPILE_PAD_MULTIPLE  # a few shapes to compile, not one per length
+        return Runtime(self.device_, self.precision_, self.tokenizer_.pad_token_id or 0, self.max_length, multiple)
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
         return encode(self.tokenizer_, texts, self.max_length, self.truncation)
@@ -278,7 +299,15 @@ class BertClassifier(SentimentClassifier):
             val_encoded=self._encode(validation[0]) if has_validation else None,
             val_labels=np.asarray(validation[1]) if has_validation else None,
         )
-        settings = TrainSettings.from_params(self.get_params())
+        batch = choose_batch(self.batch_size, self.learning_rate, self.device_)
+        self.fit_info_["batch"] = batch
+        self.fit_info_["compile"] = choose_compile(self.compile, self.device_, self.epochs * len(texts))
+        logger.info("bert: batch %d, learning rate %g (%s); %s", batch["batch_size"], batch["learning_rate"],
+                    batch["reason"], self.fit_info_["compile"]["reason"])
+        settings = TrainSettings.from_params({
+            **self.get_params(), "batch_size": batch["batch_size"], "learning_rate": batch["learning_rate"],
+            "compile": self.fit_info_["compile"]["compile"],
+        })
         checkpoint = checkpoint_path(self.checkpoint_dir) if procs.keeps_checkpoints else None
         run_id = fingerprint(self._training_params(), texts, y, validation, sample_weight) if checkpoint else None
         state = train(net, data, settings, self._runtime(), procs, checkpoint, run_id)
@@ -294,7 +323,7 @@ class BertClassifier(SentimentClassifier):
 
     def _training_params(self) -> dict:
         """The hyperparameters that shape training (a checkpoint is only resumed by these)."""
-        ignored = {"checkpoint_dir", "verbose", "inference"}
+        ignored = {"checkpoint_dir", "verbose", "inference", "compile"}
         return {k: v for k, v in self.get_params().items() if k not in ignored}
 
     def _limit_training_rows(self, texts, y, sample_weight):
@@ -311,30 +340,34 @@ class BertClassifier(SentimentClassifier):
     # -- inference ----------------------------------------------------------------------
 
     def _choose_inference(self, data: TrainingData) -> dict:
-        """Pick the CPU inference path on the validation split (``inference="auto"``):
-        int8 and bf16 qualify only if they keep fp32's validation accuracy within 0.3
-        points, and the fastest qualifying path wins. Without a validation split nothing
-        can be checked: fp32."""
-        if self.device_ != "cpu":
-            return {"chosen": "train", "reason": f"{self.device_}: the training precision, batched"}
+        """Pick the inference path on the validation split (``inference="auto"``): on a CPU
+        int8/bf16/fp32, on a GPU bf16/fp16/fp32; a lower precision qualifies only if it
+        keeps fp32's validation accuracy within 0.3 points, and the fastest qualifying path
+        wins. Without a validation split nothing can be checked: fp32 on a CPU, the
+        training precision on a GPU."""
         if data.val_encoded is None:
-            logger.info("bert: no validation split to check faster precisions on; predicting in fp32")
-            return {"chosen": "fp32", "reason": "no validation split to check int8 or bf16 on"}
-        return self._nets().choose(data.val_encoded, data.val_labels, self._runtime(), cpu_paths())
+            logger.info("bert: no validation split to check faster precisions on")
+            if self.device_ == "cpu":
+                return {"chosen": "fp32", "reason": "no validation split to check int8 or bf16 on"}
+            return {"chosen": "train", "reason": f"{self.device_}: no validation split; the training precision"}
+        return self._nets().choose(data.val_encoded, data.val_labels, self._runtime(), device_paths(self.device_), name="bert")
 
     def _inference_path(self) -> str:
         if self.inference != "auto":
             return self.inference
         # The choice was made on the machine that trained; a model loaded elsewhere keeps it
-        # only where it runs: a CPU path needs a CPU (with bf16 for bf16), and on a CPU a
-        # GPU's training precision becomes fp32.
+        # only where it runs: a CPU path needs a CPU (with bf16 for bf16), a GPU path a GPU,
+        # and on a CPU a GPU's training precision becomes fp32.
+        choice = getattr(self, "inference_choice_", None)
         if self.device_ != "cpu":
-            return "train"
-        return usable_cpu_path(getattr(self, "inference_choice_", None))
+            chosen = (choice or {}).get("chosen")
+            return chosen if chosen in gpu_paths() else "train"
+        return usable_cpu_path(choice)
 
     def _nets(self) -> InferenceNets:
         if getattr(self, "_inference_nets", None) is None:
-            self._inference_nets = InferenceNets(PooledClassifier(self.model_, self.pooling), self.tokenizer_.pad_token_id or 0)
+            self._inference_nets = InferenceNets(PooledClassifier(self.model_, self.pooling), self.tokenizer_.pad_token_id or 0,
+                                                 gpu=self.device_ != "cpu")
         return self._inference_nets
 
     def _test_logits(self, texts):
@@ -343,12 +376,11 @@ class BertClassifier(SentimentClassifier):
     def _logits(self, encoded):
         """Raw logits of the inference path ``predict`` uses."""
         path = self._inference_path()
-        if path != "train" and self.device_ != "cpu":
-            raise UsageError(f"bert: inference={path!r} runs on a CPU only; use inference='train' on a GPU")
-        return predict_logits(
-            self._nets().get(path), encoded, self._runtime(), autocast=path == "train",
-            batch_size=batch_size_of(path) if path != "train" else max(self.batch_size, 64),
-        )
+        runs_here = CPU_PATHS if self.device_ == "cpu" else GPU_PATHS
+        if path != "train" and path not in runs_here:
+            raise UsageError(f"bert: inference={path!r} does not run on {self.device_}; use one of {', '.join(runs_here)} or 'train'")
+        return predict_logits(self._nets().get(path), encoded, self._runtime(), autocast=path == "train",
+                              batch_size=batch_size_of(path, self.device_))
 
     def _decision_function(self, texts):
         logits = (self._test_logits(texts) / self.temperature_).numpy().astype(np.float64)

@@ -20,6 +20,8 @@ from ._checkpoint import load_checkpoint, prepare_folder, remove_checkpoint, sav
 
 logger = logging.getLogger(__name__)
 
+#: Steps between refreshes of the loss a progress bar shows.
+_POSTFIX_EVERY = 10
 #: Parameters that AdamW does not decay.
 _NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 
@@ -38,10 +40,11 @@ class TrainSettings:
     eval_every: int | None
     seed: int
     verbose: bool
+    compile: bool = False  # torch.compile the network for the training steps
 
     @classmethod
     def from_params(cls, params: dict) -> TrainSettings:
-        return cls(**{f.name: params[f.name] for f in fields(cls)})
+        return cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
 
 
 @dataclass
@@ -85,14 +88,37 @@ class TrainState:
                 self.stop = True
 
 
-@dataclass
 class _Window:
-    """Training sums since the last evaluation."""
+    """Training sums since the last evaluation, kept on the training device: adding to
+    them never waits for the GPU (no ``.item()`` per step); they are read at evaluations
+    and for the occasional progress line."""
 
-    loss: float = 0.0
-    correct: int = 0
-    seen: int = 0
-    start: float = field(default_factory=time.perf_counter)
+    def __init__(self, device):
+        self.loss = torch.zeros((), dtype=torch.float64, device=device)
+        self.correct = torch.zeros((), dtype=torch.int64, device=device)
+        self.seen = 0
+        self.start = time.perf_counter()
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> None:
+        self.loss += loss.detach() * len(target)
+        self.correct += (logits.detach().argmax(-1) == target).sum()
+        self.seen += len(target)
+
+    def mean_loss(self) -> float:
+        return float(self.loss) / max(self.seen, 1)
+
+
+def _staged(batches, runtime, data: TrainingData):
+    """``(input_ids, attention, rows)`` for each batch, the next one built and on its way to
+    the device (pinned memory, ``non_blocking``) before the current one is used."""
+    upcoming = None
+    for batch in batches:
+        staged = (*runtime.collate(data.encoded, batch), runtime.to_device(batch))
+        if upcoming is not None:
+            yield upcoming
+        upcoming = staged
+    if upcoming is not None:
+        yield upcoming
 
 
 def _optimizer(net, settings: TrainSettings):
@@ -101,7 +127,7 @@ def _optimizer(net, settings: TrainSettings):
         {"params": [p for n, p in trainable if not n.endswith(_NO_DECAY)], "weight_decay": settings.weight_decay},
         {"params": [p for n, p in trainable if n.endswith(_NO_DECAY)], "weight_decay": 0.0},
     ]
-    # The fused AdamW kernel updates all parameters in one pass (about 2x faster here).
+    # The fused AdamW kernel updates all parameters in one pass (docs/design.md, "Fused AdamW").
     return torch.optim.AdamW(groups, lr=settings.learning_rate, fused=True), [p for _, p in trainable]
 
 
@@ -119,6 +145,8 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
     optimizer, params = _optimizer(net, settings)
     steps_per_epoch = math.ceil(len(data.encoded) / (settings.batch_size * procs.num_processes))
     model = procs.prepare(net)
+    if settings.compile:
+        model = torch.compile(model)
     total = steps_per_epoch * settings.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_ratio * total), total)
     scaler = torch.amp.GradScaler(torch.device(runtime.device).type, enabled=runtime.precision == "fp16")
@@ -139,20 +167,20 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
         state = TrainState(**saved["state"])
         logger.info("resuming BERT training after epoch %d from %s", state.epoch, checkpoint)
     logger.info(
-        "***** Running training: %d reviews, %d epochs, batch %d, %s on %s *****",
+        "***** Running training: %d reviews, %d epochs, batch %d, %s on %s%s *****",
         len(data.encoded), settings.epochs, settings.batch_size, runtime.precision, runtime.device,
+        ", compiled" if settings.compile else "",
     )
     first_epoch, clock = state.epoch + 1, time.perf_counter()
-    # Without progress bars (a log file), a line now and then shows that a long epoch moves.
+    # Without progress bars (a log file), a line now and then shows that a long epoch moves;
+    # with them, the loss shown is refreshed every few steps (reading it waits for a GPU).
     log_every = 0 if settings.verbose else max(50, steps_per_epoch // 10)
     for epoch in range(first_epoch, settings.epochs + 1):
         net.train()
-        window = _Window()
+        window = _Window(runtime.device)
         batches = procs.batches(lengths, settings.batch_size, rng, settings.seed, epoch)
         bar = _progress(batches, f"epoch {epoch}/{settings.epochs}", settings.verbose and procs.is_main)
-        for step, batch in enumerate(bar, 1):
-            input_ids, attention = runtime.collate(data.encoded, batch)
-            rows = torch.as_tensor(batch, device=runtime.device)
+        for step, (input_ids, attention, rows) in enumerate(_staged(bar, runtime, data), 1):
             target = data.labels[rows]
             with runtime.autocast(), runtime.attention_kernel():
                 logits = model(input_ids, attention)
@@ -165,17 +193,16 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
             scaler.update()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            # .item() syncs a GPU; once per step is fine for a progress bar.
-            window.loss += loss.item() * len(batch)
-            window.correct += int((logits.argmax(-1) == target).sum())
-            window.seen += len(batch)
-            bar.set_postfix(loss=f"{window.loss / window.seen:.4f}", refresh=False)
+            window.add(loss, logits, target)
+            if not bar.disable and step % _POSTFIX_EVERY == 0:
+                bar.set_postfix(loss=f"{window.mean_loss():.4f}", refresh=False)
             if log_every and step % log_every == 0 and step < steps_per_epoch:
                 logger.info(
                     "epoch %d/%d: step %d of %d, train loss %.4f", epoch, settings.epochs, step, steps_per_epoch,
-                    window.loss / window.seen,
+                    window.mean_loss(),
                 )
             if epoch == first_epoch and step == min(20, steps_per_epoch):
+                runtime.synchronize()
                 per_step = (time.perf_counter() - clock) / step
                 logger.info(
                     "estimated time: %.0f s per epoch, %.0f s for %d epochs",
@@ -187,7 +214,7 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
                 state.history.append(record)
                 state.keep_best(net, record, settings.patience)
                 net.train()
-                window = _Window()
+                window = _Window(runtime.device)
                 if state.stop:
                     break
         if state.stop:
@@ -212,8 +239,9 @@ def _evaluate(net, window: _Window, position: float, data: TrainingData, runtime
     loss/accuracy. With several processes, training sums are added up and each process
     scores a share of the validation split, gathered so that every process takes the
     same best-weights and early-stopping decisions."""
+    runtime.synchronize()
     seconds = time.perf_counter() - window.start
-    loss, correct, seen = procs.total([window.loss, window.correct, window.seen], runtime.device)
+    loss, correct, seen = procs.total([float(window.loss), int(window.correct), window.seen], runtime.device)
     record = {
         "epoch": round(position, 4),
         "train_loss": loss / seen,

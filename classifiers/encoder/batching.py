@@ -39,7 +39,9 @@ def encode(tokenizer, texts: list[str], max_length: int, truncation: str) -> lis
 
 
 def collate(encoded: list[list[int]], batch, pad_id: int, max_length: int, multiple: int | None, device):
-    """Pad one batch to its longest review, rounded up to ``multiple``."""
+    """Pad one batch to its longest review, rounded up to ``multiple``. For a GPU the
+    tensors are built in pinned memory and copied without waiting (``non_blocking``), so
+    the next batch travels while the GPU computes."""
     import torch  # here, so that the rest of this module needs no torch (``data info``)
 
     longest = max(len(encoded[i]) for i in batch)
@@ -51,6 +53,8 @@ def collate(encoded: list[list[int]], batch, pad_id: int, max_length: int, multi
         seq = encoded[i]
         input_ids[row, : len(seq)] = torch.as_tensor(seq)
         attention[row, : len(seq)] = 1
+    if torch.device(device).type == "cuda":
+        return input_ids.pin_memory().to(device, non_blocking=True), attention.pin_memory().to(device, non_blocking=True)
     return input_ids.to(device), attention.to(device)
 
 

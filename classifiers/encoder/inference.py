@@ -1,6 +1,6 @@
 """Fast inference of a network ``(input_ids, attention_mask) -> outputs``: the traced
-int8/bf16/fp32 CPU paths, the choice between them on validation data, batched
-prediction and temperature scaling."""
+int8/bf16/fp32 CPU paths (and the bf16/fp16/fp32 GPU paths of :mod:`.gpu`), the choice
+between them on validation data, batched prediction and temperature scaling."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import torch
 
+from .gpu import GPU_INFERENCE_BATCH, gpu_net, gpu_paths
 from .hub import quiet_transformers
 from .network import PooledClassifier
 from .runtime import cpu_supports_bf16
@@ -29,6 +30,11 @@ ACCURACY_TOLERANCE = 0.003
 def cpu_paths() -> list[str]:
     """The CPU inference paths this machine runs natively (bf16 only with bf16 instructions)."""
     return [p for p in CPU_PATHS if p != "bf16" or cpu_supports_bf16()]
+
+
+def device_paths(device: str) -> list[str]:
+    """The inference paths ``"auto"`` chooses between on ``device``."""
+    return cpu_paths() if device == "cpu" else gpu_paths()
 
 
 def usable_cpu_path(choice: dict | None) -> str:
@@ -117,28 +123,38 @@ def single_review_latency_ms(net, encoded, runtime, *, calls: int = 30, warmup: 
     return float(np.median(times) * 1000)
 
 
-def batch_size_of(path: str) -> int:
+def batch_size_of(path: str, device: str = "cpu") -> int:
     """Reviews per forward pass: int8 runs one review at a time, because dynamic
     quantisation scales activations by the whole batch, so a review's score would
-    otherwise depend on its neighbours; the other paths batch 64 reviews of similar length."""
+    otherwise depend on its neighbours; the other CPU paths batch 64 reviews of similar
+    length, a GPU 256."""
+    if device != "cpu":
+        return GPU_INFERENCE_BATCH
     return 1 if path == "int8" else 64
 
 
 class InferenceNets:
-    """The CPU inference networks of one fitted model, each built (traced) on first use."""
+    """The inference networks of one fitted model, each built on first use: traced copies
+    on a CPU, bf16/fp16 copies of the weights on a GPU (``gpu=True``)."""
 
-    def __init__(self, module: PooledClassifier, pad_id: int):
+    def __init__(self, module: PooledClassifier, pad_id: int, *, gpu: bool = False):
         self.module = module.eval()
         self.pad_id = pad_id
+        self.gpu = gpu
         self._nets: dict[str, torch.nn.Module] = {}
 
     def get(self, path: str) -> torch.nn.Module:
-        """``"train"`` is the module itself (autocast by the caller); the others are traced copies."""
+        """``"train"`` is the module itself (autocast by the caller); the others are copies."""
         if path not in self._nets:
-            self._nets[path] = self.module if path == "train" else inference_net(self.module, path, self.pad_id)
+            if path == "train":
+                self._nets[path] = self.module
+            elif self.gpu:
+                self._nets[path] = gpu_net(self.module, path)
+            else:
+                self._nets[path] = inference_net(self.module, path, self.pad_id)
         return self._nets[path]
 
-    def choose(self, encoded, labels, runtime, paths, *, predict=None, name: str = "bert") -> dict:
+    def choose(self, encoded, labels, runtime, paths, *, name: str, predict=None, latency_calls: int = 30) -> dict:
         """Measure ``paths`` (which must include fp32) on validation data and pick one with
         :func:`choose_path`; returns the record kept as ``inference_choice_``.
 
@@ -149,10 +165,11 @@ class InferenceNets:
         candidates = {}
         for path in paths:
             net = self.get(path)
-            outputs = predict_logits(net, encoded, runtime, autocast=False, batch_size=batch_size_of(path))
+            outputs = predict_logits(net, encoded, runtime, autocast=False,
+                                     batch_size=batch_size_of(path, "cuda" if self.gpu else "cpu"))
             candidates[path] = {
                 "val_accuracy": float((np.asarray(predict(outputs)) == labels).mean()),
-                "latency_p50_ms": single_review_latency_ms(net, encoded, runtime),
+                "latency_p50_ms": single_review_latency_ms(net, encoded, runtime, calls=latency_calls),
             }
         chosen, reason = choose_path(candidates)
         logger.info(
@@ -197,16 +214,17 @@ def _example_batch(batch: int, length: int, pad_id: int):
 def predict_logits(net, encoded, runtime, *, autocast: bool = True, batch_size: int = 64) -> torch.Tensor:
     """Outputs (float32, CPU) of ``net`` (in eval mode) in input order; batches sorted by
     length. Logits of shape (n, 2) for a classifier, embeddings for an encoder."""
+    if not len(encoded):
+        return torch.empty((0, 2), dtype=torch.float32)
     order = np.argsort([len(s) for s in encoded], kind="stable")
-    out = None
     with torch.inference_mode(), runtime.autocast(enabled=autocast):
-        for i in range(0, len(order), batch_size):
-            batch = order[i : i + batch_size]
-            values = net(*runtime.collate(encoded, batch)).float().cpu()
-            if out is None:
-                out = torch.empty((len(encoded), values.shape[1]), dtype=torch.float32)
-            out[torch.as_tensor(batch)] = values
-    return out if out is not None else torch.empty((0, 2), dtype=torch.float32)
+        # Kept on the device and copied back once: no wait for the host between batches.
+        chunks = [net(*runtime.collate(encoded, order[i : i + batch_size])).float()
+                  for i in range(0, len(order), batch_size)]
+        values = torch.cat(chunks).cpu()
+    out = torch.empty_like(values)
+    out[torch.as_tensor(order)] = values
+    return out
 
 
 def fit_temperature(logits: torch.Tensor, labels) -> float:

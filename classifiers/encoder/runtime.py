@@ -62,12 +62,32 @@ class Runtime:
 
     def attention_kernel(self):
         """For training: the plain (math) attention kernel on a CPU, faster there than the
-        fused flash kernel for these short sequences (forward and backward). Inference
-        keeps PyTorch's choice, the flash kernel, which was the faster one without a
-        backward pass (docs/design.md)."""
-        from torch.nn.attention import SDPBackend, sdpa_kernel
+        fused flash kernel for these short sequences (forward and backward); on a GPU only
+        the fused kernels (flash, else memory-efficient, which takes any padding mask),
+        never the math one. Inference keeps PyTorch's choice, the flash kernel on a CPU,
+        which was the faster one without a backward pass (docs/design.md)."""
+        from torch.nn.attention import sdpa_kernel
 
-        return sdpa_kernel(SDPBackend.MATH) if self.device == "cpu" else contextlib.nullcontext()
+        return sdpa_kernel(self.training_attention_backends())
+
+    def training_attention_backends(self) -> list:
+        from torch.nn.attention import SDPBackend
+
+        if self.device == "cpu":
+            return [SDPBackend.MATH]
+        return [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION]
+
+    def to_device(self, values) -> torch.Tensor:
+        """``values`` (indices) as a tensor on the device, copied without waiting on a GPU."""
+        tensor = torch.as_tensor(values)
+        if torch.device(self.device).type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.to(self.device)
+
+    def synchronize(self) -> None:
+        """Wait for the GPU's queued work (before reading a clock); nothing on a CPU."""
+        if torch.device(self.device).type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     def collate(self, encoded: list[list[int]], batch):
         return collate(encoded, batch, self.pad_id, self.max_length, self.pad_to_multiple_of, self.device)
