@@ -189,7 +189,8 @@ def cmd_perf(args) -> int:
         if args.json:
             atomic_write_json(Path(args.json), json_rows(results))
         return 0
-    from .perf.bert import format_perf, run_perf
+    from .perf.bert import run_perf
+    from .perf.bert_report import format_perf
 
     results = run_perf(
         data=args.data, n_sentences=args.sentences, n_long=args.long, batch_size=args.batch_size,

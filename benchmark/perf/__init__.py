@@ -1,8 +1,8 @@
 """``python -m benchmark perf``: speed side by side in one run, on one machine.
 
 :mod:`.bert` measures BERT fine-tuning and serving recipes (the seed notebook's, the Hugging
-Face Trainer and pipeline, sentibench's); :mod:`.classical` measures the classical models
-against fastText. Both print the CPU model and its matrix instructions first: figures from
+Face Trainer and pipeline, sentibench's), :mod:`.bert_report` prints them; :mod:`.classical`
+measures the classical models against fastText. Both print the CPU model and its matrix instructions first: figures from
 two machines are never comparable, ratios within one run are.
 """
 

@@ -165,3 +165,16 @@ def test_embed_runs_where_device_says(tiny):
     assert clf.device_ == "cpu" and next(clf.encoder_.parameters()).device.type == "cpu"
     assert np.asarray(clf.predict_proba(tiny[2][:2])).shape == (2, 2)
     assert EmbeddingLogRegClassifier().get_params()["device"] == "auto"
+
+
+@pytest.mark.slow
+def test_a_compiled_training_step_trains(tiny):
+    """compile=True: the path "auto" takes on a long GPU run, here on the CPU (inductor
+    needs a C compiler; minutes of compiling, hence slow)."""
+    from classifiers import BertClassifier
+
+    clf = BertClassifier(epochs=1, max_length=32, compile=True, verbose=False, inference="fp32", temperature_scaling=False)
+    clf.fit(*_both_classes(tiny, 12))
+    assert clf.fit_info_["compile"] == {"compile": True, "reason": "set by compile=True"}
+    assert clf._runtime().pad_to_multiple_of == 32  # a few shapes to compile
+    assert set(clf.predict(tiny[2])) <= set(clf.classes_) and np.isfinite(clf.history_[-1]["train_loss"])
