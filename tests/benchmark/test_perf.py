@@ -44,6 +44,15 @@ def test_training_flops_scale_with_sequence_length():
     assert 8e9 < long < 9.5e9
 
 
+def test_on_a_gpu_perf_bert_also_measures_the_gpu_default_batch():
+    from benchmark.perf.bert import recipes_for
+    from classifiers.encoder.gpu import GPU_BATCH
+
+    assert {k: b for k, (_, b) in recipes_for("cpu", 16).items()} == {"seed": 16, "trainer": 16, "sentibench": 16}
+    on_gpu = {k: b for k, (_, b) in recipes_for("cuda", 16).items()}
+    assert on_gpu == {"seed": 16, "trainer": 16, "sentibench": 16, f"trainer@{GPU_BATCH}": GPU_BATCH, "sentibench@auto": "auto"}
+
+
 @pytest.mark.slow
 def test_perf_command_reports_all_recipes(tmp_path, capsys):
     out = tmp_path / "perf.json"
@@ -54,6 +63,8 @@ def test_perf_command_reports_all_recipes(tmp_path, capsys):
     for block in results["datasets"].values():
         assert set(block["recipes"]) == {"seed", "trainer", "sentibench"}
         assert all(np.isfinite(r["train_samples_per_s"]) and r["train_samples_per_s"] > 0 for r in block["recipes"].values())
+        for r in block["recipes"].values():
+            assert r["latency_p95_ms"] >= r["latency_p50_ms"] > 0 and r["batched_per_s"] > 0 and r["batch_size"] == 16
         ours = block["recipes"]["sentibench"]
         assert ours["latency_p50_ms"] == min(ours["latency_p50_ms_by_path"].values())  # the fastest path, named
         assert ours["latency_p50_ms_by_path"][ours["latency_path"]] == ours["latency_p50_ms"]
