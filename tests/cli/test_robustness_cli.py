@@ -12,7 +12,7 @@ import pytest
 from benchmark.__main__ import main
 from benchmark.report import REPORT_FILE, write_report
 
-from .._helpers import FAST, fast_flags, interrupted_run, one_line_error, run_main, run_predictions, synthetic_reviews
+from .._helpers import FAST, fast_flags, interrupted_run, one_line_error, require, run_main, run_predictions, synthetic_reviews
 
 
 def _without_timings(robustness: dict) -> dict:
@@ -92,6 +92,22 @@ def test_a_resumed_run_keeps_the_behavioural_tests_of_what_finished(tmp_path, mo
     resumed = json.loads((run_dir / "robustness.json").read_text())
     assert list(resumed["classifiers"]) == ["bow", "w2v"]
     assert resumed["classifiers"]["bow"] == first["classifiers"]["bow"] and resumed["cases_sha256"] == first["cases_sha256"]
+
+
+@pytest.mark.slow
+def test_bert_takes_the_same_tests_as_the_classical_models(tmp_path, capsys):
+    require("bert")
+    suite = tmp_path / "small.json"  # fewer cases: BERT's int8 path scores one review at a time
+    suite.write_text(json.dumps({"max_cases": 40, "reviews": 10}))
+    out = run_main(capsys, "-q", "run", "--classifiers", "bow,bert", "--robustness", "--robustness-suite", str(suite),
+                   "--output", str(tmp_path / "out"), *fast_flags("bert"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    (run_dir,) = (tmp_path / "out").iterdir()
+    robustness = json.loads((run_dir / "robustness.json").read_text())
+    assert list(robustness["classifiers"]) == ["bow", "bert"]
+    bow, bert = (robustness["classifiers"][n]["tests"] for n in ("bow", "bert"))
+    assert set(bow) == set(bert) and bert["negated positive"]["cases"] == 40
+    assert any(p["a"] == "bow" and p["b"] == "bert" for p in robustness["pairs"]["negated positive"])
 
 
 HOSTILE = ["<script>alert(1)</script>", "[c](javascript:alert(1))", "| a | b |", "![t](http://e.example/p.png)"]
