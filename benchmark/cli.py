@@ -28,6 +28,7 @@ RUN_OPTIONS = {
     "--max-model-mb": "max_model_mb", "--cpu-hour-price": "cpu_hour_price",
     "--gpu-hour-price": "gpu_hour_price", "--sizes": "sizes", "--repeats": "repeats",
     "--tune": "tune", "--tune-budget-min": "tune_budget_min", "--metric": "metric",
+    "--robustness": "robustness", "--robustness-suite": "robustness_suite", "--group-column": "group_column",
 }
 
 
@@ -152,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
                      "used once, after the choice); the spaces are listed in README")
     run.add_argument("--tune-budget-min", type=float, metavar="M",
                      help="minutes each classifier's search may take (default 10)")
+    failing = run.add_argument_group("how each classifier fails")
+    failing.add_argument("--robustness", action="store_true", default=None,
+                         help="also run behavioural tests on every classifier (negation, contrast, typos, added sentences...; "
+                         "robustness.json and a report section)")
+    failing.add_argument("--robustness-suite", metavar="FILE",
+                         help="JSON file that adds, replaces or drops behavioural tests and word lists (format in README)")
+    failing.add_argument("--group-column", metavar="COL",
+                         help="column of the data naming each review's group (product, source, city): accuracy per group "
+                         "in the report (header formats and hf:)")
 
     curve = sub.add_parser("curve", parents=[common], help="accuracy against training-set size (learning curves)")
     add_experiment_arguments(curve, names)
@@ -171,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--file", help="text file with one review per line")
     predict.add_argument("--json", action="store_true", help="print JSON (one object per review) instead of a table")
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to classify (default: --file, else stdin)")
+
+    robustness = sub.add_parser("robustness", parents=[common],
+                                help="behavioural tests of the classifiers saved by 'run --save-models' (robustness.json, report)")
+    robustness.add_argument("--run", required=True, metavar="RUN_DIR", help="run folder holding models/")
+    robustness.add_argument("--robustness-suite", metavar="FILE",
+                            help="JSON file that adds, replaces or drops behavioural tests (default: the run's own, else built-in)")
 
     data = sub.add_parser("data", parents=[common], help="inspect or download review data")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")

@@ -54,7 +54,34 @@ def cmd_run(args) -> int:
     recommendation = results.get("recommendation")
     if recommendation:
         print(f"\n{recommendation['reason']}")
+    if results["config"].get("robustness"):
+        from .robustness.record import load_robustness
+
+        _print_robustness(load_robustness(run_dir))
     print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'}, to share: {run_dir / 'report.html'})")
+    return 0
+
+
+def _print_robustness(robustness: dict | None) -> None:
+    from tabulate import tabulate
+
+    from .robustness.section import failure_rows
+
+    if not robustness:
+        return
+    rows, headers = failure_rows(robustness)
+    table = tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+    print(f"\nBehavioural tests (failure rate, Wilson 95% CI):\n{table}")
+    for note in (robustness.get("recommendation") or {}).get("notes", []):
+        print(note)
+
+
+def cmd_robustness(args) -> int:
+    from .robustness.run import score_saved_run
+
+    robustness = score_saved_run(args.run, args.robustness_suite)
+    _print_robustness(robustness)
+    print(f"\nrobustness: {Path(args.run) / 'robustness.json'} (report: {Path(args.run) / 'report.md'})")
     return 0
 
 
@@ -205,5 +232,5 @@ def cmd_perf(args) -> int:
 
 COMMANDS = {
     "run": cmd_run, "curve": cmd_curve, "perf": cmd_perf, "report": cmd_report, "predict": cmd_predict,
-    "compare": cmd_compare, "data": cmd_data,
+    "compare": cmd_compare, "data": cmd_data, "robustness": cmd_robustness,
 }

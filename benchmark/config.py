@@ -72,6 +72,9 @@ class RunConfig:
     metric: str = "accuracy"  # what "most accurate" means: accuracy, f1_macro or qwk (ordered classes)
     tune: bool = False  # search each classifier's main hyperparameters on the validation split first
     tune_budget_min: float | None = None  # minutes each classifier's search may take (None: 10 with tune)
+    robustness: bool = False  # behavioural tests of every classifier after it is measured (robustness.json)
+    robustness_suite: str | None = None  # JSON file adding or replacing behavioural tests (with robustness)
+    group_column: str | None = None  # column of the data naming each review's group: accuracy per group
 
     def __post_init__(self):
         self.validate()
@@ -99,6 +102,7 @@ class RunConfig:
             raise UsageError(f"--metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
         if self.tune_budget_min is not None and not self.tune:
             raise UsageError("--tune-budget-min applies to --tune; add --tune")
+        self._check_robustness_and_groups()
         if self.star_threshold is not None and self.label_map is not None:
             raise UsageError("--star-threshold and --label-map both say how to read the labels; give one of them")
         if not self.classifiers:
@@ -113,6 +117,14 @@ class RunConfig:
         extra = sorted(set(self.params) - set(self.classifiers))
         if extra:
             raise UsageError(f"hyperparameters given for {', '.join(extra)}, which this run does not include")
+
+    def _check_robustness_and_groups(self) -> None:
+        if self.robustness_suite is not None and not self.robustness:
+            raise UsageError("--robustness-suite applies to --robustness; add --robustness")
+        for name, what in (("robustness_suite", "a JSON file"), ("group_column", "a column of the data")):
+            value = getattr(self, name)
+            if value is not None and not value.strip():
+                raise UsageError(f"--{name.replace('_', '-')} is empty; name {what}")
 
     def _check_types(self) -> None:
         hints = typing.get_type_hints(type(self))

@@ -68,7 +68,7 @@ def prepare_data(cfg: RunConfig) -> tuple[Split, DataInfo]:
     logger.info("data: %s (chosen by %s)", source, why)
     data = load_reviews(
         source, text_column=cfg.text_column, label_column=cfg.label_column, format=cfg.format,
-        star_threshold=cfg.star_threshold, label_map=cfg.label_map,
+        star_threshold=cfg.star_threshold, label_map=cfg.label_map, group_column=cfg.group_column,
     )
     info: DataInfo = {
         "source": data.source,

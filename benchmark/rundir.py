@@ -108,12 +108,14 @@ def spreadsheet_safe(text: str) -> str:
 
 def predictions_lines(split: Split, predictions: dict) -> str:
     """``predictions.jsonl``: one JSON object per test review, exactly as in the data: row id
-    (row in the loaded data), text, true class, and per classifier its predicted class and
-    the probability of each class (class positions; ``results.json`` names them)."""
+    (row in the loaded data), text, true class, its group (with ``--group-column``), and per
+    classifier its predicted class and the probability of each class (class positions;
+    ``results.json`` names them)."""
     lines = []
+    groups = split.groups("test")
     for i, (row, text, label) in enumerate(zip(split.test.tolist(), split.texts("test"), split.labels("test").tolist(), strict=True)):
         lines.append(json.dumps({
-            "row_id": row, "text": text, "label": label,
+            "row_id": row, "text": text, "label": label, **({} if groups is None else {"group": groups[i]}),
             "pred": {name: int(p["pred"][i]) for name, p in predictions.items()},
             "proba": {name: [round(float(v), 6) for v in p["proba"][i]] for name, p in predictions.items()},
         }, ensure_ascii=False, allow_nan=False))
@@ -126,6 +128,8 @@ def predictions_table(split: Split, predictions: dict) -> pd.DataFrame:
     classes = split.data.classes
     frame = pd.DataFrame({"row_id": split.test, "text": [spreadsheet_safe(t) for t in split.texts("test")],
                           "label": [spreadsheet_safe(classes[k]) for k in split.labels("test")]})
+    if split.data.groups is not None:
+        frame["group"] = [spreadsheet_safe(g) for g in split.groups("test")]
     for name, preds in predictions.items():
         frame[name] = [spreadsheet_safe(classes[k]) for k in preds["pred"]]
         for k, cls in enumerate(classes):

@@ -29,6 +29,9 @@ from .lineup import build_classifiers
 from .measure import Measurement, run_one
 from .prepare import prepare_data
 from .report import write_comparison, write_report
+from .robustness.run import RobustnessStep
+from .robustness.slices import slices_of
+from .robustness.suite import load_suite
 from .rundir import CHECKPOINTS_DIR, MODELS_DIR, RunLock, discard_if_unused, new_run_dir
 from .schema import (
     HEADLINE_METRICS,
@@ -73,6 +76,8 @@ def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=froz
     if process_rank() != 0:
         return _fit_data_parallel(cfg, trusted_files)
     classifiers = build_classifiers(cfg, trusted_files=trusted_files, progress=progress)  # before data or folder
+    if cfg.robustness:
+        load_suite(cfg.robustness_suite)  # a mistake in the suite file: one line, before any training
     run_dir = new_run_dir(cfg.output, cfg.digest())
     try:
         with RunLock(run_dir):
@@ -234,14 +239,18 @@ def _measure_all(cfg: RunConfig, classifiers: dict, run_dir: Path, split: Split,
                 len(split.validation), len(split.test), results["split"]["sha256"][:12])
     how = Measurement(cfg.latency_calls, cfg.latency_warmup, cfg.cpu_hour_price, progress, cfg.gpu_hour_price)
     _save(run_dir, results, split, predictions)
+    robustness = RobustnessStep(run_dir, results, split, cfg.robustness_suite) if cfg.robustness else None
     try:
         for name, clf in tqdm(classifiers.items(), desc="classifiers", disable=not progress, leave=False):
             record, preds = _measure_one(cfg, name, clf, split, run_dir, how, results, predictions)
             results["classifiers"][name] = record
             predictions[name] = preds
             results.update(decide_run(results["classifiers"], split.labels("test"), predictions, cfg.budgets(), cfg.metric))
+            results["slices"] = _slices(cfg, split, predictions)
             _save(run_dir, results, split, predictions)
             _remove_if_empty(run_dir / CHECKPOINTS_DIR)
+            if robustness is not None:
+                robustness.after(name, clf, results)
             m = record["metrics"]
             logger.info("%s: accuracy %.4f, macro F1 %.4f, trained in %.1f s", name, m["accuracy"], m["f1_macro"],
                         record["train_time_s"])
@@ -251,10 +260,18 @@ def _measure_all(cfg: RunConfig, classifiers: dict, run_dir: Path, split: Split,
         if results["classifiers"]:
             write_report(run_dir)
         raise
+    if robustness is not None:
+        robustness.finish(results)
     results["status"] = "complete"
     _save(run_dir, results, split, predictions)
     write_report(run_dir)
     return run_dir, results
+
+
+def _slices(cfg: RunConfig, split: Split, predictions: dict) -> dict:
+    """Accuracy per review length and per group (``--group-column``) of every classifier so far."""
+    return slices_of(split.texts("test"), split.labels("test"), {n: p["pred"] for n, p in predictions.items()},
+                     split.groups("test"), cfg.group_column)
 
 
 def _measure_one(cfg: RunConfig, name: str, clf, split: Split, run_dir: Path, how: Measurement,

@@ -23,6 +23,8 @@ RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 PREDICTIONS_TABLE = "predictions.csv"
 CURVE_FILE = "learning_curve.json"
+#: Behavioural tests of a run's classifiers; its shape is documented in ``benchmark.robustness.record``.
+ROBUSTNESS_FILE = "robustness.json"
 
 
 def folder_name(name: str) -> str:
@@ -191,6 +193,7 @@ class RunResults(TypedDict, total=False):
     classifiers: dict[str, ClassifierRecord]
     pareto: dict[str, Any]  # the metric against latency / training time: names on each frontier, and "metric"
     recommendation: Recommendation
+    slices: dict[str, Any]  # accuracy per review length and per group (benchmark.robustness.slices.slices_of)
 
 
 class SeedSummary(TypedDict):
@@ -388,6 +391,7 @@ class Predictions:
     labels: np.ndarray  # class positions
     pred: dict[str, np.ndarray]  # classifier -> predicted class positions
     proba: dict[str, np.ndarray]  # classifier -> (n, n_classes) probabilities
+    groups: list[str] | None = None  # each review's group (a run with --group-column)
 
     def subset(self, names) -> dict[str, dict[str, np.ndarray]]:
         """``{name: {"pred", "proba"}}`` of ``names``: the runner's form of predictions."""
@@ -399,7 +403,7 @@ def read_predictions(run_dir, names, n_classes: int) -> Predictions:
     with classes and probabilities of ``n_classes`` classes; a one-line error otherwise."""
     path = Path(run_dir) / PREDICTIONS_FILE
     names = list(names)
-    rows, texts, labels = [], [], []
+    rows, texts, labels, groups = [], [], [], []
     pred: dict[str, list] = {n: [] for n in names}
     proba: dict[str, list] = {n: [] for n in names}
     try:
@@ -412,6 +416,7 @@ def read_predictions(run_dir, names, n_classes: int) -> Predictions:
                 rows.append(item["row_id"])
                 texts.append(item["text"])
                 labels.append(item["label"])
+                groups.append(item.get("group"))
                 for n in names:
                     pred[n].append(item["pred"][n])
                     proba[n].append(item["proba"][n])
@@ -421,7 +426,8 @@ def read_predictions(run_dir, names, n_classes: int) -> Predictions:
         raise RunFolderError(f"cannot read {path}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
     return Predictions(np.asarray(rows, dtype=np.int64), texts, np.asarray(labels, dtype=np.int64),
                        {n: np.asarray(v, dtype=np.int64) for n, v in pred.items()},
-                       {n: np.asarray(v, dtype=np.float64).reshape(len(rows), n_classes) for n, v in proba.items()})
+                       {n: np.asarray(v, dtype=np.float64).reshape(len(rows), n_classes) for n, v in proba.items()},
+                       groups if groups and all(isinstance(g, str) for g in groups) else None)
 
 
 def _prediction_problem(item, names: list[str], n_classes: int) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._errors import DataError, excerpt
 
-__all__ = ["LABEL_COLUMN_NAMES", "TEXT_COLUMN_NAMES", "pick_columns"]
+__all__ = ["LABEL_COLUMN_NAMES", "TEXT_COLUMN_NAMES", "pick_columns", "pick_group_column"]
 
 # Candidate column names, in order of preference, matched case-insensitively.
 TEXT_COLUMN_NAMES = ("text", "review", "sentence", "content", "body", "comment")
@@ -62,3 +62,21 @@ def pick_columns(columns, text_column, label_column, display):
             "the label column; pass different --text-column and --label-column"
         )
     return text_col, label_col
+
+
+def pick_group_column(columns, group_column, display):
+    """The column named by ``--group-column`` (exact, else case-insensitive), or ``None`` when
+    none was asked for; a column that is not there is a one-line error listing the columns."""
+    if group_column is None:
+        return None
+    columns = list(columns)
+    if group_column in columns:
+        return group_column
+    lowered = {str(c).strip().lower(): c for c in columns}
+    found = lowered.get(str(group_column).strip().lower())
+    if found is None:
+        raise DataError(
+            f"cannot read '{display}': group column '{group_column}' not found (columns present: "
+            f"{_list_columns(columns)}); pass --group-column NAME"
+        )
+    return found

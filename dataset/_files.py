@@ -30,6 +30,7 @@ def load_file(
     format=None,
     star_threshold=None,
     label_map=None,
+    group_column=None,
 ):
     """Load a labelled review file as sentiment data (two classes or more).
 
@@ -49,6 +50,9 @@ def load_file(
         Class name -> list of original labels (as strings, case-insensitive), in class
         order; labels left out are dropped. The older form, original label -> 0, 1 or
         None (drop), still works. Overrides all automatic label handling.
+    group_column : str, optional
+        A column naming each review's group (product, source, city) for per-group
+        accuracy; header formats only.
 
     Returns
     -------
@@ -75,6 +79,11 @@ def load_file(
                 f"{formats_hint()}"
             )
 
+    if fmt in HEADERLESS_FORMATS and group_column is not None:
+        raise DataError(
+            f"cannot read '{display}': {fmt} files have no header, so --group-column {group_column} names no column; "
+            "use a file with a header row (csv, tsv, jsonl, parquet)"
+        )
     if fmt in HEADERLESS_FORMATS and (text_column or label_column):
         logger.warning(
             "%s files have no header; ignoring --text-column/--label-column for %s",
@@ -84,8 +93,9 @@ def load_file(
     encoding = SAMPLES[sample][1] if sample else "utf-8-sig"
 
     try:
-        texts, labels = READERS[fmt](
-            path, display, text_column=text_column, label_column=label_column, encoding=encoding
+        texts, labels, groups = READERS[fmt](
+            path, display, text_column=text_column, label_column=label_column, encoding=encoding,
+            group_column=group_column,
         )
     except OSError as err:
         # Permissions, a file vanishing mid-read, I/O errors: still one line.
@@ -101,4 +111,5 @@ def load_file(
         fmt=fmt,
         label_map=label_map,
         star_threshold=star_threshold,
+        groups=groups,
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._columns import pick_columns
+from ._columns import pick_columns, pick_group_column
 from ._errors import DataError
 from ._labels import to_review_data
 from ._readers import scalar_cells
@@ -180,6 +180,7 @@ def load_hf(
     label_column=None,
     star_threshold=None,
     label_map=None,
+    group_column=None,
 ) -> ReviewData:
     """Load a Hugging Face data set as sentiment data (its ClassLabel order is the class order).
 
@@ -198,6 +199,8 @@ def load_hf(
         equal is dropped.
     label_map : dict, optional
         Original label (ClassLabel name or value, as string) -> 0, 1 or None.
+    group_column : str, optional
+        A column naming each review's group, for per-group accuracy.
 
     Returns
     -------
@@ -235,9 +238,11 @@ def load_hf(
         data = _load_hub(datasets, display, name, split)
 
     text_col, label_col = pick_columns(data.column_names, text_column, label_column, display)
-    # Only the two columns are converted: others may be large (images, audio).
-    frame = data.select_columns([text_col, label_col]).to_pandas()
-    for column in (text_col, label_col):  # a list in a cell would become "['great' 'x']"
+    group_col = pick_group_column(data.column_names, group_column, display)
+    wanted = list(dict.fromkeys(c for c in (text_col, label_col, group_col) if c is not None))
+    # Only these columns are converted: others may be large (images, audio).
+    frame = data.select_columns(wanted).to_pandas()
+    for column in wanted:  # a list in a cell would become "['great' 'x']"
         scalar_cells(frame[column], display, "row")
     feature = data.features[label_col]
     labels = _label_values(datasets, feature, frame[label_col])
@@ -255,4 +260,5 @@ def load_hf(
         label_map=label_map,
         star_threshold=star_threshold,
         order=order,
+        groups=None if group_col is None else _label_values(datasets, data.features[group_col], frame[group_col]),
     )

@@ -24,7 +24,7 @@ from ._types import ReviewData
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_CLASSES", "Scheme", "is_label_like", "label_groups", "to_review_data"]
+__all__ = ["MAX_CLASSES", "MISSING_GROUP", "Scheme", "is_label_like", "label_groups", "to_review_data"]
 
 #: More distinct label values than this is not a classification the tool was asked for
 #: (a score, an id, the wrong column): the user groups them with --label-map.
@@ -41,6 +41,8 @@ _KNOWN_PAIRS = (({"1"}, {"2"}), ({"0"}, {"1"}), ({"-1"}, {"1"}), (_NEGATIVE_WORD
 _STARS = re.compile(r"^(-?\d+(?:\.\d+)?)\s*(?:stars?)?$")
 
 _MAX_LISTED = 10
+#: The group of a review whose group cell is blank or missing (``--group-column``).
+MISSING_GROUP = "(missing)"
 
 
 @dataclass(frozen=True)
@@ -271,11 +273,12 @@ def _no_rows_left(display: str, n_read: int, dropped: dict, fix: str) -> DataErr
     )
 
 
-def to_review_data(texts, labels, *, display, source, fmt, label_map, star_threshold, order=None) -> ReviewData:
+def to_review_data(texts, labels, *, display, source, fmt, label_map, star_threshold, order=None, groups=None) -> ReviewData:
     """Drop unusable rows, turn labels into classes and build a :class:`ReviewData`.
 
     ``order``: a data set's own class order (Hugging Face ``ClassLabel`` names), used for
-    labels that are neither a known pair, sentiment words nor numbers.
+    labels that are neither a known pair, sentiment words nor numbers. ``groups``: each
+    row's group (``--group-column``), kept for the rows kept; a missing one is :data:`MISSING_GROUP`.
     """
     n_read = int(len(texts))
     dropped: dict[str, int] = {}
@@ -309,12 +312,26 @@ def to_review_data(texts, labels, *, display, source, fmt, label_map, star_thres
     result = ReviewData(
         texts=texts[keep].tolist(), labels=y, label_names=scheme.label_names, source=source, format=fmt, n_read=n_read,
         dropped={reason: n for reason, n in dropped.items() if n}, classes=scheme.classes, ordinal=scheme.ordinal,
-        class_values=scheme.class_values,
+        class_values=scheme.class_values, groups=None if groups is None else _group_names(groups)[keep].tolist(),
     )
     logger.info("loaded %d reviews (%s) from %s as %s; read %d rows, dropped %s", len(result),
                 ", ".join(f"{c}: {n}" for c, n in zip(result.classes, np.bincount(y, minlength=result.n_classes), strict=True)),
                 source, fmt, n_read, result.dropped or "none")
     return result
+
+
+def _group_names(groups) -> np.ndarray:
+    """Each row's group as text (numbers as the labels are: ``"2.0"`` -> ``"2"``); a blank or
+    missing cell is a group of its own, :data:`MISSING_GROUP`."""
+    names = _as_str(groups).str.strip().map(_group_name)
+    return names.where(names != "", MISSING_GROUP).to_numpy(dtype=object)
+
+
+def _group_name(value: str) -> str:
+    try:
+        return _canonical_label(value) if math.isfinite(float(value)) else value
+    except ValueError:
+        return value
 
 
 def _without_empty_classes(scheme: Scheme, class_counts: np.ndarray) -> Scheme:

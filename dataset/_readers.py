@@ -1,11 +1,13 @@
 """Readers, one per file format, and the registry :data:`READERS` that picks them.
 
 Every reader has the signature
-``reader(path, display, *, text_column, label_column, encoding)`` and returns
-``(texts, labels)`` as two aligned pandas Series of the raw values; cleaning and
+``reader(path, display, *, text_column, label_column, encoding, group_column=None)`` and
+returns ``(texts, labels, groups)``: aligned pandas Series of the raw values, ``groups``
+being ``None`` unless a group column was asked for (``--group-column``); cleaning and
 label normalisation happen afterwards in :func:`dataset._labels.to_review_data`. Readers
-of headerless formats ignore the column arguments, and readers of formats that
-must be UTF-8 ignore `encoding`. `display` is the name used in error messages.
+of headerless formats ignore the column arguments (:func:`dataset._files.load_file`
+refuses a group column for them), and readers of formats that must be UTF-8 ignore
+`encoding`. `display` is the name used in error messages.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ._columns import pick_columns
+from ._columns import pick_columns, pick_group_column
 from ._errors import DataError
 from ._labels import is_label_like
 
@@ -26,8 +28,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["FASTTEXT_PREFIX", "FORMATS", "HEADERLESS_FORMATS", "READERS", "formats_hint"]
 
-#: ``reader(path, display, *, text_column, label_column, encoding) -> (texts, labels)``
-Reader = Callable[..., tuple[pd.Series, pd.Series]]
+#: ``reader(path, display, *, text_column, label_column, encoding, group_column=None) -> (texts, labels, groups)``
+Reader = Callable[..., tuple[pd.Series, pd.Series, pd.Series | None]]
 
 FASTTEXT_PREFIX = "__label__"
 
@@ -63,7 +65,7 @@ def _parser_error(display, err):
     return DataError(f"cannot read '{display}': parse error ({msg.strip()}); {formats_hint()}")
 
 
-def _read_delimited(path, display, sep, text_column, label_column):
+def _read_delimited(path, display, sep, text_column, label_column, group_column=None):
     common = dict(sep=sep, encoding="utf-8", engine="c")
     try:
         # Read only the header first so that a wrong column name fails fast,
@@ -76,6 +78,7 @@ def _read_delimited(path, display, sep, text_column, label_column):
         if isinstance(first, str) and first.lstrip("\ufeff") not in columns:
             columns[0] = first.lstrip("\ufeff")
         text_col, label_col = pick_columns(columns, text_column, label_column, display)
+        group_col = pick_group_column(columns, group_column, display)
         frame = pd.read_csv(
             path,
             # header=None: the header row itself sets the number of fields, so a
@@ -104,18 +107,18 @@ def _read_delimited(path, display, sep, text_column, label_column):
         )
     frame = frame.iloc[1:].reset_index(drop=True)
     frame.columns = columns
-    return frame[text_col], frame[label_col]
+    return frame[text_col], frame[label_col], None if group_col is None else frame[group_col]
 
 
-def _read_csv(path, display, *, text_column, label_column, encoding):
-    return _read_delimited(path, display, ",", text_column, label_column)
+def _read_csv(path, display, *, text_column, label_column, encoding, group_column=None):
+    return _read_delimited(path, display, ",", text_column, label_column, group_column)
 
 
-def _read_tsv(path, display, *, text_column, label_column, encoding):
-    return _read_delimited(path, display, "\t", text_column, label_column)
+def _read_tsv(path, display, *, text_column, label_column, encoding, group_column=None):
+    return _read_delimited(path, display, "\t", text_column, label_column, group_column)
 
 
-def _read_yelp_polarity(path, display, *, text_column, label_column, encoding):
+def _read_yelp_polarity(path, display, *, text_column, label_column, encoding, group_column=None):
     try:
         frame = pd.read_csv(
             path,
@@ -143,10 +146,10 @@ def _read_yelp_polarity(path, display, *, text_column, label_column, encoding):
     labels = frame[0].str.lstrip("\ufeff")
     # Newlines inside reviews are stored as a literal backslash + "n".
     texts = frame[1].str.replace("\\n", "\n", regex=False)
-    return texts, labels
+    return texts, labels, None
 
 
-def _read_jsonl(path, display, *, text_column, label_column, encoding):
+def _read_jsonl(path, display, *, text_column, label_column, encoding, group_column=None):
     try:
         frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8-sig")
     except UnicodeDecodeError as err:
@@ -158,7 +161,9 @@ def _read_jsonl(path, display, *, text_column, label_column, encoding):
             f"cannot read '{display}': no JSON objects found; pass a file with reviews"
         )
     text_col, label_col = pick_columns(frame.columns, text_column, label_column, display)
-    return scalar_cells(frame[text_col], display, "object"), scalar_cells(frame[label_col], display, "object")
+    group_col = pick_group_column(frame.columns, group_column, display)
+    return (scalar_cells(frame[text_col], display, "object"), scalar_cells(frame[label_col], display, "object"),
+            None if group_col is None else scalar_cells(frame[group_col], display, "object"))
 
 
 def scalar_cells(column, display, unit):
@@ -199,7 +204,7 @@ def _jsonl_error(path, display, err):
     )
 
 
-def _read_parquet(path, display, *, text_column, label_column, encoding):
+def _read_parquet(path, display, *, text_column, label_column, encoding, group_column=None):
     try:
         import pyarrow
         import pyarrow.parquet as pq
@@ -211,7 +216,8 @@ def _read_parquet(path, display, *, text_column, label_column, encoding):
     try:
         columns = pq.read_schema(path).names
         text_col, label_col = pick_columns(columns, text_column, label_column, display)
-        table = pq.read_table(path, columns=[text_col, label_col])
+        group_col = pick_group_column(columns, group_column, display)
+        table = pq.read_table(path, columns=list(dict.fromkeys(c for c in (text_col, label_col, group_col) if c is not None)))
     except (pyarrow.ArrowException, OSError) as err:
         raise DataError(
             f"cannot read '{display}': not a readable Parquet file ({err}); "
@@ -243,7 +249,8 @@ def _read_parquet(path, display, *, text_column, label_column, encoding):
             f"cannot read '{display}': not a readable Parquet file ({err}); "
             f"{formats_hint()}"
         ) from None
-    return scalar_cells(frame[text_col], display, "row"), scalar_cells(frame[label_col], display, "row")
+    return (scalar_cells(frame[text_col], display, "row"), scalar_cells(frame[label_col], display, "row"),
+            None if group_col is None else scalar_cells(frame[group_col], display, "row"))
 
 
 def _open_text(path, encoding):
@@ -251,7 +258,7 @@ def _open_text(path, encoding):
     return open(path, encoding=encoding, newline=None)
 
 
-def _read_fasttext(path, display, *, text_column, label_column, encoding):
+def _read_fasttext(path, display, *, text_column, label_column, encoding, group_column=None):
     texts, labels = [], []
     try:
         with _open_text(path, encoding) as fh:
@@ -269,10 +276,10 @@ def _read_fasttext(path, display, *, text_column, label_column, encoding):
                     texts.append(line)
     except UnicodeDecodeError as err:
         raise _encoding_error(display, err) from None
-    return pd.Series(texts, dtype=object), pd.Series(labels, dtype=object)
+    return pd.Series(texts, dtype=object), pd.Series(labels, dtype=object), None
 
 
-def _read_uci(path, display, *, text_column, label_column, encoding):
+def _read_uci(path, display, *, text_column, label_column, encoding, group_column=None):
     texts, labels = [], []
     first = True
     try:
@@ -295,7 +302,7 @@ def _read_uci(path, display, *, text_column, label_column, encoding):
                 labels.append(label)
     except UnicodeDecodeError as err:
         raise _encoding_error(display, err) from None
-    return pd.Series(texts, dtype=object), pd.Series(labels, dtype=object)
+    return pd.Series(texts, dtype=object), pd.Series(labels, dtype=object), None
 
 
 #: Format name -> reader, in the order formats are listed to users.

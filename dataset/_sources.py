@@ -9,7 +9,8 @@ from ._hf import HF_PREFIX, load_hf
 __all__ = ["load_reviews"]
 
 
-def load_reviews(source, *, text_column=None, label_column=None, format=None, star_threshold=None, label_map=None):
+def load_reviews(source, *, text_column=None, label_column=None, format=None, star_threshold=None, label_map=None,
+                 group_column=None):
     """Load labelled reviews from a file, a downloaded dataset or a Hugging Face dataset.
 
     ``source`` is a path (any format of :data:`FORMATS`), ``"yelp-polarity"`` or
@@ -22,7 +23,8 @@ def load_reviews(source, *, text_column=None, label_column=None, format=None, st
     -------
     ReviewData
     """
-    kwargs = dict(text_column=text_column, label_column=label_column, star_threshold=star_threshold, label_map=label_map)
+    kwargs = dict(text_column=text_column, label_column=label_column, star_threshold=star_threshold, label_map=label_map,
+                  group_column=group_column)
     if isinstance(source, str) and source.startswith(HF_PREFIX):
         return load_hf(source, **kwargs)
     named = resolve_named(source) if isinstance(source, str) else None

@@ -217,6 +217,10 @@ class Split:
     def labels(self, part: str) -> np.ndarray:
         return self.data.labels[getattr(self, part)]
 
+    def groups(self, part: str) -> list[str] | None:
+        """The group of each review of ``part`` (``--group-column``), or ``None`` without one."""
+        return None if self.data.groups is None else [self.data.groups[i] for i in getattr(self, part)]
+
     def manifest(self) -> dict:
         manifest = split_manifest(self.data.labels, self.train, self.validation, self.test, texts=self.data.texts)
         if self.dedupe_removed is not None:

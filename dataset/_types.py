@@ -38,6 +38,9 @@ class ReviewData:
         groups of a label map): ordinal metrics (MAE, QWK) apply.
     class_values : list of float, optional
         The number each class stands for, when the labels are numbers (star ratings).
+    groups : list of str, optional
+        The group of each review (``--group-column``: product, source, city), aligned with
+        `texts`; ``None`` when no group column was read.
     """
 
     texts: list
@@ -50,6 +53,7 @@ class ReviewData:
     classes: list | None = None
     ordinal: bool = False
     class_values: list | None = None
+    groups: list | None = None
 
     def __post_init__(self):
         self.labels = np.asarray(self.labels, dtype=np.int64)
@@ -58,6 +62,8 @@ class ReviewData:
                 f"texts and labels must be aligned: {len(self.texts)} texts, "
                 f"labels of shape {self.labels.shape}"
             )
+        if self.groups is not None and len(self.groups) != len(self.texts):
+            raise ValueError(f"texts and groups must be aligned: {len(self.texts)} texts, {len(self.groups)} groups")
         if self.classes is None:
             n = len(self.label_names)
             self.classes = ["negative", "positive"] if n == 2 else [str(self.label_names[k]) for k in range(n)]
@@ -97,6 +103,7 @@ class ReviewData:
             classes=list(self.classes),
             ordinal=self.ordinal,
             class_values=None if self.class_values is None else list(self.class_values),
+            groups=None if self.groups is None else [self.groups[i] for i in idx],
         )
 
     def class_counts(self):

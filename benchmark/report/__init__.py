@@ -1,7 +1,8 @@
 """The report of a run folder: ``report.md`` and its plots, from the folder's files alone.
 
 Everything here is computed from ``results.json`` (whose records carry their confidence
-intervals) and ``predictions.jsonl`` (for the paired tests and the error analysis), with
+intervals, and the run its slices), ``predictions.jsonl`` (for the paired tests and the error
+analysis) and ``robustness.json`` when the run has behavioural tests, with
 seeded statistics and fixed plot metadata, so ``python -m benchmark report RUN_DIR``
 regenerates byte-identical files without retraining.
 """
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from dataset import atomic_write_text
 
+from ..robustness.record import load_robustness
 from ..schema import Predictions, RunResults, load_results, read_predictions
 from ..stats import pairwise_mcnemar
 from .markdown import render
@@ -46,7 +48,8 @@ def write_report(run_dir) -> Path:
     results, predictions = load_run(run_dir)
     mcnemar = pairwise_mcnemar(predictions.labels, {n: predictions.pred[n] for n in results["classifiers"]})
     files = make_plots(run_dir, results, predictions)
-    return write_pages(run_dir, render(results, predictions, mcnemar, files), f"sentibench report: run {results['run_id']}")
+    markdown = render(results, predictions, mcnemar, files, load_robustness(run_dir))
+    return write_pages(run_dir, markdown, f"sentibench report: run {results['run_id']}")
 
 
 def write_pages(run_dir, markdown_text: str, title: str) -> Path:

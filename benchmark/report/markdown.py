@@ -13,6 +13,7 @@ from dataset import md_literal
 
 from ..decide import METRIC_WORDS
 from ..environment import describe_gpu
+from ..robustness.section import recommendation_notes, robustness_lines, slices_lines
 from ..schema import Predictions, RunResults, latency_p50_ms, train_time_s
 from ..stats import BOOTSTRAP_SEED, ECE_BINS, N_RESAMPLES, SIGNIFICANCE, SMALL_TEST_SPLIT
 from ..timing import format_ms
@@ -24,15 +25,18 @@ N_TOP_TERMS = 15
 IMBALANCED = 0.15
 
 
-def render(results: RunResults, predictions: Predictions, mcnemar: list[dict], files: dict[str, list[str]]) -> str:
-    """The Markdown text of ``report.md``."""
+def render(results: RunResults, predictions: Predictions, mcnemar: list[dict], files: dict[str, list[str]],
+           robustness: dict | None = None) -> str:
+    """The Markdown text of ``report.md`` (``robustness``: the run's ``robustness.json``, if any)."""
     sections = [
-        _summary(results),
+        _summary(results, robustness),
         _comparison(results),
         _per_class(results),
         _data_warnings(results["data"], results["split"]),
         _tuning(results["classifiers"]),
         _significance(mcnemar),
+        _slices(results),
+        _robustness(robustness),
         _plots(files),
         _error_analysis(results["classifiers"], predictions, results["data"]["classes"]),
         _manifest(results["split"], results["data"]["classes"]),
@@ -49,7 +53,7 @@ def _ci(entry: dict | None) -> str:
     return f"{entry['value']:.4f} [{entry['low']:.4f}, {entry['high']:.4f}]"
 
 
-def _summary(results: RunResults) -> list[str]:
+def _summary(results: RunResults, robustness: dict | None = None) -> list[str]:
     data, split = results["data"], results["split"]
     out = [f"# sentibench report: run {results['run_id']}", ""]
     if results["status"] != "complete":
@@ -57,6 +61,7 @@ def _summary(results: RunResults) -> list[str]:
     recommendation = results.get("recommendation")
     if recommendation:
         out += [f"**Recommendation.** {recommendation['reason']}", ""]
+        out += [line for note in recommendation_notes(robustness) for line in (note, "")]
     dropped = ", ".join(f"{k}: {v}" for k, v in data["dropped"].items()) or "none"
     out += [
         f"Data: {md_literal(data['source'])} ({data['format']}), {data['rows_used']:,} reviews used "
@@ -208,6 +213,16 @@ def _significance(mcnemar: list[dict]) -> list[str]:
         tabulate(rows, headers=["A", "B", "A only", "B only", "p-value", f"significant at {SIGNIFICANCE}"], tablefmt="github"),
         "",
     ]
+
+
+def _slices(results: RunResults) -> list[str]:
+    """Accuracy per review length and per group, from the run-level ``slices`` of ``results.json``."""
+    return slices_lines(results.get("slices"))
+
+
+def _robustness(robustness: dict | None) -> list[str]:
+    """Behavioural tests, from ``robustness.json`` (``run --robustness``, ``robustness --run``)."""
+    return robustness_lines(robustness)
 
 
 def _plots(files: dict[str, list[str]]) -> list[str]:
