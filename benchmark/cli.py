@@ -199,8 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = data_sub.add_parser("download", parents=[common], help="download a public review dataset into the cache")
     fetch.add_argument("name", choices=sorted(DATASETS), help="dataset to download")
     fetch.add_argument("--cache", metavar="DIR", help="cache folder (default $SENTIBENCH_CACHE or ~/.cache/sentibench)")
-    fetch.add_argument("--url", help="download from this address instead of the published one (a mirror)")
-    fetch.add_argument("--sha256", help="expected SHA-256 of the archive; a mismatch deletes the download")
+    fetch.add_argument("--url", help="download from this address instead of the published one (a mirror: it must serve "
+                                     "the published archive, whose SHA-256 is checked)")
+    fetch.add_argument("--sha256", help="expected SHA-256 of another archive than the published one (a subset, a private "
+                                        "copy); a mismatch deletes the download")
 
     compare = sub.add_parser("compare", parents=[common], help="metric differences between two run folders")
     compare.add_argument("run_a", metavar="RUN_A")
