@@ -38,7 +38,7 @@ def _main(argv) -> int:
         print(f"sentibench: error: {problem}", file=sys.stderr)
         return 2
 
-    from dataset import SentibenchError
+    from dataset import SentibenchError, machine_limit
 
     from .cli import parse_args
     from .startup import configure_logging, show_progress_bars
@@ -57,6 +57,14 @@ def _main(argv) -> int:
         return COMMANDS[args.command](args)
     except SentibenchError as exc:
         print(f"sentibench: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # Out of memory or disk space outside a run (which says more itself): not a bug.
+        what = machine_limit(exc)
+        if what is None:
+            raise
+        detail = f" ({exc.strerror})" if isinstance(exc, OSError) and exc.strerror else ""
+        print(f"sentibench: error: the machine ran out of {what}{detail}; free some and try again", file=sys.stderr)
         return 2
 
 

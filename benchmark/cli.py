@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from classifiers import REGISTRY
-from dataset import DATASETS, FORMATS, UsageError
+from dataset import DATASETS, FORMATS, UsageError, refuse_constant
 
 from . import __version__
 from .config import METRICS
@@ -199,8 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = data_sub.add_parser("download", parents=[common], help="download a public review dataset into the cache")
     fetch.add_argument("name", choices=sorted(DATASETS), help="dataset to download")
     fetch.add_argument("--cache", metavar="DIR", help="cache folder (default $SENTIBENCH_CACHE or ~/.cache/sentibench)")
-    fetch.add_argument("--url", help="download from this address instead of the published one (a mirror)")
-    fetch.add_argument("--sha256", help="expected SHA-256 of the archive; a mismatch deletes the download")
+    fetch.add_argument("--url", help="download from this address instead of the published one (a mirror: it must serve "
+                                     "the published archive, whose SHA-256 is checked)")
+    fetch.add_argument("--sha256", help="expected SHA-256 of another archive than the published one (a subset, a private "
+                                        "copy); a mismatch deletes the download")
 
     compare = sub.add_parser("compare", parents=[common], help="metric differences between two run folders")
     compare.add_argument("run_a", metavar="RUN_A")
@@ -248,8 +250,8 @@ def parse_value(text: str):
     """``--set`` values: JSON if it parses (``0.5``, ``true``, ``null``, ``[1, 2]``),
     a comma-separated list (``1,2``), otherwise the string itself."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        return json.loads(text, parse_constant=refuse_constant)
+    except ValueError:  # not JSON, or NaN / Infinity (no JSON numbers): the text itself
         pass
     if "," in text:
         return [parse_value(part.strip()) for part in text.split(",")]
@@ -276,12 +278,12 @@ def config_file(path_text: str) -> dict[str, dict]:
 def read_json_file(path_text: str, what: str) -> dict:
     path = Path(path_text)
     try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+        loaded = json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse_constant)
     except OSError as exc:
         raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise UsageError(f"{what} {path} is not UTF-8 text; save it as UTF-8 JSON") from None
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSONDecodeError, or NaN / Infinity
         raise UsageError(f"{what} {path} is not valid JSON ({exc})") from None
     if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
         raise UsageError(f'{what} {path} must map classifier names to objects, e.g. {{"bow": {{"C": 0.5}}}}')

@@ -3,13 +3,13 @@ stderr (through logging); a user's mistake raises a one-line ``SentibenchError``
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 
-from dataset import UsageError
+from dataset import UsageError, json_text
 
 from .cli import given_run_options
 
@@ -135,7 +135,7 @@ def cmd_predict(args) -> int:
     rows = predict_rows(args.run, [t for _, t in numbered], args.classifiers, indices=[i for i, _ in numbered])
     if args.json:
         for row in rows:
-            print(json.dumps(row, ensure_ascii=False))
+            print(json_text(row, ensure_ascii=False))
     else:
         print(prediction_table(rows))
     return 0
@@ -158,7 +158,7 @@ def cmd_data(args) -> int:
         _check_writable_file(Path(args.plot), "--plot")
     info = describe(data)
     if args.json:
-        print(json.dumps({k: v for k, v in info.items() if not k.startswith("_")}, indent=2))
+        print(json_text({k: v for k, v in info.items() if not k.startswith("_")}, indent=2))
     else:
         print(format_info(info))
     if args.plot is not None:
@@ -176,7 +176,14 @@ def _check_writable_file(path: Path, option: str) -> None:
     parent = path.parent
     if not parent.is_dir():
         raise UsageError(f"{option} {path}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    # Try it: os.access answers yes to root on a folder it still cannot write (/sys, a
+    # read-only mount, an immutable folder), and the measurement may take an hour.
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{path.name}.", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write {option} {path}: {exc.strerror or exc}") from None
+    if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(f"cannot write {option} {path}: permission denied")
 
 
@@ -185,7 +192,7 @@ def cmd_compare(args) -> int:
 
     comparison = compare_runs(args.run_a, args.run_b)
     if args.json:
-        print(json.dumps(comparison, indent=2))
+        print(json_text(comparison, indent=2))
     else:
         print(format_comparison(comparison))
     if not comparison["same_split"]:

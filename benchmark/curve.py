@@ -32,7 +32,7 @@ from .environment import environment
 from .lineup import build_classifiers
 from .measure import classes_of
 from .prepare import prepare_data
-from .rundir import RunLock, discard_if_unused, new_run_dir
+from .rundir import RunLock, csv_for_people, discard_if_unused, new_run_dir
 from .schema import CURVE_FILE, CurvePoint, LearningCurve, RunFolderError
 from .stats import BOOTSTRAP_SEED, N_RESAMPLES, finite_or_none, resample_indices, score_by
 
@@ -105,7 +105,7 @@ def run_curve(cfg: CurveConfig | None, resume: Path | None = None, *, trusted_fi
         run_dir = Path(resume)
         if not run_dir.is_dir():
             raise UsageError(f"cannot resume {run_dir}: no such folder")
-        with RunLock(run_dir):
+        with RunLock(run_dir, existing=True):
             curve = _load_curve(run_dir)
             cfg = CurveConfig.from_saved(curve["config"], str(run_dir / CURVE_FILE))
             return _measure(cfg, build_classifiers(cfg, progress=progress), run_dir, curve, progress)
@@ -295,7 +295,7 @@ def write_curve_files(run_dir: Path, curve: dict) -> None:
     rows = [{"classifier": name, **{k: v for k, v in r.items() if not k.endswith("_ci")},
              **{f"{k}_{end}": r[k][i] for k in r if k.endswith("_ci") for i, end in enumerate(("low", "high"))}}
             for name, summary in curve["summary"].items() for r in summary]
-    atomic_write_text(run_dir / "learning_curve.csv", pd.DataFrame(rows).to_csv(index=False, lineterminator="\n"))
+    atomic_write_text(run_dir / "learning_curve.csv", csv_for_people(pd.DataFrame(rows)))
     plots.learning_curve_plot(curve["summary"], run_dir / "learning_curve.png", metric)
     data, split = curve["data"], curve["split"]
     title = METRIC_WORDS[metric][1].removeprefix("test ")

@@ -8,7 +8,7 @@ import numpy as np
 from tabulate import tabulate
 
 from classifiers import SentimentClassifier
-from dataset import UsageError
+from dataset import UsageError, terminal_safe
 
 from .rundir import MODELS_DIR
 from .schema import HEADLINE_METRICS, RunFolderError, folder_name, load_results
@@ -77,11 +77,13 @@ def predict_rows(run_dir, texts: list[str], names: list[str] | None = None, *, i
 def prediction_table(rows: list[dict]) -> str:
     """A table of each saved classifier's label and its probability for each review."""
     names = list(rows[0]["predictions"]) if rows else []
-    cells = [
-        [_short(row["text"]), *(f"{row['predictions'][n]['label']} {row['predictions'][n]['probability']:.3f}" for n in names)]
-        for row in rows
-    ]
-    return tabulate(cells, headers=["review", *(f"{n} (P of the label)" for n in names)], tablefmt="github", disable_numparse=True)
+    # Class and classifier names come from the run folder: printed, never obeyed.
+    def cell(prediction: dict) -> str:
+        return f"{terminal_safe(prediction['label'])} {prediction['probability']:.3f}"
+
+    cells = [[_short(row["text"]), *(cell(row["predictions"][n]) for n in names)] for row in rows]
+    headers = ["review", *(f"{terminal_safe(n)} (P of the label)" for n in names)]
+    return tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True)
 
 
 def _short(text: str, limit: int = 70) -> str:
@@ -120,9 +122,10 @@ def compare_runs(run_a, run_b) -> dict:
 
 def format_comparison(comparison: dict) -> str:
     split = "identical" if comparison["same_split"] and comparison["same_data"] else "DIFFERENT"
-    header = f"A: {comparison['a']}  B: {comparison['b']}  split: {split}"
+    # Run ids and classifier names come from the run folders: printed, never obeyed.
+    header = f"A: {terminal_safe(comparison['a'])}  B: {terminal_safe(comparison['b'])}  split: {split}"
     cells = [
-        [r["classifier"], r["metric"], _num(r["a"]), _num(r["b"]), "" if r["delta"] is None else f"{r['delta']:+.4f}"]
+        [terminal_safe(r["classifier"]), r["metric"], _num(r["a"]), _num(r["b"]), "" if r["delta"] is None else f"{r['delta']:+.4f}"]
         for r in comparison["rows"]
     ]
     return header + "\n" + tabulate(cells, headers=["classifier", "metric", "A", "B", "B - A"], tablefmt="github", disable_numparse=True)

@@ -90,8 +90,13 @@ def prepare_data(cfg: RunConfig) -> tuple[Split, DataInfo]:
     duplicates = duplicate_counts(data)
     if cfg.dedupe:
         data, removed = deduplicate(data)
-        duplicates["removed_by_dedupe"] = removed
-        logger.info("--dedupe: dropped %d repeated reviews before splitting", removed)
+        # Each text now appears once, with the label of its first row: the conflicts are
+        # resolved (none is left to count), and how many there were is kept apart.
+        conflicts = duplicates["conflicting_texts"]
+        duplicates.update({"removed_by_dedupe": removed, "conflicting_before_dedupe": conflicts,
+                           **{k: v for k, v in duplicate_counts(data).items() if k.startswith("conflicting")}})
+        logger.info("--dedupe: dropped %d repeated reviews before splitting%s", removed,
+                    f" (kept the first label of {conflicts} texts that had more than one)" if conflicts else "")
     if cfg.sample_size is not None and cfg.sample_size < len(data):
         data = data.subset(stratified_sample(data.labels, cfg.sample_size, seed=cfg.seed))
         logger.info("using a stratified sample of %d reviews (seed %d)", len(data), cfg.seed)

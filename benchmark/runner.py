@@ -18,8 +18,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from classifiers import process_rank, world_size
-from dataset import SentibenchError, Split, UsageError
+from classifiers import REGISTRY, can_save_to, process_rank, world_size
+from dataset import ResourceError, SentibenchError, Split, UsageError, machine_limit, source_name
 
 from . import rundir
 from .config import RunConfig
@@ -38,6 +38,7 @@ from .schema import (
     RESULTS_FILE,
     RESULTS_FORMAT,
     CardContext,
+    RunFolderError,
     RunResults,
     SeedSummary,
     folder_name,
@@ -79,10 +80,11 @@ def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=froz
     if cfg.robustness:
         load_suite(cfg.robustness_suite)  # a mistake in the suite file: one line, before any training
     run_dir = new_run_dir(cfg.output, cfg.digest())
+    results: RunResults | None = None
     try:
         with RunLock(run_dir):
             split, data_info = prepare_data(cfg)
-            results: RunResults = {
+            results = {
                 "format": RESULTS_FORMAT,
                 "run_id": run_dir.name,
                 "status": "running",
@@ -94,6 +96,17 @@ def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=froz
                 "classifiers": {},
             }
             return _measure_all(cfg, classifiers, run_dir, split, results, {}, progress)
+    except Exception as exc:
+        # A run that stopped before any classifier finished (a name that cannot be fitted,
+        # no memory for the first one) leaves nothing behind, as a bad input does; a BERT
+        # checkpoint is kept to resume from.
+        kept = results is not None and (results["classifiers"] or _has_checkpoints(run_dir))
+        if not kept:
+            rundir.discard_run(run_dir)
+        error = _stopped(exc, run_dir, results, kept=bool(kept))
+        if error is exc:
+            raise
+        raise error from exc
     finally:
         discard_if_unused(run_dir)  # e.g. the data could not be read: no empty folder left
 
@@ -166,17 +179,29 @@ def _resume(run_dir: Path, progress: bool) -> tuple[Path, RunResults] | None:
     if process_rank() != 0:
         results, _ = _load_for_resume(run_dir)
         return _fit_data_parallel(refuse_tune_under_launcher(RunConfig.from_saved(results["config"], str(run_dir))))
-    with RunLock(run_dir):
-        results, done = _load_for_resume(run_dir)
-        cfg = refuse_tune_under_launcher(RunConfig.from_saved(results["config"], str(run_dir / RESULTS_FILE)))
-        classifiers = build_classifiers(cfg, progress=progress)
-        split, _ = prepare_data(cfg)
-        _check_same_data(run_dir, split, results)
-        results["status"] = "running"
-        _record_resuming_cpu(results)
-        logger.info("resuming %s: %s already finished", run_dir, ", ".join(results["classifiers"]) or "nothing")
-        todo = {n: c for n, c in classifiers.items() if n not in results["classifiers"]}
-        return _measure_all(cfg, todo, run_dir, split, results, done, progress)
+    results = None
+    try:
+        with RunLock(run_dir, existing=True):
+            if not (run_dir / RESULTS_FILE).exists():
+                discard_if_unused(run_dir)  # it held nothing but what a killed run left half-written
+                raise RunFolderError(f"cannot resume {run_dir}: the run stopped before it saved any result (no "
+                                     f"{RESULTS_FILE}); start a new run")
+            results, done = _load_for_resume(run_dir)
+            cfg = refuse_tune_under_launcher(RunConfig.from_saved(results["config"], str(run_dir / RESULTS_FILE)))
+            classifiers = build_classifiers(cfg, progress=progress)
+            todo = {n: c for n, c in classifiers.items() if n not in results["classifiers"]}
+            _check_model_folders(run_dir, cfg, todo)
+            split, _ = prepare_data(cfg)
+            _check_same_data(run_dir, split, results)
+            results["status"] = "running"
+            _record_resuming_cpu(results)
+            logger.info("resuming %s: %s already finished", run_dir, ", ".join(results["classifiers"]) or "nothing")
+            return _measure_all(cfg, todo, run_dir, split, results, done, progress)
+    except Exception as exc:
+        error = _stopped(exc, run_dir, results, kept=True)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 def _load_for_resume(run_dir: Path) -> tuple[RunResults, dict]:
@@ -186,7 +211,7 @@ def _load_for_resume(run_dir: Path) -> tuple[RunResults, dict]:
     except SentibenchError as exc:
         raise UsageError(f"cannot resume {run_dir}: {exc}") from None
     if results["status"] == "complete":
-        raise UsageError(f"{run_dir} is already complete; nothing to resume")
+        raise UsageError(f"{run_dir} is already complete; nothing to resume (its report: python -m benchmark report {run_dir})")
     if "data_sha256" not in results["split"]:
         raise UsageError(f"cannot resume {run_dir}: it was written by an older sentibench (no data hash); start a new run")
     try:
@@ -221,7 +246,7 @@ def _card_context(results: RunResults) -> CardContext:
     """What the runner knows about the data, for every saved model's card."""
     data, manifest = results["data"], results["split"]
     return {
-        "source": data["source"], "rows_used": data["rows_used"], "label_names": data["label_names"],
+        "source": source_name(data["source"]), "rows_used": data["rows_used"], "label_names": data["label_names"],
         "class_names": data["classes"],
         "seed": results["config"]["seed"], "split_sizes": manifest["sizes"], "split_sha256": manifest["sha256"],
         "data_sha256": manifest["data_sha256"], "run_id": results["run_id"],
@@ -238,13 +263,16 @@ def _measure_all(cfg: RunConfig, classifiers: dict, run_dir: Path, split: Split,
     logger.info("split (seed %d): %d train / %d validation / %d test, manifest %s", cfg.seed, len(split.train),
                 len(split.validation), len(split.test), results["split"]["sha256"][:12])
     how = Measurement(cfg.latency_calls, cfg.latency_warmup, cfg.cpu_hour_price, progress, cfg.gpu_hour_price)
-    _save(run_dir, results, split, predictions)
-    robustness = RobustnessStep(run_dir, results, split, cfg.robustness_suite) if cfg.robustness else None
+    current = None  # the classifier being tuned, fitted or measured
     try:
+        _save(run_dir, results, split, predictions)
+        robustness = RobustnessStep(run_dir, results, split, cfg.robustness_suite) if cfg.robustness else None
         for name, clf in tqdm(classifiers.items(), desc="classifiers", disable=not progress, leave=False):
-            record, preds = _measure_one(cfg, name, clf, split, run_dir, how, results, predictions)
+            current = name
+            record, preds = _measure_one(cfg, name, clf, split, run_dir, how, results)
             results["classifiers"][name] = record
             predictions[name] = preds
+            current = None
             results.update(decide_run(results["classifiers"], split.labels("test"), predictions, cfg.budgets(), cfg.metric))
             results["slices"] = _slices(cfg, split, predictions)
             _save(run_dir, results, split, predictions)
@@ -254,17 +282,22 @@ def _measure_all(cfg: RunConfig, classifiers: dict, run_dir: Path, split: Split,
             m = record["metrics"]
             logger.info("%s: accuracy %.4f, macro F1 %.4f, trained in %.1f s", name, m["accuracy"], m["f1_macro"],
                         record["train_time_s"])
+        if robustness is not None:
+            robustness.finish(results)
+        _save(run_dir, {**results, "status": "complete"}, split, predictions)
+        results["status"] = "complete"
+        write_report(run_dir)
     except KeyboardInterrupt:
         results["status"] = "interrupted"
         _save(run_dir, results, split, predictions)
         if results["classifiers"]:
             write_report(run_dir)
         raise
-    if robustness is not None:
-        robustness.finish(results)
-    results["status"] = "complete"
-    _save(run_dir, results, split, predictions)
-    write_report(run_dir)
+    except Exception:
+        if results["status"] != "complete":  # a failed report leaves a complete run complete
+            results["status"] = f"failed: {current}" if current else "failed"
+            _save_after_failure(run_dir, results, split, predictions)
+        raise
     return run_dir, results
 
 
@@ -274,25 +307,65 @@ def _slices(cfg: RunConfig, split: Split, predictions: dict) -> dict:
                      split.groups("test"), cfg.group_column)
 
 
-def _measure_one(cfg: RunConfig, name: str, clf, split: Split, run_dir: Path, how: Measurement,
-                 results: RunResults, predictions: dict):
-    """Tune (with ``--tune``), fit and measure one classifier; a problem with the data or
-    settings marks the run failed and propagates (one line from the CLI)."""
+def _measure_one(cfg: RunConfig, name: str, clf, split: Split, run_dir: Path, how: Measurement, results: RunResults):
+    """Tune (with ``--tune``), fit and measure one classifier."""
     logger.info("***** %s: training on %d reviews *****", name, len(split.train))
+    tuning = None
+    if cfg.tune:
+        # Trials see the training and validation parts only; the test split is used
+        # once, by the final fit's measurement below.
+        chosen, tuning = tune(name, clf, (split.texts("train"), split.labels("train")),
+                              (split.texts("validation"), split.labels("validation")), cfg.tune_budget_s, cfg.metric)
+        clf.set_params(**chosen)
+    return run_one(clf, split, name=name, how=how, tuning=tuning, card=_card_context(results),
+                   model_dir=run_dir / MODELS_DIR / folder_name(name) if cfg.save_models else None)
+
+
+def _save_after_failure(run_dir: Path, results: RunResults, split: Split, predictions: dict) -> None:
+    """Record the failed status; when even that cannot be written (the disk is full), the
+    folder keeps its last complete state, which ``--resume`` continues just as well."""
     try:
-        tuning = None
-        if cfg.tune:
-            # Trials see the training and validation parts only; the test split is used
-            # once, by the final fit's measurement below.
-            chosen, tuning = tune(name, clf, (split.texts("train"), split.labels("train")),
-                                  (split.texts("validation"), split.labels("validation")), cfg.tune_budget_s, cfg.metric)
-            clf.set_params(**chosen)
-        return run_one(clf, split, name=name, how=how, tuning=tuning, card=_card_context(results),
-                       model_dir=run_dir / MODELS_DIR / folder_name(name) if cfg.save_models else None)
-    except SentibenchError:
-        results["status"] = f"failed: {name}"
         _save(run_dir, results, split, predictions)
-        raise
+    except Exception as exc:  # the original error is the one to report
+        logger.warning("could not record the failure in %s: %s", run_dir / RESULTS_FILE, exc)
+
+
+def _stopped(exc: Exception, run_dir: Path, results: RunResults | None, *, kept: bool) -> Exception:
+    """The error to raise for ``exc``, which stopped a run: the machine running out of memory
+    or disk space becomes one line that says what is kept; anything else is itself (a
+    user's mistake is already one line, a bug keeps its traceback)."""
+    what = machine_limit(exc)
+    if what is None:
+        return exc
+    detail = f" ({exc.strerror})" if isinstance(exc, OSError) and exc.strerror else ""
+    status = (results or {}).get("status", "")
+    if status.startswith("failed: "):
+        detail += f" at {status.removeprefix('failed: ')}"
+    if not kept:
+        then = ("nothing had finished, so nothing was kept: free some " + what
+                + (", or use a smaller --sample-size or fewer classifiers," if what == "memory" else ",") + " and run it again")
+    elif all(n in REGISTRY for n in (results or {}).get("config", {}).get("classifiers", [])):
+        then = f"the run folder keeps what finished: free some {what}, then continue with 'python -m benchmark run --resume {run_dir}'"
+    else:  # a MODULE:ATTR classifier: a run folder never names code to import
+        then = f"{run_dir} keeps what finished (a run of MODULE:ATTR classifiers is not resumed: free some {what} and run it again)"
+    return ResourceError(f"the machine ran out of {what}{detail}; {then}")
+
+
+def _check_model_folders(run_dir: Path, cfg: RunConfig, todo: dict) -> None:
+    """Refuse, before any training, a ``models/NAME`` that ``--save-models`` would have to replace
+    and that is no saved model (a folder someone put there): it is never deleted."""
+    if not cfg.save_models:
+        return
+    for name in todo:
+        path = run_dir / MODELS_DIR / folder_name(name)
+        if not can_save_to(path):
+            raise RunFolderError(f"cannot resume {run_dir}: {path} exists and is not a model sentibench saved; move it "
+                                 "away, then resume")
+
+
+def _has_checkpoints(run_dir: Path) -> bool:
+    folder = run_dir / CHECKPOINTS_DIR
+    return folder.is_dir() and any(folder.iterdir())
 
 
 def _save(run_dir: Path, results: RunResults, split: Split, predictions: dict) -> None:

@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 
-from dataset import SentibenchError
+from dataset import SentibenchError, refuse_constant
 
 RESULTS_FILE = "results.json"
 #: Every test prediction, exactly (machine-readable); ``PREDICTIONS_TABLE`` is its copy for people.
@@ -366,7 +366,36 @@ def check_results(results: object, where: str) -> RunResults:
     for key in ("sha256", "sizes"):
         if key not in results["split"]:
             raise RunFolderError(f"{where} has no split manifest ('split.{key}')")
+    problem = _answer_problem(results)
+    if problem:
+        raise RunFolderError(f"{where}: {problem}; it is not the file sentibench wrote")
     return results  # type: ignore[return-value]
+
+
+def _answer_problem(results: dict) -> str | None:
+    """What is wrong with the run-level answer (``pareto``, ``recommendation``): each name
+    in it must be a classifier with a record (the report looks them up)."""
+    records = results["classifiers"]
+    pareto, recommendation = results.get("pareto"), results.get("recommendation")
+    named: list[tuple[str, object]] = []
+    if pareto is not None:
+        if not isinstance(pareto, dict) or not all(isinstance(pareto.get(k), list) for k in ("latency", "train_time")):
+            return "'pareto' is not two lists of classifiers"
+        named += [("the pareto frontier", n) for k in ("latency", "train_time") for n in pareto[k]]
+    if recommendation is not None:
+        if not isinstance(recommendation, dict) or not isinstance(recommendation.get("reason"), str):
+            return "'recommendation' has no reason"
+        named += [(f"recommendation.{k}", recommendation[k]) for k in ("most_accurate", "runner_up", "closest")
+                  if k in recommendation]
+        if recommendation.get("classifier") is not None:
+            named.append(("recommendation.classifier", recommendation["classifier"]))
+        if not isinstance(recommendation.get("within_budget", []), list):
+            return "'recommendation.within_budget' is not a list"
+        named += [("recommendation.within_budget", n) for n in recommendation.get("within_budget", [])]
+    for what, name in named:
+        if not isinstance(name, str) or name not in records:
+            return f"{what} names {name!r:.60}, which has no record"
+    return None
 
 
 def load_results(run_dir) -> RunResults:
@@ -376,9 +405,11 @@ def load_results(run_dir) -> RunResults:
     if not path.is_file():
         raise RunFolderError(f"{run_dir} is not a run folder (no {RESULTS_FILE}); pass a folder under results/")
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise RunFolderError(f"cannot read {path}: {exc}") from None
+        # NaN and Infinity are no JSON numbers and sentibench never writes them; JSON
+        # nested deeper than the parser's recursion limit is no results file either.
+        results = json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse_constant)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise RunFolderError(f"cannot read {path}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
     return check_results(results, str(path))
 
 
@@ -409,7 +440,7 @@ def read_predictions(run_dir, names, n_classes: int) -> Predictions:
     try:
         with path.open(encoding="utf-8") as fh:
             for number, line in enumerate(fh, 1):
-                item = json.loads(line)
+                item = json.loads(line, parse_constant=refuse_constant)
                 problem = _prediction_problem(item, names, n_classes)
                 if problem:
                     raise RunFolderError(f"{path} line {number}: {problem}; it is not the file sentibench wrote")

@@ -14,7 +14,7 @@ from ._launch import process_rank, world_size
 from ._persist import params_from_json, params_to_json
 from ._registry import REGISTRY, MissingExtraError
 from ._text import TOKEN_PATTERN, tokenize
-from .base import ModelFileError, SentimentClassifier
+from .base import ModelFileError, SentimentClassifier, can_save_to
 
 #: Marks this package as sentibench's own (see ``benchmark.startup``).
 __sentibench_package__ = True
@@ -44,6 +44,7 @@ __all__ = [
     "SentimentClassifier",
     "TOKEN_PATTERN",
     "Word2VecSvmClassifier",
+    "can_save_to",
     "params_from_json",
     "params_to_json",
     "process_rank",

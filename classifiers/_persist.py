@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dataset import SentibenchError, atomic_write_bytes
+from dataset import SentibenchError, atomic_write_bytes, json_text
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def params_from_json(cls, params: dict, *, strict: bool = False) -> dict:
 
 
 def write_metadata(folder: Path, meta: dict) -> None:
-    atomic_write_bytes(folder / METADATA_FILE, json.dumps(meta, indent=2).encode("utf-8"))
+    atomic_write_bytes(folder / METADATA_FILE, json_text(meta, indent=2, what=METADATA_FILE).encode("utf-8"))
 
 
 def read_metadata(folder: Path) -> dict:

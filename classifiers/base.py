@@ -16,7 +16,6 @@ classifier's own files, written in formats that do not execute code when loaded.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -27,7 +26,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from dataset import atomic_write_text
+from dataset import atomic_write_text, temp_folder_beside
 
 from ._card import render_card
 from ._persist import FORMAT_VERSION, METADATA_FILE, ModelFileError, params_from_json, params_to_json, read_metadata, write_metadata
@@ -367,10 +366,10 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         path = Path(path).expanduser()
-        if path.exists() and not _replaceable(path):
+        if not can_save_to(path):
             raise FileExistsError(f"{path} exists and is not a saved sentibench model; refusing to replace it")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        tmp = temp_folder_beside(path)
         try:
             self._save_files(tmp, card or {})
             atomic_write_text(tmp / "README.md", self._model_card(card or {}))
@@ -469,7 +468,9 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _replaceable(path: Path) -> bool:
-    """Whether :meth:`SentimentClassifier.save` may replace ``path``: an empty folder or
-    one that holds a saved model (never a user's folder of other files, nor a file)."""
-    return path.is_dir() and (not any(path.iterdir()) or (path / METADATA_FILE).is_file())
+def can_save_to(path) -> bool:
+    """Whether :meth:`SentimentClassifier.save` may write ``path``: nothing there yet, an
+    empty folder or one that holds a saved model (never a user's folder of other files,
+    nor a file)."""
+    path = Path(path)
+    return not path.exists() or path.is_dir() and (not any(path.iterdir()) or (path / METADATA_FILE).is_file())

@@ -20,7 +20,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from dataset import UsageError, atomic_write_text
+from dataset import UsageError, atomic_write_text, json_text
 
 from ._persist import ModelFileError, skops_dump, skops_load
 from ._search import Trials, accuracy, defaults_first
@@ -235,7 +235,7 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
             self.encoder_.save_pretrained(folder / _ENCODER_DIR, safe_serialization=True)
             self.tokenizer_.save_pretrained(folder / _ENCODER_DIR)
         skops_dump(self.logreg_, folder / _MODEL_FILE)
-        atomic_write_text(folder / _INFERENCE_FILE, json.dumps({**self.inference_choice_, "temperature": self.temperature_}, indent=2))
+        atomic_write_text(folder / _INFERENCE_FILE, json_text({**self.inference_choice_, "temperature": self.temperature_}, indent=2))
 
     def _load_files(self, folder: Path):
         from transformers import AutoModel

@@ -23,9 +23,9 @@ The public API is re-exported here; the implementation lives in private modules:
 
 from ._detect import detect_format
 from ._download import DATASETS, cache_dir, download, resolve_named
-from ._errors import DataError, SentibenchError, UsageError
+from ._errors import DataError, ResourceError, SentibenchError, UsageError, machine_limit
 from ._hf import load_hf
-from ._io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ._io import atomic_write_bytes, atomic_write_json, atomic_write_text, json_text, refuse_constant, temp_folder_beside
 from ._labels import MAX_CLASSES, label_groups
 from ._locate import (
     BUNDLED_SAMPLE,
@@ -35,12 +35,13 @@ from ._locate import (
     UCI_SAMPLE,
     bundled_sample_path,
     resolve_data_source,
+    source_name,
     uci_sample_path,
 )
 from ._readers import FORMATS
 from ._sources import load_reviews
 from ._split import Split, data_digest, split_manifest, stratified_sample, stratified_split
-from ._text import md_literal
+from ._text import md_literal, terminal_safe
 from ._types import ReviewData
 
 #: Marks this package as sentibench's own (see ``benchmark.startup``).
@@ -61,6 +62,7 @@ __all__ = [
     "resolve_named",
     "FORMATS",
     "DataError",
+    "ResourceError",
     "ReviewData",
     "SentibenchError",
     "Split",
@@ -68,13 +70,19 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "json_text",
+    "refuse_constant",
     "bundled_sample_path",
     "uci_sample_path",
     "detect_format",
     "label_groups",
+    "machine_limit",
     "load_reviews",
     "md_literal",
+    "temp_folder_beside",
+    "terminal_safe",
     "resolve_data_source",
+    "source_name",
     "split_manifest",
     "stratified_sample",
     "stratified_split",

@@ -56,12 +56,15 @@ class DatasetSpec:
     splits : dict of {str: str}
         Split name -> CSV file name inside `folder`.
     sha256 : str, optional
-        Published checksum of the archive at `url`. When None, integrity is
-        checked by opening the archive instead, and the checksum of the first
-        good download is recorded in ``<archive>.sha256`` for later uses.
+        Published checksum of the archive, checked whatever URL it comes from
+        (unless ``download(sha256=...)`` names another archive). When None,
+        integrity is checked by opening the archive instead, and the checksum
+        of the first good download is recorded in ``<archive>.sha256`` for
+        later uses.
     expected_rows : dict of {str: int}
-        Split name -> number of CSV rows, checked after extracting a download
-        from the default `url` (a custom URL may serve a subset).
+        Split name -> number of CSV rows, checked after extracting the
+        published archive (another one, named by its own checksum, may be a
+        subset).
     url_env : str, optional
         Environment variable that overrides `url`.
     """
@@ -170,9 +173,11 @@ def download(
         Download address; defaults to the data set's environment variable
         (``SENTIBENCH_YELP_URL`` for Yelp) and then to its published URL.
     sha256 : str, optional
-        Expected SHA-256 of the archive. A download that does not match is
-        deleted. Without it, the published checksum (if known) is used for the
-        default URL, and otherwise the archive is checked by opening it.
+        Expected SHA-256 of another archive than the published one (a subset,
+        a private copy). A download that does not match is deleted. Without it,
+        the published checksum (if the data set has one) is checked whatever
+        the URL, so a mirror must serve the published archive; a data set with
+        no published checksum is checked by opening the archive.
     verbose : bool, default=True
         Show a progress bar while downloading.
 
@@ -221,9 +226,12 @@ def download(
     except OSError as err:
         raise write_error(root, err) from None
 
-    custom = source != spec.url
-    # The published checksum describes the published file only.
-    expected = wanted_sha or (None if custom else spec.sha256)
+    # A mirror (--url, the environment variable) must serve the published archive: its
+    # pinned checksum applies whatever the address. --sha256 names another archive (a
+    # subset, a private copy), checked against that instead; the published row counts
+    # then do not apply either.
+    expected = wanted_sha or spec.sha256
+    published = expected == spec.sha256 if spec.sha256 else source == spec.url
 
     if archive.is_file():
         known = expected or recorded_sha256(archive)
@@ -242,15 +250,17 @@ def download(
         actual = file_sha256(part)
         if expected and actual != expected:
             remove(part)
+            remedy = ("check the URL and the checksum, then download again" if wanted_sha else
+                      "a mirror must serve the published archive (for another one, pass its --sha256)")
             raise DataError(
                 f"download of {name} from {source} has sha256 {actual} but {expected} was "
-                "expected; it was deleted: check the URL and the checksum, then download again"
+                f"expected; it was deleted: {remedy}"
             )
         os.replace(part, archive)
         # A stale record from an earlier archive must not judge this one.
         remove(checksum_file(archive))
 
-    extract(name, spec, archive, root, check_rows=not custom, hint=hint)
+    extract(name, spec, archive, root, check_rows=published, hint=hint)
     if recorded_sha256(archive) is None:
         record_sha256(archive, file_sha256(archive))
     logger.info("%s is ready in %s", name, target)

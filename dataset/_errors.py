@@ -8,9 +8,11 @@ from the built-in exception a library user would expect (``ValueError``), so
 
 from __future__ import annotations
 
+import errno
 import re
+import sys
 
-__all__ = ["DataError", "SentibenchError", "UsageError", "excerpt", "one_line"]
+__all__ = ["DataError", "ResourceError", "SentibenchError", "UsageError", "excerpt", "machine_limit", "one_line"]
 
 #: Longest message an error carries; longer ones are cut in the middle (the remedy is at the end).
 MAX_MESSAGE = 1000
@@ -57,3 +59,35 @@ class DataError(SentibenchError, ValueError):
 
 class UsageError(SentibenchError, ValueError):
     """A mistake in the command line, a config file or hyperparameter values."""
+
+
+class ResourceError(SentibenchError):
+    """The machine ran out of memory or disk space: not a bug, and not the user's mistake
+    either, so one line that says what ran out and what was kept."""
+
+
+#: OSError numbers that mean a full disk (or quota), a file-size limit, no memory.
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def machine_limit(exc: BaseException) -> str | None:
+    """What ``exc`` says ran out ("memory", "disk space"), or None when it is something else.
+
+    Memory: ``MemoryError`` (NumPy's allocation errors derive from it), an ``OSError`` with
+    ``ENOMEM``, and PyTorch's allocator failures, which are ``RuntimeError``s (``ulimit -v``
+    makes the CPU allocator fail) or ``torch.OutOfMemoryError`` (a GPU).
+    """
+    if isinstance(exc, MemoryError):
+        return "memory"
+    if isinstance(exc, OSError):
+        if exc.errno in _NO_SPACE:
+            return "disk space"
+        return "memory" if exc.errno == errno.ENOMEM else None
+    torch = sys.modules.get("torch")
+    oom = getattr(torch, "OutOfMemoryError", None) if torch is not None else None
+    if oom is not None and isinstance(exc, oom):
+        return "memory"
+    # "DefaultCPUAllocator: can't allocate memory" (torch 2), "...: not enough memory" (older)
+    if isinstance(exc, RuntimeError) and "DefaultCPUAllocator" in str(exc) and "memory" in str(exc):
+        return "memory"
+    return None

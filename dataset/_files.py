@@ -63,6 +63,9 @@ def load_file(
     DataError
         With a one-line message naming the file and the fix.
     """
+    if not str(source).strip():
+        # Path("") is the current folder: "it is a directory" would puzzle.
+        raise DataError("no data file given (the path is empty); pass the path of a review file")
     sample = sample_named(source)
     path = SAMPLES[sample][0]() if sample else Path(source).expanduser()
     display = sample or str(source)

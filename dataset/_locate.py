@@ -28,6 +28,7 @@ __all__ = [
     "resolve_data_source",
     "sample_named",
     "uci_sample_path",
+    "source_name",
 ]
 
 #: The 200-sentence movie-review sample inside gensim.
@@ -42,6 +43,16 @@ DEFAULT_SAMPLE = UCI_SAMPLE
 DATA_ENV_VAR = "SENTIBENCH_DATA"
 #: The checkout whose ``dataset/yelp_reviews.csv`` (written by ``download``) is the default data.
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def source_name(source: str) -> str:
+    """A data source as a model card names it: a file by its name alone (its folder is the
+    trainer's machine's business, and a card travels with the model), any other source
+    (``hf:NAME[:SPLIT]``, the bundled sample) as it is."""
+    source = str(source)
+    if source.startswith(("hf:", "bundled:", "sample:")):
+        return source
+    return Path(source).name or source
 
 
 def bundled_sample_path():

@@ -1,15 +1,23 @@
-"""Showing text from the user's data inside Markdown without it becoming markup."""
+"""Showing text from the user's data (or a run folder) inside Markdown without it becoming
+markup, and on a terminal without it becoming escape sequences."""
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["md_literal"]
+__all__ = ["md_literal", "terminal_safe"]
 
 # Control characters and bidirectional overrides: shown as spaces, so a review cannot
 # drive a terminal or reorder what a reader sees.
 _INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _BACKTICKS = re.compile(r"`+")
+
+
+def terminal_safe(text) -> str:
+    """``text`` with every control character and bidirectional override written as its
+    escape (``\\x1b``, ``\\u202e``): a name read from a crafted run folder cannot recolour,
+    retitle or clear the terminal it is printed on."""
+    return _INVISIBLE.sub(lambda m: ascii(m.group())[1:-1], str(text))
 
 
 def md_literal(text, *, limit: int | None = None, table: bool = False) -> str:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dataset import atomic_write_text
+from dataset import atomic_write_text, md_literal
 
 from ..robustness.record import load_robustness
+from ..rundir import csv_for_people
 from ..schema import Predictions, RunResults, load_results, read_predictions
 from ..stats import pairwise_mcnemar
 from .markdown import render
@@ -29,9 +30,10 @@ __all__ = ["REPORT_FILE", "REPORT_PAGE", "load_run", "write_comparison", "write_
 def write_comparison(run_dir, results: RunResults) -> None:
     """``comparison.csv`` and ``comparison.md``: one row per classifier finished so far."""
     run_dir = Path(run_dir)
-    atomic_write_text(run_dir / "comparison.csv", comparison_frame(results).to_csv(index=False, lineterminator="\n"))
+    atomic_write_text(run_dir / "comparison.csv", csv_for_people(comparison_frame(results)))
     status = "" if results["status"] == "complete" else f"\n\nStatus: **{results['status']}**."
-    atomic_write_text(run_dir / "comparison.md", f"# Comparison: run {results['run_id']}\n\n{format_table(results)}{status}\n")
+    atomic_write_text(run_dir / "comparison.md",
+                      f"# Comparison: run {md_literal(results['run_id'])}\n\n{format_table(results)}{status}\n")
 
 
 def load_run(run_dir) -> tuple[RunResults, Predictions]:

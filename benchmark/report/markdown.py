@@ -55,7 +55,7 @@ def _ci(entry: dict | None) -> str:
 
 def _summary(results: RunResults, robustness: dict | None = None) -> list[str]:
     data, split = results["data"], results["split"]
-    out = [f"# sentibench report: run {results['run_id']}", ""]
+    out = [f"# sentibench report: run {md_literal(results['run_id'])}", ""]
     if results["status"] != "complete":
         out += [f"> Status: **{results['status']}**: only the classifiers listed finished.", ""]
     recommendation = results.get("recommendation")
@@ -172,10 +172,18 @@ def _data_warnings(data: dict, split: dict) -> list[str]:
     if dup:
         out.append(
             f"Duplicates: {dup.get('duplicate_rows', 0):,} repeated texts in the data"
-            + (f" ({dup['removed_by_dedupe']:,} dropped by --dedupe)" if "removed_by_dedupe" in dup else "")
+            + _dedupe_note(dup)
             + f"; validation/test reviews also in training: {dup.get('validation_in_train', 0)}/{dup.get('test_in_train', 0)}."
         )
     return [line for text in out for line in (text, "")]
+
+
+def _dedupe_note(dup: dict) -> str:
+    if "removed_by_dedupe" not in dup:
+        return ""
+    resolved = dup.get("conflicting_before_dedupe")
+    return (f" ({dup['removed_by_dedupe']:,} dropped by --dedupe"
+            + (f", which kept the first label of {resolved:,} texts that had more than one" if resolved else "") + ")")
 
 
 def _tuning(records: dict) -> list[str]:
@@ -294,15 +302,21 @@ def _manifest(split: dict, classes: list[str]) -> list[str]:
 
 
 def _environment(env: dict) -> list[str]:
+    # Every string here is read from results.json (the machine's own words, or a crafted
+    # folder's): shown literally.
+    resumed = env.get("resumed_on_cpus") or []
     return [
         "## Environment",
         "",
-        f"sentibench {env.get('sentibench_version', '?')}"
-        + (f" (commit {env['git_commit']})" if env.get("git_commit") else "")
-        + f"; Python {env['python']} on {env['platform']}; CPU {env['cpu']} ({env['cpu_count']} cores"
+        f"sentibench {md_literal(env.get('sentibench_version', '?'))}"
+        + (f" (commit {md_literal(env['git_commit'])})" if env.get("git_commit") else "")
+        + f"; Python {md_literal(env['python'])} on {md_literal(env['platform'])}; CPU {md_literal(env['cpu'])} "
+        f"({env['cpu_count']} cores"
         + (f", {env['torch_threads']} torch threads" if "torch_threads" in env else "")
-        + f"); GPU: {describe_gpu(env.get('gpu')) if 'gpu' in env else env.get('cuda') or 'none'}.",
+        + f"); GPU: {md_literal(describe_gpu(env.get('gpu')) if 'gpu' in env else env.get('cuda') or 'none')}."
+        + (f" Resumed on another CPU ({', '.join(md_literal(c) for c in resumed)}): compare the timings of classifiers "
+           "measured on different CPUs with care." if resumed else ""),
         "",
-        ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
+        ", ".join(f"{md_literal(k)} {md_literal(v)}" for k, v in env["packages"].items()),
         "",
     ]

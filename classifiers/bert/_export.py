@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dataset import atomic_write_text, md_literal
+from dataset import atomic_write_text, json_text, md_literal
 
 from .._card import render_card
 from .._persist import ModelFileError
@@ -53,7 +53,7 @@ def save(folder: Path, model, tokenizer, pooling: str, id2label: dict[int, str],
             tokenizer.save_pretrained(target)
     finally:
         config.id2label, config.label2id = kept
-    atomic_write_text(Path(folder) / TRAINING_FILE, json.dumps(training, indent=2))
+    atomic_write_text(Path(folder) / TRAINING_FILE, json_text(training, indent=2, what=TRAINING_FILE))
 
 
 def _check_training(training) -> None:

@@ -111,7 +111,8 @@ def test_report_names_the_gpu(finished_run):
 
     env = json.loads((finished_run / "results.json").read_text())["environment"]
     env["gpu"] = {"name": "NVIDIA H200", "memory_gib": 139.8, "count": 1, "capability": "9.0", "cuda": "12.8", "driver": "570.86.15"}
-    assert "GPU: NVIDIA H200 (139.8 GiB, driver 570.86.15, cuda 12.8)." in "\n".join(_environment(env))
+    # Read from results.json, so shown literally (a code span), as the CPU is.
+    assert "GPU: `NVIDIA H200 (139.8 GiB, driver 570.86.15, cuda 12.8)`." in "\n".join(_environment(env))
 
 
 def test_gpu_hour_price_must_be_a_positive_number(capsys):

@@ -340,6 +340,26 @@ def test_dedupe_drops_repeats_before_splitting_and_records_it(tmp_path, capsys):
     assert results["data"]["duplicates"]["test_in_train"] == 0
 
 
+def test_dedupe_resolves_conflicting_labels_and_the_report_says_so(tmp_path, capsys):
+    """After --dedupe each text has one label: no conflict is left, and the count before is kept apart."""
+    data = tmp_path / "conflicts.csv"
+    rows = [(f"the {'good' if i % 2 else 'bad'} dish number {i}", i % 2) for i in range(80)]
+    rows += [("same words", 0), ("same words", 1), ("other words", 1), ("other words", 0), ("again", 1), ("again", 1)]
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(data, index=False)
+    out = tmp_path / "runs"
+    proc = run_main(capsys, "run", "--classifiers", "bow", "--data", str(data), "--dedupe", "--set", "bow.min_df=1",
+                    "--output", str(out), "--latency-calls", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "more than one label" not in proc.stderr.replace("kept the first label of 2 texts that had more than one", "")
+    (run_dir,) = out.iterdir()
+    dup = json.loads((run_dir / "results.json").read_text())["data"]["duplicates"]
+    assert (dup["removed_by_dedupe"], dup["conflicting_texts"], dup["conflicting_rows"]) == (3, 0, 0)  # was 2 and 4
+    assert dup["conflicting_before_dedupe"] == 2
+    report = (run_dir / "report.md").read_text()
+    assert "**Conflicting labels:**" not in report
+    assert "(3 dropped by --dedupe, which kept the first label of 2 texts that had more than one)" in report
+
+
 def test_conflicting_labels_are_reported(tmp_path, capsys):
     data = tmp_path / "conflicts.csv"
     rows = [(f"review {i}", i % 2) for i in range(60)] + [("same words", 0), ("same words", 1)]

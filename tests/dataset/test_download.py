@@ -64,6 +64,12 @@ def _yelp_members(**extra):
 
 
 ARCHIVE = _tgz(_yelp_members())
+#: The real data set's entry, with its published checksum and row counts.
+PUBLISHED = DATASETS["yelp-polarity"]
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 class _Server:
@@ -144,10 +150,13 @@ def server():
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch, server):
-    """Empty cache folder; the Yelp URL points at the loopback server."""
+    """Empty cache folder; the Yelp URL points at the loopback server, and the tiny archive
+    stands in for the published one (its checksum and row counts are the pinned ones)."""
     folder = tmp_path / "cache"
     monkeypatch.setenv("SENTIBENCH_CACHE", str(folder))
     monkeypatch.setenv("SENTIBENCH_YELP_URL", server.url())
+    monkeypatch.setitem(DATASETS, "yelp-polarity",
+                        dataclasses.replace(PUBLISHED, sha256=_sha(ARCHIVE), expected_rows={"train": 4, "test": 3}))
     return folder
 
 
@@ -331,9 +340,9 @@ def test_http_error_status_is_reported(cache, server):
 
 
 def test_archive_with_parent_member_is_refused(cache, server, tmp_path):
-    server.files["/evil.tgz"] = _tgz(_yelp_members(**{"../evil": b"pwned\n"}))
+    server.files["/evil.tgz"] = evil = _tgz(_yelp_members(**{"../evil": b"pwned\n"}))
     with pytest.raises(DataError) as excinfo:
-        download(url=server.url("/evil.tgz"), verbose=False)
+        download(url=server.url("/evil.tgz"), sha256=_sha(evil), verbose=False)
     one_line_error(excinfo, "unsafe member '../evil'")
     assert not (tmp_path / "evil").exists()
     assert not (cache / FOLDER).exists()
@@ -343,34 +352,33 @@ def test_archive_with_parent_member_is_refused(cache, server, tmp_path):
 
 def test_archive_with_absolute_member_is_refused(cache, server, tmp_path):
     target = tmp_path / "absolute-evil"
-    server.files["/abs.tgz"] = _tgz(_yelp_members(**{str(target): b"pwned\n"}))
+    server.files["/abs.tgz"] = evil = _tgz(_yelp_members(**{str(target): b"pwned\n"}))
     with pytest.raises(DataError) as excinfo:
-        download(url=server.url("/abs.tgz"), verbose=False)
+        download(url=server.url("/abs.tgz"), sha256=_sha(evil), verbose=False)
     one_line_error(excinfo, "unsafe member", "absolute path")
     assert not target.exists()
 
 
 def test_archive_missing_a_split_is_refused(cache, server):
-    server.files["/short.tgz"] = _tgz({f"{FOLDER}/train.csv": TRAIN_CSV.encode()})
+    server.files["/short.tgz"] = short = _tgz({f"{FOLDER}/train.csv": TRAIN_CSV.encode()})
     with pytest.raises(DataError) as excinfo:
-        download(url=server.url("/short.tgz"), verbose=False)
+        download(url=server.url("/short.tgz"), sha256=_sha(short), verbose=False)
     one_line_error(excinfo, f"{FOLDER}/test.csv")
     assert not (cache / FOLDER).exists()
 
 
 def test_not_an_archive_is_refused(cache, server):
-    server.files["/page.tgz"] = b"<html>captive portal</html>"
+    server.files["/page.tgz"] = page = b"<html>captive portal</html>"
     with pytest.raises(DataError) as excinfo:
-        download(url=server.url("/page.tgz"), verbose=False)
+        download(url=server.url("/page.tgz"), sha256=_sha(page), verbose=False)
     one_line_error(excinfo, "not a valid tar.gz archive")
     assert not (cache / "yelp_review_polarity_csv.tgz").exists()
 
 
 def test_row_counts_are_checked_for_the_default_url(cache, server, monkeypatch):
-    spec = DATASETS["yelp-polarity"]
-    # Pretend the loopback URL is the published one, which enables the check;
-    # the pinned checksum then applies too, so pin the fake archive's.
-    fake = dataclasses.replace(spec, url=server.url(), sha256=hashlib.sha256(ARCHIVE).hexdigest())
+    # Pretend the loopback URL is the published one; the pinned checksum applies, so
+    # pin the fake archive's.
+    fake = dataclasses.replace(PUBLISHED, url=server.url(), sha256=hashlib.sha256(ARCHIVE).hexdigest())
     monkeypatch.setitem(
         DATASETS, "yelp-polarity", dataclasses.replace(fake, expected_rows={"train": 4, "test": 5})
     )
@@ -387,17 +395,40 @@ def test_row_counts_are_checked_for_the_default_url(cache, server, monkeypatch):
 
 
 def test_default_url_download_not_matching_published_sha256_is_deleted(cache, server, monkeypatch):
-    spec = DATASETS["yelp-polarity"]
     # TensorFlow Datasets' url_checksums/yelp_polarity_reviews.txt.
     published = "528f22e286cad085948acbc3bea7e58188416546b0e364d0ae4ca0ce666abe35"
-    assert spec.sha256 == published
+    assert PUBLISHED.sha256 == published
     # The loopback URL stands in for the published one; the pin stays.
-    monkeypatch.setitem(DATASETS, "yelp-polarity", dataclasses.replace(spec, url=server.url()))
+    monkeypatch.setitem(DATASETS, "yelp-polarity", dataclasses.replace(PUBLISHED, url=server.url()))
     monkeypatch.delenv("SENTIBENCH_YELP_URL")
     with pytest.raises(DataError) as excinfo:
         download(verbose=False)
     one_line_error(excinfo, hashlib.sha256(ARCHIVE).hexdigest(), f"but {published} was expected", "it was deleted")
     assert [p.name for p in cache.iterdir()] == []
+
+
+@pytest.mark.parametrize("via", ["url", "environment"])
+def test_a_mirror_is_held_to_the_published_sha256(cache, server, monkeypatch, via):
+    """A --url (or SENTIBENCH_YELP_URL) mirror serving another archive is refused without
+    --sha256: the published checksum applies whatever the address."""
+    server.files["/mirror.tgz"] = tampered = _tgz(_yelp_members(**{f"{FOLDER}/extra.txt": b"not the published archive\n"}))
+    if via == "environment":
+        monkeypatch.setenv("SENTIBENCH_YELP_URL", server.url("/mirror.tgz"))
+    with pytest.raises(DataError) as excinfo:
+        download(url=server.url("/mirror.tgz") if via == "url" else None, verbose=False)
+    one_line_error(excinfo, _sha(tampered), f"but {_sha(ARCHIVE)} was expected", "it was deleted",
+                   "a mirror must serve the published archive", "--sha256")
+    assert [p.name for p in cache.iterdir()] == []
+    # Its own checksum names it as another archive (a subset: no published row counts).
+    assert (download(url=server.url("/mirror.tgz"), sha256=_sha(tampered), verbose=False) / "extra.txt").is_file()
+
+
+def test_a_mirror_of_the_published_archive_has_its_rows_counted(cache, server, monkeypatch):
+    monkeypatch.setitem(DATASETS, "yelp-polarity", dataclasses.replace(DATASETS["yelp-polarity"], expected_rows={"test": 5}))
+    server.files["/mirror.tgz"] = ARCHIVE
+    with pytest.raises(DataError) as excinfo:
+        download(url=server.url("/mirror.tgz"), verbose=False)
+    one_line_error(excinfo, "test.csv has 3 rows but 5 were expected")
 
 
 def test_partial_folder_is_completed_without_overwriting(cache, server):
