@@ -10,14 +10,13 @@ pytest.importorskip("torch", reason="needs the bert extra: pip install 'sentiben
 import json
 
 import numpy as np
-import pandas as pd
 import torch
 
 from benchmark.__main__ import main
 from classifiers import BertClassifier, SentimentClassifier
 from classifiers.encoder.inference import choose_path
 
-from .._helpers import FAST_PARAMS, shared_file, synthetic_reviews
+from .._helpers import FAST_PARAMS, run_predictions, shared_file, synthetic_reviews
 
 
 def fast(**extra):
@@ -95,7 +94,7 @@ def test_run_save_models_writes_a_hugging_face_folder_with_a_model_card(tmp_path
     assert main(["-q", "run", "--classifiers", "bert", "--save-models", "--latency-calls", "3", "--output", str(tmp_path), *bert]) == 0
     (run_dir,) = tmp_path.iterdir()
     folder = run_dir / "models" / "bert"
-    texts = pd.read_csv(run_dir / "predictions.csv", keep_default_na=False)["text"].tolist()[:5]
+    texts = run_predictions(run_dir).texts[:5]
     assert len(pipeline("text-classification", model=str(folder))(texts)) == 5
     card = (folder / "README.md").read_text()
     results = json.loads((run_dir / "results.json").read_text())
@@ -147,8 +146,8 @@ def test_exported_bert_agrees_with_sentibench_on_real_reviews(tmp_path):
             "--latency-calls", "5", "--output", str(tmp_path), "--set", "bert.epochs=1", "--set", "bert.verbose=false"]
     assert main(args) == 0
     (run_dir,) = tmp_path.iterdir()
-    frame = pd.read_csv(run_dir / "predictions.csv", keep_default_na=False)
-    texts, y = frame["text"].tolist(), frame["label"].to_numpy()
+    predictions = run_predictions(run_dir)  # predictions.jsonl: the exact texts, classes as positions
+    texts, y = predictions.texts, predictions.labels
     folder = run_dir / "models" / "bert"
     piped, _, _ = _hf_predictions(folder, texts)
     hf = np.array([1 if label == "positive" else 0 for label in piped])
