@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 
-from dataset import SentibenchError, refuse_constant
+from dataset import SentibenchError, refuse_constant, terminal_safe
 
 RESULTS_FILE = "results.json"
 #: Every test prediction, exactly (machine-readable); ``PREDICTIONS_TABLE`` is its copy for people.
@@ -372,10 +372,18 @@ def check_results(results: object, where: str) -> RunResults:
     return results  # type: ignore[return-value]
 
 
+#: What a classifier's name may hold (registry names, plugin names, MODULE:ATTR): nothing a
+#: report would render as markup.
+CLASSIFIER_NAME = re.compile(r"[\w.:+-]{1,200}")
+
+
 def _answer_problem(results: dict) -> str | None:
     """What is wrong with the run-level answer (``pareto``, ``recommendation``): each name
     in it must be a classifier with a record (the report looks them up)."""
     records = results["classifiers"]
+    for name in records:
+        if not CLASSIFIER_NAME.fullmatch(name):
+            return f"the classifier name {terminal_safe(name)!r:.80} is not one sentibench writes"
     pareto, recommendation = results.get("pareto"), results.get("recommendation")
     named: list[tuple[str, object]] = []
     if pareto is not None:

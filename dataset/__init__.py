@@ -41,7 +41,7 @@ from ._locate import (
 from ._readers import FORMATS
 from ._sources import load_reviews
 from ._split import Split, data_digest, split_manifest, stratified_sample, stratified_split
-from ._text import md_literal, terminal_safe
+from ._text import md_literal, md_text, terminal_safe
 from ._types import ReviewData
 
 #: Marks this package as sentibench's own (see ``benchmark.startup``).
@@ -79,6 +79,7 @@ __all__ = [
     "machine_limit",
     "load_reviews",
     "md_literal",
+    "md_text",
     "temp_folder_beside",
     "terminal_safe",
     "resolve_data_source",

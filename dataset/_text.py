@@ -20,6 +20,19 @@ def terminal_safe(text) -> str:
     return _INVISIBLE.sub(lambda m: ascii(m.group())[1:-1], str(text))
 
 
+#: ASCII punctuation: CommonMark lets a backslash make each one a plain character.
+_PUNCTUATION = re.compile(r"""([!-/:-@\[-`{-~])""")
+
+
+def md_text(text) -> str:
+    """``text`` as a plain Markdown sentence: every ASCII punctuation mark backslash-escaped,
+    so no link, image, tag, emphasis or autolink (GitHub starts one at ``:`` or ``www.``,
+    and an escaped ``:`` or ``.`` is not one) is made of it; runs of whitespace become one space.
+    For sentences sentibench composes itself (the recommendation) but reads back from a run folder."""
+    text = " ".join(_INVISIBLE.sub(" ", str(text)).split())
+    return _PUNCTUATION.sub(r"\\\1", text)
+
+
 def md_literal(text, *, limit: int | None = None, table: bool = False) -> str:
     """``text`` as a Markdown code span: rendered exactly as written, never as markup.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from tabulate import tabulate
 
-from dataset import md_literal
+from dataset import md_literal, md_text
 
 from ..decide import METRIC_WORDS
 from ..environment import describe_gpu
@@ -60,7 +60,7 @@ def _summary(results: RunResults, robustness: dict | None = None) -> list[str]:
         out += [f"> Status: **{results['status']}**: only the classifiers listed finished.", ""]
     recommendation = results.get("recommendation")
     if recommendation:
-        out += [f"**Recommendation.** {recommendation['reason']}", ""]
+        out += [f"**Recommendation.** {md_text(recommendation['reason'])}", ""]
         out += [line for note in recommendation_notes(robustness) for line in (note, "")]
     dropped = ", ".join(f"{k}: {v}" for k, v in data["dropped"].items()) or "none"
     out += [

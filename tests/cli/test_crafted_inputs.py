@@ -126,6 +126,25 @@ def test_report_shows_the_run_id_and_the_cpu_as_literal_text(crafted, capsys):
     assert 'href="http://evil.example"' not in html
 
 
+def test_a_crafted_recommendation_or_classifier_name_never_becomes_markup(crafted, capsys):
+    """The recommendation's sentence and classifier names come from results.json: a crafted
+    one rendered as links and images in report.md (and on GitHub)."""
+    from markdown_it import MarkdownIt
+
+    def reason(results):
+        results["recommendation"]["reason"] = "use bow ![pixel](http://evil.example/p.png) [click](http://evil.example) <http://evil.example>"
+
+    copy = crafted(reason)
+    assert run_main(capsys, "report", str(copy)).returncode == 0
+    html = MarkdownIt("gfm-like").render((copy / "report.md").read_text())
+    assert "evil.example/p.png" in html and "<img src=\"http://evil" not in html and 'href="http://evil' not in html
+
+    def rename(results):
+        results["classifiers"]["![x](http://evil.example/p.png)"] = results["classifiers"].pop("w2v")
+
+    one_line_error(run_main(capsys, "report", str(crafted(rename))), "classifier name", "![x](http://evil.example/p.png)")
+
+
 # -- CSV files for people -------------------------------------------------------------------
 
 
