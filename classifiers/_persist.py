@@ -8,6 +8,7 @@ becomes a one-line :class:`ModelFileError`.
 from __future__ import annotations
 
 import inspect
+import io
 import json
 import logging
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from dataset import SentibenchError, atomic_write_bytes
+
+from ._skops_limits import Refused, check_archive
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +164,9 @@ def skops_load(path: Path, allowed: frozenset[str]):
     sio = _skops_io()
     try:
         data = Path(path).read_bytes()
+        # skops reads members and recurses while it lists the types: the limits come first.
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            check_archive(zf, len(data))
         untrusted = sio.get_untrusted_types(data=data)
         refused = sorted(set(untrusted) - allowed)
         if refused:
@@ -168,5 +174,9 @@ def skops_load(path: Path, allowed: frozenset[str]):
         return sio.loads(data, trusted=untrusted)
     except ModelFileError:
         raise
+    except Refused as exc:
+        raise ModelFileError(f"refusing {path} before loading it: {exc}; sentibench never writes such a file") from None
+    except RecursionError:  # a last resort: the depth check above sees every nesting skops recurses on
+        raise ModelFileError(f"refusing {path}: it nests too deep to load; sentibench never writes such a file") from None
     except (OSError, zipfile.BadZipFile, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
         raise ModelFileError(f"{path} is damaged or not a skops file ({type(exc).__name__}: {exc}); save the model again") from None

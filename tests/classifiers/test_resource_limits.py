@@ -1,0 +1,136 @@
+"""Nothing sentibench loads or predicts exhausts the machine: a hostile model file is
+refused from what it declares (zip directory, schema text, array headers, config.json
+against the safetensors header) before anything is expanded, and a huge review costs
+about what a long one does.
+
+The attacks that would really take gigabytes run in a child process under a small
+address-space limit (``RLIMIT_AS``): without the checks the child dies of MemoryError.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from classifiers import ModelFileError, SentimentClassifier
+
+from .._helpers import one_line_error
+
+#: Address space of a child that loads a model: sklearn and skops need well under this.
+CHILD_LIMIT = 2 * 2**30
+
+
+def _limited(limit: int):
+    def apply():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return apply
+
+
+def _predict_limited(run_dir, name: str, limit: int = CHILD_LIMIT):
+    """``predict`` with one saved model, in a child process that may map ``limit`` bytes."""
+    return subprocess.run(
+        [sys.executable, "-m", "benchmark", "-q", "predict", "--run", str(run_dir), "--classifiers", name, "great food"],
+        capture_output=True, text=True, timeout=300, preexec_fn=_limited(limit),
+    )
+
+
+@pytest.fixture
+def bow_run(finished_run, tmp_path):
+    """A copy of the finished run; its bow model is the one the tests rewrite."""
+    copy = tmp_path / "run"
+    shutil.copytree(finished_run, copy)
+    return copy
+
+
+def _protocol(path) -> int:
+    with zipfile.ZipFile(path) as zf:
+        return json.loads(zf.read("schema.json"))["protocol"]
+
+
+def _rewrite(path, members: dict[str, bytes | str]) -> None:
+    """Replace the skops file ``path`` by ``members``; ``schema.json`` (JSON text of an
+    object) gets the protocol of the file it replaces, without being parsed."""
+    protocol = _protocol(path)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data if name != "schema.json" else f'{{"protocol": {protocol}, {data[1:]}')
+
+
+def _array_node(file: str) -> dict:
+    return {"__class__": "ndarray", "__module__": "numpy", "__loader__": "NdArrayNode", "type": "numpy", "file": file}
+
+
+def _list_node(items: list) -> dict:
+    return {"__class__": "list", "__module__": "builtins", "__loader__": "ListNode", "content": items}
+
+
+def _npy(array) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def test_an_array_header_declaring_745_gib_is_refused(bow_run):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**11,)})
+    path = bow_run / "models" / "bow" / "model.skops"
+    _rewrite(path, {"a.npy": header.getvalue() + bytes(32), "schema.json": json.dumps(_array_node("a.npy"))})
+    with pytest.raises(ModelFileError) as excinfo:
+        SentimentClassifier.load(path.parent)
+    one_line_error(excinfo, "model.skops", "(100000000000,)", "holds 32 bytes")
+
+
+@pytest.mark.parametrize("where", ["schema", "json value"])
+def test_a_schema_nested_200k_deep_is_refused(bow_run, where):
+    depth = 200_000
+    nested = "[" * depth + "]" * depth
+    if where == "schema":
+        schema = '{"__class__": "list", "__module__": "builtins", "__loader__": "ListNode", "content": ' + nested + "}"
+    else:  # a JsonNode holds its value as JSON text, which skops decodes with json.loads
+        schema = json.dumps({"__class__": "list", "__module__": "builtins", "__loader__": "JsonNode", "content": nested,
+                             "is_json": True})
+    path = bow_run / "models" / "bow" / "model.skops"
+    _rewrite(path, {"schema.json": schema})
+    with pytest.raises(ModelFileError) as excinfo:
+        SentimentClassifier.load(path.parent)
+    one_line_error(excinfo, "model.skops", "levels deep (at most 100)")
+
+
+def test_a_three_megabyte_file_that_expands_to_gigabytes_is_refused_before_it_is_read(bow_run):
+    # One 3 MiB array that 1000 nodes name: skops reads it once per node, 3 GiB in all.
+    path = bow_run / "models" / "bow" / "model.skops"
+    schema = _list_node([_array_node("a.npy")] * 1000)
+    _rewrite(path, {"a.npy": _npy(np.zeros(3 * 2**20 // 8)), "schema.json": json.dumps(schema)})
+    assert path.stat().st_size < 4 * 2**20
+    line = one_line_error(_predict_limited(bow_run, "bow"), "model.skops", "expands to", "1000 references")
+    assert "MemoryError" not in line
+
+
+def test_a_compressed_member_declaring_far_more_than_the_file_is_refused(bow_run):
+    # schema.json deflated from 256 MiB to a few hundred KiB (a zip bomb).
+    path = bow_run / "models" / "bow" / "model.skops"
+    protocol = _protocol(path)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf, zf.open("schema.json", "w", force_zip64=True) as fh:
+        fh.write(b'{"protocol": %d, "__class__": "str", "__module__": "builtins", "__loader__": "JsonNode", "content": "' % protocol)
+        chunk = b" " * 2**20
+        for _ in range(256):
+            fh.write(chunk)
+        fh.write(b'", "is_json": true}')
+    assert path.stat().st_size < 2**20
+    with pytest.raises(ModelFileError) as excinfo:
+        SentimentClassifier.load(path.parent)
+    one_line_error(excinfo, "model.skops", "schema.json declares")
+
+
+def test_the_limits_leave_every_saved_classical_model_loadable(finished_run, tiny):
+    for name in ("bow", "w2v"):
+        loaded = SentimentClassifier.load(finished_run / "models" / name)
+        assert loaded.predict(tiny[2]).shape == (len(tiny[2]),)
