@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from dataset import UsageError, atomic_write_text
 
-from ._persist import ModelFileError, skops_dump, skops_load
+from ._persist import ModelFileError, check_estimator, skops_dump, skops_load
 from ._search import Trials, accuracy, defaults_first
 from .base import SentimentClassifier
 from .encoder.batching import DEFAULT_MAX_LENGTH, encode
@@ -249,6 +249,7 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         self.logreg_ = skops_load(folder / _MODEL_FILE, _ALLOWED_TYPES)
         if not isinstance(self.logreg_, LogisticRegression):
             raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a LogisticRegression; save the model again")
+        check_estimator(self.logreg_, folder / _MODEL_FILE)
         self.inference_choice_ = _read_choice(folder / _INFERENCE_FILE)
         self.temperature_ = self.inference_choice_.pop("temperature", 1.0)
         if isinstance(self.temperature_, bool) or not isinstance(self.temperature_, int | float) or not (

@@ -23,7 +23,7 @@ from sklearn.base import clone
 from dataset import UsageError
 
 from ._calibration import calibrated_proba, calibration_from_state, calibration_scores, calibration_state, fit_calibration
-from ._persist import ModelFileError, UntrustedTypes, skops_dump, skops_load
+from ._persist import ModelFileError, UntrustedTypes, check_estimator, check_predicts, skops_dump, skops_load
 from .base import SentimentClassifier
 
 _MODEL_FILE = "estimator.skops"
@@ -136,17 +136,20 @@ class ExternalClassifier(SentimentClassifier):
             ) from None
 
     def _load_files(self, folder: Path):
-        state = skops_load(folder / _MODEL_FILE, _ALLOWED_TYPES)
+        path = folder / _MODEL_FILE
+        state = skops_load(path, _ALLOWED_TYPES)
         try:
             self.estimator_ = state["estimator"]
             calibration = state["calibration"]
             self.calibration_ = None if calibration is None else calibration_from_state(calibration, len(self.classes_))
         except (TypeError, KeyError, IndexError, ValueError):
-            raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a saved external estimator") from None
+            raise ModelFileError(f"{path} does not hold a saved external estimator") from None
         if not hasattr(self.estimator_, "predict"):
-            raise ModelFileError(f"{folder / _MODEL_FILE} does not hold an estimator")
+            raise ModelFileError(f"{path} does not hold an estimator")
         if not (hasattr(self.estimator_, "predict_proba") or hasattr(self.estimator_, "decision_function")) or (
                 self.calibration_ is not None and not hasattr(self.estimator_, "decision_function")):
             # Platt scaling needs decision values; without either method nothing gives a score.
-            raise ModelFileError(f"{folder / _MODEL_FILE} holds an estimator that cannot score reviews as saved")
+            raise ModelFileError(f"{path} holds an estimator that cannot score reviews as saved")
+        check_estimator(self.estimator_, path)
         self.estimator = clone(self.estimator_)  # unfitted, for a later fit
+        check_predicts(self, path)

@@ -22,7 +22,7 @@ from dataset import DataError, UsageError, stratified_sample
 
 from ._calibration import calibrated_proba, calibration_from_state, calibration_scores, calibration_state, fit_calibration
 from ._fastpath import FAST_PATH_MAX, RbfScorer
-from ._persist import ModelFileError, skops_dump, skops_load
+from ._persist import ModelFileError, check_estimator, check_predicts, skops_dump, skops_load
 from ._search import Trials, accuracy, defaults_first
 from ._text import tokenize
 from .base import SentimentClassifier, decision_to_codes
@@ -409,4 +409,7 @@ class Word2VecSvmClassifier(SentimentClassifier):
             valid = False
         if not valid:
             raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a Word2VecSvmClassifier's state; save the model again")
+        check_estimator(self.scaler_, folder / _MODEL_FILE)
+        check_estimator(self.svm_, folder / _MODEL_FILE)
         self._build_fast_path()
+        check_predicts(self, folder / _MODEL_FILE)

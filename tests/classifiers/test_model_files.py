@@ -335,3 +335,41 @@ def test_word_vectors_that_are_not_gzip_are_one_line(tmp_path, capsys):
     bad.write_bytes(b"not gzip at all")
     proc = run_main(capsys, "-q", "run", "--classifiers", "w2v", "--set", f"w2v.vectors={bad}", "--output", str(tmp_path / "o"))
     one_line_error(proc, "not a readable word2vec text file", "BadGzipFile")
+
+
+def _pipeline():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(TfidfVectorizer(), LogisticRegression())
+
+
+def _set_analyzer(clf, value):
+    vectorizer = clf.vectorizer_ if hasattr(clf, "vectorizer_") else clf.estimator_.steps[0][1]
+    vectorizer.analyzer = value
+
+
+@pytest.mark.parametrize("kind, tamper, needles", [
+    pytest.param("bow", lambda clf: _set_analyzer(clf, type), ["analyzer", "builtins.type"], id="bow-analyzer-type"),
+    pytest.param("bow", lambda clf: setattr(clf.vectorizer_, "tokenizer", str), ["tokenizer", "builtins.str"], id="bow-tokenizer-str"),
+    pytest.param("bow", lambda clf: setattr(clf.vectorizer_, "vocabulary_", {"great": 7}), ["vocabulary"], id="bow-vocabulary"),
+    pytest.param("bow", lambda clf: setattr(clf.svm_, "coef_", clf.svm_.coef_[:, :3]), ["SVM's weights"], id="bow-weights"),
+    pytest.param("external", lambda clf: _set_analyzer(clf, type), ["analyzer", "builtins.type"], id="external-analyzer-type"),
+    pytest.param("w2v", lambda clf: setattr(clf.svm_, "kernel", type), ["kernel", "builtins.type"], id="w2v-kernel-type"),
+])
+def test_a_saved_state_no_fit_makes_is_refused_at_load_not_at_predict(tmp_path, tiny, kind, tamper, needles):
+    from classifiers.external import ExternalClassifier
+
+    train_x, train_y = tiny[:2]
+    clf = {
+        "bow": lambda: BowSvmClassifier(**FAST_PARAMS["bow"]),
+        "w2v": lambda: Word2VecSvmClassifier(**FAST_PARAMS["w2v"]),
+        "external": lambda: ExternalClassifier(spec="plugin:pipeline", estimator=_pipeline()),
+    }[kind]().fit(train_x, train_y)
+    tamper(clf)
+    folder = clf.save(tmp_path / "m")  # what a hostile file holds: only types skops loads
+    with pytest.raises(ModelFileError) as excinfo:
+        SentimentClassifier.load(folder)
+    one_line_error(excinfo, ".skops", *needles)
+
