@@ -373,3 +373,17 @@ def test_a_saved_state_no_fit_makes_is_refused_at_load_not_at_predict(tmp_path, 
         SentimentClassifier.load(folder)
     one_line_error(excinfo, ".skops", *needles)
 
+
+def test_a_saved_bert_whose_config_asks_for_5000_layers_is_one_line_within_3_gib(run_copy):
+    # Before sentibench checked config.json against the weights, transformers built and
+    # initialised 5000 layers: 24 GB until the OOM killer, here a MemoryError traceback.
+    import resource
+
+    path = run_copy / "models" / "bert" / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "num_hidden_layers": 5000}))
+    limit = 3 * 2**30
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmark", "-q", "predict", "--run", str(run_copy), "--classifiers", "bert", "great food"],
+        capture_output=True, text=True, timeout=300, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+    )
+    one_line_error(proc, "config.json says num_hidden_layers=5000")

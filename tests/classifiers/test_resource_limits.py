@@ -134,3 +134,72 @@ def test_the_limits_leave_every_saved_classical_model_loadable(finished_run, tin
     for name in ("bow", "w2v"):
         loaded = SentimentClassifier.load(finished_run / "models" / name)
         assert loaded.predict(tiny[2]).shape == (len(tiny[2]),)
+
+
+@pytest.fixture
+def small_checkpoint(tmp_path):
+    """A Hugging Face folder as sentibench saves one (safetensors, the bundled tokenizer):
+    a 2-layer, 32-wide BERT with a two-class head, never trained."""
+    pytest.importorskip("transformers")
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from classifiers.encoder.hub import bundled_tokenizer
+
+    folder = tmp_path / "checkpoint"
+    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    BertForSequenceClassification(config).save_pretrained(folder, safe_serialization=True)
+    bundled_tokenizer().save_pretrained(folder)
+    return folder
+
+
+def _edit_config(folder, **changes) -> None:
+    path = folder / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def _loaders():
+    """(name, load) of each way sentibench reads a checkpoint folder: a saved BERT, embed's
+    saved encoder, and a base checkpoint to fine-tune or embed with."""
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    from classifiers.encoder.hub import load_pretrained, load_saved
+
+    return {
+        "saved bert": lambda folder: load_saved(folder, AutoModelForSequenceClassification, folder),
+        "saved embed encoder": lambda folder: load_saved(folder, AutoModel, folder),
+        "base checkpoint": lambda folder: load_pretrained(str(folder)),
+        "base encoder": lambda folder: load_pretrained(str(folder), AutoModel),
+    }
+
+
+@pytest.mark.parametrize("loader", ["saved bert", "saved embed encoder", "base checkpoint", "base encoder"])
+@pytest.mark.parametrize("changes, needles", [
+    pytest.param({"num_hidden_layers": 5000}, ["num_hidden_layers=5000", "tensors in all"], id="5000-layers"),
+    pytest.param({"vocab_size": 10 * 30522}, ["config.json describes a network of"], id="vocabulary"),
+    pytest.param({"intermediate_size": 64 * 4096}, ["config.json describes a network of"], id="wide"),
+])
+def test_a_config_asking_for_more_than_its_weights_is_refused_before_anything_is_built(
+        small_checkpoint, monkeypatch, loader, changes, needles):
+    import transformers
+
+    load = _loaders()[loader]
+    assert load(small_checkpoint)[1].config.num_hidden_layers == 2  # the folder as saved loads
+    _edit_config(small_checkpoint, **changes)
+
+    def build(*args, **kwargs):
+        raise AssertionError("the network was built from the tampered config")
+
+    for auto in (transformers.AutoModel, transformers.AutoModelForSequenceClassification):
+        monkeypatch.setattr(auto, "from_pretrained", build)
+    with pytest.raises(ModelFileError) as excinfo:
+        load(small_checkpoint)
+    one_line_error(excinfo, str(small_checkpoint), *needles)
+
+
+def test_a_damaged_safetensors_header_of_a_base_checkpoint_is_one_line(small_checkpoint):
+    from classifiers.encoder.hub import load_pretrained
+
+    (small_checkpoint / "model.safetensors").write_bytes(b"\xff" * 8 + b"{not json")
+    with pytest.raises(ModelFileError) as excinfo:
+        load_pretrained(str(small_checkpoint))
+    one_line_error(excinfo, "cannot load the model", str(small_checkpoint))
