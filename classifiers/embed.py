@@ -38,7 +38,7 @@ from .encoder.inference import (
     predict_logits,
     usable_cpu_path,
 )
-from .encoder.network import MeanPooledEncoder
+from .encoder.network import MeanPooledEncoder, check_max_length
 from .encoder.runtime import DEVICES, Runtime, resolve_device
 
 logger = logging.getLogger(__name__)
@@ -168,6 +168,7 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
 
         self._resolve_device()
         self.tokenizer_, encoder = load_pretrained(self.model, AutoModel)
+        check_max_length(encoder, self.max_length, "embed")
         self.encoder_ = encoder.to(self.device_).eval()
         self._inference_nets = None
 
