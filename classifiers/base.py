@@ -148,6 +148,24 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         codes = decision_to_codes(self.decision_function(X))  # checks that it is fitted first
         return self.classes_[codes]
 
+    def predict_with_proba(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """``predict(X)`` and ``predict_proba(X)`` at once, from one pass over the reviews
+        where the classifier can share it (BERT and embed encode each review once).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            As :meth:`predict` gives them.
+        proba : ndarray of shape (n_samples, n_classes)
+            As :meth:`predict_proba` gives them.
+        """
+        self._check_fitted()
+        texts = check_texts(X)
+        if not texts:
+            return self.classes_[:0], np.zeros((0, len(self.classes_)))
+        decision, proba = self._decision_and_proba(texts)
+        return self.classes_[decision_to_codes(decision)], np.asarray(proba, dtype=np.float64)
+
     def _check_fitted(self) -> None:
         """scikit-learn's ``check_is_fitted``, without rebuilding the estimator tags on every
         call (a large share of a single review's prediction time)."""
@@ -342,6 +360,10 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
+
+    def _decision_and_proba(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Decision values and probabilities of ``texts``; override to compute both in one pass."""
+        return np.asarray(self._decision_function(texts), dtype=np.float64), self._predict_proba(texts)
 
     def _save_files(self, folder: Path, context: dict) -> None:
         """Write the fitted state into ``folder``; ``context`` is the model card's (class names...)."""

@@ -227,9 +227,16 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         return self.logreg_.decision_function(self._embed(texts)) / self.temperature_
 
     def _predict_proba(self, texts):
+        return self._proba(self._embed(texts))
+
+    def _proba(self, embeddings: np.ndarray) -> np.ndarray:
         from scipy.special import softmax
 
-        return softmax(self._logits(self._embed(texts)) / self.temperature_, axis=1)
+        return softmax(self._logits(embeddings) / self.temperature_, axis=1)
+
+    def _decision_and_proba(self, texts):
+        embeddings = self._embed(texts)
+        return self.logreg_.decision_function(embeddings) / self.temperature_, self._proba(embeddings)
 
     def _save_files(self, folder: Path, context: dict):
         with quiet_transformers():

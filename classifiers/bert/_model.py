@@ -382,12 +382,21 @@ class BertClassifier(SentimentClassifier):
         return predict_logits(self._nets().get(path), encoded, self._runtime(), autocast=path == "train",
                               batch_size=batch_size_of(path, self.device_))
 
+    def _scores(self, logits) -> tuple[np.ndarray, np.ndarray]:
+        """Decision values and probabilities from raw logits (temperature applied)."""
+        scaled = logits / self.temperature_
+        values = scaled.numpy().astype(np.float64)
+        decision = values[:, 1] - values[:, 0] if values.shape[1] == 2 else values
+        return decision, scaled.softmax(-1).numpy().astype(np.float64)
+
     def _decision_function(self, texts):
-        logits = (self._test_logits(texts) / self.temperature_).numpy().astype(np.float64)
-        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+        return self._scores(self._test_logits(texts))[0]
 
     def _predict_proba(self, texts):
-        return (self._test_logits(texts) / self.temperature_).softmax(-1).numpy().astype(np.float64)
+        return self._scores(self._test_logits(texts))[1]
+
+    def _decision_and_proba(self, texts):
+        return self._scores(self._test_logits(texts))
 
     def compare_inference(self, X, y, predictions=None) -> dict:
         """Accuracy of the ``predict`` path against the full-precision (fp32) model.

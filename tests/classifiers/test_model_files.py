@@ -20,7 +20,7 @@ import pytest
 from benchmark.__main__ import main
 from classifiers import BowSvmClassifier, ModelFileError, SentimentClassifier, Word2VecSvmClassifier
 
-from .._helpers import FAST_PARAMS, fast_flags, interrupted_run, one_line_error, require, run_main
+from .._helpers import FAST_PARAMS, fast_flags, interrupted_run, one_line_error, require, run_main, tokenizer_calls
 
 
 class _Payload:
@@ -387,3 +387,11 @@ def test_a_saved_bert_whose_config_asks_for_5000_layers_is_one_line_within_3_gib
         capture_output=True, text=True, timeout=300, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
     )
     one_line_error(proc, "config.json says num_hidden_layers=5000")
+
+
+def test_predict_encodes_each_review_once(run_copy, monkeypatch, capsys):
+    # Labels and probabilities come from one pass: a huge review was tokenised twice.
+    calls = tokenizer_calls(monkeypatch, SentimentClassifier.load(run_copy / "models" / "bert").tokenizer_)
+    outcome = run_main(capsys, "predict", "--run", str(run_copy), "--classifiers", "bert", "--json", "great food", "awful")
+    assert outcome.returncode == 0 and len(outcome.stdout.splitlines()) == 2
+    assert len(calls) == 1

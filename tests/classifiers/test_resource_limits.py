@@ -22,7 +22,7 @@ import pytest
 
 from classifiers import ModelFileError, SentimentClassifier
 
-from .._helpers import one_line_error
+from .._helpers import one_line_error, tokenizer_calls
 
 #: Address space of a child that loads a model: sklearn and skops need well under this.
 CHILD_LIMIT = 2 * 2**30
@@ -203,3 +203,58 @@ def test_a_damaged_safetensors_header_of_a_base_checkpoint_is_one_line(small_che
     with pytest.raises(ModelFileError) as excinfo:
         load_pretrained(str(small_checkpoint))
     one_line_error(excinfo, "cannot load the model", str(small_checkpoint))
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    pytest.importorskip("transformers")
+    from classifiers.encoder.hub import bundled_tokenizer
+
+    return bundled_tokenizer()
+
+
+@pytest.mark.parametrize("truncation", ["head", "head+tail"])
+@pytest.mark.parametrize("max_length", [8, 32])
+def test_a_long_review_cut_before_tokenising_keeps_the_ids_truncation_keeps(tokenizer, sample, truncation, max_length):
+    from classifiers.encoder.batching import CHARS_PER_TOKEN, encode, truncate
+
+    chars = CHARS_PER_TOKEN * max_length
+    words = " ".join(sample.texts) + " Café naïve 日本語 crème brûlée\tfin\n"
+    texts = []
+    for shift in range(12):  # the cut falls in a word, on a space, after a space...
+        text = "x" * shift + " " + words
+        texts.append((text * (3 * chars // len(text) + 1))[: 3 * chars + shift])
+    texts += ["short review", "", words[: chars - 1], words[: 2 * chars + 1]]
+    for text in texts:
+        whole = tokenizer(text, add_special_tokens=False)["input_ids"]
+        expected = [tokenizer.cls_token_id, *truncate(whole, max_length - 2, truncation), tokenizer.sep_token_id]
+        assert encode(tokenizer, [text], max_length, truncation) == [expected], text[:40]
+
+
+@pytest.mark.parametrize("truncation", ["head", "head+tail"])
+def test_a_huge_review_is_tokenised_in_pieces_of_bounded_size_in_one_call(tokenizer, monkeypatch, truncation):
+    from classifiers.encoder.batching import encode
+
+    calls = tokenizer_calls(monkeypatch, tokenizer)
+    huge = "The pasta was cold and the waiter was rude. " * (2 * 2**20 // 44)  # 2 MiB
+    encoded = encode(tokenizer, [huge, "fine food", huge], 128, truncation)
+    assert [len(ids) for ids in encoded] == [128, 4, 128]
+    assert calls == [calls[0]] and calls[0] < len(huge) / 10
+
+    from classifiers.encoder.batching import CHARS_PER_TOKEN
+
+    assert calls[0] <= 2 * (2 * CHARS_PER_TOKEN * 128) + len("fine food")
+
+
+def test_embed_scores_a_batch_with_one_tokenizer_call(tiny, monkeypatch):
+    pytest.importorskip("transformers")
+    from classifiers import EmbeddingLogRegClassifier
+
+    train_x, train_y, test_x, _ = tiny
+    clf = EmbeddingLogRegClassifier(max_length=32).fit(train_x, train_y, validation=(test_x, tiny[3]))
+    labels, proba = clf.predict(test_x), clf.predict_proba(test_x)
+    calls = tokenizer_calls(monkeypatch, clf.tokenizer_)
+    both = clf.predict_with_proba(test_x)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(both[0], labels)
+    np.testing.assert_allclose(both[1], proba, rtol=0, atol=1e-12)
