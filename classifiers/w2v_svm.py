@@ -320,8 +320,17 @@ class Word2VecSvmClassifier(SentimentClassifier):
 
     @classmethod
     def checked_params(cls, params: dict, *, trusted_files: frozenset[str] = frozenset()) -> dict:
-        """``vectors`` may name gensim's pickle-based format: it is loaded only when the user
-        named that very file on the command line (a pickle can run code)."""
+        """Files that only a user's own command line may name: a ``corpus`` (its words end up
+        in the saved vectors, so a crafted run folder or config file naming one could copy
+        any local text file into a model) and ``vectors`` in gensim's pickle-based format
+        (a pickle can run code)."""
+        corpus = params.get("corpus")
+        if isinstance(corpus, (str, os.PathLike)) and str(corpus) not in trusted_files:
+            raise UsageError(
+                f"w2v.corpus={corpus} is named in a config file or a run folder; sentibench reads a corpus only when "
+                "it is named on the command line (its words end up in the saved model): start the run with "
+                "--set w2v.corpus=PATH"
+            )
         vectors = params.get("vectors")
         if not isinstance(vectors, str) or not is_pickle_vectors(vectors):
             return params

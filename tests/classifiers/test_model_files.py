@@ -171,6 +171,36 @@ def test_resumed_run_never_unpickles_vectors_named_in_its_config(tmp_path, monke
     assert not marker.exists()
 
 
+def _vocabulary(run_dir) -> set[str]:
+    from gensim.models import KeyedVectors
+
+    return set(KeyedVectors.load_word2vec_format(str(run_dir / "models" / "w2v" / "vectors.w2v.bin"), binary=True).key_to_index)
+
+
+def test_a_corpus_is_read_only_when_named_on_the_command_line(tmp_path, monkeypatch, capsys):
+    # A corpus's words end up in the saved vectors: a crafted run folder or a shared
+    # config file naming one could copy any local text file into a model.
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2 passphrase\n" * 20)
+    run_dir = interrupted_run(tmp_path / "runs", monkeypatch, "--save-models", *fast_flags("w2v"))
+    results = json.loads((run_dir / "results.json").read_text())
+    results["config"]["params"]["w2v"]["corpus"] = str(secret)
+    (run_dir / "results.json").write_text(json.dumps(results))
+    one_line_error(run_main(capsys, "run", "--resume", str(run_dir)), f"w2v.corpus={secret}", "--set w2v.corpus=PATH")
+    assert not (run_dir / "models" / "w2v").exists()
+    config = tmp_path / "params.json"
+    config.write_text(json.dumps({"w2v": {"corpus": str(secret)}}))
+    out = tmp_path / "new"
+    one_line_error(run_main(capsys, "run", "--classifiers", "w2v", "--config", str(config), "--output", str(out), *fast_flags("w2v")),
+                   "w2v.corpus", "--set w2v.corpus=PATH")
+    assert not out.exists() or not any(out.iterdir())
+    # Named on the command line, it is read: its words are in the vectors.
+    assert main(["-q", "run", "--classifiers", "w2v", "--set", f"w2v.corpus={secret}", "--save-models", "--output", str(out),
+                 *fast_flags("w2v")]) == 0
+    (new_run,) = out.iterdir()
+    assert {"hunter2", "passphrase"} <= _vocabulary(new_run)
+
+
 def _evil_module(tmp_path, marker):
     """A module that leaves ``marker`` behind when imported, on a path the runs can import from."""
     (tmp_path / "evil_clf.py").write_text(f"open({str(marker)!r}, 'w').close()\nfrom sklearn.dummy import DummyClassifier as Model\n")
