@@ -73,8 +73,8 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         How the encoder runs when predicting (training embeddings are always fp32): on a
         CPU int8, bf16 or fp32 (traced), on a GPU bf16, fp16 or fp32. ``"auto"`` measures
         each path of the device on the validation split and takes the fastest whose
-        validation accuracy is within 0.3 points of fp32's, as BERT does; fp32 without a
-        validation split.
+        validation accuracy is within 0.3 points of fp32's (equally fast paths, within 25%,
+        go to the most exact), as BERT does; fp32 without a validation split.
     temperature_scaling : bool, default=True
         Divide the logistic regression's logits by a temperature fitted on the validation
         split (minimum log-loss), so that probabilities are calibrated; predictions do not change.
