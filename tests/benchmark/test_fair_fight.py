@@ -83,6 +83,75 @@ def test_a_plugin_that_is_not_a_classifier_is_one_line(plugins, tmp_path, capsys
     assert "cannot import 'nosuchmodule'" in capsys.readouterr().err
 
 
+BAD_PLUGINS = textwrap.dedent('''
+    import numpy as np
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+    class WideProba(ClassifierMixin, BaseEstimator):
+        """Probabilities with one column more than there are classes."""
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict(self, X):
+            return np.zeros(len(X), dtype=int)
+
+        def predict_proba(self, X):
+            return np.full((len(X), len(self.classes_) + 1), 1 / (len(self.classes_) + 1))
+
+
+    class OwnLabels(WideProba):
+        """Labels of its own (1 and 2 for the classes 0 and 1), scores in their order."""
+        def fit(self, X, y):
+            self.classes_ = np.unique(y) + 1
+            return self
+
+        def predict(self, X):
+            return np.full(len(X), self.classes_[-1])
+
+        def predict_proba(self, X):
+            return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+
+    class StrayPredictions(ClassifierMixin, BaseEstimator):
+        """No classes_, and predictions outside the classes it was fitted on."""
+        def fit(self, X, y):
+            return self
+
+        def predict(self, X):
+            return np.full(len(X), 5)
+
+        def decision_function(self, X):
+            return np.zeros(len(X))
+
+
+    class NaNScores(StrayPredictions):
+        def predict(self, X):
+            return np.zeros(len(X), dtype=int)
+
+        def decision_function(self, X):
+            return np.full(len(X), np.nan)
+''')
+
+
+@pytest.mark.parametrize("plugin, needles", [
+    ("WideProba", ["its predict_proba gave shape (1, 3) for 2 classes, not (1, 2)"]),
+    ("OwnLabels", ["its classes_ are [1, 2] after fitting on the class positions [0, 1]"]),
+    ("StrayPredictions", ["it predicts [5], outside the class positions [0, 1]"]),
+    ("NaNScores", ["its decision_function gave values that are not finite numbers"]),
+])
+def test_plugin_scores_outside_the_training_classes_are_one_line_naming_the_plugin(plugins, tmp_path, capsys, plugin, needles):
+    (plugins / "badplugins.py").write_text(BAD_PLUGINS)
+    out = tmp_path / "runs"
+    spec = f"badplugins:{plugin}"
+    one_line_error(run_main(capsys, "-q", "run", "--classifiers", f"bow,{spec}", "--output", str(out), "--latency-calls", "2"),
+                   f"error: {spec}: ", *needles)
+    (run_dir,) = out.iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["status"] == f"failed: {spec}" and list(results["classifiers"]) == ["bow"]
+
+
 def test_installed_plugins_appear_by_name(tmp_path):
     (tmp_path / "myplugins.py").write_text(PLUGINS)
     dist = tmp_path / "myplugins-1.0.dist-info"
