@@ -211,7 +211,7 @@ def check_estimator(estimator, where) -> None:
                     "no fitted model holds that (damaged, or not written by sentibench)"
                 )
         for est in [estimator, *(v for v in params.values() if isinstance(v, BaseEstimator))]:
-            if hasattr(est, "_validate_params"):
+            if hasattr(est, "_validate_params") and hasattr(est, "_parameter_constraints"):
                 est._validate_params()
     except ModelFileError:
         raise
@@ -230,8 +230,10 @@ def check_predicts(clf, where) -> None:
     try:
         clf.decision_function([_PROBE])
         clf.predict_proba([_PROBE])
-    except SentibenchError:
+    except ModelFileError:
         raise
+    except SentibenchError as exc:  # e.g. a wrapped estimator's scores of the wrong shape
+        raise ModelFileError(f"{where} holds a model that cannot score a review as saved ({exc})") from None
     except (TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:
         detail = " ".join(str(exc).split())[:200]
         raise ModelFileError(

@@ -53,11 +53,13 @@ def installed_plugins() -> dict[str, str]:
     plugins: dict[str, str] = {}
     seen = set()
     for dist in distributions():
-        package = dist.metadata["Name"] if dist.metadata is not None else None
-        key = re.sub(r"[-_.]+", "-", package).lower() if isinstance(package, str) else None
-        if key in seen:
-            continue
-        seen.add(key)
+        metadata = dist.metadata
+        package = metadata["Name"] if metadata is not None else None
+        if isinstance(package, str):
+            key = re.sub(r"[-_.]+", "-", package).lower()
+            if key in seen:
+                continue
+            seen.add(key)
         try:
             found = [(ep.name, ep.value) for ep in dist.entry_points.select(group=PLUGIN_GROUP)]
         except Exception as exc:  # a third-party file: any parse error

@@ -33,6 +33,8 @@ _ALLOWED_TYPES = frozenset({"builtins.type", "numpy.float64", "numpy.int64", "nu
 
 #: Training reviews whose predictions are checked after a fit (predictions outside the classes).
 _PROBE_ROWS = 64
+#: The review a loaded estimator's prediction is checked on.
+_PROBE_REVIEW = "A probe review: the food was good."
 
 
 class NotSaved(Exception):
@@ -192,4 +194,8 @@ class ExternalClassifier(SentimentClassifier):
             raise ModelFileError(f"{path} holds an estimator that cannot score reviews as saved")
         check_estimator(self.estimator_, path)
         self.estimator = clone(self.estimator_)  # unfitted, for a later fit
+        try:
+            self._check_classes([_PROBE_REVIEW])
+        except UsageError as exc:
+            raise ModelFileError(f"{path} holds an estimator that does not score its classes ({exc})") from None
         check_predicts(self, path)

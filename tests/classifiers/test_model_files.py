@@ -386,6 +386,8 @@ def _set_analyzer(clf, value):
     pytest.param("bow", lambda clf: setattr(clf.vectorizer_, "vocabulary_", {"great": 7}), ["vocabulary"], id="bow-vocabulary"),
     pytest.param("bow", lambda clf: setattr(clf.svm_, "coef_", clf.svm_.coef_[:, :3]), ["SVM's weights"], id="bow-weights"),
     pytest.param("external", lambda clf: _set_analyzer(clf, type), ["analyzer", "builtins.type"], id="external-analyzer-type"),
+    pytest.param("external", lambda clf: setattr(clf.estimator_.steps[-1][1], "classes_", np.array([1, 2])),
+                 ["classes_ are [1, 2]"], id="external-own-classes"),
     pytest.param("w2v", lambda clf: setattr(clf.svm_, "kernel", type), ["kernel", "builtins.type"], id="w2v-kernel-type"),
 ])
 def test_a_saved_state_no_fit_makes_is_refused_at_load_not_at_predict(tmp_path, tiny, kind, tamper, needles):
