@@ -110,8 +110,8 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, names: str) -> Non
     parser.add_argument(
         "--set", action="append", metavar="NAME.PARAM=VALUE", type=setting,
         help="override a hyperparameter, e.g. --set bow.C=0.5 --set bow.ngram_range=1,3 (repeatable); "
-        "w2v.vectors may name gensim's pickle-based .kv vectors only here, on the command line "
-        "(never in --config or a resumed run: unpickling can run code)",
+        "w2v.vectors may name gensim's pickle-based .kv vectors, and w2v.corpus a text file, only here, on the "
+        "command line (never in --config or a resumed run: unpickling can run code, and a corpus ends up in the model)",
     )
     parser.add_argument("--config", metavar="FILE", type=config_file,
                         help='JSON file of hyperparameters: {"bow": {"C": 0.5}, "w2v": {...}}')

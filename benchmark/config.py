@@ -34,14 +34,15 @@ _RETIRED_KEYS = ("verbose",)
 
 
 def available_classifiers() -> list[str]:
-    """Every registered classifier whose packages are installed; the others are left out with a warning."""
+    """Every registered classifier that can run here; the others (an extra not installed, a
+    broken plugin) are left out with a warning."""
     names = []
     for name in REGISTRY:
-        extra = REGISTRY.missing_extra(name) if REGISTRY.is_builtin(name) else None
-        if extra is None:
+        reason = REGISTRY.unusable_reason(name)
+        if reason is None:
             names.append(name)
         else:
-            logger.warning("leaving out %s: it needs pip install 'sentibench[%s]'", name, extra)
+            logger.warning("leaving out %s: %s", name, reason)
     return names
 
 

@@ -63,9 +63,9 @@ def predict_rows(run_dir, texts: list[str], names: list[str] | None = None, *, i
         clf = SentimentClassifier.load(folder)
         # The label is the classifier's own prediction (what predictions.jsonl holds): with
         # Platt scaling, the largest probability can belong to another class near the
-        # decision boundary. (Two passes for BERT; correctness first.)
-        positions = np.searchsorted(clf.classes_, clf.predict(plain))  # the run's classes are positions 0 to K - 1
-        proba = clf.predict_proba(plain)
+        # decision boundary. Both come from one pass (BERT and embed encode each review once).
+        labels, proba = clf.predict_with_proba(plain)
+        positions = np.searchsorted(clf.classes_, labels)  # the run's classes are positions 0 to K - 1
         for row, k, p in zip(rows, positions, proba, strict=True):
             row["predictions"][name] = {
                 "label": classes[k], "probability": round(float(p[k]), 6),

@@ -8,6 +8,7 @@ becomes a one-line :class:`ModelFileError`.
 from __future__ import annotations
 
 import inspect
+import io
 import json
 import logging
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from dataset import SentibenchError, atomic_write_bytes, json_text
+
+from ._skops_limits import Refused, check_archive
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +164,9 @@ def skops_load(path: Path, allowed: frozenset[str]):
     sio = _skops_io()
     try:
         data = Path(path).read_bytes()
+        # skops reads members and recurses while it lists the types: the limits come first.
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            check_archive(zf, len(data))
         untrusted = sio.get_untrusted_types(data=data)
         refused = sorted(set(untrusted) - allowed)
         if refused:
@@ -168,5 +174,68 @@ def skops_load(path: Path, allowed: frozenset[str]):
         return sio.loads(data, trusted=untrusted)
     except ModelFileError:
         raise
+    except Refused as exc:
+        raise ModelFileError(f"refusing {path} before loading it: {exc}; sentibench never writes such a file") from None
+    except RecursionError:  # a last resort: the depth check above sees every nesting skops recurses on
+        raise ModelFileError(f"refusing {path}: it nests too deep to load; sentibench never writes such a file") from None
     except (OSError, zipfile.BadZipFile, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
         raise ModelFileError(f"{path} is damaged or not a skops file ({type(exc).__name__}: {exc}); save the model again") from None
+
+
+#: Types a hyperparameter may hold after loading: a dtype (``dtype=np.float64``). Any other
+#: type in a hyperparameter (an ``analyzer`` that is ``builtins.type``, say) is a hostile
+#: file's way to make ``predict`` call something no fit ever set.
+_DTYPE_TYPES = (np.generic, bool, int, float, complex)
+
+
+def check_estimator(estimator, where) -> None:
+    """Refuse a loaded scikit-learn estimator (nested ones included) whose hyperparameters
+    no fit could have set: values outside its own constraints, or a type anywhere but as
+    a numeric ``dtype``.
+
+    Raises
+    ------
+    ModelFileError
+        Naming ``where`` (the file), the estimator and the parameter.
+    """
+    from sklearn.base import BaseEstimator
+
+    if not isinstance(estimator, BaseEstimator):
+        raise ModelFileError(f"{where} holds a {type(estimator).__name__} where a scikit-learn estimator belongs")
+    try:
+        params = estimator.get_params(deep=True)
+        for key, value in params.items():
+            if isinstance(value, type) and not (key.split("__")[-1] == "dtype" and issubclass(value, _DTYPE_TYPES)):
+                raise ModelFileError(
+                    f"{where} holds a {type(estimator).__name__} whose {key} is the type {value.__module__}.{value.__qualname__}; "
+                    "no fitted model holds that (damaged, or not written by sentibench)"
+                )
+        for est in [estimator, *(v for v in params.values() if isinstance(v, BaseEstimator))]:
+            if hasattr(est, "_validate_params") and hasattr(est, "_parameter_constraints"):
+                est._validate_params()
+    except ModelFileError:
+        raise
+    except (AttributeError, TypeError, ValueError) as exc:  # InvalidParameterError is a ValueError
+        detail = " ".join(str(exc).split())[:300]
+        raise ModelFileError(f"{where} holds a {type(estimator).__name__} with invalid hyperparameters ({detail})") from None
+
+
+#: The review a loaded classifier must be able to score before ``load`` returns it.
+_PROBE = "A probe review: the food was good."
+
+
+def check_predicts(clf, where) -> None:
+    """Refuse a classifier loaded from a file unless it scores one review, so that a state
+    no fit could produce fails at ``load``, in one line, never later inside ``predict``."""
+    try:
+        clf.decision_function([_PROBE])
+        clf.predict_proba([_PROBE])
+    except ModelFileError:
+        raise
+    except SentibenchError as exc:  # e.g. a wrapped estimator's scores of the wrong shape
+        raise ModelFileError(f"{where} holds a model that cannot score a review as saved ({exc})") from None
+    except (TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise ModelFileError(
+            f"{where} holds a state that cannot score a review ({type(exc).__name__}: {detail}); save the model again"
+        ) from None

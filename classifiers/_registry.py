@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 from collections.abc import Iterator, Mapping
 
 from dataset import SentibenchError
+
+logger = logging.getLogger(__name__)
 
 #: ``package.module:attribute``: a classifier in the user's own code.
 SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
@@ -39,10 +42,33 @@ PLUGIN_GROUP = "sentibench.classifiers"
 
 
 def installed_plugins() -> dict[str, str]:
-    """Classifiers registered by installed packages: name -> ``module:attr`` (nothing imported)."""
-    from importlib.metadata import entry_points
+    """Classifiers registered by installed packages: name -> ``module:attr`` (nothing imported).
 
-    return {ep.name: ep.value for ep in entry_points(group=PLUGIN_GROUP)}
+    Read package by package, as ``importlib.metadata.entry_points`` does (the first
+    package of a name on the path wins), so that one package whose ``entry_points.txt``
+    cannot be read is left out with a warning naming it, instead of breaking every command.
+    """
+    from importlib.metadata import distributions
+
+    plugins: dict[str, str] = {}
+    seen = set()
+    for dist in distributions():
+        metadata = dist.metadata
+        package = metadata["Name"] if metadata is not None else None
+        if isinstance(package, str):
+            key = re.sub(r"[-_.]+", "-", package).lower()
+            if key in seen:
+                continue
+            seen.add(key)
+        try:
+            found = [(ep.name, ep.value) for ep in dist.entry_points.select(group=PLUGIN_GROUP)]
+        except Exception as exc:  # a third-party file: any parse error
+            logger.warning("ignoring the classifiers of package %s: its entry_points.txt cannot be read (%s: %s)",
+                           package or dist, type(exc).__name__, exc)
+            continue
+        for name, value in found:
+            plugins.setdefault(name, value)
+    return plugins
 
 
 class Registry(Mapping):
@@ -58,6 +84,7 @@ class Registry(Mapping):
         self._entries = dict(entries)
         self._classes: dict[str, type] = {}
         self._plugins: dict[str, str] | None = None
+        self._broken: dict[str, str] = {}  # plugin name -> why it cannot be used
 
     def _plugin_specs(self) -> dict[str, str]:
         if self._plugins is None:
@@ -83,6 +110,23 @@ class Registry(Mapping):
 
     def __contains__(self, name) -> bool:
         return name in self._entries or name in self._plugin_specs()
+
+    def unusable_reason(self, name: str) -> str | None:
+        """Why classifier ``name`` cannot run here (``None``: it can): a built-in one whose
+        optional extra is not installed, or an installed plugin that does not import or is
+        not a classifier (it is imported, and made once, to find out)."""
+        if self.is_builtin(name):
+            extra = self.missing_extra(name)
+            return None if extra is None else f"it needs pip install 'sentibench[{extra}]'"
+        if name not in self._broken:
+            try:
+                self[name]
+                return None
+            except Exception as exc:  # a third-party package's import can raise anything
+                detail = str(exc) if isinstance(exc, SentibenchError) else f"{type(exc).__name__}: {exc}"
+                spec = self._plugin_specs().get(name, name)
+                self._broken[name] = f"the installed plugin {name} = {spec} cannot be used ({' '.join(detail.split())[:300]})"
+        return self._broken[name]
 
     def is_builtin(self, name: str) -> bool:
         return name in self._entries

@@ -23,127 +23,16 @@ from typing import ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
 from dataset import atomic_write_text, temp_folder_beside
 
 from ._card import render_card
+from ._inputs import check_sample_weight, check_texts, decision_to_codes, encode_labels
 from ._persist import FORMAT_VERSION, METADATA_FILE, ModelFileError, params_from_json, params_to_json, read_metadata, write_metadata
 from ._search import Scorer, SearchBudget, Trials, accuracy, defaults_first
 
 __all__ = ["ModelFileError", "SentimentClassifier", "check_texts", "decision_to_codes", "encode_labels"]
-
-
-def check_texts(texts, *, argument: str = "X") -> list[str]:
-    """Validate review texts and return them as a list of ``str``.
-
-    Parameters
-    ----------
-    texts : list, tuple, numpy array or pandas Series of str
-        The reviews.
-    argument : str, default="X"
-        Name used in error messages.
-
-    Returns
-    -------
-    list of str
-
-    Raises
-    ------
-    TypeError
-        If ``texts`` is not a sequence of ``str`` (a single ``str`` included).
-    """
-    kind = type(texts).__name__
-    if isinstance(texts, (str, bytes)):
-        raise TypeError(
-            f"{argument} must be a list, numpy array or pandas Series of str, got a single "
-            f"{kind}; wrap one review in a list: [text]"
-        )
-    if isinstance(texts, np.ndarray):
-        if texts.ndim != 1:
-            raise TypeError(f"{argument} must be 1-dimensional, got an array of shape {texts.shape}")
-        values = texts.tolist()
-    elif type(texts).__module__.startswith("pandas") and kind == "Series":
-        values = texts.tolist()
-    elif isinstance(texts, (list, tuple)):
-        values = list(texts)
-    else:
-        raise TypeError(f"{argument} must be a list, numpy array or pandas Series of str, got {kind}")
-    for i, value in enumerate(values):
-        if not isinstance(value, str):
-            raise TypeError(f"{argument}[{i}] is {type(value).__name__} ({value!r:.40}), expected str")
-    return values
-
-
-def encode_labels(y, n_texts: int, classes=None) -> tuple[np.ndarray, np.ndarray]:
-    """Check labels and encode them as positions (0 to K - 1) in ``classes``.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_texts,)
-        Two or more distinct labels (str, int, float with integral values, bool).
-    n_texts : int
-    classes : ndarray of shape (n_classes,), optional
-        Known classes (validation labels must be among them); by default the sorted
-        unique values of ``y``, which must be at least two.
-
-    Returns
-    -------
-    classes : ndarray of shape (n_classes,)
-    codes : ndarray of int64 of shape (n_texts,)
-    """
-    if not isinstance(y, np.ndarray):
-        # np.asarray would turn [1, "1"] into two equal strings, silently merging the classes.
-        values = np.asarray(y, dtype=object)
-        if values.ndim == 1 and len({isinstance(v, str) for v in values}) > 1:
-            raise ValueError("y mixes label types (e.g. str and int); use one type for both classes")
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = column_or_1d(y, warn=True)  # a column vector: warn and ravel, as scikit-learn does
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-dimensional, got shape {y.shape}")
-    if len(y) != n_texts:
-        raise ValueError(f"X and y have different lengths: {n_texts} != {len(y)}")
-    if classes is None and n_texts == 0:
-        raise ValueError("cannot fit on 0 sample(s)")
-    if n_texts == 0:
-        return classes, np.zeros(0, dtype=np.int64)
-    try:
-        check_classification_targets(y)
-        found, codes = np.unique(y, return_inverse=True)
-    except TypeError:
-        raise ValueError("y mixes label types (e.g. str and int); use one type for both classes") from None
-    if classes is None:
-        if len(found) < 2:
-            raise ValueError(f"y contains only one class ({found[0].item()!r}); need two classes to fit")
-        return found, codes.astype(np.int64)
-    unknown = [v for v in found.tolist() if v not in classes.tolist()]
-    if unknown:
-        raise ValueError(f"validation labels {unknown[:5]} are not among the training classes {classes.tolist()}")
-    return classes, np.searchsorted(classes, y).astype(np.int64)
-
-
-def decision_to_codes(decision) -> np.ndarray:
-    """Class positions from decision values: the sign for two classes (n,), the largest
-    column above (n, n_classes), as scikit-learn's classifiers decide."""
-    decision = np.asarray(decision)
-    if decision.ndim == 1:
-        return (decision > 0).astype(np.int64)
-    return decision.argmax(axis=1).astype(np.int64)
-
-
-def _check_sample_weight(sample_weight, n: int) -> np.ndarray | None:
-    if sample_weight is None:
-        return None
-    weights = np.asarray(sample_weight, dtype=np.float64)
-    if weights.ndim == 0:
-        weights = np.full(n, float(weights))
-    if weights.shape != (n,):
-        raise ValueError(f"sample_weight must have shape ({n},), got {weights.shape}")
-    if not np.isfinite(weights).all() or (weights < 0).any():
-        raise ValueError("sample_weight must be finite and non-negative")
-    return weights
 
 
 class SentimentClassifier(ClassifierMixin, BaseEstimator):
@@ -203,7 +92,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         classes, codes = encode_labels(y, len(texts))
-        weights = _check_sample_weight(sample_weight, len(texts))
+        weights = check_sample_weight(sample_weight, len(texts))
         if validation is not None:
             try:
                 val_texts, val_labels = validation
@@ -257,6 +146,24 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         """
         codes = decision_to_codes(self.decision_function(X))  # checks that it is fitted first
         return self.classes_[codes]
+
+    def predict_with_proba(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """``predict(X)`` and ``predict_proba(X)`` at once, from one pass over the reviews
+        where the classifier can share it (BERT and embed encode each review once).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            As :meth:`predict` gives them.
+        proba : ndarray of shape (n_samples, n_classes)
+            As :meth:`predict_proba` gives them.
+        """
+        self._check_fitted()
+        texts = check_texts(X)
+        if not texts:
+            return self.classes_[:0], np.zeros((0, len(self.classes_)))
+        decision, proba = self._decision_and_proba(texts)
+        return self.classes_[decision_to_codes(decision)], np.asarray(proba, dtype=np.float64)
 
     def _check_fitted(self) -> None:
         """scikit-learn's ``check_is_fitted``, without rebuilding the estimator tags on every
@@ -452,6 +359,10 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
+
+    def _decision_and_proba(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Decision values and probabilities of ``texts``; override to compute both in one pass."""
+        return np.asarray(self._decision_function(texts), dtype=np.float64), self._predict_proba(texts)
 
     def _save_files(self, folder: Path, context: dict) -> None:
         """Write the fitted state into ``folder``; ``context`` is the model card's (class names...)."""

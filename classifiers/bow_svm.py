@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
 from sklearn.model_selection import ParameterGrid
 from sklearn.svm import LinearSVC
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
@@ -18,7 +18,7 @@ from dataset import DataError
 
 from ._calibration import calibrated_proba, calibration_from_state, calibration_scores, calibration_state, fit_calibration, platt_one
 from ._fastpath import FAST_PATH_MAX, LinearTextScorer
-from ._persist import ModelFileError, skops_dump, skops_load
+from ._persist import ModelFileError, check_estimator, check_predicts, skops_dump, skops_load
 from ._search import Trials, accuracy, defaults_first
 from ._text import TOKEN_PATTERN
 from .base import SentimentClassifier, decision_to_codes
@@ -243,16 +243,49 @@ class BowSvmClassifier(SentimentClassifier):
         )
 
     def _load_files(self, folder: Path):
-        state = skops_load(folder / _MODEL_FILE, _ALLOWED_TYPES)
+        path = folder / _MODEL_FILE
+        state = skops_load(path, _ALLOWED_TYPES)
         try:
             self.vectorizer_ = state["vectorizer"]
             self.svm_ = state["svm"]
             self.calibration_ = calibration_from_state(state["calibration"], len(self.classes_))
-            n = len(self.classes_)
-            valid = (isinstance(self.vectorizer_, (TfidfVectorizer, CountVectorizer)) and isinstance(self.svm_, LinearSVC)
-                     and self.svm_.coef_.shape[0] == (1 if n == 2 else n))
+            valid = isinstance(self.vectorizer_, (TfidfVectorizer, CountVectorizer)) and isinstance(self.svm_, LinearSVC)
         except (TypeError, KeyError, IndexError, ValueError):
             valid = False
         if not valid:
-            raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a BowSvmClassifier's state; save the model again")
+            raise ModelFileError(f"{path} does not hold a BowSvmClassifier's state; save the model again")
+        check_estimator(self.vectorizer_, path)
+        check_estimator(self.svm_, path)
+        problem = self._state_problem()
+        if problem:
+            raise ModelFileError(f"{path} does not hold a BowSvmClassifier's state ({problem}); save the model again")
         self._build_fast_path()
+        check_predicts(self, path)
+
+    def _state_problem(self) -> str | None:
+        """What in a loaded state no fit of these hyperparameters makes (``None``: nothing)."""
+        vectorizer, made = self.vectorizer_, self._make_vectorizer()
+        if type(vectorizer) is not type(made):
+            return f"a {type(vectorizer).__name__} where features={self.features!r} makes a {type(made).__name__}"
+        # What turns a text into terms: sentibench sets these and nothing else.
+        for key in ("input", "analyzer", "preprocessor", "tokenizer", "token_pattern", "ngram_range"):
+            value, expected = getattr(vectorizer, key), getattr(made, key)
+            if (tuple(value) if key == "ngram_range" and isinstance(value, list) else value) != expected:
+                return f"its vectorizer's {key} is {value!r}, not {expected!r}"
+        vocabulary = getattr(vectorizer, "vocabulary_", None)
+        if not (isinstance(vocabulary, dict) and all(isinstance(term, str) for term in vocabulary)
+                and sorted(vocabulary.values()) == list(range(len(vocabulary)))):
+            return "its vocabulary is not terms numbered 0 to n - 1"
+        tfidf = getattr(vectorizer, "_tfidf", None)
+        if self.features == "tfidf" and not (isinstance(tfidf, TfidfTransformer) and _is_float_array(getattr(tfidf, "idf_", None),
+                                                                                                        (len(vocabulary),))):
+            return "its vectorizer's idf weights do not match its vocabulary"
+        rows = 1 if len(self.classes_) == 2 else len(self.classes_)
+        if not (_is_float_array(getattr(self.svm_, "coef_", None), (rows, len(vocabulary)))
+                and _is_float_array(getattr(self.svm_, "intercept_", None), (rows,))):
+            return f"its SVM's weights are not of shape ({rows}, {len(vocabulary)})"
+        return None
+
+
+def _is_float_array(value, shape: tuple[int, ...]) -> bool:
+    return isinstance(value, np.ndarray) and value.shape == shape and np.issubdtype(value.dtype, np.floating)

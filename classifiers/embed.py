@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from dataset import UsageError, atomic_write_text, json_text
 
-from ._persist import ModelFileError, skops_dump, skops_load
+from ._persist import ModelFileError, check_estimator, skops_dump, skops_load
 from ._search import Trials, accuracy, defaults_first
 from .base import SentimentClassifier
 from .encoder.batching import DEFAULT_MAX_LENGTH, encode
@@ -38,7 +38,7 @@ from .encoder.inference import (
     predict_logits,
     usable_cpu_path,
 )
-from .encoder.network import MeanPooledEncoder
+from .encoder.network import MeanPooledEncoder, check_max_length
 from .encoder.runtime import DEVICES, Runtime, resolve_device
 
 logger = logging.getLogger(__name__)
@@ -73,8 +73,8 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         How the encoder runs when predicting (training embeddings are always fp32): on a
         CPU int8, bf16 or fp32 (traced), on a GPU bf16, fp16 or fp32. ``"auto"`` measures
         each path of the device on the validation split and takes the fastest whose
-        validation accuracy is within 0.3 points of fp32's, as BERT does; fp32 without a
-        validation split.
+        validation accuracy is within 0.3 points of fp32's (equally fast paths, within 25%,
+        go to the most exact), as BERT does; fp32 without a validation split.
     temperature_scaling : bool, default=True
         Divide the logistic regression's logits by a temperature fitted on the validation
         split (minimum log-loss), so that probabilities are calibrated; predictions do not change.
@@ -168,6 +168,7 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
 
         self._resolve_device()
         self.tokenizer_, encoder = load_pretrained(self.model, AutoModel)
+        check_max_length(encoder, self.max_length, "embed")
         self.encoder_ = encoder.to(self.device_).eval()
         self._inference_nets = None
 
@@ -226,9 +227,16 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         return self.logreg_.decision_function(self._embed(texts)) / self.temperature_
 
     def _predict_proba(self, texts):
+        return self._proba(self._embed(texts))
+
+    def _proba(self, embeddings: np.ndarray) -> np.ndarray:
         from scipy.special import softmax
 
-        return softmax(self._logits(self._embed(texts)) / self.temperature_, axis=1)
+        return softmax(self._logits(embeddings) / self.temperature_, axis=1)
+
+    def _decision_and_proba(self, texts):
+        embeddings = self._embed(texts)
+        return self.logreg_.decision_function(embeddings) / self.temperature_, self._proba(embeddings)
 
     def _save_files(self, folder: Path, context: dict):
         with quiet_transformers():
@@ -249,6 +257,7 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         self.logreg_ = skops_load(folder / _MODEL_FILE, _ALLOWED_TYPES)
         if not isinstance(self.logreg_, LogisticRegression):
             raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a LogisticRegression; save the model again")
+        check_estimator(self.logreg_, folder / _MODEL_FILE)
         self.inference_choice_ = _read_choice(folder / _INFERENCE_FILE)
         self.temperature_ = self.inference_choice_.pop("temperature", 1.0)
         if isinstance(self.temperature_, bool) or not isinstance(self.temperature_, int | float) or not (

@@ -23,12 +23,18 @@ from sklearn.base import clone
 from dataset import UsageError
 
 from ._calibration import calibrated_proba, calibration_from_state, calibration_scores, calibration_state, fit_calibration
-from ._persist import ModelFileError, UntrustedTypes, skops_dump, skops_load
+from ._persist import ModelFileError, UntrustedTypes, check_estimator, check_predicts, skops_dump, skops_load
 from .base import SentimentClassifier
 
 _MODEL_FILE = "estimator.skops"
 #: Types beyond skops' defaults (scikit-learn estimators, numpy) a saved estimator may hold.
 _ALLOWED_TYPES = frozenset({"builtins.type", "numpy.float64", "numpy.int64", "numpy.int32", "numpy.float32"})
+
+
+#: Training reviews whose predictions are checked after a fit (predictions outside the classes).
+_PROBE_ROWS = 64
+#: The review a loaded estimator's prediction is checked on.
+_PROBE_REVIEW = "A probe review: the food was good."
 
 
 class NotSaved(Exception):
@@ -108,21 +114,57 @@ class ExternalClassifier(SentimentClassifier):
             raise UsageError(f"{self.spec}: its fit() takes no sample_weight")
         kwargs = {"sample_weight": sample_weight} if sample_weight is not None else {}
         self.estimator_ = estimator.fit(texts, y, **kwargs)
+        self._check_classes(texts[:_PROBE_ROWS])
         self.calibration_ = None
         if not hasattr(self.estimator_, "predict_proba"):
             X_val, y_val = (validation[0], validation[1]) if validation else (None, None)
             # Cross-validated scores (no validation split) come from clones fitted with the same weights.
-            self.calibration_ = fit_calibration(*calibration_scores(self.estimator_, texts, y, X_val, y_val, kwargs or None))
+            scores, labels = calibration_scores(self.estimator_, texts, y, X_val, y_val, kwargs or None)
+            self.calibration_ = fit_calibration(self._checked(scores, "decision_function", len(labels)), labels)
+
+    def _check_classes(self, texts) -> None:
+        """The estimator's classes must be the positions it was fitted on (0 to K - 1), and
+        its predictions among them: its scores are read as columns in that order."""
+        k = len(self.classes_)
+        own = getattr(self.estimator_, "classes_", None)
+        if own is not None and not np.array_equal(np.asarray(own).ravel(), np.arange(k)):
+            raise UsageError(
+                f"{self.name}: its classes_ are {np.asarray(own).ravel().tolist()[:10]} after fitting on the class positions "
+                f"{list(range(k))}; sentibench cannot tell which of its scores belongs to which class"
+            )
+        predicted = np.unique(np.asarray(self.estimator_.predict(texts)))
+        outside = [v for v in predicted.tolist() if not (isinstance(v, int | np.integer | float) and v in range(k))]
+        if outside:
+            raise UsageError(f"{self.name}: it predicts {outside[:5]}, outside the class positions {list(range(k))} it was fitted on")
+
+    def _checked(self, values, method: str, n: int) -> np.ndarray:
+        """The estimator's ``method`` output, refused in one line unless it has the shape
+        and values sentibench's classes need (else it would be scored silently)."""
+        k = len(self.classes_)
+        out = np.asarray(values, dtype=np.float64)
+        if method == "decision_function" and k == 2 and out.shape == (n, 1):
+            out = out.ravel()
+        expected = (n,) if method == "decision_function" and k == 2 else (n, k)
+        problem = None
+        if out.shape != expected:
+            problem = f"gave shape {out.shape} for {k} classes, not {expected}"
+        elif not np.isfinite(out).all():
+            problem = "gave values that are not finite numbers"
+        elif method == "predict_proba" and ((out < 0).any() or not np.allclose(out.sum(axis=1), 1.0, atol=1e-4)):
+            problem = "gave rows that are not probabilities (non-negative, summing to 1)"
+        if problem:
+            raise UsageError(f"{self.name}: its {method} {problem}")
+        return out
 
     def _decision_function(self, texts):
         if hasattr(self.estimator_, "decision_function"):
-            return np.asarray(self.estimator_.decision_function(texts), dtype=np.float64)
+            return self._checked(self.estimator_.decision_function(texts), "decision_function", len(texts))
         proba = self._predict_proba(texts)
         return proba[:, 1] - 0.5 if proba.shape[1] == 2 else proba
 
     def _predict_proba(self, texts):
         if self.calibration_ is None:
-            return np.asarray(self.estimator_.predict_proba(texts), dtype=np.float64)
+            return self._checked(self.estimator_.predict_proba(texts), "predict_proba", len(texts))
         return calibrated_proba(self._decision_function(texts), self.calibration_)
 
     def _save_files(self, folder: Path, context: dict):
@@ -136,17 +178,24 @@ class ExternalClassifier(SentimentClassifier):
             ) from None
 
     def _load_files(self, folder: Path):
-        state = skops_load(folder / _MODEL_FILE, _ALLOWED_TYPES)
+        path = folder / _MODEL_FILE
+        state = skops_load(path, _ALLOWED_TYPES)
         try:
             self.estimator_ = state["estimator"]
             calibration = state["calibration"]
             self.calibration_ = None if calibration is None else calibration_from_state(calibration, len(self.classes_))
         except (TypeError, KeyError, IndexError, ValueError):
-            raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a saved external estimator") from None
+            raise ModelFileError(f"{path} does not hold a saved external estimator") from None
         if not hasattr(self.estimator_, "predict"):
-            raise ModelFileError(f"{folder / _MODEL_FILE} does not hold an estimator")
+            raise ModelFileError(f"{path} does not hold an estimator")
         if not (hasattr(self.estimator_, "predict_proba") or hasattr(self.estimator_, "decision_function")) or (
                 self.calibration_ is not None and not hasattr(self.estimator_, "decision_function")):
             # Platt scaling needs decision values; without either method nothing gives a score.
-            raise ModelFileError(f"{folder / _MODEL_FILE} holds an estimator that cannot score reviews as saved")
+            raise ModelFileError(f"{path} holds an estimator that cannot score reviews as saved")
+        check_estimator(self.estimator_, path)
         self.estimator = clone(self.estimator_)  # unfitted, for a later fit
+        try:
+            self._check_classes([_PROBE_REVIEW])
+        except UsageError as exc:
+            raise ModelFileError(f"{path} holds an estimator that does not score its classes ({exc})") from None
+        check_predicts(self, path)

@@ -22,7 +22,7 @@ from dataset import DataError, UsageError, stratified_sample
 
 from ._calibration import calibrated_proba, calibration_from_state, calibration_scores, calibration_state, fit_calibration
 from ._fastpath import FAST_PATH_MAX, RbfScorer
-from ._persist import ModelFileError, skops_dump, skops_load
+from ._persist import ModelFileError, check_estimator, check_predicts, skops_dump, skops_load
 from ._search import Trials, accuracy, defaults_first
 from ._text import tokenize
 from .base import SentimentClassifier, decision_to_codes
@@ -320,8 +320,17 @@ class Word2VecSvmClassifier(SentimentClassifier):
 
     @classmethod
     def checked_params(cls, params: dict, *, trusted_files: frozenset[str] = frozenset()) -> dict:
-        """``vectors`` may name gensim's pickle-based format: it is loaded only when the user
-        named that very file on the command line (a pickle can run code)."""
+        """Files that only a user's own command line may name: a ``corpus`` (its words end up
+        in the saved vectors, so a crafted run folder or config file naming one could copy
+        any local text file into a model) and ``vectors`` in gensim's pickle-based format
+        (a pickle can run code)."""
+        corpus = params.get("corpus")
+        if isinstance(corpus, (str, os.PathLike)) and str(corpus) not in trusted_files:
+            raise UsageError(
+                f"w2v.corpus={corpus} is named in a config file or a run folder; sentibench reads a corpus only when "
+                "it is named on the command line (its words end up in the saved model): start the run with "
+                "--set w2v.corpus=PATH"
+            )
         vectors = params.get("vectors")
         if not isinstance(vectors, str) or not is_pickle_vectors(vectors):
             return params
@@ -409,4 +418,7 @@ class Word2VecSvmClassifier(SentimentClassifier):
             valid = False
         if not valid:
             raise ModelFileError(f"{folder / _MODEL_FILE} does not hold a Word2VecSvmClassifier's state; save the model again")
+        check_estimator(self.scaler_, folder / _MODEL_FILE)
+        check_estimator(self.svm_, folder / _MODEL_FILE)
         self._build_fast_path()
+        check_predicts(self, folder / _MODEL_FILE)

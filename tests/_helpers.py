@@ -191,3 +191,16 @@ HOSTILE_PIECES = st.sampled_from(
 #: Arbitrary text: st.text() covers all of Unicode but surrogates, control
 #: characters included; SPECIAL pieces make the nasty cases frequent.
 HOSTILE_TEXT = st.lists(st.one_of(HOSTILE_PIECES, st.text(max_size=12)), max_size=6).map("".join)
+
+
+def tokenizer_calls(monkeypatch, tokenizer) -> list[int]:
+    """Characters handed to each call of ``tokenizer`` (of any tokenizer of its class) from now on."""
+    calls = []
+    real = type(tokenizer).__call__
+
+    def spy(self, text, *args, **kwargs):
+        calls.append(sum(map(len, text)) if isinstance(text, list) else len(text))
+        return real(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(type(tokenizer), "__call__", spy)
+    return calls

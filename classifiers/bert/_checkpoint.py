@@ -77,6 +77,17 @@ def load_checkpoint(path: Path | None, fingerprint: str, device) -> dict | None:
     return saved
 
 
+def record_in_checkpoint(path: Path | None, fingerprint: str, **entries) -> None:
+    """Add ``entries`` to the training state saved in the checkpoint of this very training
+    run (``fingerprint``), so that a fit that resumes it reuses them (the inference path
+    chosen after training, say) instead of deciding again."""
+    saved = load_checkpoint(path, fingerprint, "cpu")
+    if saved is None:
+        return
+    saved["state"].update(entries)
+    save_checkpoint(path, saved)
+
+
 def remove_checkpoint(path: Path | None) -> None:
     """Delete the checkpoint file training wrote, and the folder if training created it
     and it is then empty. Nothing else in a ``checkpoint_dir`` is touched."""

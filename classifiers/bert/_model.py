@@ -30,7 +30,7 @@ from ..encoder.inference import (
 from ..encoder.network import POOLINGS, PooledClassifier, network_for_training
 from ..encoder.runtime import DEVICES, PRECISIONS, Runtime, resolve_device
 from . import _export
-from ._checkpoint import checkpoint_path, fingerprint
+from ._checkpoint import checkpoint_path, fingerprint, record_in_checkpoint, remove_checkpoint
 from ._parallel import processes
 from ._train import TrainingData, TrainSettings, train
 
@@ -116,8 +116,10 @@ class BertClassifier(SentimentClassifier):
         epochs, which matters when one epoch is long.
     checkpoint_dir : str or path, optional
         Save a checkpoint after every epoch here; a later ``fit`` with the same data and
-        hyperparameters continues after the last saved epoch. Removed when training ends.
-        Single-process runs only (ignored under ``torchrun``/``accelerate launch``).
+        hyperparameters continues after the last saved epoch. The inference path chosen
+        after training is recorded in it, so a fit resumed after that choice keeps it.
+        Removed when the fit ends. Single-process runs only (ignored under
+        ``torchrun``/``accelerate launch``).
     compile : {"auto", True, False}, default="auto"
         ``torch.compile`` the network for training. ``"auto"``: on a GPU when training sees
         enough samples to repay the compile (epochs x reviews >= 200,000), never on a CPU
@@ -131,8 +133,9 @@ class BertClassifier(SentimentClassifier):
         length-sorted batches of 256. ``"train"`` is the trained model in the training
         precision (autocast). ``"auto"`` chooses after training, on the validation split:
         the fastest path of the device whose validation accuracy is within 0.3 points of
-        fp32's (fp32 without a validation split on a CPU, the training precision on a
-        GPU). ``inference_choice_`` records the measurements.
+        fp32's, paths within 25% of the fastest latency counting as equally fast and the
+        most exact of them winning (fp32 without a validation split on a CPU, the training
+        precision on a GPU). ``inference_choice_`` records the measurements.
     temperature_scaling : bool, default=True
         Divide the logits by a temperature fitted on the validation split (minimum
         log-loss), so that probabilities are calibrated; predictions do not change.
@@ -315,11 +318,18 @@ class BertClassifier(SentimentClassifier):
         self.best_epoch_ = state.best_epoch
         if self.inference != "auto":  # set by the user: nothing to choose (and no time spent measuring)
             self.inference_choice_ = choice_set_by_user(self.inference)
+        elif state.inference_choice is not None:
+            # Chosen before this fit was interrupted: the resumed fit predicts as the first would have.
+            self.inference_choice_ = state.inference_choice
+            logger.info("bert: predicting with %s, as chosen before the fit was interrupted", state.inference_choice["chosen"])
         else:
             self.inference_choice_ = self._choose_inference(data) if procs.is_main else None
+            if self.inference_choice_ is not None:
+                record_in_checkpoint(checkpoint, run_id, inference_choice=self.inference_choice_)
         self.temperature_ = 1.0
         if self.temperature_scaling and data.val_encoded is not None and procs.is_main:
             self.temperature_ = fit_temperature(self._logits(data.val_encoded), data.val_labels)
+        remove_checkpoint(checkpoint)
 
     def _training_params(self) -> dict:
         """The hyperparameters that shape training (a checkpoint is only resumed by these)."""
@@ -382,12 +392,21 @@ class BertClassifier(SentimentClassifier):
         return predict_logits(self._nets().get(path), encoded, self._runtime(), autocast=path == "train",
                               batch_size=batch_size_of(path, self.device_))
 
+    def _scores(self, logits) -> tuple[np.ndarray, np.ndarray]:
+        """Decision values and probabilities from raw logits (temperature applied)."""
+        scaled = logits / self.temperature_
+        values = scaled.numpy().astype(np.float64)
+        decision = values[:, 1] - values[:, 0] if values.shape[1] == 2 else values
+        return decision, scaled.softmax(-1).numpy().astype(np.float64)
+
     def _decision_function(self, texts):
-        logits = (self._test_logits(texts) / self.temperature_).numpy().astype(np.float64)
-        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+        return self._scores(self._test_logits(texts))[0]
 
     def _predict_proba(self, texts):
-        return (self._test_logits(texts) / self.temperature_).softmax(-1).numpy().astype(np.float64)
+        return self._scores(self._test_logits(texts))[1]
+
+    def _decision_and_proba(self, texts):
+        return self._scores(self._test_logits(texts))
 
     def compare_inference(self, X, y, predictions=None) -> dict:
         """Accuracy of the ``predict`` path against the full-precision (fp32) model.

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..encoder.inference import predict_logits
-from ._checkpoint import load_checkpoint, prepare_folder, remove_checkpoint, save_checkpoint
+from ._checkpoint import load_checkpoint, prepare_folder, save_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class TrainState:
     best_weights: dict | None = None
     stale: int = 0  # evaluations since the last improvement
     stop: bool = False
+    inference_choice: dict | None = None  # the inference path chosen after training (recorded by the caller)
 
     def keep_best(self, net, record: dict, patience: int) -> None:
         """Copy the weights when validation accuracy improves; stop after ``patience`` misses."""
@@ -136,7 +137,8 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
 
     The weights of the best validation evaluation are restored at the end. With
     ``checkpoint`` (a path) each finished epoch is saved there and a checkpoint of the
-    same run (``fingerprint``) is continued.
+    same run (``fingerprint``) is continued; the last one stays for the caller, which
+    records what it decides after training in it and removes it when the fit is done.
     """
     from transformers import get_linear_schedule_with_warmup
 
@@ -226,7 +228,6 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
             })
-    remove_checkpoint(checkpoint)
     if state.best_weights is not None and state.best_index != len(state.history) - 1:
         logger.info("restoring the weights of epoch %g (validation accuracy %.4f)", state.best_epoch, state.best_accuracy)
         net.load_state_dict(state.best_weights)

@@ -25,17 +25,67 @@ def truncate(ids: list[int], max_tokens: int, strategy: str) -> list[int]:
     return ids[:head] + ids[len(ids) - (max_tokens - head):]
 
 
+#: Characters kept per token of ``max_length`` from each end of a review that truncation
+#: keeps, before tokenising. A WordPiece token never stands for more than 100 characters
+#: of a word (a longer word is one [UNK]), and English reviews average 4 to 5 characters
+#: per token, so the kept characters hold the tokens truncation keeps unless that part of
+#: the review averages more than 100 characters (of whitespace, say) per token; such a
+#: review gets fewer tokens, never a tokenizer pass over megabytes.
+CHARS_PER_TOKEN = 100
+#: Characters that end a word for every tokenizer sentibench loads (BERT's WordPiece,
+#: byte-level BPE, SentencePiece): a cut there changes no token before it (or after it).
+_SPACES = (" ", "\n", "\t", "\r")
+
+
+def _head(text: str, chars: int) -> str:
+    """The first ``chars`` characters of ``text``, less a word the cut would split."""
+    if len(text) <= chars or text[chars].isspace():
+        return text[:chars]
+    cut = max(text.rfind(space, 0, chars) for space in _SPACES)
+    return text[:cut] if cut > 0 else text[:chars]  # no space in reach: one long "word"
+
+
+def _tail(text: str, chars: int) -> str:
+    """The last ``chars`` characters of ``text`` from a space on (so the first word keeps
+    the space that BPE tokenizers fold into it), less a word the cut would split."""
+    start = len(text) - chars
+    if start <= 0 or text[start - 1].isspace():
+        return text[max(start, 0):]
+    found = [i for i in (text.find(space, start) for space in _SPACES) if i >= 0]
+    return text[min(found):] if found else text[start:]
+
+
 def encode(tokenizer, texts: list[str], max_length: int, truncation: str) -> list[list[int]]:
-    """Token ids with [CLS]/[SEP], truncated by ``truncation`` (tokenised once)."""
+    """Token ids with [CLS]/[SEP], truncated by ``truncation``, in one tokenizer call.
+
+    A review longer than :data:`CHARS_PER_TOKEN` characters per token of ``max_length``
+    is cut to the characters truncation can keep (its start, and for ``"head+tail"`` its
+    end) before tokenising, at word boundaries: the ids are those of tokenising it whole
+    and truncating, at a cost that does not grow with the review.
+    """
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
     if cls_id is None or sep_id is None:
         raise ValueError(f"{type(tokenizer).__name__} has no [CLS]/[SEP] tokens; use an encoder such as BERT")
-    # Lone surrogates (legal in a Python str, e.g. from errors="surrogateescape") are
-    # not encodable text for the tokenizer; they become "?" as in UTF-8 "replace".
-    texts = [t if t.isascii() else t.encode("utf-8", "replace").decode("utf-8") for t in texts]
-    ids = tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
     budget = max_length - 2
-    return [[cls_id, *truncate(seq, budget, truncation), sep_id] for seq in ids]
+    chars = CHARS_PER_TOKEN * max_length
+    ends = 2 if truncation == "head+tail" else 1
+    pieces, spans = [], []
+    for text in texts:
+        cut = [text] if len(text) <= ends * chars else [_head(text, chars)] + ([_tail(text, chars)] if ends == 2 else [])
+        spans.append((len(pieces), len(cut)))
+        # Lone surrogates (legal in a Python str, e.g. from errors="surrogateescape") are
+        # not encodable text for the tokenizer; they become "?" as in UTF-8 "replace".
+        pieces.extend(t if t.isascii() else t.encode("utf-8", "replace").decode("utf-8") for t in cut)
+    ids = tokenizer(pieces, add_special_tokens=False, truncation=False, verbose=False)["input_ids"] if pieces else []
+    encoded = []
+    for first, count in spans:
+        if count == 1:
+            kept = truncate(ids[first], budget, truncation)
+        else:  # the head's first tokens and the tail's last, as truncate() keeps them of the whole review
+            head, tail = ids[first], ids[first + 1]
+            kept = head[: budget // 4] + tail[max(len(tail) - (budget - budget // 4), 0):]
+        encoded.append([cls_id, *kept, sep_id])
+    return encoded
 
 
 def collate(encoded: list[list[int]], batch, pad_id: int, max_length: int, multiple: int | None, device):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 
 from dataset import SentibenchError
@@ -95,6 +96,95 @@ def load_error_message(source, exc: Exception) -> str:
     return f"cannot load the model in {source} ({type(exc).__name__}: {detail})"
 
 
+#: How far the network a config describes may outgrow its weights (elements): a new
+#: classification head, or a pooler a checkpoint left out, are well under this; a config
+#: asking for thousands of layers its weights do not fill is far above it.
+WEIGHTS_SLACK_RATIO = 0.1
+WEIGHTS_SLACK_MIN = 2**20
+#: Config entries that set how many times a block of the network is repeated.
+_COUNT_KEYS = re.compile(r"num_\w*(?:layers|experts|groups|blocks)|n_layers?")
+
+
+def _weight_files(source: str, local_only: bool) -> list[str]:
+    """The safetensors files of checkpoint ``source`` (empty: it has none, and loading
+    it fails by itself); fetched as ``from_pretrained`` would fetch them."""
+    import json
+
+    from transformers.utils import cached_file
+
+    def find(name):
+        return cached_file(source, name, local_files_only=local_only, _raise_exceptions_for_missing_entries=False)
+
+    single = find("model.safetensors")
+    if single is not None:
+        return [single]
+    index = find("model.safetensors.index.json")
+    if index is None:
+        return []
+    shards = json.loads(Path(index).read_text(encoding="utf-8")).get("weight_map", {}).values()
+    return [path for path in (find(name) for name in sorted(set(shards))) if path is not None]
+
+
+def _held_weights(files: list[str]) -> tuple[int, int]:
+    """``(tensors, elements)`` the safetensors ``files`` hold, from their headers alone."""
+    import math
+
+    from safetensors import safe_open
+
+    tensors = elements = 0
+    for path in files:
+        with safe_open(path, framework="pt") as fh:
+            for key in fh.keys():
+                tensors += 1
+                elements += math.prod(fh.get_slice(key).get_shape())
+    return tensors, elements
+
+
+def check_config_fits_weights(source: str, auto_class, config_kwargs: dict, local_only: bool, where) -> None:
+    """Refuse a checkpoint whose ``config.json`` describes a network its safetensors
+    weights do not fill, before anything is built.
+
+    transformers builds the network from the config and initialises every weight the
+    checkpoint lacks: a config claiming 5000 layers over a 6-layer checkpoint allocates
+    tens of gigabytes. Here the config's block counts are checked against the number of
+    tensors in the safetensors headers, and the network is built on the meta device (no
+    memory) to count its weights against theirs.
+
+    Raises
+    ------
+    ModelFileError
+        In one line naming ``where``.
+    """
+    import torch
+    from transformers import AutoConfig
+
+    files = _weight_files(source, local_only)
+    if not files:
+        return
+    try:
+        tensors, held = _held_weights(files)
+    except Exception as exc:
+        # safetensors' own error type (a damaged header) derives from Exception only.
+        if type(exc).__name__ != "SafetensorError" and not isinstance(exc, LOAD_ERRORS):
+            raise
+        raise ModelFileError(load_error_message(where, exc)) from None
+    config = AutoConfig.from_pretrained(source, local_files_only=local_only, trust_remote_code=False, **config_kwargs)
+    for key, value in config.to_dict().items():
+        if _COUNT_KEYS.fullmatch(key) and isinstance(value, int) and value > tensors:
+            raise ModelFileError(
+                f"{where}: config.json says {key}={value}, but its weights hold {tensors} tensors in all; the folder is damaged "
+                "or was tampered with (sentibench builds no network its weights do not fill)"
+            )
+    with torch.device("meta"):
+        network = auto_class.from_config(config, trust_remote_code=False)
+    needed = sum(p.numel() for p in network.parameters())
+    if needed > held * (1 + WEIGHTS_SLACK_RATIO) + WEIGHTS_SLACK_MIN:
+        raise ModelFileError(
+            f"{where}: config.json describes a network of {needed:,} weights, but its weights hold {held:,}; the folder is "
+            "damaged or was tampered with (sentibench builds no network its weights do not fill)"
+        )
+
+
 def load_saved(source: Path, auto_class, folder: Path):
     """``(tokenizer, model)`` of a folder sentibench saved: local files only, weights from
     ``model.safetensors`` only, no remote code; any damage is a :class:`ModelFileError`
@@ -103,8 +193,11 @@ def load_saved(source: Path, auto_class, folder: Path):
 
     with quiet_transformers():
         try:
+            check_config_fits_weights(str(source), auto_class, {}, True, folder)
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True, trust_remote_code=False)
             model = auto_class.from_pretrained(source, local_files_only=True, use_safetensors=True, trust_remote_code=False)
+        except ModelFileError:
+            raise
         except LOAD_ERRORS as exc:
             raise ModelFileError(load_error_message(folder, exc)) from None
         except Exception as exc:
@@ -151,10 +244,13 @@ def load_pretrained(model: str | os.PathLike | None, auto_class=None, **kwargs):
 
     def _load(local_only: bool):
         try:
+            check_config_fits_weights(source, auto_class, kwargs, local_only, source)
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only, trust_remote_code=False)
             net = auto_class.from_pretrained(
                 source, local_files_only=local_only, use_safetensors=True, trust_remote_code=False, **kwargs
             )
+        except ModelFileError:
+            raise
         except OSError:
             raise  # not found: the caller tries the next place
         except LOAD_ERRORS as exc:

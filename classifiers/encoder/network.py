@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import torch
 
+from dataset import UsageError
+
 from .hub import load_pretrained
 
 POOLINGS = ("cls", "mean")
@@ -52,6 +54,29 @@ class MeanPooledEncoder(torch.nn.Module):
         return torch.nn.functional.normalize(mean_pool(hidden, attention_mask), dim=-1)
 
 
+def position_limit(hf_model) -> int | None:
+    """The most tokens ``hf_model`` reads per review: its config's ``max_position_embeddings``,
+    less the offset of RoBERTa-style models (their positions start after the padding index);
+    ``None`` for a model without learned absolute positions."""
+    limit = getattr(hf_model.config, "max_position_embeddings", None)
+    if not isinstance(limit, int):
+        return None
+    positions = getattr(getattr(hf_model.base_model, "embeddings", None), "position_embeddings", None)
+    offset = getattr(positions, "padding_idx", None)
+    return limit - (offset + 1) if isinstance(offset, int) else limit
+
+
+def check_max_length(hf_model, max_length: int, name: str) -> None:
+    """Refuse a ``max_length`` the model cannot read, before any review is encoded (else
+    the first review longer than the limit fails mid-training or mid-prediction)."""
+    limit = position_limit(hf_model)
+    if limit is not None and max_length > limit:
+        raise UsageError(
+            f"{name}: max_length={max_length} is more tokens than the checkpoint reads ({limit}, from "
+            f"max_position_embeddings in its config.json); set {name}.max_length to at most {limit}"
+        )
+
+
 def network_for_training(model, *, pooling: str, id2label: dict, attention_dropout: float, freeze_embeddings: bool,
                          max_length: int, device: str):
     """Tokenizer, Hugging Face model and the :class:`PooledClassifier` to train.
@@ -64,6 +89,7 @@ def network_for_training(model, *, pooling: str, id2label: dict, attention_dropo
         model, attention_probs_dropout_prob=attention_dropout,
         num_labels=len(id2label), id2label=id2label, label2id={v: k for k, v in id2label.items()},
     )
+    check_max_length(hf_model, max_length, "bert")
     # Plain transformers then truncates as training did (pipeline(..., truncation=True)).
     tokenizer.model_max_length = max_length
     net = PooledClassifier(hf_model, pooling).to(device)

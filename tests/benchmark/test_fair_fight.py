@@ -16,7 +16,7 @@ import pytest
 from benchmark.__main__ import main
 from classifiers import BowSvmClassifier, SentimentClassifier
 
-from .._helpers import FAST, run_predictions
+from .._helpers import FAST, one_line_error, run_main, run_predictions
 
 PLUGINS = textwrap.dedent('''
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -83,6 +83,75 @@ def test_a_plugin_that_is_not_a_classifier_is_one_line(plugins, tmp_path, capsys
     assert "cannot import 'nosuchmodule'" in capsys.readouterr().err
 
 
+BAD_PLUGINS = textwrap.dedent('''
+    import numpy as np
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+    class WideProba(ClassifierMixin, BaseEstimator):
+        """Probabilities with one column more than there are classes."""
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict(self, X):
+            return np.zeros(len(X), dtype=int)
+
+        def predict_proba(self, X):
+            return np.full((len(X), len(self.classes_) + 1), 1 / (len(self.classes_) + 1))
+
+
+    class OwnLabels(WideProba):
+        """Labels of its own (1 and 2 for the classes 0 and 1), scores in their order."""
+        def fit(self, X, y):
+            self.classes_ = np.unique(y) + 1
+            return self
+
+        def predict(self, X):
+            return np.full(len(X), self.classes_[-1])
+
+        def predict_proba(self, X):
+            return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+
+    class StrayPredictions(ClassifierMixin, BaseEstimator):
+        """No classes_, and predictions outside the classes it was fitted on."""
+        def fit(self, X, y):
+            return self
+
+        def predict(self, X):
+            return np.full(len(X), 5)
+
+        def decision_function(self, X):
+            return np.zeros(len(X))
+
+
+    class NaNScores(StrayPredictions):
+        def predict(self, X):
+            return np.zeros(len(X), dtype=int)
+
+        def decision_function(self, X):
+            return np.full(len(X), np.nan)
+''')
+
+
+@pytest.mark.parametrize("plugin, needles", [
+    ("WideProba", ["its predict_proba gave shape (1, 3) for 2 classes, not (1, 2)"]),
+    ("OwnLabels", ["its classes_ are [1, 2] after fitting on the class positions [0, 1]"]),
+    ("StrayPredictions", ["it predicts [5], outside the class positions [0, 1]"]),
+    ("NaNScores", ["its decision_function gave values that are not finite numbers"]),
+])
+def test_plugin_scores_outside_the_training_classes_are_one_line_naming_the_plugin(plugins, tmp_path, capsys, plugin, needles):
+    (plugins / "badplugins.py").write_text(BAD_PLUGINS)
+    out = tmp_path / "runs"
+    spec = f"badplugins:{plugin}"
+    one_line_error(run_main(capsys, "-q", "run", "--classifiers", f"bow,{spec}", "--output", str(out), "--latency-calls", "2"),
+                   f"error: {spec}: ", *needles)
+    (run_dir,) = out.iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["status"] == f"failed: {spec}" and list(results["classifiers"]) == ["bow"]
+
+
 def test_installed_plugins_appear_by_name(tmp_path):
     (tmp_path / "myplugins.py").write_text(PLUGINS)
     dist = tmp_path / "myplugins-1.0.dist-info"
@@ -100,6 +169,62 @@ def test_installed_plugins_appear_by_name(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "benchmark", "-q", "run", "--classifiers", "nb", "--latency-calls", "2",
                            "--output", str(tmp_path / "o")], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def _install(site, package: str, entry_points: str) -> None:
+    """A distribution ``package`` in the folder ``site`` (on sys.path) with this entry_points.txt."""
+    dist = site / f"{package}-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(entry_points)
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A folder on sys.path to install distributions in; the registry reads plugins afresh."""
+    from classifiers import REGISTRY
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "myplugins.py").write_text(PLUGINS)
+    (site / "raising_plugin.py").write_text("raise RuntimeError('a bug in the plugin')\n")
+    monkeypatch.syspath_prepend(str(site))
+    for attribute in ("_plugins", "_classes", "_broken"):
+        monkeypatch.setattr(REGISTRY, attribute, None if attribute == "_plugins" else {}, raising=False)
+    return site
+
+
+def test_a_broken_installed_plugin_is_left_out_of_the_default_run_with_a_warning(site, tmp_path, monkeypatch, capsys):
+    from classifiers import REGISTRY
+
+    _install(site, "goodplugins", "[sentibench.classifiers]\nnb = myplugins:naive_bayes\n")
+    _install(site, "brokenplugins", "[sentibench.classifiers]\nmissing = nosuchmodule:thing\nraising = raising_plugin:make\n"
+                                    "notone = myplugins:PLUGINS\n")
+    real = REGISTRY.missing_extra
+    monkeypatch.setattr(REGISTRY, "missing_extra", lambda name: "bert" if name in ("bert", "embed") else real(name))  # quick
+    outcome = run_main(capsys, "run", "--output", str(tmp_path / "runs"), "--latency-calls", "2", *FAST)
+    assert outcome.returncode == 0, outcome.stderr[-2000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert list(json.loads((run_dir / "results.json").read_text())["classifiers"]) == ["bow", "w2v", "nb"]
+    for needle in ("leaving out missing: the installed plugin missing = nosuchmodule:thing cannot be used (cannot import",
+                   "leaving out raising: the installed plugin raising = raising_plugin:make cannot be used (RuntimeError: a bug",
+                   "leaving out notone: the installed plugin notone = myplugins:PLUGINS cannot be used"):
+        assert needle in outcome.stderr
+    # Named on the command line, a plugin that is not there stops the run, in one line (a
+    # plugin whose own code raises keeps its traceback: that is a bug to show its author).
+    one_line_error(run_main(capsys, "run", "--classifiers", "bow,missing", "--output", str(tmp_path / "o")),
+                   "cannot import 'nosuchmodule'")
+
+
+def test_a_package_whose_entry_points_cannot_be_read_leaves_the_others_usable(site, capsys, caplog):
+    from classifiers import REGISTRY
+
+    _install(site, "goodplugins", "[sentibench.classifiers]\nnb = myplugins:naive_bayes\n")
+    _install(site, "garbled", "[sentibench.classifiers]\nno equals sign here\n")
+    with caplog.at_level(logging.WARNING):
+        assert list(REGISTRY) == ["bow", "w2v", "bert", "embed", "nb"]
+    assert "ignoring the classifiers of package garbled: its entry_points.txt cannot be read" in caplog.text
+    assert run_main(capsys, "run", "--classifiers", "nope").returncode == 2  # every command still parses
 
 
 def test_tuning_sees_training_and_validation_only_and_the_test_split_once(tmp_path, monkeypatch):

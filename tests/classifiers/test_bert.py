@@ -295,6 +295,34 @@ def test_bert_resumes_from_its_last_epoch_checkpoint(tiny, tmp_path, monkeypatch
 
 
 @pytest.mark.slow
+def test_a_fit_resumed_after_the_inference_choice_keeps_that_choice(tiny, tmp_path, monkeypatch):
+    from classifiers.bert import _model
+    from classifiers.encoder.inference import InferenceNets
+
+    train_x, train_y, test_x, test_y = tiny
+    params = {**FAST_PARAMS["bert"], "epochs": 1, "verbose": False, "checkpoint_dir": str(tmp_path / "ckpt")}
+    real_choose = InferenceNets.choose
+
+    def killed(*args):
+        raise KeyboardInterrupt
+
+    def choose_then_get_killed(self, *args, **kwargs):
+        # A choice that timing alone would not give: only a recorded one can come back.
+        choice = {**real_choose(self, *args, **kwargs), "chosen": "int8", "reason": "recorded before the kill"}
+        monkeypatch.setattr(_model, "fit_temperature", killed)  # the next step of the fit
+        return choice
+
+    monkeypatch.setattr(InferenceNets, "choose", choose_then_get_killed)
+    with pytest.raises(KeyboardInterrupt):
+        BertClassifier(**params).fit(train_x, train_y, validation=(test_x, test_y))
+    monkeypatch.undo()
+    monkeypatch.setattr(InferenceNets, "choose", lambda *a, **k: pytest.fail("measured the inference paths again"))
+    resumed = BertClassifier(**params).fit(train_x, train_y, validation=(test_x, test_y))
+    assert resumed.inference_choice_["chosen"] == "int8" and resumed.inference_choice_["reason"] == "recorded before the kill"
+    assert resumed.temperature_ > 0 and not (tmp_path / "ckpt").exists()  # removed once the fit ended
+
+
+@pytest.mark.slow
 def test_bert_ignores_a_checkpoint_of_other_data(tiny, tmp_path):
     train_x, train_y, test_x, test_y = tiny
     params = {**FAST_PARAMS["bert"], "epochs": 1, "verbose": False, "checkpoint_dir": str(tmp_path / "c")}
@@ -306,3 +334,32 @@ def test_bert_ignores_a_checkpoint_of_other_data(tiny, tmp_path):
     resumed = BertClassifier(**params).fit(train_x, train_y)
     assert [h["epoch"] for h in resumed.history_] == [1] and resumed.history_[0]["seconds"] > 0
     assert not (tmp_path / "c" / "checkpoint.pt").exists()  # this run's training finished: its checkpoint is gone
+
+
+@pytest.mark.parametrize("cls", ["bert", "embed"])
+def test_a_max_length_beyond_the_checkpoints_positions_is_refused_before_training(tiny, cls, monkeypatch):
+    # The bundled checkpoint reads 512 positions; short reviews never reached the limit,
+    # and the first review longer than 512 tokens failed mid-training with a traceback.
+    from classifiers import EmbeddingLogRegClassifier
+    from classifiers.bert import _model
+    from dataset import UsageError
+
+    from .._helpers import one_line_error
+
+    class Trains(Exception):
+        pass
+
+    def train(*args, **kwargs):
+        raise Trains
+
+    monkeypatch.setattr(_model, "train", train)
+    train_x, train_y = tiny[:2]
+    make = (lambda n: fast(max_length=n)) if cls == "bert" else (lambda n: EmbeddingLogRegClassifier(max_length=n))
+    with pytest.raises(UsageError) as excinfo:
+        make(513).fit(train_x, train_y)
+    one_line_error(excinfo, f"{cls}: max_length=513", "(512, from max_position_embeddings", f"{cls}.max_length to at most 512")
+    if cls == "bert":
+        with pytest.raises(Trains):  # the limit itself is fine
+            make(512).fit(train_x, train_y)
+    else:
+        assert make(512).fit(train_x, train_y).predict(train_x[:2]).shape == (2,)

@@ -123,6 +123,17 @@ def test_choose_path_keeps_int8_only_within_the_tolerance():
     assert choose_path(no_bf16)[0] == "fp32"
 
 
+def test_choose_path_gives_near_ties_to_the_most_exact_path_whichever_measured_faster():
+    def measured(int8, bf16, fp32):
+        return {path: {"val_accuracy": 0.9, "latency_p50_ms": ms} for path, ms in (("int8", int8), ("bf16", bf16), ("fp32", fp32))}
+
+    # One run measured twice (an uninterrupted fit, a resumed one): int8 and fp32 swap places within noise.
+    assert choose_path(measured(1.00, 3.0, 1.10))[0] == choose_path(measured(1.10, 3.0, 1.00))[0] == "fp32"
+    chosen, reason = choose_path(measured(1.0, 1.2, 3.0))  # int8 and bf16 as fast: bf16 is the more exact
+    assert chosen == "bf16" and "the most exact of bf16 and int8" in reason
+    assert choose_path(measured(1.0, 1.3, 3.0))[0] == "int8"  # 30% faster is a real difference
+
+
 @pytest.mark.slow
 def test_auto_inference_is_chosen_on_validation_and_recorded(tiny):
     train_x, train_y, test_x, test_y = tiny

@@ -20,7 +20,7 @@ import pytest
 from benchmark.__main__ import main
 from classifiers import BowSvmClassifier, ModelFileError, SentimentClassifier, Word2VecSvmClassifier
 
-from .._helpers import FAST_PARAMS, fast_flags, interrupted_run, one_line_error, require, run_main
+from .._helpers import FAST_PARAMS, fast_flags, interrupted_run, one_line_error, require, run_main, tokenizer_calls
 
 
 class _Payload:
@@ -169,6 +169,36 @@ def test_resumed_run_never_unpickles_vectors_named_in_its_config(tmp_path, monke
     (run_dir / "results.json").write_text(json.dumps(results))
     one_line_error(run_main(capsys, "run", "--resume", str(run_dir)), "pickle", "--set w2v.vectors=PATH")
     assert not marker.exists()
+
+
+def _vocabulary(run_dir) -> set[str]:
+    from gensim.models import KeyedVectors
+
+    return set(KeyedVectors.load_word2vec_format(str(run_dir / "models" / "w2v" / "vectors.w2v.bin"), binary=True).key_to_index)
+
+
+def test_a_corpus_is_read_only_when_named_on_the_command_line(tmp_path, monkeypatch, capsys):
+    # A corpus's words end up in the saved vectors: a crafted run folder or a shared
+    # config file naming one could copy any local text file into a model.
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2 passphrase\n" * 20)
+    run_dir = interrupted_run(tmp_path / "runs", monkeypatch, "--save-models", *fast_flags("w2v"))
+    results = json.loads((run_dir / "results.json").read_text())
+    results["config"]["params"]["w2v"]["corpus"] = str(secret)
+    (run_dir / "results.json").write_text(json.dumps(results))
+    one_line_error(run_main(capsys, "run", "--resume", str(run_dir)), f"w2v.corpus={secret}", "--set w2v.corpus=PATH")
+    assert not (run_dir / "models" / "w2v").exists()
+    config = tmp_path / "params.json"
+    config.write_text(json.dumps({"w2v": {"corpus": str(secret)}}))
+    out = tmp_path / "new"
+    one_line_error(run_main(capsys, "run", "--classifiers", "w2v", "--config", str(config), "--output", str(out), *fast_flags("w2v")),
+                   "w2v.corpus", "--set w2v.corpus=PATH")
+    assert not out.exists() or not any(out.iterdir())
+    # Named on the command line, it is read: its words are in the vectors.
+    assert main(["-q", "run", "--classifiers", "w2v", "--set", f"w2v.corpus={secret}", "--save-models", "--output", str(out),
+                 *fast_flags("w2v")]) == 0
+    (new_run,) = out.iterdir()
+    assert {"hunter2", "passphrase"} <= _vocabulary(new_run)
 
 
 def _evil_module(tmp_path, marker):
@@ -335,3 +365,65 @@ def test_word_vectors_that_are_not_gzip_are_one_line(tmp_path, capsys):
     bad.write_bytes(b"not gzip at all")
     proc = run_main(capsys, "-q", "run", "--classifiers", "w2v", "--set", f"w2v.vectors={bad}", "--output", str(tmp_path / "o"))
     one_line_error(proc, "not a readable word2vec text file", "BadGzipFile")
+
+
+def _pipeline():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(TfidfVectorizer(), LogisticRegression())
+
+
+def _set_analyzer(clf, value):
+    vectorizer = clf.vectorizer_ if hasattr(clf, "vectorizer_") else clf.estimator_.steps[0][1]
+    vectorizer.analyzer = value
+
+
+@pytest.mark.parametrize("kind, tamper, needles", [
+    pytest.param("bow", lambda clf: _set_analyzer(clf, type), ["analyzer", "builtins.type"], id="bow-analyzer-type"),
+    pytest.param("bow", lambda clf: setattr(clf.vectorizer_, "tokenizer", str), ["tokenizer", "builtins.str"], id="bow-tokenizer-str"),
+    pytest.param("bow", lambda clf: setattr(clf.vectorizer_, "vocabulary_", {"great": 7}), ["vocabulary"], id="bow-vocabulary"),
+    pytest.param("bow", lambda clf: setattr(clf.svm_, "coef_", clf.svm_.coef_[:, :3]), ["SVM's weights"], id="bow-weights"),
+    pytest.param("external", lambda clf: _set_analyzer(clf, type), ["analyzer", "builtins.type"], id="external-analyzer-type"),
+    pytest.param("external", lambda clf: setattr(clf.estimator_.steps[-1][1], "classes_", np.array([1, 2])),
+                 ["classes_ are [1, 2]"], id="external-own-classes"),
+    pytest.param("w2v", lambda clf: setattr(clf.svm_, "kernel", type), ["kernel", "builtins.type"], id="w2v-kernel-type"),
+])
+def test_a_saved_state_no_fit_makes_is_refused_at_load_not_at_predict(tmp_path, tiny, kind, tamper, needles):
+    from classifiers.external import ExternalClassifier
+
+    train_x, train_y = tiny[:2]
+    clf = {
+        "bow": lambda: BowSvmClassifier(**FAST_PARAMS["bow"]),
+        "w2v": lambda: Word2VecSvmClassifier(**FAST_PARAMS["w2v"]),
+        "external": lambda: ExternalClassifier(spec="plugin:pipeline", estimator=_pipeline()),
+    }[kind]().fit(train_x, train_y)
+    tamper(clf)
+    folder = clf.save(tmp_path / "m")  # what a hostile file holds: only types skops loads
+    with pytest.raises(ModelFileError) as excinfo:
+        SentimentClassifier.load(folder)
+    one_line_error(excinfo, ".skops", *needles)
+
+
+def test_a_saved_bert_whose_config_asks_for_5000_layers_is_one_line_within_3_gib(run_copy):
+    # Before sentibench checked config.json against the weights, transformers built and
+    # initialised 5000 layers: 24 GB until the OOM killer, here a MemoryError traceback.
+    import resource
+
+    path = run_copy / "models" / "bert" / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "num_hidden_layers": 5000}))
+    limit = 3 * 2**30
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmark", "-q", "predict", "--run", str(run_copy), "--classifiers", "bert", "great food"],
+        capture_output=True, text=True, timeout=300, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+    )
+    one_line_error(proc, "config.json says num_hidden_layers=5000")
+
+
+def test_predict_encodes_each_review_once(run_copy, monkeypatch, capsys):
+    # Labels and probabilities come from one pass: a huge review was tokenised twice.
+    calls = tokenizer_calls(monkeypatch, SentimentClassifier.load(run_copy / "models" / "bert").tokenizer_)
+    outcome = run_main(capsys, "predict", "--run", str(run_copy), "--classifiers", "bert", "--json", "great food", "awful")
+    assert outcome.returncode == 0 and len(outcome.stdout.splitlines()) == 2
+    assert len(calls) == 1
