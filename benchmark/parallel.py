@@ -35,6 +35,8 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 #: Environment variable naming the Dask scheduler when ``--cluster`` is not given.
 SCHEDULER_VARIABLE = "SENTIBENCH_DASK_SCHEDULER"
+#: How long to try reaching the Dask scheduler before saying it cannot be reached.
+CONNECT_TIMEOUT_S = 20
 
 Unit = Callable[[object, object, dict], object]
 
@@ -225,15 +227,21 @@ class DaskCluster(Engine):
         except ImportError:
             raise UsageError("--cluster needs Dask: pip install 'sentibench[dask]' (here and on every worker)") from None
         try:
-            self.client = Client(address, timeout="20s", set_as_default=False)
+            self.client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise UsageError(f"cannot reach the Dask scheduler at {address}: {' '.join(str(exc).split())[:200]}") from None
         self.address = address
         self._data = None
         self._run = uuid.uuid4().hex[:8]
 
+    def _workers(self) -> dict:
+        try:
+            return self.client.scheduler_info(n_workers=-1)["workers"]  # every worker (some versions list 5 by default)
+        except TypeError:  # older distributed: every worker anyway
+            return self.client.scheduler_info()["workers"]
+
     def _caps(self) -> dict[str, int]:
-        workers = self.client.scheduler_info(n_workers=-1)["workers"]
+        workers = self._workers()
         cores = self.client.run(os.cpu_count)
         per_host: dict[str, int] = {}
         for info in workers.values():
@@ -241,7 +249,7 @@ class DaskCluster(Engine):
         return {addr: max(1, (cores.get(addr) or 1) // per_host[info["host"]]) for addr, info in workers.items()}
 
     def start(self, data) -> None:
-        workers = self.client.scheduler_info(n_workers=-1)["workers"]
+        workers = self._workers()
         if not workers:
             raise ClusterError(f"the Dask scheduler at {self.address} has no workers; start some with: dask worker {self.address}")
         self.workers = sum(int(info.get("nthreads") or 1) for info in workers.values())
@@ -258,7 +266,7 @@ class DaskCluster(Engine):
                                       key=f"sentibench-{self._run}-{i}") for i, task in enumerate(tasks)]
         index = {f.key: i for i, f in enumerate(futures)}
         self._futures = futures
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=self.client.loop):  # this client, not a default one
             try:
                 yield index[future.key], future.result()
             except SentibenchError as exc:

@@ -127,7 +127,8 @@ def test_a_damaged_pending_unit_is_fitted_again(tmp_path, monkeypatch, capsys, c
 
     real = schedule.time_prediction
     monkeypatch.setattr(schedule, "time_prediction", _interrupt)
-    assert run_main(capsys, "-q", "run", "--classifiers", "bow", "--jobs", "2", "--output", str(tmp_path), "--latency-calls", "2").returncode == 130
+    args = ["-q", "run", "--classifiers", "bow", "--jobs", "2", "--output", str(tmp_path), "--latency-calls", "2"]
+    assert run_main(capsys, *args).returncode == 130
     monkeypatch.setattr(schedule, "time_prediction", real)
     run_dir = only_child(tmp_path)
     unit = run_dir / "pending" / "bow" / "unit.json"
