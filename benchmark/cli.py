@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue an interrupted learning curve (no other option may be given); finished points are kept")
     add_engine_arguments(curve)
 
+    track = sub.add_parser("track", parents=[common],
+                           help="log a finished run, --seeds or curve folder to MLflow (needs pip install 'sentibench[mlflow]')")
+    track.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by 'run', 'run --seeds' or 'curve'")
 
     report = sub.add_parser("report", parents=[common], help="regenerate report.md and plots of a run folder without retraining")
     report.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by 'run'")

@@ -62,6 +62,7 @@ def cmd_run(args) -> int:
 
         _print_robustness(load_robustness(run_dir))
     print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'}, to share: {run_dir / 'report.html'})")
+    _track(run_dir, engine)
     return 0
 
 
@@ -93,6 +94,7 @@ def _print_seeds(outcome, format_seed_summary, engine: dict) -> int:
         parent, summary = outcome
         print(format_seed_summary(summary))
         print(f"results: {parent}")
+        _track(parent, engine)
     return 0
 
 
@@ -104,6 +106,14 @@ def engine_options(args) -> dict:
     cluster = getattr(args, "cluster", None) or os.environ.get(SCHEDULER_VARIABLE) or None
     jobs = getattr(args, "jobs", None)
     return {"jobs": 1 if jobs is None else jobs, "cluster": cluster, "track": getattr(args, "track", None)}
+
+
+def _track(run_dir: Path, engine: dict) -> None:
+    """Log a finished folder to the tracker of ``--track``; a failure is one warning line."""
+    if engine.get("track") == "mlflow":
+        from .tracking import track_folder
+
+        track_folder(run_dir, warn_only=True)
 
 
 def trusted_files(args) -> frozenset[str]:
@@ -138,6 +148,7 @@ def cmd_curve(args) -> int:
     for sentence in curve["findings"]:
         print(sentence)
     print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'}, to share: {run_dir / 'report.html'})")
+    _track(run_dir, engine)
     return 0
 
 
@@ -151,6 +162,14 @@ def cmd_report(args) -> int:
     path = write_report(args.run_dir)
     print(path)
     print(path.with_name(REPORT_PAGE))
+    return 0
+
+
+def cmd_track(args) -> int:
+    from .tracking import track_folder
+
+    run_id = track_folder(Path(args.run_dir))
+    print(f"logged {args.run_dir} to MLflow: run {run_id}")
     return 0
 
 
@@ -258,5 +277,5 @@ def cmd_perf(args) -> int:
 
 COMMANDS = {
     "run": cmd_run, "curve": cmd_curve, "perf": cmd_perf, "report": cmd_report, "predict": cmd_predict,
-    "compare": cmd_compare, "data": cmd_data, "robustness": cmd_robustness,
+    "compare": cmd_compare, "data": cmd_data, "robustness": cmd_robustness, "track": cmd_track,
 }
