@@ -156,10 +156,7 @@ def cmd_report(args) -> int:
     from .curve import is_curve_folder, write_curve_report
     from .report import REPORT_PAGE, write_report
 
-    if is_curve_folder(Path(args.run_dir)):
-        print(write_curve_report(Path(args.run_dir)))
-        return 0
-    path = write_report(args.run_dir)
+    path = write_curve_report(Path(args.run_dir)) if is_curve_folder(Path(args.run_dir)) else write_report(args.run_dir)
     print(path)
     print(path.with_name(REPORT_PAGE))
     return 0

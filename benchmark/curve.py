@@ -42,7 +42,7 @@ FIRST_SIZE = 100
 #: A classifier "gains little" past the size from which the largest size adds less than this.
 PLATEAU = 0.01
 #: What a finished curve writes besides its JSON file.
-CURVE_FILES = ("learning_curve.csv", "learning_curve.png", "report.md")
+CURVE_FILES = ("learning_curve.csv", "learning_curve.png", "report.md", "report.html")
 
 __all__ = ["run_curve", "is_curve_folder", "write_curve_report", "checked_points", "summarise", "findings",
            "nested_order", "default_sizes", "encode_predictions", "decode_predictions"]
@@ -99,9 +99,6 @@ def run_curve(cfg: CurveConfig | None, resume: Path | None = None, *, trusted_fi
         with RunLock(run_dir):
             curve = _load_curve(run_dir)
             cfg = replace(CurveConfig.from_saved(curve["config"], str(run_dir / CURVE_FILE)), **(engine or {}))
-            if curve.get("status") == "complete" and all((run_dir / f).is_file() for f in CURVE_FILES):
-                raise UsageError(f"{run_dir} is already complete; nothing to resume (python -m benchmark report {run_dir} "
-                                 "regenerates its report)")
             return _measure(cfg, build_classifiers(cfg, progress=progress), run_dir, curve, progress)
     prototypes = build_classifiers(cfg, trusted_files=trusted_files, progress=progress)  # before data or folder
     engine_ = make_engine(cfg.jobs, cfg.cluster)  # a cluster is reached before a folder is made
@@ -129,6 +126,11 @@ def write_curve_report(run_dir: Path) -> Path:
                              f"python -m benchmark curve --resume {run_dir}")
         split, _ = prepare_data(cfg)  # the test labels the points are scored on
         _check_same_split(run_dir, split, curve)
+        plan = _plan(cfg, len(split.train))
+        curve["points"] = checked_points(curve, plan, split.labels("test"), classes_of(split))
+        if len(curve["points"]) < len(plan):
+            raise UsageError(f"{run_dir} has learning-curve points that cannot be used; python -m benchmark curve --resume "
+                             f"{run_dir} fits them again")
         _finish(run_dir, cfg, curve, split)
     return run_dir / "report.md"
 
@@ -209,6 +211,9 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningC
     curve["points"] = checked_points(curve, plan, test_y, classes)
     done = {(p["train_size"], p["repeat"], p["classifier"]) for p in curve["points"]}
     todo = [step for step in plan if step not in done]
+    if not todo and curve["status"] == "complete" and all((run_dir / f).is_file() for f in CURVE_FILES):
+        raise UsageError(f"{run_dir} is already complete; nothing to resume (python -m benchmark report {run_dir} "
+                         "regenerates its report)")
     if todo:
         curve["status"] = "running"
     atomic_write_json(run_dir / CURVE_FILE, curve)

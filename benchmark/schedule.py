@@ -102,19 +102,19 @@ def measure_parallel(states: list[RunState], engine: Engine, data, *, progress: 
     logger.info("%d units to fit with %s, %d fitted already", len(tasks), engine.kind, len(ready))
     failed = None
     try:
-        if tasks:
-            with engine:
+        with engine:  # closed before the timing below: nothing else runs then
+            if tasks:
                 engine.start(data)
-                for index, outcome in engine.map_unordered(measure_unit, tasks):
-                    task = tasks[index]
-                    if isinstance(outcome, SentibenchError):
-                        failed = outcome
-                        _stop(states, "interrupted", failed=(task.run, task.name))
-                        raise outcome
-                    _keep_pending(states[task.run], task.name, outcome)
-                    ready.append((task.run, task.name, outcome))
-                    logger.info("fitted %s (%s): accuracy %.4f", task.name, states[task.run].run_dir.name,
-                                outcome.record["metrics"]["accuracy"])
+            for index, outcome in engine.map_unordered(measure_unit, tasks) if tasks else ():
+                task = tasks[index]
+                if isinstance(outcome, SentibenchError):
+                    failed = outcome
+                    _stop(states, "interrupted", failed=(task.run, task.name))
+                    raise outcome
+                _keep_pending(states[task.run], task.name, outcome)
+                ready.append((task.run, task.name, outcome))
+                logger.info("fitted %s (%s): accuracy %.4f", task.name, states[task.run].run_dir.name,
+                            outcome.record["metrics"]["accuracy"])
         # Timed alone, in the runs' classifier order.
         order = {(k, n): i for k, s in enumerate(states) for i, n in enumerate(s.cfg.classifiers)}
         for k, name, result in sorted(ready, key=lambda item: (item[0], order[item[0], item[1]])):

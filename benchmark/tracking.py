@@ -4,7 +4,7 @@ A run folder becomes one MLflow run: its config and every classifier's hyperpara
 params (``seed``, ``bow.C``), every number of a record as a metric named
 ``CLASSIFIER.METRIC`` (``bow.accuracy``, ``bert.latency_p50_ms``, ``bow.accuracy_ci_low``),
 tags naming the split and data hashes, sentibench's version and commit and the CPU/GPU, and
-``results.json``, ``report.md``, the plots and ``predictions.csv`` as artifacts. A ``--seeds``
+``results.json``, ``report.md``/``report.html``, the plots and ``predictions.csv`` as artifacts. A ``--seeds``
 folder is a parent run (means and spreads) with one nested run per seed; a learning curve is
 a parent run (each size's mean as a step of ``CLASSIFIER.accuracy_mean``) with one nested run
 per fit.
@@ -47,7 +47,7 @@ ARTIFACTS_DIR = "mlartifacts"
 _MLFLOW_DEFAULTS = {"MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
                     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
 #: Files of a run folder kept as artifacts (the plots are added by pattern).
-_RUN_ARTIFACTS = (RESULTS_FILE, "report.md", "comparison.md", "predictions.csv")
+_RUN_ARTIFACTS = (RESULTS_FILE, "report.md", "report.html", "comparison.md", "predictions.csv")
 _LIMITS = {"metrics": 1000, "params": 100, "tags": 100}  # per log_batch call
 
 
@@ -251,7 +251,7 @@ def _log_curve(client, experiment: str, run_dir: Path, curve: dict) -> str:
              for name, rows in (curve.get("summary") or {}).items() for row in rows
              for key in ("accuracy_mean", "f1_macro_mean", "train_time_s_mean") if _number(row.get(key)) is not None]
     _log(client, run_id, params=_config_params(curve["config"]), steps=steps)
-    _artifacts(client, run_id, run_dir, (CURVE_FILE, "learning_curve.csv", "report.md"))
+    _artifacts(client, run_id, run_dir, (CURVE_FILE, "learning_curve.csv", "report.md", "report.html"))
     for point in curve["points"]:
         child = _new_run(client, experiment, f"{point['classifier']} on {point['train_size']} (repeat {point['repeat'] + 1})",
                          {"sentibench.kind": "curve point"}, parent=run_id)

@@ -17,7 +17,7 @@ from .._helpers import one_line_error, run_main
 
 CURVE_ARGS = ["curve", "--data", "sample:pang-lee", "--classifiers", "bow,w2v", "--sizes", "40,80", "--repeats", "2",
               "--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=2"]
-FILES = ("learning_curve.csv", "learning_curve.png", "report.md")
+FILES = ("learning_curve.csv", "learning_curve.png", "report.md", "report.html")
 
 # The curve's files are written by write_curve_files: killing the process there stops it just
 # before (or, in sentibench before this fix, just after learning_curve.json said "complete").
@@ -57,7 +57,7 @@ def copy_of(run_dir: Path, tmp_path: Path) -> Path:
 
 def test_a_curve_killed_as_it_writes_its_files_resumes_to_finish_them(tmp_path, finished_curve):
     proc = subprocess.run([sys.executable, "-c", _KILLED_AT_THE_END, "-q", *CURVE_ARGS, "--output", str(tmp_path)],
-                          capture_output=True, text=True, env={**os.environ, "SENTIBENCH_DATA": ""}, timeout=300)
+                          capture_output=True, text=True, env={**os.environ, "SENTIBENCH_DATA": "sample:pang-lee"}, timeout=300)
     assert proc.returncode == -9
     (run_dir,) = tmp_path.iterdir()
     assert not any((run_dir / f).exists() for f in FILES)
@@ -115,3 +115,13 @@ def test_a_curve_file_that_is_not_one_is_refused_in_one_line(tmp_path, finished_
     run_dir = copy_of(finished_curve, tmp_path)
     (run_dir / "learning_curve.json").write_text('{"points": "none", "config": {}}')
     one_line_error(run_main(capsys, "curve", "--resume", str(run_dir)), "is not a learning-curve file")
+
+
+def test_report_of_a_curve_with_a_damaged_point_is_one_line_and_resume_mends_it(tmp_path, finished_curve, capsys):
+    run_dir = copy_of(finished_curve, tmp_path)
+    curve = read_curve(run_dir)
+    curve["points"][0]["accuracy"] = 1.0  # says it was perfect; its predictions say otherwise
+    (run_dir / "learning_curve.json").write_text(json.dumps(curve))
+    one_line_error(run_main(capsys, "report", str(run_dir)), "points that cannot be used", "curve --resume")
+    assert run_main(capsys, "-q", "curve", "--resume", str(run_dir)).returncode == 0
+    assert without_timings(read_curve(run_dir)["points"]) == without_timings(read_curve(finished_curve)["points"])

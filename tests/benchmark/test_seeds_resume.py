@@ -41,7 +41,7 @@ def test_a_seeds_run_killed_with_9_keeps_a_summary_and_resumes_as_a_whole(tmp_pa
     out = tmp_path / "killed"
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmark", "-q", "run", *SEEDS_ARGS, "--latency-calls", "300", "--output", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "SENTIBENCH_DATA": ""},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "SENTIBENCH_DATA": "sample:pang-lee"},
     )
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline and not any(finished_seeds(p) for p in out.glob("*-seeds")):
