@@ -37,6 +37,8 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 SCHEDULER_VARIABLE = "SENTIBENCH_DASK_SCHEDULER"
 #: How long to try reaching the Dask scheduler before saying it cannot be reached.
 CONNECT_TIMEOUT_S = 20
+#: How many times the run's data is scattered again after the worker holding it died.
+RESCATTERS = 3
 
 Unit = Callable[[object, object, dict], object]
 
@@ -213,7 +215,10 @@ class DaskCluster(Engine):
 
     The data is scattered to every worker once per run. A unit whose worker dies is given
     to another worker by the scheduler (up to ``distributed.scheduler.allowed-failures``
-    times), so a killed worker costs that unit only; a unit's own error is not retried (it
+    times), so a killed worker costs that unit only. Scattered data cannot be recomputed,
+    and the scheduler keeps a single copy of it once the broadcast copies are not needed;
+    should the worker holding it die, the data is scattered again and the units it cancelled
+    are sent again (up to :data:`RESCATTERS` times). A unit's own error is not retried (it
     would fail the same way). Each unit's threads are capped to its host's cores divided by
     the worker threads on that host.
     """
@@ -233,6 +238,7 @@ class DaskCluster(Engine):
         self.address = address
         self._data = None
         self._run = uuid.uuid4().hex[:8]
+        self._futures: dict = {}  # key -> (unit index, future), of the units sent and not yet returned
 
     def _workers(self) -> dict:
         try:
@@ -253,31 +259,52 @@ class DaskCluster(Engine):
         if not workers:
             raise ClusterError(f"the Dask scheduler at {self.address} has no workers; start some with: dask worker {self.address}")
         self.workers = sum(int(info.get("nthreads") or 1) for info in workers.values())
+        self._source = data
         self._data = self.client.scatter(data, broadcast=True, hash=False)
         self._caps_by_worker = self._caps()
         logger.info("Dask scheduler %s: %d workers", self.address, len(workers))
+
+    def _submit(self, fn, task, index: int, attempt: int):
+        key = f"sentibench-{self._run}-{index}" + (f"-again{attempt}" if attempt else "")
+        future = self.client.submit(_call_on_dask, fn, self._data, task, self._caps_by_worker, pure=False, key=key)
+        self._futures[future.key] = (index, future)
+        return future
 
     def map_unordered(self, fn, tasks):
         from distributed import as_completed
         from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
 
-        futures = [self.client.submit(_call_on_dask, fn, self._data, task, self._caps_by_worker, pure=False,
-                                      key=f"sentibench-{self._run}-{i}") for i, task in enumerate(tasks)]
-        index = {f.key: i for i, f in enumerate(futures)}
-        self._futures = futures
-        for future in as_completed(futures, loop=self.client.loop):  # this client, not a default one
+        attempt = 0
+        waiting = as_completed([self._submit(fn, task, i, 0) for i, task in enumerate(tasks)], loop=self.client.loop)
+        for future in waiting:  # this client's loop, not Dask's default client
+            index, _ = self._futures.pop(future.key, (None, None))
+            if index is None:
+                continue  # a unit sent again after its data was lost
             try:
-                yield index[future.key], future.result()
+                result = future.result()
             except SentibenchError as exc:
-                yield index[future.key], exc
+                yield index, exc
+                continue
             except (KilledWorker, FutureCancelledError) as exc:
-                raise ClusterError(f"the Dask cluster could not run unit {index[future.key] + 1} of {len(tasks)} "
-                                   f"({type(exc).__name__}): its workers kept dying") from None
+                if self._data.status == "finished" or attempt >= RESCATTERS:
+                    raise ClusterError(f"the Dask cluster could not run unit {index + 1} of {len(tasks)}: "
+                                       f"{' '.join(str(exc).split())[:300]}") from None
+                attempt += 1
+                logger.warning("a Dask worker died with the run's data; sending the data and %d unit(s) again",
+                               len(self._futures) + 1)
+                self._data = self.client.scatter(self._source, broadcast=True, hash=False)
+                again = [index, *(i for i, _ in self._futures.values())]
+                self.client.cancel([f for _, f in self._futures.values()])
+                self._futures.clear()
+                waiting.update([self._submit(fn, tasks[i], i, attempt) for i in again])
+                continue
+            future.release()
+            yield index, result
 
     def close(self) -> None:
-        for future in getattr(self, "_futures", []):
-            future.cancel()
+        if self._futures:
+            self.client.cancel([f for _, f in self._futures.values()])
         self.client.close()
 
 

@@ -58,29 +58,32 @@ def _executing(dask_worker):
     return [str(task.key) for task in dask_worker.state.executing if str(task.key).startswith("sentibench-")]
 
 
-def _kill_a_worker_mid_unit(client, killed: dict, stop: threading.Event) -> None:
-    """Wait until a worker is running a sentibench unit, let it run a moment, then kill -9 it."""
+def _kill_mid_unit(client, killed: dict, stop: threading.Event, every: bool) -> None:
+    """Wait until a worker is running a sentibench unit, let it run a moment, then kill -9 it
+    (``every``: kill every worker then, and with them every copy of the run's data)."""
     while not stop.is_set():
         busy = {addr: keys for addr, keys in client.run(_executing).items() if keys}
         if busy:
             addr, keys = next(iter(busy.items()))
-            pid = client.run(os.getpid, workers=[addr])[addr]
+            pids = client.run(os.getpid) if every else client.run(os.getpid, workers=[addr])
             time.sleep(0.3)
-            os.kill(pid, signal.SIGKILL)
-            killed.update(address=addr, key=keys[0], pid=pid)
+            for pid in pids.values():
+                os.kill(pid, signal.SIGKILL)
+            killed.update(address=addr, key=keys[0], pids=list(pids.values()))
             return
         time.sleep(0.05)
 
 
-@pytest.mark.slow  # about 35 s: a reference run, then units long enough to be killed mid-way
-def test_a_worker_killed_mid_unit_costs_that_unit_only(tmp_path, capsys, cluster):
+@pytest.mark.slow  # about 35 s each: a reference run, then units long enough to be killed mid-way
+@pytest.mark.parametrize("every", [False, True], ids=["one worker", "every worker, and every copy of the data"])
+def test_a_worker_killed_mid_unit_costs_that_unit_only(tmp_path, capsys, cluster, every):
     local, client = cluster
     args = ["-q", "run", "--classifiers", "w2v", "--seeds", "1,2,3", "--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=60",
             "--latency-calls", "2"]
     assert run_main(capsys, *args, "--output", str(tmp_path / "one")).returncode == 0
     killed: dict = {}
     stop = threading.Event()
-    killer = threading.Thread(target=_kill_a_worker_mid_unit, args=(client, killed, stop), daemon=True)
+    killer = threading.Thread(target=_kill_mid_unit, args=(client, killed, stop, every), daemon=True)
     killer.start()
     try:
         outcome = run_main(capsys, *args, "--output", str(tmp_path / "dask"), "--cluster", local.scheduler_address)
@@ -89,13 +92,16 @@ def test_a_worker_killed_mid_unit_costs_that_unit_only(tmp_path, capsys, cluster
         killer.join(30)
     assert killed, "no worker was killed while running a unit"
     assert outcome.returncode == 0, outcome.stderr
-    with pytest.raises(ProcessLookupError):
-        os.kill(killed["pid"], 0)  # that worker process is gone
+    if every:  # the scheduler cannot recompute scattered data: it was sent again, with the units it held up
+        assert "died with the run's data; sending the data and" in outcome.stderr
+    for pid in killed["pids"]:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # the killed worker processes are gone
     (one,), (dask,) = (tmp_path / "one").iterdir(), (tmp_path / "dask").iterdir()
     runs = seed_runs(dask)
     for seed, run_dir in runs.items():
         assert_same_records(seed_runs(one)[seed], run_dir)
-    unit = int(killed["key"].rsplit("-", 1)[1])  # units are numbered in seed order
+    unit = int(killed["key"].split("-")[2])  # sentibench-RUN-UNIT: units are numbered in seed order
     redone = json.loads((runs[[1, 2, 3][unit]] / "results.json").read_text())["classifiers"]["w2v"]
     assert redone["where"]["fit"]["worker"] != killed["address"]  # it ran again on another worker
     deadline = time.monotonic() + 60
