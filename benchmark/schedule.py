@@ -34,6 +34,8 @@ from .decide import decide_run
 from .measure import Measurement, time_prediction
 from .parallel import Engine, placement, threads_in_use
 from .report import write_comparison, write_report
+from .robustness.run import RobustnessStep
+from .robustness.slices import slices_of
 from .rundir import MODELS_DIR
 from .schema import CardContext, RunResults, folder_name
 from .units import FitResult, FitTask, measure_unit
@@ -60,6 +62,11 @@ class RunState:
     todo: dict[str, SentimentClassifier]  # name -> unfitted prototype
     card: CardContext  # what every saved model's card says about the data
     rows: np.ndarray | None = None  # the run's reviews among the engine's data; None: split.data itself
+    robustness: RobustnessStep | None = None  # --robustness: each classifier scored once it is timed
+
+    def __post_init__(self):
+        if self.cfg.robustness and self.robustness is None:
+            self.robustness = RobustnessStep(self.run_dir, self.results, self.split, self.cfg.robustness_suite)
 
     @property
     def complete(self) -> bool:
@@ -132,7 +139,7 @@ def _task(k: int, state: RunState, name: str, prototype: SentimentClassifier) ->
     cfg, split = state.cfg, state.split
     return FitTask(
         run=k, name=name, prototype=prototype, rows=state.rows, train=split.train, validation=split.validation,
-        test=split.test, how=Measurement(cfg.latency_calls, cfg.latency_warmup, cfg.cpu_hour_price, False),
+        test=split.test, how=Measurement(cfg.latency_calls, cfg.latency_warmup, cfg.cpu_hour_price, False, cfg.gpu_hour_price),
         card=state.card, tune_budget_s=cfg.tune_budget_s if cfg.tune else None, metric=cfg.metric,
         save_model=cfg.save_models,
     )
@@ -142,7 +149,8 @@ def _finish(state: RunState, name: str, result: FitResult, progress: bool, on_co
     """Time a fitted unit alone, then write its record into its run folder."""
     pending = state.run_dir / PENDING_DIR / folder_name(name)
     model = result.model if result.model is not None else SentimentClassifier.load(pending / "model")
-    how = Measurement(state.cfg.latency_calls, state.cfg.latency_warmup, state.cfg.cpu_hour_price, progress)
+    cfg = state.cfg
+    how = Measurement(cfg.latency_calls, cfg.latency_warmup, cfg.cpu_hour_price, progress, cfg.gpu_hour_price)
     where = placement("main process, after the fits", None)
     record = result.record
     record["inference"], _, _ = time_prediction(model, state.split.texts("test"), how, name)
@@ -155,9 +163,13 @@ def _finish(state: RunState, name: str, result: FitResult, progress: bool, on_co
         target.parent.mkdir(exist_ok=True)
         os.replace(pending / "model", target)
     _commit(state, name, record, {"pred": result.pred, "proba": result.proba})
+    if state.robustness is not None:
+        state.robustness.after(name, model, state.results)
     shutil.rmtree(pending, ignore_errors=True)
     _remove_if_empty(state.run_dir / PENDING_DIR)
     if state.complete:
+        if state.robustness is not None:
+            state.robustness.finish(state.results)
         state.results["status"] = "complete"
         save(state)
         write_report(state.run_dir)
@@ -171,8 +183,11 @@ def _commit(state: RunState, name: str, record: dict, predictions: dict) -> None
     merged = {**state.predictions, name: predictions}
     state.predictions.clear()
     state.predictions.update({n: merged[n] for n in order})
-    state.results.update(decide_run(state.results["classifiers"], state.split.labels("test"), state.predictions,
+    split = state.split
+    state.results.update(decide_run(state.results["classifiers"], split.labels("test"), state.predictions,
                                     state.cfg.budgets(), state.cfg.metric))
+    state.results["slices"] = slices_of(split.texts("test"), split.labels("test"), {n: p["pred"] for n, p in state.predictions.items()},
+                                        split.groups("test"), state.cfg.group_column)
     save(state)
     m = record["metrics"]
     logger.info("%s: accuracy %.4f, macro F1 %.4f, trained in %.1f s", name, m["accuracy"], m["f1_macro"], record["train_time_s"])

@@ -24,6 +24,7 @@ from .config import RunConfig
 from .lineup import build_classifiers
 from .parallel import Engine, make_engine
 from .prepare import load_data, split_data
+from .robustness.suite import load_suite
 from .rundir import RunLock, discard_if_unused, new_run_dir
 from .runner import (
     _card_context,
@@ -57,6 +58,8 @@ def run_seeds(cfg: RunConfig, seeds: list[int], *, trusted_files=frozenset(),
             run(replace(cfg, seed=seed), trusted_files=trusted_files)
         return None
     build_classifiers(cfg, trusted_files=trusted_files)  # checked before a folder is made
+    if cfg.robustness:
+        load_suite(cfg.robustness_suite)  # a mistake in the suite file: one line, before any training
     engine = make_engine(cfg.jobs, cfg.cluster)  # a cluster is reached before a folder is made
     parent = new_run_dir(cfg.output, replace(cfg, seed=seeds[0]).digest(), suffix="-seeds")
     summary: SeedSummary = {"seeds": list(seeds), "runs": {}, "folders": {}, "status": "running",

@@ -47,7 +47,7 @@ ARTIFACTS_DIR = "mlartifacts"
 _MLFLOW_DEFAULTS = {"MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
                     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
 #: Files of a run folder kept as artifacts (the plots are added by pattern).
-_RUN_ARTIFACTS = (RESULTS_FILE, "report.md", "report.html", "comparison.md", "predictions.csv")
+_RUN_ARTIFACTS = (RESULTS_FILE, "report.md", "report.html", "comparison.md", "predictions.csv", "robustness.json")
 _LIMITS = {"metrics": 1000, "params": 100, "tags": 100}  # per log_batch call
 
 

@@ -47,11 +47,15 @@ def only_child(folder: Path) -> Path:
 
 
 def test_jobs_2_gives_the_records_of_one_after_another_and_says_where_each_ran(tmp_path, capsys):
-    args = ["-q", "run", "--classifiers", "bow,w2v", "--tune", "--tune-budget-min", "2", *FAST]
+    args = ["-q", "run", "--classifiers", "bow,w2v", "--tune", "--tune-budget-min", "2", "--robustness", *FAST]
     assert run_main(capsys, *args, "--output", str(tmp_path / "one")).returncode == 0
     assert run_main(capsys, *args, "--output", str(tmp_path / "two"), "--jobs", "2").returncode == 0
     one, two = only_child(tmp_path / "one"), only_child(tmp_path / "two")
     assert_same_records(one, two)
+    assert results_of(one)["slices"] == results_of(two)["slices"]
+    scored = [{name: {k: v for k, v in scores.items() if k != "seconds"}
+               for name, scores in json.loads((d / "robustness.json").read_text())["classifiers"].items()} for d in (one, two)]
+    assert scored[0] == scored[1] and set(scored[1]) == {"bow", "w2v"}  # behavioural tests scored on the timed models
     assert results_of(two)["status"] == "complete" and (two / "report.md").is_file()
     assert not (two / "pending").exists()  # every fitted unit was timed and written
     cap = max(1, (os.cpu_count() or 1) // 2)
