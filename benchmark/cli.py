@@ -15,7 +15,7 @@ from classifiers import REGISTRY
 from dataset import DATASETS, FORMATS, UsageError, refuse_constant
 
 from . import __version__
-from .config import METRICS
+from .config import METRICS, TRACKERS
 
 #: run's options that describe a new run; --resume uses the run's saved ones instead.
 RUN_OPTIONS = {
@@ -94,6 +94,20 @@ def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
                        help="price of one GPU-hour: the price of a million reviews for classifiers that ran on a GPU")
 
 
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the units run and whether the run is tracked: allowed with ``--resume`` (they change no number)."""
+    group = parser.add_argument_group("parallel fits and tracking (allowed with --resume; they change no result)")
+    group.add_argument("--jobs", type=int, metavar="N",
+                       help="fit N units (classifier x seed, or curve points) at once in worker processes, each with "
+                       "its share of the cores; latency is then timed afterwards, one classifier at a time (default 1)")
+    group.add_argument("--cluster", metavar="ADDRESS",
+                       help="send the units to a Dask scheduler, e.g. tcp://HOST:8786 (default $SENTIBENCH_DASK_SCHEDULER; "
+                       "needs pip install 'sentibench[dask]')")
+    group.add_argument("--track", choices=TRACKERS,
+                       help="log the finished run to MLflow (needs pip install 'sentibench[mlflow]'); the store is "
+                       "$MLFLOW_TRACKING_URI, else a SQLite file mlflow.db in the output folder")
+
+
 def add_experiment_arguments(parser: argparse.ArgumentParser, names: str) -> None:
     """What ``run`` and ``curve`` share: classifiers, data, split, hyperparameters, output."""
     which = parser.add_mutually_exclusive_group()
@@ -162,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     failing.add_argument("--group-column", metavar="COL",
                          help="column of the data naming each review's group (product, source, city): accuracy per group "
                          "in the report (header formats and hf:)")
+    add_engine_arguments(run)
 
     curve = sub.add_parser("curve", parents=[common], help="accuracy against training-set size (learning curves)")
     add_experiment_arguments(curve, names)
@@ -171,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="samples drawn per size below the whole training part (default 3); mean, spread and CI are reported")
     curve.add_argument("--resume", metavar="RUN_DIR",
                        help="continue an interrupted learning curve (no other option may be given); finished points are kept")
+    add_engine_arguments(curve)
+
+    track = sub.add_parser("track", parents=[common],
+                           help="log a finished run, --seeds or curve folder to MLflow (needs pip install 'sentibench[mlflow]')")
+    track.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by 'run', 'run --seeds' or 'curve'")
 
     report = sub.add_parser("report", parents=[common], help="regenerate report.md and plots of a run folder without retraining")
     report.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by 'run'")

@@ -18,30 +18,33 @@ logger = logging.getLogger("benchmark")
 def cmd_run(args) -> int:
     from .config import RunConfig
     from .report.tables import format_table
-    from .runner import run, run_seeds
+    from .runner import run
+    from .seedrun import is_seeds_folder, refresh_seed_summary, resume_seeds, run_seeds
     from .seeds import format_seed_summary
 
     if args.resume is not None:
         _refuse_options_with_resume(args, "a run")
     trusted = trusted_files(args)
+    engine = engine_options(args)
     try:
+        if args.resume is not None and is_seeds_folder(Path(args.resume)):
+            outcome = resume_seeds(Path(args.resume), progress=args.bars, engine=engine)
+            return _print_seeds(outcome, format_seed_summary, engine)
         if args.resume is not None:
-            outcome = run(None, resume=Path(args.resume), progress=args.bars)
+            outcome = run(None, resume=Path(args.resume), progress=args.bars, engine=engine)
+            if outcome is not None:
+                refresh_seed_summary(outcome[0])
         elif args.seeds is not None:
             if args.seed is not None:
                 raise UsageError("--seed and --seeds exclude each other; list every seed in --seeds")
-            outcome = run_seeds(RunConfig.from_cli(args), args.seeds, trusted_files=trusted, progress=args.bars)
-            if outcome is not None:
-                parent, summary = outcome
-                print(format_seed_summary(summary))
-                print(f"results: {parent}")
-            return 0
+            outcome = run_seeds(RunConfig.from_cli(args, **engine), args.seeds, trusted_files=trusted, progress=args.bars)
+            return _print_seeds(outcome, format_seed_summary, engine)
         else:
-            outcome = run(RunConfig.from_cli(args), trusted_files=trusted, progress=args.bars)
+            outcome = run(RunConfig.from_cli(args, **engine), trusted_files=trusted, progress=args.bars)
     except KeyboardInterrupt:
-        kept = ("the seeds that finished are kept, with a summary of them; the interrupted seed's run folder (inside "
-                "the -seeds folder)" if args.seeds is not None and args.resume is None
-                else "results of the classifiers that finished are kept; the run")
+        seeds = args.seeds is not None or (args.resume is not None and is_seeds_folder(Path(args.resume)))
+        kept = ("the seeds that finished are kept, with a summary of them; the -seeds folder"
+                if seeds else "results of the classifiers that finished are kept; the run")
         print(f"\ninterrupted: {kept} continues with 'python -m benchmark run --resume RUN_DIR'", file=sys.stderr)
         return 130
     if outcome is None:
@@ -59,6 +62,7 @@ def cmd_run(args) -> int:
 
         _print_robustness(load_robustness(run_dir))
     print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'}, to share: {run_dir / 'report.html'})")
+    _track(run_dir, engine)
     return 0
 
 
@@ -85,6 +89,33 @@ def cmd_robustness(args) -> int:
     return 0
 
 
+def _print_seeds(outcome, format_seed_summary, engine: dict) -> int:
+    if outcome is not None:
+        parent, summary = outcome
+        print(format_seed_summary(summary))
+        print(f"results: {parent}")
+        _track(parent, engine)
+    return 0
+
+
+def engine_options(args) -> dict:
+    """``--jobs``, ``--cluster`` (else ``$SENTIBENCH_DASK_SCHEDULER``) and ``--track``: how
+    and where units run, and where the run is logged; never part of what a run computes."""
+    from .parallel import SCHEDULER_VARIABLE
+
+    cluster = getattr(args, "cluster", None) or os.environ.get(SCHEDULER_VARIABLE) or None
+    jobs = getattr(args, "jobs", None)
+    return {"jobs": 1 if jobs is None else jobs, "cluster": cluster, "track": getattr(args, "track", None)}
+
+
+def _track(run_dir: Path, engine: dict) -> None:
+    """Log a finished folder to the tracker of ``--track``; a failure is one warning line."""
+    if engine.get("track") == "mlflow":
+        from .tracking import track_folder
+
+        track_folder(run_dir, warn_only=True)
+
+
 def trusted_files(args) -> frozenset[str]:
     """Files named by ``--set`` on the command line: the only ones a classifier may unpickle or read."""
     return frozenset(value for _, _, value in getattr(args, "set", None) or [] if isinstance(value, str))
@@ -103,12 +134,13 @@ def cmd_curve(args) -> int:
     from .config import CurveConfig
     from .curve import run_curve
 
+    engine = engine_options(args)
     try:
         if args.resume is not None:
             _refuse_options_with_resume(args, "a curve")
-            run_dir, curve = run_curve(None, resume=Path(args.resume), progress=args.bars)
+            run_dir, curve = run_curve(None, resume=Path(args.resume), progress=args.bars, engine=engine)
         else:
-            run_dir, curve = run_curve(CurveConfig.from_cli(args), trusted_files=trusted_files(args), progress=args.bars)
+            run_dir, curve = run_curve(CurveConfig.from_cli(args, **engine), trusted_files=trusted_files(args), progress=args.bars)
     except KeyboardInterrupt:
         print("\ninterrupted: finished points are kept; continue with 'python -m benchmark curve --resume RUN_DIR'",
               file=sys.stderr)
@@ -116,15 +148,25 @@ def cmd_curve(args) -> int:
     for sentence in curve["findings"]:
         print(sentence)
     print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'}, to share: {run_dir / 'report.html'})")
+    _track(run_dir, engine)
     return 0
 
 
 def cmd_report(args) -> int:
+    from .curve import is_curve_folder, write_curve_report
     from .report import REPORT_PAGE, write_report
 
-    path = write_report(args.run_dir)
+    path = write_curve_report(Path(args.run_dir)) if is_curve_folder(Path(args.run_dir)) else write_report(args.run_dir)
     print(path)
     print(path.with_name(REPORT_PAGE))
+    return 0
+
+
+def cmd_track(args) -> int:
+    from .tracking import track_folder
+
+    run_id = track_folder(Path(args.run_dir))
+    print(f"logged {args.run_dir} to MLflow: run {run_id}")
     return 0
 
 
@@ -239,5 +281,5 @@ def cmd_perf(args) -> int:
 
 COMMANDS = {
     "run": cmd_run, "curve": cmd_curve, "perf": cmd_perf, "report": cmd_report, "predict": cmd_predict,
-    "compare": cmd_compare, "data": cmd_data, "robustness": cmd_robustness,
+    "compare": cmd_compare, "data": cmd_data, "robustness": cmd_robustness, "track": cmd_track,
 }

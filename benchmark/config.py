@@ -31,6 +31,14 @@ METRICS = ("accuracy", "f1_macro", "qwk")
 SHORTCUTS = ("max_train_samples", "eval_every")
 #: Keys older sentibench versions saved in a run's config that no longer define a run.
 _RETIRED_KEYS = ("verbose",)
+#: How and where a run's units run and whether it is tracked: saved with the run for the record,
+#: but never part of its digest, and never taken from a run folder (a folder must not choose a
+#: cluster to connect to or a server to send results to); ``--resume`` takes them from its command line.
+ENGINE_FIELDS = ("jobs", "cluster", "track")
+#: Experiment trackers ``--track`` knows.
+TRACKERS = ("mlflow",)
+#: Dask scheduler address schemes ``--cluster`` accepts.
+CLUSTER_SCHEMES = ("tcp", "tls")
 
 
 def available_classifiers() -> list[str]:
@@ -76,6 +84,9 @@ class RunConfig:
     robustness: bool = False  # behavioural tests of every classifier after it is measured (robustness.json)
     robustness_suite: str | None = None  # JSON file adding or replacing behavioural tests (with robustness)
     group_column: str | None = None  # column of the data naming each review's group: accuracy per group
+    jobs: int = 1  # units (fits) run at once on this machine, in joblib's loky processes
+    cluster: str | None = None  # Dask scheduler address (tcp://HOST:8786): units run on its workers
+    track: str | None = None  # log the finished run to this experiment tracker ("mlflow")
 
     def __post_init__(self):
         self.validate()
@@ -104,6 +115,7 @@ class RunConfig:
         if self.tune_budget_min is not None and not self.tune:
             raise UsageError("--tune-budget-min applies to --tune; add --tune")
         self._check_robustness_and_groups()
+        self._check_engine()
         if self.star_threshold is not None and self.label_map is not None:
             raise UsageError("--star-threshold and --label-map both say how to read the labels; give one of them")
         if not self.classifiers:
@@ -127,6 +139,19 @@ class RunConfig:
             if value is not None and not value.strip():
                 raise UsageError(f"--{name.replace('_', '-')} is empty; name {what}")
 
+    def _check_engine(self) -> None:
+        if self.jobs < 1:
+            raise UsageError(f"--jobs must be at least 1, got {self.jobs}")
+        if self.cluster is not None:
+            scheme, sep, rest = self.cluster.partition("://")
+            host, colon, port = rest.rpartition(":")
+            if not (sep and scheme in CLUSTER_SCHEMES and host and colon and port.isdigit()):
+                raise UsageError(f"--cluster expects a Dask scheduler address such as tcp://HOST:8786, got {self.cluster!r}")
+            if self.jobs != 1:
+                raise UsageError("--jobs and --cluster exclude each other: with --cluster the Dask workers run the units")
+        if self.track is not None and self.track not in TRACKERS:
+            raise UsageError(f"--track must be one of {', '.join(TRACKERS)}, got {self.track!r}")
+
     def _check_types(self) -> None:
         hints = typing.get_type_hints(type(self))
         wrong = [f.name for f in fields(self) if not _fits(getattr(self, f.name), hints[f.name])]
@@ -144,7 +169,7 @@ class RunConfig:
 
     def digest(self) -> str:
         """Short hash of what determines the results (not where they go)."""
-        key = {k: v for k, v in asdict(self).items() if k not in ("output", "save_models")}
+        key = {k: v for k, v in asdict(self).items() if k not in ("output", "save_models", *ENGINE_FIELDS)}
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
     # -- sources --------------------------------------------------------------------------
@@ -197,7 +222,7 @@ class RunConfig:
         """
         if not isinstance(saved, dict):
             raise UsageError(f"{where} holds no usable run config (not an object)")
-        saved = {k: v for k, v in saved.items() if k not in _RETIRED_KEYS}
+        saved = {k: v for k, v in saved.items() if k not in (*_RETIRED_KEYS, *ENGINE_FIELDS)}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(saved) - known)
         if unknown:

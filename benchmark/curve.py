@@ -15,14 +15,11 @@ Ctrl-C keeps the finished points and ``curve --resume`` continues), and at the e
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.metrics import accuracy_score, f1_score
 from tqdm.auto import tqdm
 
 from dataset import SentibenchError, UsageError, atomic_write_json, atomic_write_text, md_literal
@@ -31,10 +28,12 @@ from .config import CurveConfig
 from .environment import environment
 from .lineup import build_classifiers
 from .measure import classes_of
+from .parallel import make_engine
 from .prepare import prepare_data
 from .rundir import RunLock, csv_for_people, discard_if_unused, new_run_dir
 from .schema import CURVE_FILE, CurvePoint, LearningCurve, RunFolderError
-from .stats import BOOTSTRAP_SEED, N_RESAMPLES, finite_or_none, resample_indices, score_by
+from .stats import BOOTSTRAP_SEED, N_RESAMPLES, Classes, resample_indices, score_by
+from .units import PointTask, curve_point, decode_predictions, encode_predictions, score_point
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +41,11 @@ logger = logging.getLogger(__name__)
 FIRST_SIZE = 100
 #: A classifier "gains little" past the size from which the largest size adds less than this.
 PLATEAU = 0.01
+#: What a finished curve writes besides its JSON file.
+CURVE_FILES = ("learning_curve.csv", "learning_curve.png", "report.md", "report.html")
+
+__all__ = ["run_curve", "is_curve_folder", "write_curve_report", "checked_points", "summarise", "findings",
+           "nested_order", "default_sizes", "encode_predictions", "decode_predictions"]
 
 
 def default_sizes(n_train: int) -> list[int]:
@@ -69,20 +73,6 @@ def nested_order(labels: np.ndarray, seed: int) -> np.ndarray:
     return np.argsort(keys, kind="stable")
 
 
-#: One character per class position (up to ``dataset.MAX_CLASSES`` classes).
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def encode_predictions(pred: np.ndarray) -> str:
-    """Test predictions (class positions) as one character per review: compact in JSON."""
-    return "".join(_DIGITS[v] for v in np.asarray(pred).astype(int))
-
-
-def decode_predictions(text: str) -> np.ndarray:
-    """The inverse of :func:`encode_predictions`."""
-    return np.array([_DIGITS.index(c) for c in text], dtype=np.int64)
-
-
 def _plan(cfg: CurveConfig, n_train: int) -> list[tuple[int, int, str]]:
     """(size, repeat, classifier) of every fit, smallest sizes first."""
     sizes = sorted(set(cfg.sizes or default_sizes(n_train)))
@@ -95,11 +85,12 @@ def _plan(cfg: CurveConfig, n_train: int) -> list[tuple[int, int, str]]:
 
 
 def run_curve(cfg: CurveConfig | None, resume: Path | None = None, *, trusted_files=frozenset(),
-              progress: bool = False) -> tuple[Path, LearningCurve]:
+              progress: bool = False, engine: dict | None = None) -> tuple[Path, LearningCurve]:
     """Measure the learning curves described by ``cfg`` (or continue ``resume``).
 
     ``trusted_files``: files the user named on the command line, as for ``run``;
-    ``progress``: progress bars.
+    ``progress``: progress bars; ``engine``: ``jobs``, ``cluster`` and ``track`` of a resumed
+    curve (never taken from its folder).
     """
     if resume is not None:
         run_dir = Path(resume)
@@ -107,15 +98,41 @@ def run_curve(cfg: CurveConfig | None, resume: Path | None = None, *, trusted_fi
             raise UsageError(f"cannot resume {run_dir}: no such folder")
         with RunLock(run_dir, existing=True):
             curve = _load_curve(run_dir)
-            cfg = CurveConfig.from_saved(curve["config"], str(run_dir / CURVE_FILE))
+            cfg = replace(CurveConfig.from_saved(curve["config"], str(run_dir / CURVE_FILE)), **(engine or {}))
             return _measure(cfg, build_classifiers(cfg, progress=progress), run_dir, curve, progress)
     prototypes = build_classifiers(cfg, trusted_files=trusted_files, progress=progress)  # before data or folder
+    engine_ = make_engine(cfg.jobs, cfg.cluster)  # a cluster is reached before a folder is made
     run_dir = new_run_dir(cfg.output, cfg.digest(), suffix="-curve")
     try:
         with RunLock(run_dir):
-            return _measure(cfg, prototypes, run_dir, None, progress)
+            return _measure(cfg, prototypes, run_dir, None, progress, engine_)
     finally:
         discard_if_unused(run_dir)  # e.g. the data could not be read: no empty folder left
+
+
+def is_curve_folder(path: Path) -> bool:
+    """Whether ``path`` was written by ``curve`` (it has a learning-curve file and no results file)."""
+    return (Path(path) / CURVE_FILE).is_file() and not (Path(path) / "results.json").exists()
+
+
+def write_curve_report(run_dir: Path) -> Path:
+    """``report RUN_DIR`` of a finished curve: its csv, plot and report again, from its points
+    (checked, and summarised anew: nothing in the file is taken as text for the report)."""
+    with RunLock(run_dir):
+        curve = _load_curve(run_dir)
+        cfg = CurveConfig.from_saved(curve["config"], str(run_dir / CURVE_FILE))
+        if curve.get("status") != "complete":
+            raise UsageError(f"{run_dir} is a learning curve that has not finished; continue it with "
+                             f"python -m benchmark curve --resume {run_dir}")
+        split, _ = prepare_data(cfg)  # the test labels the points are scored on
+        _check_same_split(run_dir, split, curve)
+        plan = _plan(cfg, len(split.train))
+        curve["points"] = checked_points(curve, plan, split.labels("test"), classes_of(split))
+        if len(curve["points"]) < len(plan):
+            raise UsageError(f"{run_dir} has learning-curve points that cannot be used; python -m benchmark curve --resume "
+                             f"{run_dir} fits them again")
+        _finish(run_dir, cfg, curve, split)
+    return run_dir / "report.md"
 
 
 def _load_curve(run_dir: Path) -> LearningCurve:
@@ -124,77 +141,133 @@ def _load_curve(run_dir: Path) -> LearningCurve:
     path = run_dir / CURVE_FILE
     try:
         curve = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise RunFolderError(f"cannot resume {run_dir}: no readable {CURVE_FILE} ({type(exc).__name__})") from None
     if not (isinstance(curve, dict) and isinstance(curve.get("points"), list) and isinstance(curve.get("config"), dict)
-            and isinstance(curve.get("split"), dict) and "data_sha256" in curve["split"]):
+            and isinstance(curve.get("split"), dict) and "data_sha256" in curve["split"] and "sha256" in curve["split"]):
         raise RunFolderError(f"cannot resume {run_dir}: {CURVE_FILE} is not a learning-curve file")
-    if curve.get("status") == "complete":
-        raise UsageError(f"{run_dir} is already complete; nothing to resume")
     return curve
 
 
-def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningCurve | None,
-             progress: bool) -> tuple[Path, LearningCurve]:
-    split, data_info = prepare_data(cfg)
+def _check_same_split(run_dir: Path, split, curve: LearningCurve) -> None:
     manifest = split.manifest()
+    if manifest["data_sha256"] != curve["split"]["data_sha256"] or manifest["sha256"] != curve["split"]["sha256"]:
+        raise UsageError(f"cannot resume {run_dir}: the data now gives a different split or texts; start a new curve")
+
+
+def checked_points(curve: LearningCurve, plan: list[tuple[int, int, str]], y_test: np.ndarray, classes: Classes) -> list[CurvePoint]:
+    """The points of a curve file that belong to ``plan``, each scored again from its test
+    predictions, in plan order. A damaged point (malformed, or numbers that are not its
+    predictions'), one outside the plan or a repeat is left out with a warning; the fits of
+    the plan it leaves undone are made again."""
+    position = {step: k for k, step in enumerate(plan)}
+    kept: dict[tuple, CurvePoint] = {}
+    dropped = 0
+    for p in curve["points"]:
+        point = _rescored(p, position, y_test, classes)
+        key = None if point is None else (point["train_size"], point["repeat"], point["classifier"])
+        if point is None or key in kept:
+            dropped += 1
+            continue
+        kept[key] = point
+    if dropped:
+        logger.warning("%s: left out %d damaged, repeated or foreign point(s) of %s; their fits are made again",
+                       curve.get("run_id", "curve"), dropped, CURVE_FILE)
+    return [kept[step] for step in sorted(kept, key=position.__getitem__)]
+
+
+def _rescored(p, position: dict, y_test: np.ndarray, classes: Classes) -> CurvePoint | None:
+    try:
+        key = (p["train_size"], p["repeat"], p["classifier"])
+        codes, seconds = p["test_predictions"], p["train_time_s"]
+        if key not in position or not isinstance(codes, str) or len(codes) != len(y_test):
+            return None
+        pred = decode_predictions(codes)
+        if pred.max(initial=0) >= classes.n or isinstance(seconds, bool) or not (float(seconds) >= 0 and np.isfinite(seconds)):
+            return None
+        point = score_point(p["classifier"], p["train_size"], p["repeat"], pred, y_test, classes, float(seconds))
+        same = all(isinstance(p.get(m), (int, float)) and not isinstance(p.get(m), bool) and abs(p[m] - point[m]) < 1e-9
+                   for m in ("accuracy", "f1_macro"))
+    except (TypeError, KeyError, ValueError, IndexError):
+        return None
+    if not same:
+        return None
+    if isinstance(p.get("where"), dict):
+        point["where"] = p["where"]
+    return point
+
+
+def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningCurve | None,
+             progress: bool, engine=None) -> tuple[Path, LearningCurve]:
+    split, data_info = prepare_data(cfg)
     if curve is None:
         curve = {"run_id": run_dir.name, "status": "running", "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                 "config": asdict(cfg), "environment": environment(), "data": data_info, "split": manifest, "points": []}
-    elif manifest["data_sha256"] != curve["split"]["data_sha256"] or manifest["sha256"] != curve["split"]["sha256"]:
-        raise UsageError(f"cannot resume {run_dir}: the data now gives a different split or texts; start a new curve")
-    train_labels = split.labels("train")
+                 "config": asdict(cfg), "environment": environment(), "data": data_info, "split": split.manifest(), "points": []}
+    else:
+        _check_same_split(run_dir, split, curve)
+    test_y = split.labels("test")
     classes = classes_of(split)
-    n_classes = classes.n
     plan = _plan(cfg, len(split.train))
+    curve["points"] = checked_points(curve, plan, test_y, classes)
     done = {(p["train_size"], p["repeat"], p["classifier"]) for p in curve["points"]}
     todo = [step for step in plan if step not in done]
-    orders = {r: nested_order(train_labels, cfg.seed + r) for r in range(cfg.repeats)}
-    validation = (split.texts("validation"), split.labels("validation"))
-    test_texts, test_y = split.texts("test"), split.labels("test")
+    if not todo and curve["status"] == "complete" and all((run_dir / f).is_file() for f in CURVE_FILES):
+        raise UsageError(f"{run_dir} is already complete; nothing to resume (python -m benchmark report {run_dir} "
+                         "regenerates its report)")
+    if todo:
+        curve["status"] = "running"
     atomic_write_json(run_dir / CURVE_FILE, curve)
     logger.info("learning curve: %d fits (%d done), sizes %s", len(plan), len(done), sorted({s for s, _, _ in plan}))
+    orders = {r: nested_order(split.labels("train"), cfg.seed + r) for r in range(cfg.repeats)}
+    tasks = [PointTask(name, prototypes[name], size, repeat, split.train[orders[repeat][:size]], split.validation, split.test,
+                       classes) for size, repeat, name in todo]
+    engine = engine or make_engine(cfg.jobs, cfg.cluster)
     rate: dict[str, list[float]] = {}  # classifier -> seconds per training review, of the fits so far
-    bar = tqdm(todo, desc="learning curve fits", disable=not progress, leave=False)
+    position = {step: k for k, step in enumerate(plan)}
+    left_to_do = set(range(len(todo)))
+    bar = tqdm(total=len(todo), desc="learning curve fits", disable=not progress, leave=False)
     try:
-        for k, (size, repeat, name) in enumerate(bar, 1):
-            rows = split.train[orders[repeat][:size]]
-            texts = [split.data.texts[i] for i in rows]
-            clf = clone(prototypes[name])
-            fit_start = time.perf_counter()
-            try:
-                clf.fit(texts, split.data.labels[rows], validation=validation)
-            except SentibenchError:
-                curve["status"] = f"failed: {name} on {size}"
+        with engine:
+            if tasks:
+                engine.start(split.data)
+            for k, (index, point) in enumerate(engine.map_unordered(curve_point, tasks) if tasks else (), 1):
+                size, repeat, name = todo[index]
+                if isinstance(point, SentibenchError):
+                    curve["status"] = f"failed: {name} on {size}"
+                    atomic_write_json(run_dir / CURVE_FILE, curve)
+                    raise point
+                curve["points"] = sorted([*curve["points"], point],
+                                         key=lambda p: position[p["train_size"], p["repeat"], p["classifier"]])
                 atomic_write_json(run_dir / CURVE_FILE, curve)
-                raise
-            train_time = time.perf_counter() - fit_start
-            pred = np.asarray(clf.predict(test_texts))
-            point: CurvePoint = {
-                "classifier": name, "train_size": size, "repeat": repeat,
-                "accuracy": float(accuracy_score(test_y, pred)),
-                "f1_macro": float(f1_score(test_y, pred, average="macro", labels=range(n_classes), zero_division=0)),
-                **({"qwk": finite_or_none(score_by("qwk", test_y, pred, n_classes))} if classes.has_ordinal_metrics else {}),
-                "train_time_s": train_time, "test_predictions": encode_predictions(pred),
-            }
-            curve["points"].append(point)
-            atomic_write_json(run_dir / CURVE_FILE, curve)
-            rate.setdefault(name, []).append((time.perf_counter() - fit_start) / size)
-            left = _time_left(todo[k:], rate)
-            bar.set_postfix(left=f"{left:.0f} s", refresh=False)
-            if not progress:
-                logger.info("fit %d of %d: %s on %d reviews (repeat %d), accuracy %.4f; about %.0f s left",
-                            k, len(todo), name, size, repeat + 1, curve["points"][-1]["accuracy"], left)
+                rate.setdefault(name, []).append(point["train_time_s"] / size)
+                left_to_do.discard(index)
+                left = _time_left([todo[t] for t in sorted(left_to_do)], rate) / engine.workers
+                bar.update()
+                bar.set_postfix(left=f"{left:.0f} s", refresh=False)
+                if not progress:
+                    logger.info("fit %d of %d: %s on %d reviews (repeat %d), accuracy %.4f; about %.0f s left",
+                                k, len(todo), name, size, repeat + 1, point["accuracy"], left)
     except KeyboardInterrupt:
         curve["status"] = "interrupted"
         atomic_write_json(run_dir / CURVE_FILE, curve)
         raise
-    curve["status"] = "complete"
-    curve["summary"] = summarise(curve["points"], test_y, metric=cfg.metric, n_classes=n_classes)
-    curve["findings"] = findings(curve["summary"], len(split.train), cfg.metric)
-    atomic_write_json(run_dir / CURVE_FILE, curve)
-    write_curve_files(run_dir, curve)
+    except SentibenchError:
+        if not curve["status"].startswith("failed"):
+            curve["status"] = "failed"
+            atomic_write_json(run_dir / CURVE_FILE, curve)
+        raise
+    _finish(run_dir, cfg, curve, split)
     return run_dir, curve
+
+
+def _finish(run_dir: Path, cfg: CurveConfig, curve: LearningCurve, split) -> None:
+    """Summary, findings, csv, plot and report, then ``learning_curve.json`` marked complete:
+    a curve killed in between still says it has files to write, and ``--resume`` writes them."""
+    curve["summary"] = summarise(curve["points"], split.labels("test"), metric=cfg.metric, n_classes=classes_of(split).n)
+    curve["findings"] = findings(curve["summary"], len(split.train), cfg.metric)
+    write_curve_files(run_dir, curve)
+    curve["status"] = "complete"
+    atomic_write_json(run_dir / CURVE_FILE, curve)
 
 
 def _time_left(todo: list[tuple[int, int, str]], rate: dict[str, list[float]]) -> float:

@@ -135,7 +135,8 @@ def device_of(clf) -> str:
 
 
 def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, how: Measurement = Measurement(),
-            tuning: dict | None = None, model_dir=None, card: dict | None = None) -> tuple[ClassifierRecord, dict]:
+            tuning: dict | None = None, model_dir=None, card: dict | None = None,
+            time_inference: bool = True) -> tuple[ClassifierRecord, dict]:
     """Fit ``clf`` on the training part (validation passed in) and measure it on test.
 
     Parameters
@@ -149,6 +150,10 @@ def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, 
         to measure its size on disk.
     card : dict, optional
         What the runner knows about the data, for the saved model's card.
+    time_inference : bool, default=True
+        Time the whole-test-set prediction and single-review latency here. ``False`` when
+        other fits run beside this one (``--jobs``, ``--cluster``): ``inference`` then holds the
+        device only, for :func:`time_prediction` to fill in once nothing else runs.
 
     Returns
     -------
@@ -165,27 +170,15 @@ def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, 
     test_texts, test_labels = split.texts("test"), split.labels("test")
     with PeakMemory() as fit_memory, PeakGpuMemory() as fit_gpu, stopwatch() as fit_time:
         clf.fit(split.texts("train"), split.labels("train"), validation=(split.texts("validation"), split.labels("validation")))
-    # One warm-up call: lazy set-up (BERT builds its traced model) is not throughput.
-    clf.predict_proba(test_texts[:1])
-    cpu_start = time.process_time()
-    with PeakMemory() as predict_memory, PeakGpuMemory() as predict_gpu, stopwatch() as predict_time:
-        proba = clf.predict_proba(test_texts)
-    # CPU time of every thread: what serving these reviews costs in core-seconds.
-    test_cpu_s = time.process_time() - cpu_start
+    if time_inference:
+        inference, proba, (predict_mb, predict_gpu_mb) = time_prediction(clf, test_texts, how, name)
+    else:
+        with PeakMemory() as predict_memory, PeakGpuMemory() as predict_gpu:
+            proba = clf.predict_proba(test_texts)
+        inference, predict_mb, predict_gpu_mb = {"device": device_of(clf)}, predict_memory.peak_mb, predict_gpu.peak_mb
     # predict() follows the sign of the decision function, which for the SVMs is not
     # exactly "probability > 0.5": it is asked separately.
     pred = clf.predict(test_texts)
-    inference = {
-        "device": device_of(clf),
-        "test_time_s": predict_time(),
-        "test_cpu_s": test_cpu_s,
-        "throughput_per_s": len(test_texts) / predict_time() if predict_time() > 0 else None,
-        **measure_latency(
-            clf.predict_proba, test_texts, n_calls=how.latency_calls, warmup=how.latency_warmup,
-            desc=f"{name} latency", verbose=how.progress,
-        ),
-    }
-    inference.update(cost_per_million(inference, len(test_texts), how.cpu_hour_price, how.gpu_hour_price))
     classes = classes_of(split)
     record: ClassifierRecord = {
         "classifier": name,
@@ -194,10 +187,10 @@ def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, 
         "metrics": evaluate(test_labels, pred, proba, classes, split.data.classes),
         "ci": bootstrap_ci(test_labels, pred, proba, classes=classes, n_resamples=N_RESAMPLES, seed=BOOTSTRAP_SEED),
         "inference": inference,
-        "memory": {"fit_peak_rss_mb": fit_memory.peak_mb, "predict_peak_rss_mb": predict_memory.peak_mb},
+        "memory": {"fit_peak_rss_mb": fit_memory.peak_mb, "predict_peak_rss_mb": predict_mb},
     }
     if inference["device"] != "cpu":
-        record["memory"].update({"fit_peak_gpu_mb": fit_gpu.peak_mb, "predict_peak_gpu_mb": predict_gpu.peak_mb})
+        record["memory"].update({"fit_peak_gpu_mb": fit_gpu.peak_mb, "predict_peak_gpu_mb": predict_gpu_mb})
     if tuning is not None:
         record["tuning"] = tuning
     record.update(clf.extra_record(test=(test_texts, test_labels, pred)))
@@ -211,6 +204,35 @@ def run_one(clf: SentimentClassifier, split: Split, *, name: str | None = None, 
     }
     record.update(_save(clf, name, model_dir, context))
     return record, {"pred": pred, "proba": proba}
+
+
+def time_prediction(clf: SentimentClassifier, test_texts: list[str], how: Measurement,
+                    name: str) -> tuple[dict, np.ndarray, tuple[float | None, float | None]]:
+    """Time a fitted classifier on the test texts: the whole set at once (throughput, CPU
+    time, cost of a million reviews) and single reviews (latency).
+
+    Returns the ``inference`` entry of a record, the test probabilities and the peak
+    resident MiB and peak GPU MiB of the whole-set prediction.
+    """
+    # One warm-up call: lazy set-up (BERT builds its traced model) is not throughput.
+    clf.predict_proba(test_texts[:1])
+    cpu_start = time.process_time()
+    with PeakMemory() as predict_memory, PeakGpuMemory() as predict_gpu, stopwatch() as predict_time:
+        proba = clf.predict_proba(test_texts)
+    # CPU time of every thread: what serving these reviews costs in core-seconds.
+    test_cpu_s = time.process_time() - cpu_start
+    inference = {
+        "device": device_of(clf),
+        "test_time_s": predict_time(),
+        "test_cpu_s": test_cpu_s,
+        "throughput_per_s": len(test_texts) / predict_time() if predict_time() > 0 else None,
+        **measure_latency(
+            clf.predict_proba, test_texts, n_calls=how.latency_calls, warmup=how.latency_warmup,
+            desc=f"{name} latency", verbose=how.progress,
+        ),
+    }
+    inference.update(cost_per_million(inference, len(test_texts), how.cpu_hour_price, how.gpu_hour_price))
+    return inference, proba, (predict_memory.peak_mb, predict_gpu.peak_mb)
 
 
 def _save(clf: SentimentClassifier, name: str, model_dir, context: dict) -> dict:

@@ -64,6 +64,13 @@ def prepare_data(cfg: RunConfig) -> tuple[Split, DataInfo]:
     data_info : DataInfo
         Where the data came from, what was dropped and the duplicate counts.
     """
+    split, info, _ = split_data(cfg, *load_data(cfg))
+    return split, info
+
+
+def load_data(cfg: RunConfig) -> tuple[ReviewData, DataInfo]:
+    """Load and check the reviews of ``cfg`` (deduplicated with ``--dedupe``): what every
+    seed of ``--seeds`` samples and splits (:func:`split_data`)."""
     source, why = resolve_data_source(cfg.data)
     logger.info("data: %s (chosen by %s)", source, why)
     data = load_reviews(
@@ -87,25 +94,39 @@ def prepare_data(cfg: RunConfig) -> tuple[Split, DataInfo]:
             f"--metric qwk needs three or more ordered classes (star ratings, negative/neutral/positive, label-map "
             f"groups); this data has {', '.join(data.classes)}: use --metric accuracy or f1_macro"
         )
-    duplicates = duplicate_counts(data)
+    info["duplicates"] = duplicate_counts(data)
     if cfg.dedupe:
         data, removed = deduplicate(data)
         # Each text now appears once, with the label of its first row: the conflicts are
         # resolved (none is left to count), and how many there were is kept apart.
+        duplicates = info["duplicates"]
         conflicts = duplicates["conflicting_texts"]
         duplicates.update({"removed_by_dedupe": removed, "conflicting_before_dedupe": conflicts,
                            **{k: v for k, v in duplicate_counts(data).items() if k.startswith("conflicting")}})
         logger.info("--dedupe: dropped %d repeated reviews before splitting%s", removed,
                     f" (kept the first label of {conflicts} texts that had more than one)" if conflicts else "")
+    return data, info
+
+
+def split_data(cfg: RunConfig, data: ReviewData, loaded: DataInfo) -> tuple[Split, DataInfo, np.ndarray | None]:
+    """The sample (``--sample-size``) and split of ``cfg.seed`` from data :func:`load_data` gave.
+
+    Returns the split, the run's data info, and the sample's positions in ``data`` (``None``:
+    every review).
+    """
+    info: DataInfo = {k: v for k, v in loaded.items() if k != "duplicates"}
+    duplicates = dict(loaded["duplicates"])
+    rows = None
     if cfg.sample_size is not None and cfg.sample_size < len(data):
-        data = data.subset(stratified_sample(data.labels, cfg.sample_size, seed=cfg.seed))
+        rows = stratified_sample(data.labels, cfg.sample_size, seed=cfg.seed)
+        data = data.subset(rows)
         logger.info("using a stratified sample of %d reviews (seed %d)", len(data), cfg.seed)
     info["rows_used"] = len(data)
     split = Split(data, *stratified_split(data.labels, seed=cfg.seed), dedupe_removed=duplicates.get("removed_by_dedupe"))
     duplicates.update(leakage_counts(split))
     info["duplicates"] = duplicates
     _warn_about(duplicates, len(split.test))
-    return split, info
+    return split, info, rows
 
 
 def _warn_about(duplicates: dict, n_test: int) -> None:

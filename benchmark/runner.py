@@ -27,34 +27,33 @@ from .decide import decide_run
 from .environment import environment
 from .lineup import build_classifiers
 from .measure import Measurement, run_one
+from .parallel import Engine, make_engine, placement, threads_in_use
 from .prepare import prepare_data
 from .report import write_comparison, write_report
 from .robustness.run import RobustnessStep
 from .robustness.slices import slices_of
 from .robustness.suite import load_suite
 from .rundir import CHECKPOINTS_DIR, MODELS_DIR, RunLock, discard_if_unused, new_run_dir
+from .schedule import RunState, has_pending, measure_parallel
 from .schema import (
-    HEADLINE_METRICS,
     RESULTS_FILE,
     RESULTS_FORMAT,
     CardContext,
     RunFolderError,
     RunResults,
-    SeedSummary,
     folder_name,
     load_results,
     read_predictions,
 )
-from .seeds import write_seed_summary
 from .tune import tune
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["run", "run_seeds", "refuse_tune_under_launcher"]
+__all__ = ["run", "refuse_parallel_under_launcher", "refuse_tune_under_launcher"]
 
 
 def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=frozenset(),
-        progress: bool = False) -> tuple[Path, RunResults] | None:
+        progress: bool = False, engine: dict | None = None) -> tuple[Path, RunResults] | None:
     """Run the benchmark described by ``cfg``; returns the run folder and its results.
 
     Files in the run folder are rewritten (atomically) after each classifier. On
@@ -66,36 +65,28 @@ def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=froz
     data still gives the identical split of identical texts; BERT continues from its
     last saved epoch. ``trusted_files``: files the user named on the command line (never
     taken from a run folder). ``progress``: progress bars. A run folder is locked while
-    it is written.
+    it is written. ``engine``: ``jobs``, ``cluster`` and ``track`` of a resumed run (they are
+    never taken from its folder).
 
     Returns ``None`` in a helper process of a multi-process run (the main process
     measures and writes everything).
     """
     if resume is not None:
-        return _resume(Path(resume), progress)
-    refuse_tune_under_launcher(cfg)
+        return _resume(Path(resume), progress, engine or {})
+    refuse_parallel_under_launcher(refuse_tune_under_launcher(cfg))
     if process_rank() != 0:
         return _fit_data_parallel(cfg, trusted_files)
     classifiers = build_classifiers(cfg, trusted_files=trusted_files, progress=progress)  # before data or folder
     if cfg.robustness:
         load_suite(cfg.robustness_suite)  # a mistake in the suite file: one line, before any training
+    engine = make_engine(cfg.jobs, cfg.cluster)  # a cluster is reached before a folder is made
     run_dir = new_run_dir(cfg.output, cfg.digest())
     results: RunResults | None = None
     try:
         with RunLock(run_dir):
             split, data_info = prepare_data(cfg)
-            results = {
-                "format": RESULTS_FORMAT,
-                "run_id": run_dir.name,
-                "status": "running",
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "config": asdict(cfg),
-                "environment": {**environment(), "world_size": world_size()},
-                "data": data_info,
-                "split": split.manifest(),
-                "classifiers": {},
-            }
-            return _measure_all(cfg, classifiers, run_dir, split, results, {}, progress)
+            results = new_results(cfg, run_dir, split, data_info)
+            return _measure_all(cfg, classifiers, run_dir, split, results, {}, progress, engine)
     except Exception as exc:
         # A run that stopped before any classifier finished (a name that cannot be fitted,
         # no memory for the first one) leaves nothing behind, as a bad input does; a BERT
@@ -111,47 +102,27 @@ def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=froz
         discard_if_unused(run_dir)  # e.g. the data could not be read: no empty folder left
 
 
-def run_seeds(cfg: RunConfig, seeds: list[int], *, trusted_files=frozenset(), progress: bool = False) -> tuple[Path, SeedSummary] | None:
-    """Repeat the whole comparison once per seed (sample, split and classifiers).
+def new_results(cfg: RunConfig, run_dir: Path, split: Split, data_info: dict) -> RunResults:
+    """The results of a run that has just started: what it is, on what, and no classifier yet."""
+    return {
+        "format": RESULTS_FORMAT,
+        "run_id": run_dir.name,
+        "status": "running",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": asdict(cfg),
+        "environment": {**environment(), "world_size": world_size()},
+        "data": data_info,
+        "split": split.manifest(),
+        "classifiers": {},
+    }
 
-    Each seed's run folder is kept inside one parent folder, next to ``summary.json``
-    and ``summary.md`` with the mean and standard deviation of each metric.
-    """
-    refuse_tune_under_launcher(cfg)
-    if process_rank() != 0:
-        for seed in seeds:
-            run(replace(cfg, seed=seed), trusted_files=trusted_files)
-        return None
-    build_classifiers(cfg, trusted_files=trusted_files)  # checked before a folder is made
-    parent = new_run_dir(cfg.output, replace(cfg, seed=seeds[0]).digest(), suffix="-seeds")
-    summary: SeedSummary = {"seeds": seeds, "runs": {}, "status": "running", "config": asdict(cfg), "metrics": {}}
-    per_seed: dict[str, dict[str, list[float]]] = {}
-    ratio = None
-    try:
-        for seed in seeds:
-            logger.info("===== seed %d (%d of %d) =====", seed, seeds.index(seed) + 1, len(seeds))
-            run_dir, results = run(replace(cfg, seed=seed, output=str(parent)), trusted_files=trusted_files, progress=progress)
-            summary["runs"][str(seed)] = run_dir.name
-            sizes = results["split"]["sizes"]
-            ratio = sizes["test"] / sizes["train"]
-            for name, record in results["classifiers"].items():
-                for metric, get in HEADLINE_METRICS.items():
-                    if get(record) is not None:  # qwk: ordered classes only
-                        per_seed.setdefault(name, {}).setdefault(metric, []).append(get(record))
-    except KeyboardInterrupt:
-        summary["status"] = "interrupted"
-        raise
-    except BaseException:
-        summary["status"] = "failed"
-        if not summary["runs"]:
-            discard_if_unused(parent)  # the first seed's run stopped at its input: nothing kept
-        raise
-    else:
-        summary["status"] = "complete"
-    finally:
-        if parent.is_dir():
-            write_seed_summary(parent, summary, per_seed, ratio)
-    return parent, summary
+
+def refuse_parallel_under_launcher(cfg: RunConfig) -> RunConfig:
+    """Refuse ``--jobs``/``--cluster`` in a multi-process launch (torchrun): its processes fit
+    BERT together, one classifier at a time."""
+    if (cfg.jobs > 1 or cfg.cluster) and world_size() > 1:
+        raise UsageError("--jobs and --cluster run in one process; start them without torchrun")
+    return cfg
 
 
 def refuse_tune_under_launcher(cfg: RunConfig) -> RunConfig:
@@ -173,7 +144,7 @@ def _fit_data_parallel(cfg: RunConfig, trusted_files=frozenset()) -> None:
             clf.fit(split.texts("train"), split.labels("train"), validation=(split.texts("validation"), split.labels("validation")))
 
 
-def _resume(run_dir: Path, progress: bool) -> tuple[Path, RunResults] | None:
+def _resume(run_dir: Path, progress: bool, engine: dict) -> tuple[Path, RunResults] | None:
     if not run_dir.is_dir():
         raise UsageError(f"cannot resume {run_dir}: not a readable run folder (no such folder)")
     if process_rank() != 0:
@@ -188,6 +159,7 @@ def _resume(run_dir: Path, progress: bool) -> tuple[Path, RunResults] | None:
                                      f"{RESULTS_FILE}); start a new run")
             results, done = _load_for_resume(run_dir)
             cfg = refuse_tune_under_launcher(RunConfig.from_saved(results["config"], str(run_dir / RESULTS_FILE)))
+            cfg = replace(cfg, **engine)
             classifiers = build_classifiers(cfg, progress=progress)
             todo = {n: c for n, c in classifiers.items() if n not in results["classifiers"]}
             _check_model_folders(run_dir, cfg, todo)
@@ -254,8 +226,15 @@ def _card_context(results: RunResults) -> CardContext:
 
 
 def _measure_all(cfg: RunConfig, classifiers: dict, run_dir: Path, split: Split, results: RunResults,
-                 predictions: dict, progress: bool) -> tuple[Path, RunResults]:
-    """Fit and measure ``classifiers`` one after another, rewriting the run folder after each."""
+                 predictions: dict, progress: bool, engine: Engine | None = None) -> tuple[Path, RunResults]:
+    """Fit and measure ``classifiers`` one after another, rewriting the run folder after each
+    (beside each other with ``--jobs`` or ``--cluster``, see :mod:`benchmark.schedule`)."""
+    engine = engine or make_engine(cfg.jobs, cfg.cluster)
+    if engine.parallel or has_pending(run_dir):
+        refuse_parallel_under_launcher(cfg)
+        state = RunState(run_dir, cfg, split, results, predictions, classifiers, _card_context(results))
+        measure_parallel([state], engine, split.data, progress=progress)
+        return run_dir, results
     for name, clf in classifiers.items():
         if clf.supports_checkpoints:
             # BERT saves each finished epoch here, so a killed run resumes mid-training.
@@ -317,8 +296,12 @@ def _measure_one(cfg: RunConfig, name: str, clf, split: Split, run_dir: Path, ho
         chosen, tuning = tune(name, clf, (split.texts("train"), split.labels("train")),
                               (split.texts("validation"), split.labels("validation")), cfg.tune_budget_s, cfg.metric)
         clf.set_params(**chosen)
-    return run_one(clf, split, name=name, how=how, tuning=tuning, card=_card_context(results),
-                   model_dir=run_dir / MODELS_DIR / folder_name(name) if cfg.save_models else None)
+    where = placement("sequential", None)
+    record, preds = run_one(clf, split, name=name, how=how, tuning=tuning, card=_card_context(results),
+                            model_dir=run_dir / MODELS_DIR / folder_name(name) if cfg.save_models else None)
+    where["threads"] = threads_in_use()
+    record["where"] = {"fit": where, "inference": where}
+    return record, preds
 
 
 def _save_after_failure(run_dir: Path, results: RunResults, split: Split, predictions: dict) -> None:

@@ -198,7 +198,8 @@ class RunResults(TypedDict, total=False):
 
 class SeedSummary(TypedDict):
     seeds: list[int]
-    runs: dict[str, str]  # seed -> run folder name
+    runs: dict[str, str]  # seed -> run folder name, of the seeds that finished (the ones summarised)
+    folders: dict[str, str]  # seed -> run folder name, of every seed started
     status: str
     config: dict[str, Any]
     metrics: dict[str, dict[str, dict[str, Any]]]  # classifier -> metric -> mean/std/values

@@ -61,6 +61,9 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
     supports_checkpoints: ClassVar[bool] = False
     #: Name of the hyperparameter that switches the classifier's own progress bars, if any.
     progress_param: ClassVar[str | None] = None
+    #: Name of the hyperparameter that sets how many threads the classifier starts itself, if
+    #: any (its native libraries' pools are capped from outside); ``--jobs`` caps it too.
+    threads_param: ClassVar[str | None] = None
     #: scikit-learn's declarative hyperparameter checks, run at the start of ``fit``.
     _parameter_constraints: ClassVar[dict] = {}
     #: Hyperparameter -> values that ``run --tune`` tries (README lists them); empty: not tuned.

@@ -170,6 +170,7 @@ class Word2VecSvmClassifier(SentimentClassifier):
 
     name = "w2v"
     model_files = (_VECTORS_FILE, _MODEL_FILE)
+    threads_param = "workers"
     _parameter_constraints = {
         "vector_size": [Interval(Integral, 1, None, closed="left")],
         "window": [Interval(Integral, 1, None, closed="left")],

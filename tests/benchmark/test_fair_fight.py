@@ -458,13 +458,14 @@ def test_w2v_tuning_tries_the_runs_own_c_first_even_off_the_grid(tiny):
 
 
 def test_tune_with_seeds_is_refused_in_helper_processes_too(monkeypatch):
-    from benchmark import runner
+    from benchmark import runner, seedrun
     from benchmark.config import RunConfig
-    from benchmark.runner import run_seeds
+    from benchmark.seedrun import run_seeds
     from dataset import UsageError
 
     monkeypatch.setattr(runner, "world_size", lambda: 2)
     monkeypatch.setattr(runner, "process_rank", lambda: 1)
+    monkeypatch.setattr(seedrun, "process_rank", lambda: 1)
     monkeypatch.setattr(runner, "_fit_data_parallel", lambda *a, **k: pytest.fail("a helper went on to train"))
     with pytest.raises(UsageError, match="--tune runs in one process"):
         run_seeds(RunConfig(classifiers=["bow"], tune=True), [1, 2])
