@@ -20,17 +20,19 @@ def terminal_safe(text) -> str:
     return _INVISIBLE.sub(lambda m: ascii(m.group())[1:-1], str(text))
 
 
-#: ASCII punctuation: CommonMark lets a backslash make each one a plain character.
-_PUNCTUATION = re.compile(r"""([!-/:-@\[-`{-~])""")
+#: What makes markup in a sentence: always-special characters, ``]`` that closes a link's
+#: text, ``:`` of a URL scheme (``http://``, ``mailto:x``) and the dot of ``www.`` (GitHub's
+#: autolinks). A backslash makes each one a plain character (CommonMark escapes ASCII punctuation).
+_MARKUP = re.compile(r"""[\\`*_<>!&~|@]|\](?=[(\[:])|:(?=\S)|(?<=www)\.""", re.IGNORECASE)
 
 
 def md_text(text) -> str:
-    """``text`` as a plain Markdown sentence: every ASCII punctuation mark backslash-escaped,
-    so no link, image, tag, emphasis or autolink (GitHub starts one at ``:`` or ``www.``,
-    and an escaped ``:`` or ``.`` is not one) is made of it; runs of whitespace become one space.
-    For sentences sentibench composes itself (the recommendation) but reads back from a run folder."""
+    """``text`` as a plain Markdown sentence: no link, image, tag, code, emphasis or autolink
+    is made of it, and an ordinary sentence reads as written (``use bow: ... [95% CI ...]``).
+    For sentences sentibench composes itself (the recommendation) but reads back from a run
+    folder, which anyone can edit. Runs of whitespace become one space."""
     text = " ".join(_INVISIBLE.sub(" ", str(text)).split())
-    return _PUNCTUATION.sub(r"\\\1", text)
+    return _MARKUP.sub(lambda m: "\\" + m.group(), text)
 
 
 def md_literal(text, *, limit: int | None = None, table: bool = False) -> str:
