@@ -28,6 +28,7 @@ def cluster():
         yield local, client
 
 
+@pytest.mark.slow
 def test_seeds_on_a_cluster_give_the_records_of_one_after_another(tmp_path, capsys, cluster):
     local, _ = cluster
     args = ["-q", "run", "--classifiers", "bow,w2v", "--seeds", "1,2", *FAST]
@@ -42,6 +43,7 @@ def test_seeds_on_a_cluster_give_the_records_of_one_after_another(tmp_path, caps
     assert json.loads((dask / "summary.json").read_text())["status"] == "complete"
 
 
+@pytest.mark.slow
 def test_a_curve_goes_to_the_scheduler_named_in_the_environment(tmp_path, capsys, cluster, monkeypatch):
     local, _ = cluster
     args = ["-q", "curve", "--classifiers", "bow", "--sizes", "40,80", "--repeats", "2"]

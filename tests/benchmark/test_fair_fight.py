@@ -152,6 +152,7 @@ def test_plugin_scores_outside_the_training_classes_are_one_line_naming_the_plug
     assert results["status"] == f"failed: {spec}" and list(results["classifiers"]) == ["bow"]
 
 
+@pytest.mark.slow
 def test_installed_plugins_appear_by_name(tmp_path):
     (tmp_path / "myplugins.py").write_text(PLUGINS)
     dist = tmp_path / "myplugins-1.0.dist-info"

@@ -24,6 +24,12 @@ def interrupted_run(tmp_path, monkeypatch):
     return _interrupted(tmp_path, monkeypatch, *FAST)
 
 
+@pytest.fixture(scope="module")
+def one_interrupted_run(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return interrupted_run(tmp_path_factory.mktemp("interrupted"), monkeypatch)
+
+
 def test_interrupt_keeps_finished_classifiers(tmp_path, monkeypatch, capsys):
     run_dir = interrupted_run(tmp_path, monkeypatch)
     results = json.loads((run_dir / "results.json").read_text())
@@ -78,7 +84,7 @@ def _check_every_file_parses(run_dir):
             assert matplotlib.image.imread(path).size > 0
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.5, 1.5, 3.0])
+@pytest.mark.parametrize("delay", [0.0, 0.5, pytest.param(1.5, marks=pytest.mark.slow), pytest.param(3.0, marks=pytest.mark.slow)])
 def test_kill_9_at_any_moment_leaves_only_whole_files(tmp_path, delay):
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmark", "-q", "run", "--classifiers", "bow,w2v", "--save-models",
@@ -120,8 +126,8 @@ def test_resume_refuses_data_whose_texts_changed(tmp_path, monkeypatch, capsys, 
     [["--classifiers", "bow"], ["--seed", "7"], ["--data", "x.csv"], ["--set", "bow.C=2"], ["--all"],
      ["--save-models"], ["--latency-calls", "3"], ["--output", "elsewhere"], ["--sample-size", "50"], ["--dedupe"]],
 )
-def test_resume_refuses_options_that_would_be_ignored(tmp_path, monkeypatch, capsys, extra):
-    run_dir = interrupted_run(tmp_path, monkeypatch)
+def test_resume_refuses_options_that_would_be_ignored(one_interrupted_run, capsys, extra):
+    run_dir = one_interrupted_run  # refused before the folder is touched: one run serves every option
     capsys.readouterr()
     assert main(["-q", "run", "--resume", str(run_dir), *extra]) == 2
     err = capsys.readouterr().err

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from benchmark import runner
 from benchmark.__main__ import main
 
@@ -37,6 +39,7 @@ def finished_seeds(parent: Path) -> int:
     return done
 
 
+@pytest.mark.slow
 def test_a_seeds_run_killed_with_9_keeps_a_summary_and_resumes_as_a_whole(tmp_path):
     out = tmp_path / "killed"
     proc = subprocess.Popen(
@@ -97,6 +100,7 @@ def test_resuming_one_seeds_run_folder_updates_the_summary(tmp_path, monkeypatch
     assert len(summary["metrics"]["bow"]["accuracy"]["values"]) == 2
 
 
+@pytest.mark.slow
 def test_a_seeds_folder_resumes_with_jobs_and_refuses_once_complete(tmp_path, monkeypatch, capsys):
     real = _interrupt_at_call(monkeypatch, 2)  # seed 1's w2v: no seed finished
     assert main(["-q", "run", "--classifiers", "bow,w2v", "--seeds", "1,2", "--output", str(tmp_path), *FAST]) == 130

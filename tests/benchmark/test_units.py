@@ -46,6 +46,7 @@ def only_child(folder: Path) -> Path:
     return child
 
 
+@pytest.mark.slow
 def test_jobs_2_gives_the_records_of_one_after_another_and_says_where_each_ran(tmp_path, capsys):
     args = ["-q", "run", "--classifiers", "bow,w2v", "--tune", "--tune-budget-min", "2", "--robustness", *FAST]
     assert run_main(capsys, *args, "--output", str(tmp_path / "one")).returncode == 0
@@ -69,6 +70,7 @@ def test_jobs_2_gives_the_records_of_one_after_another_and_says_where_each_ran(t
     assert sequential["fit"]["engine"] == "sequential" and sequential["fit"]["thread_cap"] is None
 
 
+@pytest.mark.slow
 def test_latency_is_timed_only_after_every_fit_has_returned(tmp_path, monkeypatch, caplog):
     from benchmark import schedule
 
@@ -95,6 +97,7 @@ def test_latency_is_timed_only_after_every_fit_has_returned(tmp_path, monkeypatc
     assert [name for kind, name in events if kind == "timed"] == ["bow", "w2v", "bow", "w2v"]  # seed by seed, in run order
 
 
+@pytest.mark.slow
 def test_a_parallel_run_stopped_before_timing_keeps_its_fits_and_resume_times_them(tmp_path, monkeypatch, capsys):
     """Ctrl-C (or a kill) between the fits and their timing: the fitted units wait in
     RUN_DIR/pending and --resume times them without fitting again, even one job at a time."""
@@ -126,6 +129,7 @@ def _interrupt(*args, **kwargs):
     raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_a_damaged_pending_unit_is_fitted_again(tmp_path, monkeypatch, capsys, caplog):
     from benchmark import schedule
 
@@ -183,6 +187,7 @@ def test_engine_options_change_no_digest_and_are_never_taken_from_a_run_folder()
     assert (restored.jobs, restored.cluster, restored.track) == (1, None, None)
 
 
+@pytest.mark.slow
 def test_resume_takes_jobs_from_its_command_line(tmp_path, monkeypatch, capsys):
     from .._helpers import interrupted_run
 

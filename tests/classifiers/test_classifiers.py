@@ -207,6 +207,7 @@ print(clf.wv_.vectors.tobytes().hex()[:4000], clf.decision_function(d.texts[:20]
 """
 
 
+@pytest.mark.slow
 def test_w2v_is_bit_exact_across_processes_with_different_hash_seeds():
     outputs = [
         subprocess.run(

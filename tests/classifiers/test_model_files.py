@@ -64,6 +64,7 @@ def _predict(run_dir, *extra, stdin="y\n" * 20):
     )
 
 
+@pytest.mark.slow
 def test_model_folder_asking_for_its_own_code_is_refused_without_a_prompt(run_copy, tmp_path):
     require("bert")
     from classifiers import BertClassifier
@@ -137,6 +138,7 @@ def test_truncated_checkpoint_is_one_line(tmp_path, tiny):
     assert "\n" not in str(excinfo.value)
 
 
+@pytest.mark.slow
 def test_checkpoint_dir_keeps_the_users_folder_and_files(tmp_path, tiny, monkeypatch):
     require("bert")
     from classifiers import BertClassifier
@@ -207,6 +209,7 @@ def _evil_module(tmp_path, marker):
     return {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
 
 
+@pytest.mark.slow
 def test_resumed_run_never_imports_code_named_in_its_config(tmp_path, monkeypatch):
     marker = tmp_path / "imported"
     run_dir = interrupted_run(tmp_path / "runs", monkeypatch)
@@ -274,6 +277,7 @@ def test_saved_bow_state_of_the_wrong_type_is_refused(tmp_path, tiny):
         SentimentClassifier.load(folder)
 
 
+@pytest.mark.slow
 def test_nothing_prompts_when_stdin_is_closed(run_copy):
     folder = run_copy / "models" / "bert"
     config = json.loads((folder / "config.json").read_text())
@@ -406,6 +410,7 @@ def test_a_saved_state_no_fit_makes_is_refused_at_load_not_at_predict(tmp_path, 
     one_line_error(excinfo, ".skops", *needles)
 
 
+@pytest.mark.slow
 def test_a_saved_bert_whose_config_asks_for_5000_layers_is_one_line_within_3_gib(run_copy):
     # Before sentibench checked config.json against the weights, transformers built and
     # initialised 5000 layers: 24 GB until the OOM killer, here a MemoryError traceback.

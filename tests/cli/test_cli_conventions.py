@@ -186,6 +186,7 @@ def test_console_script_names_itself_sentibench():
     assert proc.stdout.startswith("usage: sentibench ")
 
 
+@pytest.mark.slow
 def test_redirected_stderr_is_a_readable_log(tmp_path):
     out = tmp_path / "runs"
     proc = cli("run", "--classifiers", "bow,w2v", "--output", str(out), *FAST)
@@ -219,6 +220,7 @@ def _stderr_through_a_terminal(args, env):
     return proc.returncode, b"".join(chunks).decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_progress_bars_only_on_a_terminal_and_not_with_tqdm_disable(tmp_path):
     args = ["run", "--classifiers", "bow", "--output", str(tmp_path), "--latency-calls", "3000"]
     code, shown = _stderr_through_a_terminal(args, {})

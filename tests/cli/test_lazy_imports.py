@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 _CHECK = """
 import json, sys
 {code}
@@ -38,10 +40,12 @@ def test_a_classical_run_with_saved_models_loads_no_torch(tmp_path):
     assert _loaded(code) == {"torch": False, "transformers": False, "accelerate": False}
 
 
+@pytest.mark.slow
 def test_asking_for_bert_loads_it():
     assert _loaded("from classifiers import REGISTRY; REGISTRY['bert']")["torch"] is True
 
 
+@pytest.mark.slow
 def test_bert_without_its_extra_is_one_line_naming_the_extra(tmp_path):
     # An environment without torch: an import hook that finds no module named torch.
     (tmp_path / "sitecustomize.py").write_text(
