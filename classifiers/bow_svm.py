@@ -13,6 +13,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, T
 from sklearn.model_selection import ParameterGrid
 from sklearn.svm import LinearSVC
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from threadpoolctl import threadpool_limits
 
 from dataset import DataError
 
@@ -163,10 +164,14 @@ class BowSvmClassifier(SentimentClassifier):
         except ValueError as exc:
             raise DataError(f"no usable terms in the training texts ({exc}); lower min_df") from None
         self.vectorizer_ = vectorizer
-        self.svm_ = self._svm(self.C).fit(X, y, sample_weight=sample_weight)
-        X_val, y_val = (vectorizer.transform(validation[0]), validation[1]) if validation else (None, None)
-        fit_params = None if sample_weight is None else {"sample_weight": sample_weight}
-        self.calibration_ = fit_calibration(*calibration_scores(self.svm_, X, y, X_val, y_val, fit_params))
+        # liblinear's inner products go through the BLAS, whose sums depend on its thread
+        # count: one thread, so a fit gives the same model in a run one after another and in a
+        # --jobs worker (decision values were 1e-3 apart). The fit takes as long either way.
+        with threadpool_limits(limits=1, user_api="blas"):
+            self.svm_ = self._svm(self.C).fit(X, y, sample_weight=sample_weight)
+            X_val, y_val = (vectorizer.transform(validation[0]), validation[1]) if validation else (None, None)
+            fit_params = None if sample_weight is None else {"sample_weight": sample_weight}
+            self.calibration_ = fit_calibration(*calibration_scores(self.svm_, X, y, X_val, y_val, fit_params))
         self._build_fast_path()
 
     def _svm(self, C) -> LinearSVC:
@@ -194,7 +199,8 @@ class BowSvmClassifier(SentimentClassifier):
                 if not trials.allows_another():
                     return trials.records
                 t0 = time.perf_counter()
-                pred = classes[decision_to_codes(self._svm(C).fit(X, y).decision_function(X_val))]
+                with threadpool_limits(limits=1, user_api="blas"):  # as in _fit
+                    pred = classes[decision_to_codes(self._svm(C).fit(X, y).decision_function(X_val))]
                 trials.add({**setting, "C": C}, score(np.asarray(validation[1]), pred), time.perf_counter() - t0 + prep / len(Cs))
         return trials.records
 
