@@ -81,9 +81,11 @@ def _print_robustness(robustness: dict | None) -> None:
 
 
 def cmd_robustness(args) -> int:
+    from .report import write_report
     from .robustness.run import score_saved_run
 
     robustness = score_saved_run(args.run, args.robustness_suite)
+    write_report(args.run)
     _print_robustness(robustness)
     print(f"\nrobustness: {Path(args.run) / 'robustness.json'} (report: {Path(args.run) / 'report.md'})")
     return 0

@@ -67,15 +67,14 @@ class RobustnessStep:
 
 
 def score_saved_run(run_dir, suite_path: str | None = None) -> dict:
-    """Score the saved classifiers of a finished run on the behavioural tests, write
-    ``robustness.json`` and regenerate the report.
+    """Score the saved classifiers of a finished run on the behavioural tests and write
+    ``robustness.json`` (the caller regenerates the report, which reads it).
 
     ``suite_path``: a ``--robustness-suite`` file; by default the one the run was made with
     (when it was), else the built-in suite. The cases come from the run's seed and test split
     (``predictions.jsonl``): the same run gives the same cases.
     """
     from ..predict import saved_models
-    from ..report import write_report
 
     run_dir = Path(run_dir)
     results = load_results(run_dir)
@@ -97,5 +96,4 @@ def score_saved_run(run_dir, suite_path: str | None = None) -> dict:
             else:
                 robustness["not_scored"][name] = "no saved model"
         write_robustness(run_dir, conclude(robustness, results.get("recommendation")))
-        write_report(run_dir)
     return robustness
