@@ -204,3 +204,22 @@ def tokenizer_calls(monkeypatch, tokenizer) -> list[int]:
 
     monkeypatch.setattr(type(tokenizer), "__call__", spy)
     return calls
+
+
+def interrupted_curve(monkeypatch, args: list[str], at_fit: int) -> None:
+    """``curve`` with ``args``, interrupted (Ctrl-C) when its ``at_fit``-th fit starts; it
+    exits 130 having kept the points before."""
+    from benchmark import units  # where a curve's fits clone their classifier
+    from benchmark.__main__ import main
+
+    real_clone, calls = units.clone, []
+
+    def clone_then_interrupt(est):
+        calls.append(est)
+        if len(calls) == at_fit:
+            raise KeyboardInterrupt
+        return real_clone(est)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(units, "clone", clone_then_interrupt)
+        assert main(args) == 130

@@ -14,7 +14,7 @@ from benchmark.measure import cost_per_million
 from benchmark.stats import bootstrap_ci, brier_score, corrected_resampled_ttest, expected_calibration_error
 
 # -- calibration --------------------------------------------------------------------------
-from .._helpers import FAST
+from .._helpers import FAST, interrupted_curve
 
 
 def test_ece_and_brier_match_hand_computed_values():
@@ -234,22 +234,9 @@ def test_findings_say_where_curves_cross_and_flatten():
 
 
 def test_curve_writes_its_files_and_resumes_after_an_interrupt(tmp_path, monkeypatch):
-    from benchmark import units as curve_module  # where a curve's fits clone their classifier
-
-    real_fit = curve_module.clone
-    calls = []
-
-    def clone_then_interrupt(est):
-        calls.append(est)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real_fit(est)
-
     args = ["-q", "curve", "--classifiers", "bow,w2v", "--sizes", "40,80,140", "--repeats", "2", "--output", str(tmp_path),
             "--set", "w2v.min_count=1", "--set", "w2v.w2v_epochs=2"]
-    monkeypatch.setattr(curve_module, "clone", clone_then_interrupt)
-    assert main(args) == 130
-    monkeypatch.setattr(curve_module, "clone", real_fit)
+    interrupted_curve(monkeypatch, args, at_fit=3)
     (run_dir,) = tmp_path.iterdir()
     partial = json.loads((run_dir / "learning_curve.json").read_text())
     assert partial["status"] == "interrupted" and len(partial["points"]) == 2

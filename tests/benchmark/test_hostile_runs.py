@@ -15,7 +15,7 @@ import pytest
 from benchmark import runner
 from benchmark.__main__ import main
 
-from .._helpers import FAST, interrupted_run, one_line_error, run_main
+from .._helpers import FAST, interrupted_curve, interrupted_run, one_line_error, run_main
 
 
 @pytest.fixture
@@ -235,20 +235,8 @@ def test_resuming_a_complete_run_points_at_its_report(finished_run, capsys):
 
 
 def test_curve_resume_cleans_leftovers_and_refuses_links_too(tmp_path, monkeypatch, capsys):
-    from benchmark import units as curve_module  # where a curve's fits clone their classifier
-
-    real_clone = curve_module.clone
-    calls = []
-
-    def clone_then_interrupt(est):
-        calls.append(est)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_clone(est)
-
-    monkeypatch.setattr(curve_module, "clone", clone_then_interrupt)
-    assert main(["-q", "curve", "--classifiers", "bow", "--sizes", "40,140", "--repeats", "1", "--output", str(tmp_path)]) == 130
-    monkeypatch.setattr(curve_module, "clone", real_clone)
+    args = ["-q", "curve", "--classifiers", "bow", "--sizes", "40,140", "--repeats", "1", "--output", str(tmp_path)]
+    interrupted_curve(monkeypatch, args, at_fit=2)
     (run_dir,) = tmp_path.iterdir()
     leftover = run_dir / ".learning_curve.json.zz9_ab12.tmp"
     leftover.write_text('{"points": [')
