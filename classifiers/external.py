@@ -66,11 +66,14 @@ def make_external(spec: str, obj=None) -> SentimentClassifier:
         estimator = obj() if callable(obj) else obj
     except TypeError as exc:
         raise UsageError(f"classifier {spec!r} must be a class or a callable taking no arguments ({exc})") from None
-    missing = [m for m in ("fit", "predict") if not hasattr(estimator, m)]
+    # get_params and set_params: each fit works on a clone (sklearn.base.clone), and --set and
+    # --tune set hyperparameters (sklearn.base.BaseEstimator gives both).
+    missing = [m for m in ("fit", "predict", "get_params", "set_params") if not hasattr(estimator, m)]
     if missing or not (hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function")):
         raise UsageError(
             f"classifier {spec!r} gave a {type(estimator).__name__}, which lacks "
-            f"{', '.join(missing) or 'predict_proba and decision_function'}; give a scikit-learn classifier over texts"
+            f"{', '.join(missing) or 'predict_proba and decision_function'}; give a scikit-learn classifier over texts "
+            "(subclass sklearn.base.BaseEstimator and ClassifierMixin)"
         )
     return ExternalClassifier(spec=spec, estimator=estimator)
 

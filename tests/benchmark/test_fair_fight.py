@@ -83,6 +83,22 @@ def test_a_plugin_that_is_not_a_classifier_is_one_line(plugins, tmp_path, capsys
     assert "cannot import 'nosuchmodule'" in capsys.readouterr().err
 
 
+def test_a_plugin_without_get_params_is_one_line_not_a_clone_traceback(plugins, tmp_path, capsys):
+    # It has fit, predict and predict_proba; scikit-learn's clone raised TypeError mid-run.
+    (plugins / "noparams.py").write_text(
+        "import numpy as np\n"
+        "class Thing:\n"
+        "    def fit(self, X, y):\n        return self\n"
+        "    def predict(self, X):\n        return np.zeros(len(X), dtype=int)\n"
+        "    def predict_proba(self, X):\n        return np.tile([0.4, 0.6], (len(X), 1))\n"
+    )
+    out = tmp_path / "runs"
+    assert main(["-q", "run", "--classifiers", "noparams:Thing", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "lacks get_params, set_params" in err and "BaseEstimator" in err and "Traceback" not in err
+    assert not out.exists() or not list(out.iterdir())
+
+
 BAD_PLUGINS = textwrap.dedent('''
     import numpy as np
     from sklearn.base import BaseEstimator, ClassifierMixin
