@@ -251,7 +251,7 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningC
         curve["status"] = "interrupted"
         atomic_write_json(run_dir / CURVE_FILE, curve)
         raise
-    except SentibenchError:
+    except Exception:  # a mistake (one line) or a bug in a user's classifier (its traceback)
         if not curve["status"].startswith("failed"):
             curve["status"] = "failed"
             atomic_write_json(run_dir / CURVE_FILE, curve)

@@ -505,3 +505,23 @@ def test_embed_tuning_encodes_once_and_its_scores_are_what_a_fit_gives(tiny, mon
     assert len(loads) == 1 and len(record["trials"]) == 6 and record["trials"][0]["params"] == {"C": 1.0}
     refit = EmbeddingLogRegClassifier(**{**prototype.get_params(), **chosen}).fit(train_x, train_y)
     assert (refit.predict(val_x) == val_y).mean() == pytest.approx(record["tuned_val_score"])
+
+
+def test_a_curve_whose_classifier_crashes_is_marked_failed(plugins, tmp_path):
+    # A bug in a user's classifier (not one of sentibench's one-line errors) left the curve
+    # "running" for ever.
+    (plugins / "crashing.py").write_text(
+        "from sklearn.naive_bayes import MultinomialNB\n"
+        "from sklearn.pipeline import make_pipeline\n"
+        "from sklearn.feature_extraction.text import CountVectorizer\n"
+        "class Crash(MultinomialNB):\n"
+        "    def fit(self, X, y, sample_weight=None):\n"
+        "        raise RuntimeError('a bug in my classifier')\n"
+        "def make():\n"
+        "    return make_pipeline(CountVectorizer(), Crash())\n"
+    )
+    out = tmp_path / "curves"
+    with pytest.raises(RuntimeError, match="a bug in my classifier"):
+        main(["-q", "curve", "--classifiers", "crashing:make", "--sizes", "40,140", "--repeats", "1", "--output", str(out)])
+    (run_dir,) = out.iterdir()
+    assert json.loads((run_dir / "learning_curve.json").read_text())["status"] == "failed"
