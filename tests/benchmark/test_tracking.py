@@ -85,6 +85,7 @@ def folder(tracked: Path, suffix: str = "") -> Path:
     return found
 
 
+@pytest.mark.slow  # a store with runs, seeds and a curve: about 6 s
 def test_a_run_reads_back_with_every_metric_of_its_results(tracked, store):
     run_dir = folder(tracked)
     results = json.loads((run_dir / "results.json").read_text())
@@ -103,6 +104,7 @@ def test_a_run_reads_back_with_every_metric_of_its_results(tracked, store):
     assert (tracked / "results" / "mlartifacts").is_dir() and not (tracked / "mlruns").exists()  # all in the output folder
 
 
+@pytest.mark.slow  # a store with runs, seeds and a curve: about 6 s
 def test_seeds_and_curves_are_nested_runs(tracked, store):
     (parent,) = [r for _, r in store("seeds").iterrows()]
     seeds = store("seed")
@@ -121,6 +123,7 @@ def test_seeds_and_curves_are_nested_runs(tracked, store):
     assert [m.value for m in history] == pytest.approx([r["accuracy_mean"] for r in curve["summary"]["bow"]])
 
 
+@pytest.mark.slow  # a store with runs, seeds and a curve: about 6 s
 def test_track_logs_a_finished_folder_again_and_refuses_an_unfinished_one(tracked, store, tmp_path, capsys):
     outcome = run_main(capsys, "track", str(folder(tracked)))
     assert outcome.returncode == 0 and "logged" in outcome.stdout
