@@ -15,7 +15,6 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_predict
-from threadpoolctl import threadpool_limits
 
 from dataset import DataError
 
@@ -98,14 +97,10 @@ def fit_calibration(scores, y):
         decision values, as lists (saved as JSON-like values).
     """
     scores = np.asarray(scores, dtype=np.float64)
-    # One BLAS thread: a multi-threaded BLAS sums in an order that depends on its thread count,
-    # so the same scores gave probabilities 1e-6 apart (ECE 4e-4) in a run one after another
-    # (2 threads) and with --jobs 2 (1 thread each). The fit is small; one thread costs nothing.
-    with threadpool_limits(limits=1, user_api="blas"):
-        if scores.ndim == 1:
-            return fit_platt(scores, y)
-        # C=1: a little regularisation keeps K x K weights from fitting a small validation split's noise.
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(scores, y)
+    if scores.ndim == 1:
+        return fit_platt(scores, y)
+    # C=1: a little regularisation keeps K x K weights from fitting a small validation split's noise.
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit(scores, y)
     return {"coef": lr.coef_.tolist(), "intercept": lr.intercept_.tolist()}
 
 
