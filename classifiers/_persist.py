@@ -221,15 +221,16 @@ def check_estimator(estimator, where) -> None:
 
 
 #: The review a loaded classifier must be able to score before ``load`` returns it.
-_PROBE = "A probe review: the food was good."
+#: The review a loaded model must score before it is accepted.
+PROBE_REVIEW = "A probe review: the food was good."
 
 
 def check_predicts(clf, where) -> None:
     """Refuse a classifier loaded from a file unless it scores one review, so that a state
     no fit could produce fails at ``load``, in one line, never later inside ``predict``."""
     try:
-        clf.decision_function([_PROBE])
-        clf.predict_proba([_PROBE])
+        clf.decision_function([PROBE_REVIEW])
+        clf.predict_proba([PROBE_REVIEW])
     except ModelFileError:
         raise
     except SentibenchError as exc:  # e.g. a wrapped estimator's scores of the wrong shape

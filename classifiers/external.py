@@ -23,7 +23,7 @@ from sklearn.base import clone
 from dataset import UsageError
 
 from ._calibration import calibrated_proba, calibration_from_state, calibration_scores, calibration_state, fit_calibration
-from ._persist import ModelFileError, UntrustedTypes, check_estimator, check_predicts, skops_dump, skops_load
+from ._persist import PROBE_REVIEW, ModelFileError, UntrustedTypes, check_estimator, check_predicts, skops_dump, skops_load
 from .base import SentimentClassifier
 
 _MODEL_FILE = "estimator.skops"
@@ -34,7 +34,6 @@ _ALLOWED_TYPES = frozenset({"builtins.type", "numpy.float64", "numpy.int64", "nu
 #: Training reviews whose predictions are checked after a fit (predictions outside the classes).
 _PROBE_ROWS = 64
 #: The review a loaded estimator's prediction is checked on.
-_PROBE_REVIEW = "A probe review: the food was good."
 
 
 class NotSaved(Exception):
@@ -198,7 +197,7 @@ class ExternalClassifier(SentimentClassifier):
         check_estimator(self.estimator_, path)
         self.estimator = clone(self.estimator_)  # unfitted, for a later fit
         try:
-            self._check_classes([_PROBE_REVIEW])
+            self._check_classes([PROBE_REVIEW])
         except UsageError as exc:
             raise ModelFileError(f"{path} holds an estimator that does not score its classes ({exc})") from None
         check_predicts(self, path)

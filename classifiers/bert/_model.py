@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 TRUNCATIONS = ("head", "head+tail")
 INFERENCE_MODES = ("auto", *dict.fromkeys(CPU_PATHS + GPU_PATHS), "train")
-COMPILE_MODES = ("auto", True, False)
 
 
 class BertClassifier(SentimentClassifier):
