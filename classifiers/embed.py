@@ -220,8 +220,7 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
     def _logits(self, embeddings: np.ndarray) -> np.ndarray:
         """The logistic regression's logits, (n, K): for two classes ``[-d/2, d/2]``, whose
         softmax is the sigmoid of the decision value ``d``."""
-        d = self.logreg_.decision_function(embeddings)
-        return np.column_stack([-d / 2, d / 2]) if d.ndim == 1 else d
+        return _logits_of(self.logreg_.decision_function(embeddings))
 
     def _decision_function(self, texts):
         return self.logreg_.decision_function(self._embed(texts)) / self.temperature_
@@ -230,13 +229,11 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         return self._proba(self._embed(texts))
 
     def _proba(self, embeddings: np.ndarray) -> np.ndarray:
-        from scipy.special import softmax
-
-        return softmax(self._logits(embeddings) / self.temperature_, axis=1)
+        return _softmax(self._logits(embeddings) / self.temperature_)
 
     def _decision_and_proba(self, texts):
-        embeddings = self._embed(texts)
-        return self.logreg_.decision_function(embeddings) / self.temperature_, self._proba(embeddings)
+        d = self.logreg_.decision_function(self._embed(texts))  # once, for both
+        return d / self.temperature_, _softmax(_logits_of(d) / self.temperature_)
 
     def _save_files(self, folder: Path, context: dict):
         with quiet_transformers():
@@ -281,3 +278,15 @@ def _read_choice(path: Path) -> dict:
     if not (isinstance(choice, dict) and isinstance(choice.get("chosen"), str)):
         raise ModelFileError(f"{path} does not hold an inference choice")
     return choice
+
+
+def _logits_of(d: np.ndarray) -> np.ndarray:
+    """Logits of the decision values ``d``: ``[-d/2, d/2]`` for two classes (their softmax is
+    the sigmoid of ``d``), ``d`` itself above two."""
+    return np.column_stack([-d / 2, d / 2]) if d.ndim == 1 else d
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    from scipy.special import softmax
+
+    return softmax(z, axis=1)
