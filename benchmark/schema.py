@@ -338,6 +338,23 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
 }
 _RECORD_REQUIRED = {"classifier": str, "train_time_s": (int, float), "metrics": dict, "ci": dict, "inference": dict}
 #: The version of the run folder's files; a folder of another version is read by the sentibench that wrote it.
+# -- predictions stored as text (curve points, robustness.json) -------------------------------
+
+#: One character per class position (up to ``dataset.MAX_CLASSES`` classes).
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def encode_predictions(pred: np.ndarray) -> str:
+    """Predicted class positions as one character each: compact in JSON (curve points'
+    test predictions, a behavioural test's predictions)."""
+    return "".join(_DIGITS[v] for v in np.asarray(pred).astype(int))
+
+
+def decode_predictions(text: str) -> np.ndarray:
+    """The inverse of :func:`encode_predictions`."""
+    return np.array([_DIGITS.index(c) for c in text], dtype=np.int64)
+
+
 RESULTS_FORMAT = 3
 
 

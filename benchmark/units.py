@@ -28,7 +28,7 @@ from classifiers import SentimentClassifier
 from dataset import ReviewData, Split
 
 from .measure import Measurement, run_one
-from .schema import ClassifierRecord, CurvePoint
+from .schema import ClassifierRecord, CurvePoint, decode_predictions, encode_predictions
 from .stats import Classes, finite_or_none, score_by
 from .tune import tune
 
@@ -109,20 +109,6 @@ def measure_unit(data: ReviewData, task: FitTask, where: dict) -> FitResult:
 
 
 # -- learning curves ------------------------------------------------------------------------
-
-#: One character per class position (up to ``dataset.MAX_CLASSES`` classes).
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def encode_predictions(pred: np.ndarray) -> str:
-    """Test predictions (class positions) as one character per review: compact in JSON."""
-    return "".join(_DIGITS[v] for v in np.asarray(pred).astype(int))
-
-
-def decode_predictions(text: str) -> np.ndarray:
-    """The inverse of :func:`encode_predictions`."""
-    return np.array([_DIGITS.index(c) for c in text], dtype=np.int64)
-
 
 @dataclass(frozen=True)
 class PointTask:

@@ -10,31 +10,18 @@ by more than the tolerance.
 from __future__ import annotations
 
 import time
-from itertools import combinations
 
 import numpy as np
 from scipy.stats import norm
 
-from ..stats import mcnemar_exact
+from ..schema import decode_predictions, encode_predictions
+from ..stats import pairwise_mcnemar
 from .polarity import Polarity
 
-__all__ = ["classes_of", "failures", "pairwise", "score_classifier", "wilson_interval"]
+__all__ = ["failures", "pairwise", "score_classifier", "wilson_interval"]
 
 #: Confidence of every failure-rate interval.
 CONFIDENCE = 0.95
-#: Predicted classes are stored one character per case (K is at most 20: dataset.MAX_CLASSES).
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def _encode(classes) -> str:
-    return "".join(_DIGITS[k] for k in classes)
-
-
-def classes_of(stored: str) -> np.ndarray:
-    """The predicted classes stored as one character per case (``"0120"``)."""
-    return np.array([_DIGITS.index(c) for c in stored], dtype=np.int64)
-
-
 def wilson_interval(failures: int, cases: int, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
     """Wilson's score interval of a proportion (``None`` without cases).
 
@@ -59,7 +46,7 @@ def _positions(clf, texts: list[str]) -> np.ndarray:
 def failures(test: dict, result: dict, original: dict, polarity: Polarity) -> np.ndarray:
     """Which cases of ``test`` (an entry of ``robustness.json["tests"]``) fail, from a
     classifier's predictions on them (``result``) and on the sampled reviews (``original``)."""
-    pred = classes_of(result["pred"])
+    pred = decode_predictions(result["pred"])
     if test["kind"] == "mft":
         out = np.zeros(len(pred), dtype=bool)
         expects = np.array([c["expect"] for c in test["cases"]], dtype=object)
@@ -69,7 +56,7 @@ def failures(test: dict, result: dict, original: dict, polarity: Polarity) -> np
         return out
     rows = np.array([c["review"] for c in test["cases"]], dtype=np.int64)
     if test["kind"] == "inv":
-        return pred != classes_of(original["pred"])[rows]
+        return pred != decode_predictions(original["pred"])[rows]
     change = np.asarray(result["score"], dtype=float) - np.asarray(original["score"], dtype=float)[rows]
     return change > polarity.tolerance if test["must_not"] == "rise" else change < -polarity.tolerance
 
@@ -97,10 +84,10 @@ def score_classifier(clf, generated: dict, polarity: Polarity) -> dict:
     pred = dict(zip(texts, _positions(clf, texts).tolist(), strict=True)) if texts else {}
     score = dict(zip(scored, np.round(polarity.scores(clf.predict_proba(scored)), 6).tolist(), strict=True)) if needs_score else {}
     seconds = time.perf_counter() - start
-    original = {"pred": _encode(pred[t] for t in originals), "score": [score[t] for t in originals] if needs_score else None}
+    original = {"pred": encode_predictions([pred[t] for t in originals]), "score": [score[t] for t in originals] if needs_score else None}
     results = {}
     for test in tests:
-        result = {"pred": _encode(pred[c["text"]] for c in test["cases"])}
+        result = {"pred": encode_predictions([pred[c["text"]] for c in test["cases"]])}
         if test["kind"] == "dir":
             result["score"] = [score[c["text"]] for c in test["cases"]]
         failed = failures(test, result, original, polarity)
@@ -119,10 +106,8 @@ def pairwise(robustness: dict) -> dict[str, list[dict]]:
     for test in robustness["tests"]:
         names = [n for n in scored if test["name"] in scored[n]["tests"]]
         failed = {n: failures(test, scored[n]["tests"][test["name"]], scored[n]["original"], polarity) for n in names}
-        pairs = []
-        for a, b in combinations(names, 2):
-            result = mcnemar_exact(np.zeros(len(failed[a]), dtype=int), failed[a].astype(int), failed[b].astype(int))
-            pairs.append({"a": a, "b": b, **result})
+        # A failure is a wrong prediction of the true class 0: McNemar's test on the same cases.
+        pairs = pairwise_mcnemar(np.zeros(len(test["cases"]), dtype=int), {n: failed[n].astype(int) for n in names})
         if pairs:
             out[test["name"]] = pairs
     return out

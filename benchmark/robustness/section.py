@@ -10,9 +10,10 @@ from tabulate import tabulate
 from dataset import md_literal
 
 from ..decide import robustness_sentences
+from ..schema import decode_predictions
 from ..stats import BOOTSTRAP_SEED, N_RESAMPLES, SIGNIFICANCE
 from .polarity import Polarity
-from .score import classes_of, failures
+from .score import failures
 
 __all__ = ["failure_rows", "recommendation_notes", "robustness_lines", "slices_lines"]
 
@@ -148,12 +149,13 @@ def _example(test: dict, i: int, result: dict, original: dict, reviews: list[str
         return md_literal(polarity.names[k], table=True)
 
     text = md_literal(case["text"], limit=160, table=True)
+    predicted = cls(decode_predictions(result["pred"])[i])
     if test["kind"] == "mft":
-        return [md_literal(test["name"], table=True), text, "", md_literal(case["expect"], table=True), cls(classes_of(result["pred"])[i])]
+        return [md_literal(test["name"], table=True), text, "", md_literal(case["expect"], table=True), predicted]
     before = md_literal(reviews[case["review"]], limit=160, table=True)
     if test["kind"] == "inv":
-        k = classes_of(original["pred"])[case["review"]]
-        return [md_literal(test["name"], table=True), text, before, f"{cls(k)}, as the original", cls(classes_of(result["pred"])[i])]
+        k = decode_predictions(original["pred"])[case["review"]]
+        return [md_literal(test["name"], table=True), text, before, f"{cls(k)}, as the original", predicted]
     was = original["score"][case["review"]]
     bound = f"at most {was + polarity.tolerance:.3f}" if test["must_not"] == "rise" else f"at least {was - polarity.tolerance:.3f}"
     return [md_literal(test["name"], table=True), text, before, f"{polarity.score} {bound} (was {was:.3f})",

@@ -11,9 +11,10 @@ import pytest
 from benchmark.decide import CLEAR_GAP, robustness_gaps, robustness_sentences
 from benchmark.robustness.cases import generate
 from benchmark.robustness.polarity import Polarity
-from benchmark.robustness.score import classes_of, failures, pairwise, score_classifier, wilson_interval
+from benchmark.robustness.score import failures, pairwise, score_classifier, wilson_interval
 from benchmark.robustness.suite import load_suite
 from benchmark.robustness.templates import expand, mft_cases
+from benchmark.schema import decode_predictions
 
 BINARY = Polarity.of(["negative", "positive"])
 REVIEWS = ["great", "lovely staff", "the food was great", "awful", "terrible service here", "the room was awful", "fine",
@@ -248,7 +249,7 @@ def test_mcnemar_per_test_counts_the_cases_each_classifier_alone_passes(tmp_path
     (pair,) = pairwise(robustness)["one typo"]
     naive = robustness["classifiers"]["naive"]["tests"]["one typo"]
     assert (pair["a"], pair["b"], pair["a_only"], pair["b_only"]) == ("naive", "tolerant", 0, naive["failures"])
-    assert classes_of(naive["pred"]).tolist() == Keywords().predict([c["text"] for c in robustness["tests"][0]["cases"]]).tolist()
+    assert decode_predictions(naive["pred"]).tolist() == Keywords().predict([c["text"] for c in robustness["tests"][0]["cases"]]).tolist()
 
 
 # -- statistics ------------------------------------------------------------------------------
