@@ -23,18 +23,16 @@ from dataset import ResourceError, SentibenchError, Split, UsageError, machine_l
 
 from . import rundir
 from .config import RunConfig
-from .decide import decide_run
 from .environment import environment
 from .lineup import build_classifiers
 from .measure import Measurement, run_one
 from .parallel import Engine, make_engine, placement, threads_in_use
 from .prepare import prepare_data
-from .report import write_comparison, write_report
+from .report import write_report
 from .robustness.run import RobustnessStep
-from .robustness.slices import slices_of
 from .robustness.suite import load_suite
 from .rundir import CHECKPOINTS_DIR, MODELS_DIR, RunLock, discard_if_unused, new_run_dir
-from .schedule import RunState, has_pending, measure_parallel
+from .schedule import RunState, decide, has_pending, measure_parallel, remove_if_empty, save_run
 from .schema import (
     RESULTS_FILE,
     RESULTS_FORMAT,
@@ -244,7 +242,7 @@ def _measure_all(cfg: RunConfig, classifiers: dict, run_dir: Path, split: Split,
     how = Measurement(cfg.latency_calls, cfg.latency_warmup, cfg.cpu_hour_price, progress, cfg.gpu_hour_price)
     current = None  # the classifier being tuned, fitted or measured
     try:
-        _save(run_dir, results, split, predictions)
+        save_run(run_dir, results, split, predictions)
         robustness = RobustnessStep(run_dir, results, split, cfg.robustness_suite) if cfg.robustness else None
         for name, clf in tqdm(classifiers.items(), desc="classifiers", disable=not progress, leave=False):
             current = name
@@ -252,10 +250,9 @@ def _measure_all(cfg: RunConfig, classifiers: dict, run_dir: Path, split: Split,
             results["classifiers"][name] = record
             predictions[name] = preds
             current = None
-            results.update(decide_run(results["classifiers"], split.labels("test"), predictions, cfg.budgets(), cfg.metric))
-            results["slices"] = _slices(cfg, split, predictions)
-            _save(run_dir, results, split, predictions)
-            _remove_if_empty(run_dir / CHECKPOINTS_DIR)
+            decide(cfg, split, results, predictions)
+            save_run(run_dir, results, split, predictions)
+            remove_if_empty(run_dir / CHECKPOINTS_DIR)
             if robustness is not None:
                 robustness.after(name, clf, results)
             m = record["metrics"]
@@ -263,12 +260,12 @@ def _measure_all(cfg: RunConfig, classifiers: dict, run_dir: Path, split: Split,
                         record["train_time_s"])
         if robustness is not None:
             robustness.finish(results)
-        _save(run_dir, {**results, "status": "complete"}, split, predictions)
+        save_run(run_dir, {**results, "status": "complete"}, split, predictions)
         results["status"] = "complete"
         write_report(run_dir)
     except KeyboardInterrupt:
         results["status"] = "interrupted"
-        _save(run_dir, results, split, predictions)
+        save_run(run_dir, results, split, predictions)
         if results["classifiers"]:
             write_report(run_dir)
         raise
@@ -278,12 +275,6 @@ def _measure_all(cfg: RunConfig, classifiers: dict, run_dir: Path, split: Split,
             _save_after_failure(run_dir, results, split, predictions)
         raise
     return run_dir, results
-
-
-def _slices(cfg: RunConfig, split: Split, predictions: dict) -> dict:
-    """Accuracy per review length and per group (``--group-column``) of every classifier so far."""
-    return slices_of(split.texts("test"), split.labels("test"), {n: p["pred"] for n, p in predictions.items()},
-                     split.groups("test"), cfg.group_column)
 
 
 def _measure_one(cfg: RunConfig, name: str, clf, split: Split, run_dir: Path, how: Measurement, results: RunResults):
@@ -308,7 +299,7 @@ def _save_after_failure(run_dir: Path, results: RunResults, split: Split, predic
     """Record the failed status; when even that cannot be written (the disk is full), the
     folder keeps its last complete state, which ``--resume`` continues just as well."""
     try:
-        _save(run_dir, results, split, predictions)
+        save_run(run_dir, results, split, predictions)
     except Exception as exc:  # the original error is the one to report
         logger.warning("could not record the failure in %s: %s", run_dir / RESULTS_FILE, exc)
 
@@ -349,17 +340,3 @@ def _check_model_folders(run_dir: Path, cfg: RunConfig, todo: dict) -> None:
 def _has_checkpoints(run_dir: Path) -> bool:
     folder = run_dir / CHECKPOINTS_DIR
     return folder.is_dir() and any(folder.iterdir())
-
-
-def _save(run_dir: Path, results: RunResults, split: Split, predictions: dict) -> None:
-    """The run folder after a step: the comparison table, then the predictions and
-    ``results.json`` (last, see ``rundir.write_run``)."""
-    write_comparison(run_dir, results)
-    rundir.write_run(run_dir, results, split, predictions)
-
-
-def _remove_if_empty(folder: Path) -> None:
-    try:
-        folder.rmdir()
-    except OSError:
-        pass  # absent, or holds a checkpoint still needed

@@ -73,11 +73,23 @@ class RunState:
         return all(n in self.results["classifiers"] for n in self.cfg.classifiers)
 
 
-def save(state: RunState) -> None:
+def save_run(run_dir: Path, results: RunResults, split, predictions: dict) -> None:
     """The run folder after a step: the comparison table, then the predictions and
     ``results.json`` (last, see ``rundir.write_run``)."""
-    write_comparison(state.run_dir, state.results)
-    rundir.write_run(state.run_dir, state.results, state.split, state.predictions)
+    write_comparison(run_dir, results)
+    rundir.write_run(run_dir, results, split, predictions)
+
+
+def save(state: RunState) -> None:
+    save_run(state.run_dir, state.results, state.split, state.predictions)
+
+
+def decide(cfg: RunConfig, split, results: RunResults, predictions: dict) -> None:
+    """The run-level answer after each record: frontiers and recommendation
+    (:func:`~benchmark.decide.decide_run`) and the slices of every classifier so far."""
+    results.update(decide_run(results["classifiers"], split.labels("test"), predictions, cfg.budgets(), cfg.metric))
+    results["slices"] = slices_of(split.texts("test"), split.labels("test"), {n: p["pred"] for n, p in predictions.items()},
+                                  split.groups("test"), cfg.group_column)
 
 
 def has_pending(run_dir: Path) -> bool:
@@ -166,7 +178,7 @@ def _finish(state: RunState, name: str, result: FitResult, progress: bool, on_co
     if state.robustness is not None:
         state.robustness.after(name, model, state.results)
     shutil.rmtree(pending, ignore_errors=True)
-    _remove_if_empty(state.run_dir / PENDING_DIR)
+    remove_if_empty(state.run_dir / PENDING_DIR)
     if state.complete:
         if state.robustness is not None:
             state.robustness.finish(state.results)
@@ -183,11 +195,7 @@ def _commit(state: RunState, name: str, record: dict, predictions: dict) -> None
     merged = {**state.predictions, name: predictions}
     state.predictions.clear()
     state.predictions.update({n: merged[n] for n in order})
-    split = state.split
-    state.results.update(decide_run(state.results["classifiers"], split.labels("test"), state.predictions,
-                                    state.cfg.budgets(), state.cfg.metric))
-    state.results["slices"] = slices_of(split.texts("test"), split.labels("test"), {n: p["pred"] for n, p in state.predictions.items()},
-                                        split.groups("test"), state.cfg.group_column)
+    decide(state.cfg, state.split, state.results, state.predictions)
     save(state)
     m = record["metrics"]
     logger.info("%s: accuracy %.4f, macro F1 %.4f, trained in %.1f s", name, m["accuracy"], m["f1_macro"], record["train_time_s"])
@@ -261,7 +269,7 @@ def _clean_pending(run_dir: Path) -> None:
                 shutil.rmtree(path, ignore_errors=True)
 
 
-def _remove_if_empty(folder: Path) -> None:
+def remove_if_empty(folder: Path) -> None:
     try:
         folder.rmdir()
     except OSError:
