@@ -103,9 +103,16 @@ def collate(encoded: list[list[int]], batch, pad_id: int, max_length: int, multi
         seq = encoded[i]
         input_ids[row, : len(seq)] = torch.as_tensor(seq)
         attention[row, : len(seq)] = 1
+    return to_device(input_ids, device), to_device(attention, device)
+
+
+def to_device(tensor, device: str):
+    """``tensor`` on ``device``; to a GPU through pinned memory, without waiting for the copy."""
+    import torch
+
     if torch.device(device).type == "cuda":
-        return input_ids.pin_memory().to(device, non_blocking=True), attention.pin_memory().to(device, non_blocking=True)
-    return input_ids.to(device), attention.to(device)
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 def length_grouped_batches(lengths, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .batching import collate
+from .batching import collate, to_device
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -79,10 +79,7 @@ class Runtime:
 
     def to_device(self, values) -> torch.Tensor:
         """``values`` (indices) as a tensor on the device, copied without waiting on a GPU."""
-        tensor = torch.as_tensor(values)
-        if torch.device(self.device).type == "cuda":
-            return tensor.pin_memory().to(self.device, non_blocking=True)
-        return tensor.to(self.device)
+        return to_device(torch.as_tensor(values), self.device)
 
     def synchronize(self) -> None:
         """Wait for the GPU's queued work (before reading a clock); nothing on a CPU."""
