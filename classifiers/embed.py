@@ -26,7 +26,7 @@ from ._persist import ModelFileError, check_estimator, skops_dump, skops_load
 from ._search import Trials, accuracy, defaults_first
 from .base import SentimentClassifier
 from .encoder.batching import DEFAULT_MAX_LENGTH, encode
-from .encoder.gpu import GPU_PATHS, gpu_paths
+from .encoder.gpu import GPU_PATHS
 from .encoder.hub import check_no_remote_code, load_pretrained, load_saved, quiet_transformers
 from .encoder.inference import (
     CPU_PATHS,
@@ -36,7 +36,8 @@ from .encoder.inference import (
     device_paths,
     fit_temperature,
     predict_logits,
-    usable_cpu_path,
+    refuse_elsewhere,
+    usable_path,
 )
 from .encoder.network import MeanPooledEncoder, check_max_length
 from .encoder.runtime import DEVICES, Runtime, resolve_device
@@ -133,9 +134,7 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         """One normalised vector per review (length-grouped batches, input order kept), by
         inference ``path`` (default: the one predictions use)."""
         path = path or self._inference_path()
-        runs_here = CPU_PATHS if self.device_ == "cpu" else GPU_PATHS
-        if path not in runs_here:
-            raise UsageError(f"embed: inference={path!r} does not run on {self.device_}; use one of {', '.join(runs_here)}")
+        refuse_elsewhere("embed", path, self.device_)
         encoded = encode(self.tokenizer_, texts, self.max_length, "head")
         # int8: one review at a time; a GPU takes larger batches than the CPU's batch_size.
         batch = batch_size_of(path, self.device_) if path == "int8" or self.device_ != "cpu" else self.batch_size
@@ -150,11 +149,7 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
     def _inference_path(self) -> str:
         if self.inference != "auto":
             return self.inference
-        choice = getattr(self, "inference_choice_", None)
-        if self.device_ != "cpu":  # a GPU's choice where it runs, else fp32
-            chosen = (choice or {}).get("chosen")
-            return chosen if chosen in gpu_paths() else "fp32"
-        return usable_cpu_path(choice)
+        return usable_path(getattr(self, "inference_choice_", None), self.device_, gpu_fallback="fp32")
 
     def _resolve_device(self) -> None:
         try:

@@ -16,7 +16,7 @@ from dataset import DataError, UsageError, stratified_sample
 from .._search import accuracy
 from ..base import SentimentClassifier
 from ..encoder.batching import DEFAULT_MAX_LENGTH, encode
-from ..encoder.gpu import COMPILE_PAD_MULTIPLE, GPU_PATHS, choose_batch, choose_compile, gpu_paths
+from ..encoder.gpu import COMPILE_PAD_MULTIPLE, GPU_PATHS, choose_batch, choose_compile
 from ..encoder.inference import (
     CPU_PATHS,
     InferenceNets,
@@ -25,7 +25,8 @@ from ..encoder.inference import (
     device_paths,
     fit_temperature,
     predict_logits,
-    usable_cpu_path,
+    refuse_elsewhere,
+    usable_path,
 )
 from ..encoder.network import POOLINGS, PooledClassifier, network_for_training
 from ..encoder.runtime import DEVICES, PRECISIONS, Runtime, resolve_device
@@ -364,14 +365,7 @@ class BertClassifier(SentimentClassifier):
     def _inference_path(self) -> str:
         if self.inference != "auto":
             return self.inference
-        # The choice was made on the machine that trained; a model loaded elsewhere keeps it
-        # only where it runs: a CPU path needs a CPU (with bf16 for bf16), a GPU path a GPU,
-        # and on a CPU a GPU's training precision becomes fp32.
-        choice = getattr(self, "inference_choice_", None)
-        if self.device_ != "cpu":
-            chosen = (choice or {}).get("chosen")
-            return chosen if chosen in gpu_paths() else "train"
-        return usable_cpu_path(choice)
+        return usable_path(getattr(self, "inference_choice_", None), self.device_, gpu_fallback="train")
 
     def _nets(self) -> InferenceNets:
         if getattr(self, "_inference_nets", None) is None:
@@ -385,9 +379,7 @@ class BertClassifier(SentimentClassifier):
     def _logits(self, encoded):
         """Raw logits of the inference path ``predict`` uses."""
         path = self._inference_path()
-        runs_here = CPU_PATHS if self.device_ == "cpu" else GPU_PATHS
-        if path != "train" and path not in runs_here:
-            raise UsageError(f"bert: inference={path!r} does not run on {self.device_}; use one of {', '.join(runs_here)} or 'train'")
+        refuse_elsewhere("bert", path, self.device_, also=("train",))
         return predict_logits(self._nets().get(path), encoded, self._runtime(), autocast=path == "train",
                               batch_size=batch_size_of(path, self.device_))
 

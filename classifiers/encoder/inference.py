@@ -13,7 +13,9 @@ import warnings
 import numpy as np
 import torch
 
-from .gpu import GPU_INFERENCE_BATCH, gpu_net, gpu_paths
+from dataset import UsageError
+
+from .gpu import GPU_INFERENCE_BATCH, GPU_PATHS, gpu_net, gpu_paths
 from .hub import quiet_transformers
 from .network import PooledClassifier
 from .runtime import cpu_supports_bf16
@@ -45,11 +47,23 @@ def device_paths(device: str) -> list[str]:
     return cpu_paths() if device == "cpu" else gpu_paths()
 
 
-def usable_cpu_path(choice: dict | None) -> str:
-    """The CPU path an inference choice names when this CPU has it, else fp32 (a saved
-    choice may come from another machine, or from a GPU's ``"train"``)."""
+def usable_path(choice: dict | None, device: str, gpu_fallback: str) -> str:
+    """The path an inference choice names when it runs on ``device`` here; else fp32 on a
+    CPU and ``gpu_fallback`` on a GPU. The choice was made on the machine that trained: a
+    model loaded elsewhere keeps it only where it runs (a CPU path needs a CPU, with bf16 for
+    bf16; a GPU path a GPU), and on a CPU a GPU's training precision becomes fp32."""
     chosen = (choice or {}).get("chosen")
-    return chosen if chosen in cpu_paths() else "fp32"
+    if device == "cpu":
+        return chosen if chosen in cpu_paths() else "fp32"
+    return chosen if chosen in gpu_paths() else gpu_fallback
+
+
+def refuse_elsewhere(name: str, path: str, device: str, *, also: tuple[str, ...] = ()) -> None:
+    """Refuse, in one line, an inference ``path`` (set by the user) that does not run on ``device``."""
+    paths = CPU_PATHS if device == "cpu" else GPU_PATHS
+    if path not in paths and path not in also:
+        listed = ", ".join(paths) + "".join(f" or {a!r}" for a in also)
+        raise UsageError(f"{name}: inference={path!r} does not run on {device}; use one of {listed}")
 
 
 def choice_set_by_user(path: str) -> dict:
@@ -174,7 +188,7 @@ class InferenceNets:
         for path in paths:
             net = self.get(path)
             outputs = predict_logits(net, encoded, runtime, autocast=False,
-                                     batch_size=batch_size_of(path, "cuda" if self.gpu else "cpu"))
+                                     batch_size=batch_size_of(path, runtime.device))
             candidates[path] = {
                 "val_accuracy": float((np.asarray(predict(outputs)) == labels).mean()),
                 "latency_p50_ms": single_review_latency_ms(net, encoded, runtime, calls=latency_calls),
