@@ -105,6 +105,11 @@ class Measurement:
     progress: bool = False  # progress bars of the latency loop
     gpu_hour_price: float | None = None  # the same for classifiers that predict on a GPU
 
+    @classmethod
+    def of(cls, cfg, progress: bool = False) -> Measurement:
+        """The measurement a run's config (:class:`~benchmark.config.RunConfig`) asks for."""
+        return cls(cfg.latency_calls, cfg.latency_warmup, cfg.cpu_hour_price, progress, cfg.gpu_hour_price)
+
 
 def cost_per_million(inference: dict, n_test: int, cpu_hour_price: float | None = None,
                      gpu_hour_price: float | None = None) -> dict:

@@ -239,7 +239,7 @@ def _measure_all(cfg: RunConfig, classifiers: dict, run_dir: Path, split: Split,
             clf.set_params(checkpoint_dir=str(run_dir / CHECKPOINTS_DIR / folder_name(name)))
     logger.info("split (seed %d): %d train / %d validation / %d test, manifest %s", cfg.seed, len(split.train),
                 len(split.validation), len(split.test), results["split"]["sha256"][:12])
-    how = Measurement(cfg.latency_calls, cfg.latency_warmup, cfg.cpu_hour_price, progress, cfg.gpu_hour_price)
+    how = Measurement.of(cfg, progress)
     current = None  # the classifier being tuned, fitted or measured
     try:
         save_run(run_dir, results, split, predictions)

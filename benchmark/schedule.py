@@ -151,7 +151,7 @@ def _task(k: int, state: RunState, name: str, prototype: SentimentClassifier) ->
     cfg, split = state.cfg, state.split
     return FitTask(
         run=k, name=name, prototype=prototype, rows=state.rows, train=split.train, validation=split.validation,
-        test=split.test, how=Measurement(cfg.latency_calls, cfg.latency_warmup, cfg.cpu_hour_price, False, cfg.gpu_hour_price),
+        test=split.test, how=Measurement.of(cfg),
         card=state.card, tune_budget_s=cfg.tune_budget_s if cfg.tune else None, metric=cfg.metric,
         save_model=cfg.save_models,
     )
@@ -162,7 +162,7 @@ def _finish(state: RunState, name: str, result: FitResult, progress: bool, on_co
     pending = state.run_dir / PENDING_DIR / folder_name(name)
     model = result.model if result.model is not None else SentimentClassifier.load(pending / "model")
     cfg = state.cfg
-    how = Measurement(cfg.latency_calls, cfg.latency_warmup, cfg.cpu_hour_price, progress, cfg.gpu_hour_price)
+    how = Measurement.of(cfg, progress)
     where = placement("main process, after the fits", None)
     record = result.record
     record["inference"], _, _ = time_prediction(model, state.split.texts("test"), how, name)
