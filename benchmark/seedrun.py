@@ -129,8 +129,9 @@ def _run_all(parent: Path, cfg: RunConfig, summary: SeedSummary, engine: Engine,
 
 def _one_after_another(parent: Path, cfg: RunConfig, summary: SeedSummary, trusted_files, progress: bool) -> None:
     seeds = summary["seeds"]
+    folders = seed_folders(parent)  # a seed's folder is made only when that seed runs
     for k, seed in enumerate(seeds, 1):
-        child = seed_folders(parent).get(seed)
+        child = folders.get(seed)
         if child is not None and load_results(child)["status"] == "complete":
             continue
         logger.info("===== seed %d (%d of %d) =====", seed, k, len(seeds))
