@@ -105,10 +105,11 @@ def measure_parallel(states: list[RunState], engine: Engine, data, *, progress: 
     ``data``: what every unit reads (``split.data`` of a single run; the loaded reviews that
     each seed of ``--seeds`` samples from). ``on_complete(state)`` is called when a run folder
     is complete. On Ctrl-C the unfinished runs are marked interrupted; a unit's one-line
-    error marks its run failed (the others interrupted) and propagates.
+    error marks its run failed (the others interrupted) and propagates. Each run folder is
+    locked by the caller, an existing one with ``RunLock(existing=True)``, which removes the
+    half-written pending units a kill left.
     """
     for state in states:
-        _clean_pending(state.run_dir)
         save(state)
     tasks, ready = [], []
     for k, state in enumerate(states):
@@ -258,15 +259,6 @@ def _read_pending(state: RunState, name: str, prototype: SentimentClassifier) ->
         logger.warning("%s: the fitted %s waiting to be timed does not match this run; fitting it again", state.run_dir.name, name)
         return None
     return FitResult(record, pred, proba, model=model)
-
-
-def _clean_pending(run_dir: Path) -> None:
-    """Remove half-written pending units (hidden temporary folders left by a kill)."""
-    folder = run_dir / PENDING_DIR
-    if folder.is_dir():
-        for path in folder.iterdir():
-            if path.name.startswith(".") and path.name.endswith(".tmp"):
-                shutil.rmtree(path, ignore_errors=True)
 
 
 def remove_if_empty(folder: Path) -> None:

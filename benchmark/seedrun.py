@@ -159,8 +159,8 @@ def _parallel(parent: Path, cfg: RunConfig, summary: SeedSummary, engine: Engine
                 child = new_run_dir(parent, seed_cfg.digest())
                 locks.enter_context(RunLock(child))
                 results, done = new_results(seed_cfg, child, split, info), {}
-            else:
-                locks.enter_context(RunLock(child))
+            else:  # as runner's --resume: links refused, what a killed run left half-written removed
+                locks.enter_context(RunLock(child, existing=True))
                 results, done = _load_for_resume(child)
                 _check_same_data(child, split, results)
                 results["status"] = "running"
