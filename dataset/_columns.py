@@ -26,18 +26,24 @@ def _list_columns(columns):
     return shown + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
 
 
+def _named_column(columns, wanted, kind, display, what="column"):
+    """The column a ``--KIND-column`` option names: exact, else case-insensitive; a name
+    that is not there is a one-line error listing the columns."""
+    if wanted in columns:
+        return wanted
+    lowered = {str(c).strip().lower(): c for c in columns}
+    if str(wanted).strip().lower() in lowered:
+        return lowered[str(wanted).strip().lower()]
+    raise DataError(
+        f"cannot read '{display}': {what} '{wanted}' not found (columns present: "
+        f"{_list_columns(columns)}); pass --{kind}-column NAME"
+    )
+
+
 def _pick_column(columns, wanted, candidates, kind, display):
     """Resolve the text or label column name against the columns present."""
     if wanted is not None:
-        if wanted in columns:
-            return wanted
-        lowered = {str(c).strip().lower(): c for c in columns}
-        if str(wanted).strip().lower() in lowered:
-            return lowered[str(wanted).strip().lower()]
-        raise DataError(
-            f"cannot read '{display}': column '{wanted}' not found (columns present: "
-            f"{_list_columns(columns)}); pass --{kind}-column NAME"
-        )
+        return _named_column(columns, wanted, kind, display)
     lowered = {}
     for c in columns:
         lowered.setdefault(str(c).strip().lower(), c)
@@ -69,14 +75,4 @@ def pick_group_column(columns, group_column, display):
     none was asked for; a column that is not there is a one-line error listing the columns."""
     if group_column is None:
         return None
-    columns = list(columns)
-    if group_column in columns:
-        return group_column
-    lowered = {str(c).strip().lower(): c for c in columns}
-    found = lowered.get(str(group_column).strip().lower())
-    if found is None:
-        raise DataError(
-            f"cannot read '{display}': group column '{group_column}' not found (columns present: "
-            f"{_list_columns(columns)}); pass --group-column NAME"
-        )
-    return found
+    return _named_column(list(columns), group_column, "group", display, what="group column")
