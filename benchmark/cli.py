@@ -195,11 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", parents=[common], help="regenerate report.md and plots of a run folder without retraining")
     report.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by 'run'")
 
-    predict = sub.add_parser("predict", parents=[common], help="label new reviews with the models saved by 'run --save-models'")
+    predict = sub.add_parser("predict", parents=[common], help="label new reviews with the models saved by 'run --save-models'",
+                             description="Reviews are read, labelled and written 1,000 at a time (memory stays flat, "
+                                         "tables come in blocks of 1,000 rows); use --json --no-text for large jobs.")
     predict.add_argument("--run", required=True, metavar="RUN_DIR", help="run folder holding models/")
     predict.add_argument("--classifiers", metavar="NAMES", type=classifier_list, help="comma-separated subset of the saved classifiers")
-    predict.add_argument("--file", help="text file with one review per line")
-    predict.add_argument("--json", action="store_true", help="print JSON (one object per review) instead of a table")
+    predict.add_argument("--file", help="UTF-8 text file with one review per line (a line ends at \\n or \\r\\n only)")
+    predict.add_argument("--json", action="store_true",
+                         help="print JSON lines instead of tables: per review its index (line number - 1), the review's "
+                              "whole text, and each classifier's label and probabilities")
+    predict.add_argument("--no-text", action="store_true",
+                         help="answers only: leave the review's text out of the output (large jobs; tables show the line number)")
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to classify (default: --file, else stdin)")
 
     robustness = sub.add_parser("robustness", parents=[common],

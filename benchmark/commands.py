@@ -3,6 +3,7 @@ stderr (through logging); a user's mistake raises a one-line ``SentibenchError``
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sys
@@ -173,15 +174,26 @@ def cmd_track(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .predict import predict_rows, prediction_table, read_texts
+    from tqdm.auto import tqdm
 
-    numbered = read_texts(args.texts, args.file, sys.stdin)
-    rows = predict_rows(args.run, [t for _, t in numbered], args.classifiers, indices=[i for i, _ in numbered])
-    if args.json:
-        for row in rows:
-            print(json_text(row, ensure_ascii=False))
-    else:
-        print(prediction_table(rows))
+    from .predict import NO_REVIEWS, Labeller, chunks, iter_texts, prediction_table
+
+    # Read, label and write a chunk at a time: memory is flat in the number of lines. The
+    # first chunk is read before the models load, so that a wrong --file is told at once.
+    pieces = chunks(iter_texts(args.texts, args.file, sys.stdin))
+    first = next(pieces, None)
+    if first is None:
+        raise UsageError(NO_REVIEWS)
+    labeller = Labeller(args.run, args.classifiers)
+    with tqdm(desc="predict", unit=" reviews", disable=not args.bars, leave=False) as bar:
+        for chunk in itertools.chain([first], pieces):
+            rows = labeller.rows([t for _, t in chunk], [i for i, _ in chunk], with_text=not args.no_text)
+            if args.json:
+                sys.stdout.write("".join(json_text(row, ensure_ascii=False) + "\n" for row in rows))
+            else:
+                print(prediction_table(rows))
+            sys.stdout.flush()
+            bar.update(len(rows))
     return 0
 
 
