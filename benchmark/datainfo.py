@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from dataset import ReviewData, UsageError
+from dataset import ReviewData, UsageError, terminal_safe
 
 from .prepare import duplicate_counts
 
@@ -78,7 +78,8 @@ def _stats(values: np.ndarray) -> dict:
 
 def format_info(info: dict) -> str:
     dropped = ", ".join(f"{k}: {v:,}" for k, v in info["dropped"].items()) or "none"
-    classes = ", ".join(f"{name}: {n:,} ({info['class_shares'][name]:.1%})" for name, n in info["classes"].items())
+    # Class names and the source come from the user's data: shown, never obeyed by a terminal.
+    classes = ", ".join(f"{terminal_safe(name)}: {n:,} ({info['class_shares'][name]:.1%})" for name, n in info["classes"].items())
     dup = info["duplicates"]
     words = info["words"]
     rows = [["words", f"{words['mean']:.1f}", f"{words['median']:.0f}", f"{words['p95']:.0f}", words["max"], ""]]
@@ -90,7 +91,7 @@ def format_info(info: dict) -> str:
         ])
     over = f"> {tokens['max_length']} tokens" if tokens else ""
     lines = [
-        f"{info['source']} ({info['format']}): {info['rows']:,} reviews ({info['rows_read']:,} rows read; dropped: {dropped})",
+        f"{terminal_safe(info['source'])} ({info['format']}): {info['rows']:,} reviews ({info['rows_read']:,} rows read; dropped: {dropped})",
         f"classes ({'ordered' if info['ordinal'] else 'unordered'}): {classes}",
         f"duplicates: {dup['duplicate_rows']:,} repeated reviews; {dup['conflicting_texts']:,} texts with more than one label "
         f"({dup['conflicting_rows']:,} rows)",

@@ -75,6 +75,17 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+class _TerminalSafeFormatter(logging.Formatter):
+    """Log lines carry names and labels from the user's data: each line's control characters
+    are written as escapes (``\\x1b``), so that data cannot clear, recolour or retitle the
+    terminal. Line breaks (a traceback's) stay."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from dataset import terminal_safe  # not at the top: foreign_package_problem runs before our packages load
+
+        return "\n".join(terminal_safe(line) for line in super().format(record).split("\n"))
+
+
 def configure_logging(level: str) -> None:
     """One handler on stderr: timestamped lines, our packages at ``level``, libraries at
     WARNING (INFO with ``-v``). Calling it again replaces the handler."""
@@ -82,7 +93,7 @@ def configure_logging(level: str) -> None:
     for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
         root.removeHandler(handler)
     handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    handler.setFormatter(_TerminalSafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"))
     root.addHandler(handler)
     root.setLevel(logging.INFO if level == "DEBUG" else logging.WARNING)  # -v: libraries speak at INFO too
     for name in _OWN_LOGGERS:

@@ -88,3 +88,13 @@ def test_peak_memory_is_flat_in_the_number_of_lines(finished_run, tmp_path):
         assert sum(1 for _ in out.open("rb")) == n
         peaks.append(int(proc.stderr.decode().split()[-1]) / 1024)
     assert peaks[1] - peaks[0] < 40, peaks
+
+
+def test_escape_sequences_in_labels_never_reach_the_log(tmp_path, capsys):
+    data = tmp_path / "crafted.csv"
+    rows = [f"good food {i},\x1b]0;pwned\x07yes\x1b[2J" for i in range(40)] + [f"awful food {i},no" for i in range(40)]
+    data.write_text("text,label\n" + "\n".join(rows) + "\n")
+    outcome = run_main(capsys, "data", "info", str(data))
+    assert outcome.returncode == 0, outcome.stderr
+    assert "\x1b" not in outcome.stderr + outcome.stdout and "\x07" not in outcome.stderr + outcome.stdout
+    assert "loaded 80 reviews" in outcome.stderr and "\\x1b]0;pwned" in outcome.stderr
