@@ -8,7 +8,11 @@ rules, counts and error messages are the same whichever format the user brings.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
+import stat
+import tempfile
 from pathlib import Path
 
 from ._detect import check_file, detect
@@ -70,6 +74,28 @@ def load_file(
     path = SAMPLES[sample][0]() if sample else Path(source).expanduser()
     display = sample or str(source)
     check_file(path, display)
+    with read_once(path) as path:
+        check_file(path, display)  # a pipe's copy: empty is told as for a file
+        return _load_checked(path, display, sample, source, text_column=text_column, label_column=label_column, format=format,
+                             star_threshold=star_threshold, label_map=label_map, group_column=group_column)
+
+
+@contextlib.contextmanager
+def read_once(path: Path):
+    """``path`` itself when it is a regular file; otherwise (a pipe, ``/dev/stdin``,
+    ``<(...)``, which can be read only once) a temporary copy of all it gives, read once,
+    that detection and the reader can open as often as they need. Removed afterwards."""
+    if stat.S_ISREG(path.stat().st_mode):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="sentibench-pipe-") as folder:
+        copy = Path(folder) / (path.name or "stdin")
+        with open(path, "rb") as source, open(copy, "wb") as sink:
+            shutil.copyfileobj(source, sink, 1 << 20)
+        yield copy
+
+
+def _load_checked(path, display, sample, source, *, text_column, label_column, format, star_threshold, label_map, group_column):
 
     if format is None:
         fmt = detect(path, display)

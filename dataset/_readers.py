@@ -71,6 +71,7 @@ def _read_delimited(path, display, sep, text_column, label_column, group_column=
         # Read only the header first so that a wrong column name fails fast,
         # before a large file is parsed.
         columns = list(pd.read_csv(path, nrows=0, **common).columns)
+        _check_header(pd.read_csv(path, nrows=1, header=None, dtype=str, keep_default_na=False, **common), sep, display)
         # pandas drops one UTF-8 BOM; a second one stays glued to the first
         # column name. Only the first name can carry it, and stripping it must
         # not give two columns the same name.
@@ -108,6 +109,27 @@ def _read_delimited(path, display, sep, text_column, label_column, group_column=
     frame = frame.iloc[1:].reset_index(drop=True)
     frame.columns = columns
     return frame[text_col], frame[label_col], None if group_col is None else frame[group_col]
+
+
+_OTHER_DELIMITER = {",": ("\t", "tab", "tsv"), "\t": (",", "comma", "csv")}
+
+
+def _check_header(first_row: pd.DataFrame, sep: str, display: str) -> None:
+    """Refuse a header that names a column twice (which one holds the labels?) or that
+    is one field holding the other delimiter (a TSV read as CSV, or the reverse)."""
+    names = [str(v).lstrip("\ufeff").strip() for v in first_row.iloc[0]] if len(first_row) else []
+    repeated = sorted({n for n in names if n and names.count(n) > 1})
+    if repeated:
+        raise DataError(
+            f"cannot read '{display}': the header row names {', '.join(repr(n) for n in repeated)} more than once "
+            f"({','.join(names)[:200]}); rename the columns so that each name is used once"
+        )
+    other, word, fmt = _OTHER_DELIMITER[sep]
+    if len(names) == 1 and other in names[0]:
+        raise DataError(
+            f"cannot read '{display}': its header row has one field that looks {word}-separated ({names[0][:80]!r}); "
+            f"pass --format {fmt}"
+        )
 
 
 def _read_csv(path, display, *, text_column, label_column, encoding, group_column=None):
