@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from dataset import ReviewData, UsageError, terminal_safe
+from dataset import ReviewData, UsageError, dropped_text, terminal_safe
 
 from .prepare import duplicate_counts
 
@@ -77,7 +77,7 @@ def _stats(values: np.ndarray) -> dict:
 
 
 def format_info(info: dict) -> str:
-    dropped = ", ".join(f"{k}: {v:,}" for k, v in info["dropped"].items()) or "none"
+    dropped = dropped_text(info["dropped"])
     # Class names and the source come from the user's data: shown, never obeyed by a terminal.
     classes = ", ".join(f"{terminal_safe(name)}: {n:,} ({info['class_shares'][name]:.1%})" for name, n in info["classes"].items())
     dup = info["duplicates"]
@@ -91,7 +91,8 @@ def format_info(info: dict) -> str:
         ])
     over = f"> {tokens['max_length']} tokens" if tokens else ""
     lines = [
-        f"{terminal_safe(info['source'])} ({info['format']}): {info['rows']:,} reviews ({info['rows_read']:,} rows read; dropped: {dropped})",
+        f"{terminal_safe(info['source'])} ({info['format']}): {info['rows']:,} reviews "
+        f"({info['rows_read']:,} rows read; dropped: {dropped})",
         f"classes ({'ordered' if info['ordinal'] else 'unordered'}): {classes}",
         f"duplicates: {dup['duplicate_rows']:,} repeated reviews; {dup['conflicting_texts']:,} texts with more than one label "
         f"({dup['conflicting_rows']:,} rows)",

@@ -26,7 +26,7 @@ from ._download import DATASETS, cache_dir, download, resolve_named
 from ._errors import DataError, ResourceError, SentibenchError, UsageError, machine_limit
 from ._hf import load_hf
 from ._io import atomic_write_bytes, atomic_write_json, atomic_write_text, json_text, refuse_constant, temp_folder_beside
-from ._labels import MAX_CLASSES, label_groups
+from ._labels import MAX_CLASSES, dropped_text, label_groups
 from ._locate import (
     BUNDLED_SAMPLE,
     DEFAULT_SAMPLE,
@@ -48,6 +48,7 @@ from ._types import ReviewData
 __sentibench_package__ = True
 
 __all__ = [
+    "dropped_text",
     "BUNDLED_SAMPLE",
     "DEFAULT_SAMPLE",
     "PANG_LEE",

@@ -41,6 +41,22 @@ _KNOWN_PAIRS = (({"1"}, {"2"}), ({"0"}, {"1"}), ({"-1"}, {"1"}), (_NEGATIVE_WORD
 _STARS = re.compile(r"^(-?\d+(?:\.\d+)?)\s*(?:stars?)?$")
 
 _MAX_LISTED = 10
+
+
+def dropped_text(dropped: dict) -> str:
+    """What was dropped, for people: ``missing label: 3 (label cells blank or reading NaN,
+    None, null, NA or N/A; review texts are kept as written), ...`` or ``none``.
+
+    A label cell reading "NaN" is a missing value a spreadsheet or pandas wrote; a review
+    reading "NaN" is kept, because any text is something a reviewer may have written.
+    """
+    def item(reason, n):
+        note = " (label cells blank or reading NaN, None, null, NA or N/A; review texts are kept as written)"
+        return f"{reason}: {n:,}" + (note if reason == "missing label" else "")
+
+    return ", ".join(item(reason, n) for reason, n in dropped.items()) or "none"
+
+
 #: The group of a review whose group cell is blank or missing (``--group-column``).
 MISSING_GROUP = "(missing)"
 
@@ -314,9 +330,9 @@ def to_review_data(texts, labels, *, display, source, fmt, label_map, star_thres
         dropped={reason: n for reason, n in dropped.items() if n}, classes=scheme.classes, ordinal=scheme.ordinal,
         class_values=scheme.class_values, groups=None if groups is None else _group_names(groups)[keep].tolist(),
     )
-    logger.info("loaded %d reviews (%s) from %s as %s; read %d rows, dropped %s", len(result),
+    logger.info("loaded %d reviews (%s) from %s as %s; read %d rows; dropped: %s", len(result),
                 ", ".join(f"{c}: {n}" for c, n in zip(result.classes, np.bincount(y, minlength=result.n_classes), strict=True)),
-                source, fmt, n_read, result.dropped or "none")
+                source, fmt, n_read, dropped_text(result.dropped))
     return result
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from tabulate import tabulate
 
-from dataset import md_literal, md_text
+from dataset import dropped_text, md_literal, md_text
 
 from ..decide import METRIC_WORDS
 from ..environment import describe_gpu
@@ -62,7 +62,7 @@ def _summary(results: RunResults, robustness: dict | None = None) -> list[str]:
     if recommendation:
         out += [f"**Recommendation.** {md_text(recommendation['reason'])}", ""]
         out += [line for note in recommendation_notes(robustness) for line in (note, "")]
-    dropped = ", ".join(f"{k}: {v}" for k, v in data["dropped"].items()) or "none"
+    dropped = md_text(dropped_text(data["dropped"]))
     out += [
         f"Data: {md_literal(data['source'])} ({data['format']}), {data['rows_used']:,} reviews used "
         f"({data['rows_loaded']:,} loaded, {data['rows_read']:,} read; dropped: {dropped}). "

@@ -46,3 +46,17 @@ def test_the_wrong_delimiter_names_the_right_format(tmp_path, name, sep, fmt, hi
     with pytest.raises(DataError) as err:
         load_reviews(str(path), format=fmt)
     one_line_error(err, hint, "-separated")
+
+
+def test_nan_as_a_label_is_dropped_and_said_so_nan_as_a_review_is_kept(tmp_path):
+    from dataset import dropped_text
+
+    path = tmp_path / "nan.csv"
+    path.write_text("text,label\n" + ROWS + "NaN,1\nthe soup was cold,NaN\n")
+    data = load_reviews(str(path))
+    assert "NaN" in data.texts and "the soup was cold" not in data.texts
+    assert data.dropped == {"missing label": 1}
+    said = dropped_text(data.dropped)
+    assert said.startswith("missing label: 1 (") and "NaN" in said and "review texts are kept" in said
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "data", "info", str(path)], capture_output=True, text=True, timeout=120)
+    assert "reading NaN" in proc.stdout and "review texts are kept as written" in proc.stdout
