@@ -84,12 +84,17 @@ class Interval(TypedDict):
     high: float
 
 
+class DebiasedInterval(Interval, total=False):
+    plugin: float  # the binned estimate; value is the debiased one (stats.debiased_interval)
+
+
 class ConfidenceIntervals(TypedDict, total=False):
-    """Percentile bootstrap intervals of the test metrics (``stats.bootstrap_ci``)."""
+    """Bootstrap intervals of the test metrics (``stats.bootstrap_ci``): percentile intervals,
+    and for the ECE, biased upwards, the debiased value with the basic interval."""
 
     accuracy: Interval
     f1_macro: Interval
-    ece: Interval
+    ece: DebiasedInterval
     brier: Interval
     n_resamples: int
     confidence: float

@@ -9,6 +9,30 @@ import pytest
 from dataset import bundled_sample_path, load_reviews
 
 
+def _every_interval_holds_its_value():
+    """A property of every run in the suite: each bootstrap interval any run computes holds
+    its value (``low <= value <= high``). ``stats.bootstrap_ci`` makes every record's
+    intervals; it is checked here before any module has imported it by name."""
+    import functools
+
+    import benchmark.stats as stats
+
+    real = stats.bootstrap_ci
+
+    @functools.wraps(real)
+    def checked(*args, **kwargs):
+        out = real(*args, **kwargs)
+        outside = {name: ci for name, ci in out.items()
+                   if isinstance(ci, dict) and ci["low"] is not None and not ci["low"] <= ci["value"] <= ci["high"]}
+        assert not outside, f"intervals that exclude their own value: {outside}"
+        return out
+
+    stats.bootstrap_ci = checked
+
+
+_every_interval_holds_its_value()
+
+
 @pytest.fixture(scope="session")
 def sample():
     """The 200 labelled movie-review sentences shipped with gensim."""

@@ -101,7 +101,7 @@ def _comparison(results: RunResults) -> list[str]:
     ordinal = any("qwk" in r["ci"] for r in records.values())
     metrics = ["accuracy", "f1_macro", *(["qwk", "mae", "off_by_one"] if ordinal else []), "ece", "brier"]
     titles = {"accuracy": "accuracy", "f1_macro": "macro F1", "qwk": "QWK", "mae": "MAE", "off_by_one": "off-by-one",
-              "ece": "ECE", "brier": "Brier"}
+              "ece": "debiased ECE", "brier": "Brier"}
     rows = [[name, *(_ci(r["ci"].get(m)) for m in metrics), f"{train_time_s(r):.2f}", format_ms(latency_p50_ms(r))]
             for name, r in records.items()]
     headers = ["classifier", *(f"{titles[m]} [95% CI]" for m in metrics), "train s", "p50 ms"]
@@ -117,7 +117,10 @@ def _comparison(results: RunResults) -> list[str]:
         + f"expected calibration error (ECE: {ECE_BINS} equal-width bins of "
         + ("P(the second class)" if two else "the top class's probability (top-label)")
         + "; lower is better) and Brier score (" + ("of P(the second class)" if two else "multi-class") + "; lower is "
-        f"better), with 95% bootstrap confidence intervals ({N_RESAMPLES:,} resamples of the test items, seed {BOOTSTRAP_SEED}):",
+        f"better), with 95% bootstrap confidence intervals ({N_RESAMPLES:,} resamples of the test items, seed {BOOTSTRAP_SEED}). "
+        "The binned ECE is biased upwards (its percentile interval can lie wholly above it), so this table gives it "
+        "debiased by Efron's bootstrap bias correction, with the basic bootstrap interval; the comparison table above "
+        "keeps the binned value:",
         "",
         tabulate(rows, headers=headers, tablefmt="github"),
         "",
