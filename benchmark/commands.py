@@ -158,8 +158,11 @@ def cmd_curve(args) -> int:
 def cmd_report(args) -> int:
     from .curve import is_curve_folder, write_curve_report
     from .report import REPORT_PAGE, write_report
+    from .rundir import RunLock
 
-    path = write_curve_report(Path(args.run_dir)) if is_curve_folder(Path(args.run_dir)) else write_report(args.run_dir)
+    # Under the run's lock: a live run writing the folder is told, never raced.
+    with RunLock(Path(args.run_dir), existing=True):
+        path = write_curve_report(Path(args.run_dir)) if is_curve_folder(Path(args.run_dir)) else write_report(args.run_dir)
     print(path)
     print(path.with_name(REPORT_PAGE))
     return 0

@@ -28,7 +28,7 @@ from .lineup import build_classifiers
 from .measure import Measurement, run_one
 from .parallel import Engine, make_engine, placement, threads_in_use
 from .prepare import prepare_data
-from .report import write_report
+from .report import REPORT_FILE, REPORT_PAGE, write_report
 from .robustness.run import RobustnessStep
 from .robustness.suite import load_suite
 from .rundir import CHECKPOINTS_DIR, MODELS_DIR, RunLock, discard_if_unused, new_run_dir
@@ -155,6 +155,9 @@ def _resume(run_dir: Path, progress: bool, engine: dict) -> tuple[Path, RunResul
                 discard_if_unused(run_dir)  # it held nothing but what a killed run left half-written
                 raise RunFolderError(f"cannot resume {run_dir}: the run stopped before it saved any result (no "
                                      f"{RESULTS_FILE}); start a new run")
+            finished = _report_of_complete_run(run_dir)
+            if finished is not None:
+                return run_dir, finished
             results, done = _load_for_resume(run_dir)
             cfg = refuse_tune_under_launcher(RunConfig.from_saved(results["config"], str(run_dir / RESULTS_FILE)))
             cfg = replace(cfg, **engine)
@@ -172,6 +175,21 @@ def _resume(run_dir: Path, progress: bool, engine: dict) -> tuple[Path, RunResul
         if error is exc:
             raise
         raise error from exc
+
+
+def _report_of_complete_run(run_dir: Path) -> RunResults | None:
+    """A complete run whose report files are missing (killed between saving "complete"
+    and writing its report): the report is written and the results returned. ``None`` for
+    any other folder (including one whose results cannot be read: said below)."""
+    try:
+        results = load_results(run_dir)
+    except SentibenchError:
+        return None
+    if results["status"] != "complete" or all((run_dir / name).is_file() for name in (REPORT_FILE, REPORT_PAGE)):
+        return None
+    logger.info("%s is complete but its report was not written (the run was stopped just before): writing it", run_dir)
+    write_report(run_dir)
+    return results
 
 
 def _load_for_resume(run_dir: Path) -> tuple[RunResults, dict]:

@@ -258,3 +258,27 @@ def test_resuming_twice_on_the_same_other_cpu_records_it_once(tmp_path, monkeypa
         assert main(["-q", "run", "--resume", str(run_dir)]) == 130
     cpus = json.loads((run_dir / "results.json").read_text())["environment"]["resumed_on_cpus"]
     assert len(cpus) == 1 and cpus[0] != "Some Other CPU 9000"
+
+
+def test_a_run_killed_between_complete_and_its_report_resumes_into_the_report(finished_run, tmp_path, capsys):
+    import shutil
+
+    run_dir = tmp_path / finished_run.name
+    shutil.copytree(finished_run, run_dir)
+    before = (run_dir / "report.md").read_bytes()
+    for name in ("report.md", "report.html"):
+        (run_dir / name).unlink()
+    assert main(["-q", "run", "--resume", str(run_dir)]) == 0
+    assert (run_dir / "report.md").read_bytes() == before and (run_dir / "report.html").is_file()
+    assert main(["-q", "run", "--resume", str(run_dir)]) == 2
+    assert "already complete" in capsys.readouterr().err
+
+
+def test_report_of_a_folder_a_live_run_holds_is_refused_not_raced(finished_run, capsys):
+    from benchmark.rundir import RunLock
+
+    with RunLock(finished_run):
+        capsys.readouterr()
+        assert main(["-q", "report", str(finished_run)]) == 2
+        assert "in use by another sentibench process" in capsys.readouterr().err
+    assert main(["-q", "report", str(finished_run)]) == 0
