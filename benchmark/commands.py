@@ -23,16 +23,19 @@ def cmd_run(args) -> int:
     from .seedrun import is_seeds_folder, refresh_seed_summary, resume_seeds, run_seeds
     from .seeds import format_seed_summary
 
+    named_again = _named_again(args)
     if args.resume is not None:
-        _refuse_options_with_resume(args, "a run")
+        _refuse_options_with_resume(args, "a run", allowed=("--classifiers",) if named_again else ())
     trusted = trusted_files(args)
     engine = engine_options(args)
     try:
         if args.resume is not None and is_seeds_folder(Path(args.resume)):
+            if named_again:
+                raise UsageError("--classifiers with --resume names a run's MODULE:ATTR classifiers again; not for a -seeds folder")
             outcome = resume_seeds(Path(args.resume), progress=args.bars, engine=engine)
             return _print_seeds(outcome, format_seed_summary, engine)
         if args.resume is not None:
-            outcome = run(None, resume=Path(args.resume), progress=args.bars, engine=engine)
+            outcome = run(None, resume=Path(args.resume), progress=args.bars, engine=engine, named_again=named_again)
             if outcome is not None:
                 refresh_seed_summary(outcome[0])
         elif args.seeds is not None:
@@ -124,8 +127,20 @@ def trusted_files(args) -> frozenset[str]:
     return frozenset(value for _, _, value in getattr(args, "set", None) or [] if isinstance(value, str))
 
 
-def _refuse_options_with_resume(args, what: str) -> None:
-    given = given_run_options(args)
+def _named_again(args) -> tuple[str, ...]:
+    """With ``--resume``, ``--classifiers`` may name the run's ``MODULE:ATTR`` classifiers
+    again (a run folder alone never names code to import); only such names."""
+    if args.resume is None or not getattr(args, "classifiers", None):
+        return ()
+    from classifiers._registry import is_spec
+
+    if not all(is_spec(n) for n in args.classifiers):
+        return ()  # then refused as any other option given with --resume
+    return tuple(args.classifiers)
+
+
+def _refuse_options_with_resume(args, what: str, allowed: tuple[str, ...] = ()) -> None:
+    given = [flag for flag in given_run_options(args) if flag not in allowed]
     if given:
         raise UsageError(
             f"--resume continues {what} with the data and settings saved in it; drop {', '.join(given)} "

@@ -214,11 +214,12 @@ class RunConfig:
         return cls(**values)
 
     @classmethod
-    def from_saved(cls, saved: object, where: str):
+    def from_saved(cls, saved: object, where: str, *, named_again: tuple[str, ...] = ()):
         """The config stored in a run folder, checked as any other (a one-line error when it is not one).
 
         A run folder is data: it may name built-in classifiers and installed plugins, never
-        code to import (a ``MODULE:ATTR`` spec would run whatever module it names).
+        code to import (a ``MODULE:ATTR`` spec would run whatever module it names), except
+        the specs the user names again on the command line (``named_again``).
         """
         if not isinstance(saved, dict):
             raise UsageError(f"{where} holds no usable run config (not an object)")
@@ -229,12 +230,12 @@ class RunConfig:
             raise UsageError(f"{where} holds no usable run config (unknown keys {unknown})")
         classifiers = saved.get("classifiers")
         if isinstance(classifiers, list):
-            foreign = [n for n in classifiers if isinstance(n, str) and n not in REGISTRY]
+            foreign = [n for n in classifiers if isinstance(n, str) and n not in REGISTRY and n not in named_again]
             if foreign:
                 raise UsageError(
                     f"{where} names the classifier(s) {', '.join(map(repr, foreign))}, which are neither built in nor "
-                    "installed plugins; sentibench does not import code named in a run folder: start a new run "
-                    "that names them on the command line"
+                    "installed plugins; sentibench does not import code named in a run folder: name them again with "
+                    f"--resume RUN_DIR --classifiers {','.join(foreign)} (the code is checked against the run's), or start a new run"
                 )
         try:
             return cls(**saved)

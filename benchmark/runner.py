@@ -19,6 +19,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from classifiers import REGISTRY, can_save_to, process_rank, world_size
+from classifiers._registry import is_spec
 from dataset import ResourceError, SentibenchError, Split, UsageError, machine_limit, source_name
 
 from . import rundir
@@ -51,7 +52,7 @@ __all__ = ["run", "refuse_parallel_under_launcher", "refuse_tune_under_launcher"
 
 
 def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=frozenset(),
-        progress: bool = False, engine: dict | None = None) -> tuple[Path, RunResults] | None:
+        progress: bool = False, engine: dict | None = None, named_again: tuple[str, ...] = ()) -> tuple[Path, RunResults] | None:
     """Run the benchmark described by ``cfg``; returns the run folder and its results.
 
     Files in the run folder are rewritten (atomically) after each classifier. On
@@ -64,13 +65,14 @@ def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=froz
     last saved epoch. ``trusted_files``: files the user named on the command line (never
     taken from a run folder). ``progress``: progress bars. A run folder is locked while
     it is written. ``engine``: ``jobs``, ``cluster`` and ``track`` of a resumed run (they are
-    never taken from its folder).
+    never taken from its folder). ``named_again``: the run's ``MODULE:ATTR`` classifiers,
+    named again on the command line of a resume (their code is checked against the run's).
 
     Returns ``None`` in a helper process of a multi-process run (the main process
     measures and writes everything).
     """
     if resume is not None:
-        return _resume(Path(resume), progress, engine or {})
+        return _resume(Path(resume), progress, engine or {}, tuple(named_again))
     refuse_parallel_under_launcher(refuse_tune_under_launcher(cfg))
     if process_rank() != 0:
         return _fit_data_parallel(cfg, trusted_files)
@@ -112,6 +114,7 @@ def new_results(cfg: RunConfig, run_dir: Path, split: Split, data_info: dict) ->
         "data": data_info,
         "split": split.manifest(),
         "classifiers": {},
+        **({"plugins": plugin_digests(cfg.classifiers)} if any(map(is_spec, cfg.classifiers)) else {}),
     }
 
 
@@ -142,12 +145,14 @@ def _fit_data_parallel(cfg: RunConfig, trusted_files=frozenset()) -> None:
             clf.fit(split.texts("train"), split.labels("train"), validation=(split.texts("validation"), split.labels("validation")))
 
 
-def _resume(run_dir: Path, progress: bool, engine: dict) -> tuple[Path, RunResults] | None:
+def _resume(run_dir: Path, progress: bool, engine: dict, named_again: tuple[str, ...] = ()) -> tuple[Path, RunResults] | None:
     if not run_dir.is_dir():
         raise UsageError(f"cannot resume {run_dir}: not a readable run folder (no such folder)")
     if process_rank() != 0:
         results, _ = _load_for_resume(run_dir)
-        return _fit_data_parallel(refuse_tune_under_launcher(RunConfig.from_saved(results["config"], str(run_dir))))
+        _check_named_again(run_dir, results, named_again)
+        cfg = RunConfig.from_saved(results["config"], str(run_dir), named_again=named_again)
+        return _fit_data_parallel(refuse_tune_under_launcher(cfg))
     results = None
     try:
         with RunLock(run_dir, existing=True):
@@ -159,7 +164,9 @@ def _resume(run_dir: Path, progress: bool, engine: dict) -> tuple[Path, RunResul
             if finished is not None:
                 return run_dir, finished
             results, done = _load_for_resume(run_dir)
-            cfg = refuse_tune_under_launcher(RunConfig.from_saved(results["config"], str(run_dir / RESULTS_FILE)))
+            _check_named_again(run_dir, results, named_again)
+            cfg = RunConfig.from_saved(results["config"], str(run_dir / RESULTS_FILE), named_again=named_again)
+            cfg = refuse_tune_under_launcher(cfg)
             cfg = replace(cfg, **engine)
             classifiers = build_classifiers(cfg, progress=progress)
             todo = {n: c for n, c in classifiers.items() if n not in results["classifiers"]}
@@ -175,6 +182,31 @@ def _resume(run_dir: Path, progress: bool, engine: dict) -> tuple[Path, RunResul
         if error is exc:
             raise
         raise error from exc
+
+
+def plugin_digests(classifiers) -> dict[str, str | None]:
+    """``MODULE:ATTR`` name -> SHA-256 of its module's source: recorded when a run starts, so
+    that a resume naming the code again can tell whether it is the same code."""
+    from classifiers.external import code_digest
+
+    return {name: code_digest(name) for name in classifiers if is_spec(name)}
+
+
+def _check_named_again(run_dir: Path, results: RunResults, named_again: tuple[str, ...]) -> None:
+    """Each classifier named again on a resume's command line is one of the run's
+    ``MODULE:ATTR`` classifiers, whose module source still has the digest recorded."""
+    recorded = results.get("plugins") or {}
+    for name in named_again:
+        if name not in results["config"].get("classifiers", []):
+            raise UsageError(f"cannot resume {run_dir}: it has no classifier {name!r} (--classifiers with --resume "
+                             "names the run's own MODULE:ATTR classifiers again)")
+        before, now = recorded.get(name), plugin_digests([name])[name]
+        if before is None or now is None:
+            raise UsageError(f"cannot resume {run_dir}: no digest of {name!r}'s code was recorded or can be read now, "
+                             "so it cannot be checked to be the same code; start a new run")
+        if before != now:
+            raise UsageError(f"cannot resume {run_dir}: the code of {name!r} changed since the run started (sha256 "
+                             f"{now[:12]} != {before[:12]}); start a new run")
 
 
 def _report_of_complete_run(run_dir: Path) -> RunResults | None:
@@ -338,8 +370,10 @@ def _stopped(exc: Exception, run_dir: Path, results: RunResults | None, *, kept:
                 + (", or use a smaller --sample-size or fewer classifiers," if what == "memory" else ",") + " and run it again")
     elif all(n in REGISTRY for n in (results or {}).get("config", {}).get("classifiers", [])):
         then = f"the run folder keeps what finished: free some {what}, then continue with 'python -m benchmark run --resume {run_dir}'"
-    else:  # a MODULE:ATTR classifier: a run folder never names code to import
-        then = f"{run_dir} keeps what finished (a run of MODULE:ATTR classifiers is not resumed: free some {what} and run it again)"
+    else:  # a MODULE:ATTR classifier: a run folder never names code to import, the user names it again
+        specs = ",".join(n for n in results["config"]["classifiers"] if is_spec(n))
+        then = (f"the run folder keeps what finished: free some {what}, then continue with 'python -m benchmark run "
+                f"--resume {run_dir} --classifiers {specs}' (naming your code again)")
     return ResourceError(f"the machine ran out of {what}{detail}; {then}")
 
 

@@ -13,8 +13,11 @@ it is not saved (loading would have to import the plugin's code) and the run say
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import inspect
+import os
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +41,21 @@ _PROBE_ROWS = 64
 
 class NotSaved(Exception):
     """A fitted classifier that sentibench cannot save without a format that runs code."""
+
+
+def code_digest(spec: str) -> str | None:
+    """SHA-256 of the source file of the module ``spec`` names (``None`` when it has none,
+    as a module built into the interpreter): what a resumed run checks its code against."""
+    module_name = spec.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    origin = found.origin if found is not None else None
+    if not origin or not os.path.isfile(origin):
+        return None
+    with open(origin, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
 
 
 def resolve(spec: str):

@@ -525,3 +525,32 @@ def test_a_curve_whose_classifier_crashes_is_marked_failed(plugins, tmp_path):
         main(["-q", "curve", "--classifiers", "crashing:make", "--sizes", "40,140", "--repeats", "1", "--output", str(out)])
     (run_dir,) = out.iterdir()
     assert json.loads((run_dir / "learning_curve.json").read_text())["status"] == "failed"
+
+
+def test_a_run_of_a_users_classifier_resumes_when_the_user_names_the_code_again(plugins, tmp_path, monkeypatch, capsys):
+    from benchmark import runner
+
+    from .._helpers import interrupt_at
+
+    monkeypatch.delitem(sys.modules, "myplugins", raising=False)  # an earlier test's copy, from its own folder
+    out = tmp_path / "runs"
+    real = interrupt_at(monkeypatch, "unigrams")
+    assert main(["-q", "run", "--classifiers", "bow,myplugins:Unigrams", "--output", str(out), "--latency-calls", "2"]) == 130
+    monkeypatch.setattr(runner, "run_one", real)
+    (run_dir,) = out.iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    assert list(results["classifiers"]) == ["bow"] and len(results["plugins"]["myplugins:Unigrams"]) == 64
+    # The folder alone names no code to import; a built-in name, or code that changed, is refused.
+    one_line_error(run_main(capsys, "-q", "run", "--resume", str(run_dir)), "--classifiers myplugins:Unigrams")
+    one_line_error(run_main(capsys, "-q", "run", "--resume", str(run_dir), "--classifiers", "bow"), "drop --classifiers")
+    one_line_error(run_main(capsys, "-q", "run", "--resume", str(run_dir), "--classifiers", "myplugins:naive_bayes"),
+                   "no classifier 'myplugins:naive_bayes'")
+    source = plugins / "myplugins.py"
+    source.write_text(PLUGINS + "\n# changed\n")
+    monkeypatch.delitem(sys.modules, "myplugins")  # as in a new process
+    one_line_error(run_main(capsys, "-q", "run", "--resume", str(run_dir), "--classifiers", "myplugins:Unigrams"),
+                   "code of 'myplugins:Unigrams' changed")
+    source.write_text(PLUGINS)
+    assert main(["-q", "run", "--resume", str(run_dir), "--classifiers", "myplugins:Unigrams"]) == 0
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["status"] == "complete" and list(results["classifiers"]) == ["bow", "myplugins:Unigrams"]
