@@ -175,9 +175,12 @@ def cmd_report(args) -> int:
     from .report import REPORT_PAGE, write_report
     from .rundir import RunLock
 
-    # Under the run's lock: a live run writing the folder is told, never raced.
-    with RunLock(Path(args.run_dir), existing=True):
-        path = write_curve_report(Path(args.run_dir)) if is_curve_folder(Path(args.run_dir)) else write_report(args.run_dir)
+    if is_curve_folder(Path(args.run_dir)):
+        path = write_curve_report(Path(args.run_dir))  # under the curve's own lock
+    else:
+        # Under the run's lock: a live run writing the folder is told, never raced.
+        with RunLock(Path(args.run_dir), existing=True):
+            path = write_report(args.run_dir)
     print(path)
     print(path.with_name(REPORT_PAGE))
     return 0
