@@ -52,7 +52,8 @@ __all__ = ["run", "refuse_parallel_under_launcher", "refuse_tune_under_launcher"
 
 
 def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=frozenset(),
-        progress: bool = False, engine: dict | None = None, named_again: tuple[str, ...] = ()) -> tuple[Path, RunResults] | None:
+        progress: bool = False, engine: dict | None = None, named_again: tuple[str, ...] = (),
+        state: dict | None = None) -> tuple[Path, RunResults] | None:
     """Run the benchmark described by ``cfg``; returns the run folder and its results.
 
     Files in the run folder are rewritten (atomically) after each classifier. On
@@ -68,11 +69,16 @@ def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=froz
     never taken from its folder). ``named_again``: the run's ``MODULE:ATTR`` classifiers,
     named again on the command line of a resume (their code is checked against the run's).
 
+    ``state``: a dict the runner fills as it goes, for callers in the same process (the
+    notebook API): ``run_dir`` once the folder exists, and ``classifiers``, the estimators
+    it fits here, in place (with ``--jobs`` or ``--cluster`` they are fitted elsewhere).
+
     Returns ``None`` in a helper process of a multi-process run (the main process
     measures and writes everything).
     """
+    state = {} if state is None else state
     if resume is not None:
-        return _resume(Path(resume), progress, engine or {}, tuple(named_again))
+        return _resume(Path(resume), progress, engine or {}, state, tuple(named_again))
     refuse_parallel_under_launcher(refuse_tune_under_launcher(cfg))
     if process_rank() != 0:
         return _fit_data_parallel(cfg, trusted_files)
@@ -81,6 +87,7 @@ def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=froz
         load_suite(cfg.robustness_suite)  # a mistake in the suite file: one line, before any training
     engine = make_engine(cfg.jobs, cfg.cluster)  # a cluster is reached before a folder is made
     run_dir = new_run_dir(cfg.output, cfg.digest())
+    state.update(run_dir=run_dir, classifiers=classifiers)
     results: RunResults | None = None
     try:
         with RunLock(run_dir):
@@ -145,7 +152,8 @@ def _fit_data_parallel(cfg: RunConfig, trusted_files=frozenset()) -> None:
             clf.fit(split.texts("train"), split.labels("train"), validation=(split.texts("validation"), split.labels("validation")))
 
 
-def _resume(run_dir: Path, progress: bool, engine: dict, named_again: tuple[str, ...] = ()) -> tuple[Path, RunResults] | None:
+def _resume(run_dir: Path, progress: bool, engine: dict, state: dict,
+            named_again: tuple[str, ...] = ()) -> tuple[Path, RunResults] | None:
     if not run_dir.is_dir():
         raise UsageError(f"cannot resume {run_dir}: not a readable run folder (no such folder)")
     if process_rank() != 0:
@@ -170,6 +178,7 @@ def _resume(run_dir: Path, progress: bool, engine: dict, named_again: tuple[str,
             cfg = replace(cfg, **engine)
             classifiers = build_classifiers(cfg, progress=progress)
             todo = {n: c for n, c in classifiers.items() if n not in results["classifiers"]}
+            state.update(run_dir=run_dir, classifiers=todo)
             _check_model_folders(run_dir, cfg, todo)
             split, _ = prepare_data(cfg)
             _check_same_data(run_dir, split, results)

@@ -8,11 +8,13 @@ report can be regenerated without retraining.
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+if not os.environ.get("MPLBACKEND"):  # a notebook kernel (or the user) chose one: keep it
+    matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -37,6 +39,11 @@ def _save(fig, path: Path) -> str:
 
 def confusion_matrix_plot(name: str, matrix, path: Path, class_names: list[str] | None = None) -> str:
     """Counts and row-normalised rates side by side for one classifier (K x K)."""
+    return _save(confusion_matrix_figure(name, matrix, class_names), path)
+
+
+def confusion_matrix_figure(name: str, matrix, class_names: list[str] | None = None):
+    """The figure of :func:`confusion_matrix_plot`."""
     matrix = np.asarray(matrix, dtype=float)
     rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     k = len(matrix)
@@ -53,11 +60,16 @@ def confusion_matrix_plot(name: str, matrix, path: Path, class_names: list[str] 
         ax.set_ylabel("true")
         ax.set_title(title)
     fig.suptitle(f"{name}: confusion matrix")
-    return _save(fig, path)
+    return fig
 
 
 def learning_curves_plot(name: str, history: list[dict], path: Path) -> str:
     """Train and validation loss and accuracy per epoch."""
+    return _save(learning_curves_figure(name, history), path)
+
+
+def learning_curves_figure(name: str, history: list[dict]):
+    """The figure of :func:`learning_curves_plot`."""
     epochs = [h["epoch"] for h in history]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
@@ -71,7 +83,7 @@ def learning_curves_plot(name: str, history: list[dict], path: Path) -> str:
         ax.legend()
         ax.grid(alpha=0.3)
     fig.suptitle(f"{name}: learning curves")
-    return _save(fig, path)
+    return fig
 
 
 def tradeoff_figure(records: dict[str, dict], *, cis: dict | None = None, front: list[str] | None = None,
@@ -125,6 +137,11 @@ def reliability_plot(bins: dict[str, dict], eces: dict[str, float | None], path:
     """Reliability diagram of every classifier (observed rate against mean predicted
     probability per bin), with the number of test reviews in each bin below: of the second
     class for two classes, top-label (how often the most probable class is right) above."""
+    return _save(reliability_figure(bins, eces, top_label=top_label), path)
+
+
+def reliability_figure(bins: dict[str, dict], eces: dict[str, float | None], *, top_label: bool = False):
+    """The figure of :func:`reliability_plot`."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
     top.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfectly calibrated")
     names = list(bins)
@@ -145,7 +162,7 @@ def reliability_plot(bins: dict[str, dict], eces: dict[str, float | None], path:
     bottom.set_ylabel("reviews per bin")
     bottom.set_xlim(0, 1)
     bottom.grid(alpha=0.3)
-    return _save(fig, path)
+    return fig
 
 
 def learning_curve_plot(summary: dict[str, list[dict]], path: Path, metric: str = "accuracy") -> str:
@@ -171,6 +188,11 @@ def learning_curve_plot(summary: dict[str, list[dict]], path: Path, metric: str 
 
 def roc_plot(y_true, probabilities: dict[str, np.ndarray], aucs: dict[str, float | None], path: Path) -> str:
     """ROC curves of all classifiers on one axis (two classes: of the second class)."""
+    return _save(roc_figure(y_true, probabilities, aucs), path)
+
+
+def roc_figure(y_true, probabilities: dict[str, np.ndarray], aucs: dict[str, float | None]):
+    """The figure of :func:`roc_plot`."""
     fig, ax = plt.subplots(figsize=(5.5, 5))
     for name, proba in probabilities.items():
         fpr, tpr, _ = roc_curve(y_true, proba)
@@ -182,7 +204,7 @@ def roc_plot(y_true, probabilities: dict[str, np.ndarray], aucs: dict[str, float
     ax.set_title("ROC curves (test split)")
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return fig
 
 
 def length_histogram_plot(words, tokens, max_length: int | None, path: Path, title: str = "") -> Path:
@@ -207,32 +229,54 @@ def _short_label(name: str, limit: int = 14) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
-def make_plots(run_dir: Path, results: dict, predictions: Predictions) -> dict[str, list[str]]:
-    """Write every PNG of the run; returns section -> file names (confidence intervals of
-    the run's metric, from the records, drawn as error bars)."""
+#: What :func:`run_figure` draws: per classifier (``confusion``, ``learning``) or of the whole run.
+FIGURE_KINDS = ("confusion", "learning", "tradeoff", "reliability", "roc")
+
+
+def run_figure(results: dict, predictions: Predictions, kind: str, name: str | None = None):
+    """One figure of the report, not saved: ``kind`` of :data:`FIGURE_KINDS`, ``name`` the
+    classifier of a per-classifier kind; ``None`` where the run has nothing to draw
+    (no epochs to show, no ROC curve of more than two classes)."""
+    records = results["classifiers"]
+    if kind == "confusion":
+        return confusion_matrix_figure(name, metric_value(records[name], "confusion_matrix"), results["data"]["classes"])
+    if kind == "learning":
+        return learning_curves_figure(name, records[name]["history"]) if records[name].get("history") else None
+    return _overview_figure(results, predictions, kind)
+
+
+def _overview_figure(results: dict, predictions: Predictions, kind: str):
     records = results["classifiers"]
     classes = results["data"]["classes"]
     metric = results.get("config", {}).get("metric", "accuracy")
     names = [n for n in records if n in predictions.proba]
+    y = predictions.labels
+    if kind == "tradeoff":
+        return tradeoff_figure({n: records[n] for n in names}, cis={n: records[n]["ci"].get(metric) for n in names},
+                               front=results.get("pareto", {}).get("latency", []), metric=metric)
+    if kind == "reliability":
+        return reliability_figure({n: reliability_bins(*calibration_view(y, predictions.proba[n])) for n in names},
+                                  {n: metric_value(records[n], "ece") for n in names}, top_label=len(classes) > 2)
+    if kind == "roc" and len(classes) == 2 and len(np.unique(y)) == 2:
+        return roc_figure(y, {n: predictions.proba[n][:, 1] for n in names}, {n: metric_value(records[n], "roc_auc") for n in names})
+    return None
+
+
+def make_plots(run_dir: Path, results: dict, predictions: Predictions) -> dict[str, list[str]]:
+    """Write every PNG of the run; returns section -> file names (confidence intervals of
+    the run's metric, from the records, drawn as error bars)."""
+    names = [n for n in results["classifiers"] if n in predictions.proba]
     files: dict[str, list[str]] = {"confusion": [], "learning": [], "overview": []}
     for name in names:
         stem = folder_name(name)  # a MODULE:ATTR name has a colon, no file name should
-        files["confusion"].append(confusion_matrix_plot(
-            name, metric_value(records[name], "confusion_matrix"), run_dir / f"confusion_{stem}.png", classes))
-        if records[name].get("history"):
-            files["learning"].append(learning_curves_plot(name, records[name]["history"], run_dir / f"learning_curves_{stem}.png"))
+        for kind in ("confusion", "learning"):
+            fig = run_figure(results, predictions, kind, name)
+            if fig is not None:
+                files[kind].append(_save(fig, run_dir / f"{'confusion' if kind == 'confusion' else 'learning_curves'}_{stem}.png"))
     if not names:
         return files
-    front = results.get("pareto", {}).get("latency", [])
-    files["overview"].append(tradeoff_plot(
-        {n: records[n] for n in names}, run_dir / "tradeoff.png", cis={n: records[n]["ci"].get(metric) for n in names},
-        front=front, metric=metric))
-    y = predictions.labels
-    files["overview"].append(reliability_plot(
-        {n: reliability_bins(*calibration_view(y, predictions.proba[n])) for n in names},
-        {n: metric_value(records[n], "ece") for n in names}, run_dir / "reliability.png", top_label=len(classes) > 2))
-    if len(classes) == 2 and len(np.unique(y)) == 2:
-        files["overview"].append(roc_plot(
-            y, {n: predictions.proba[n][:, 1] for n in names},
-            {n: metric_value(records[n], "roc_auc") for n in names}, run_dir / "roc.png"))
+    for kind in ("tradeoff", "reliability", "roc"):
+        fig = run_figure(results, predictions, kind)
+        if fig is not None:
+            files["overview"].append(_save(fig, run_dir / f"{kind}.png"))
     return files
