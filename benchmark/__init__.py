@@ -1,4 +1,4 @@
-"""sentibench benchmark runner: ``python -m benchmark run --all``."""
+"""sentibench benchmark runner: ``python -m benchmark run --all``; in Python, ``from benchmark import compare``."""
 
 from importlib import metadata as _metadata
 
@@ -9,3 +9,14 @@ try:
     __version__ = _metadata.version("sentibench")
 except _metadata.PackageNotFoundError:  # running from a checkout that is not installed
     __version__ = "0+unknown"
+
+#: Imported on first use (``from benchmark import compare``): importing the package stays cheap.
+_LAZY = {"compare": "notebook", "Comparison": "comparison"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
