@@ -28,6 +28,11 @@ def test_importing_the_packages_loads_no_torch():
         "torch": False, "transformers": False, "accelerate": False}
 
 
+def test_the_notebook_api_loads_no_torch_until_asked():
+    assert _loaded("import benchmark; from benchmark import compare, Comparison") == {
+        "torch": False, "transformers": False, "accelerate": False}
+
+
 def test_a_classical_run_with_saved_models_loads_no_torch(tmp_path):
     code = (
         "from benchmark.__main__ import main\n"
