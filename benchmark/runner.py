@@ -68,13 +68,10 @@ def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=froz
     it is written. ``engine``: ``jobs``, ``cluster`` and ``track`` of a resumed run (they are
     never taken from its folder). ``named_again``: the run's ``MODULE:ATTR`` classifiers,
     named again on the command line of a resume (their code is checked against the run's).
+    ``state``: filled for callers in the same process (the notebook API): ``run_dir`` once
+    the folder exists, ``classifiers`` the estimators fitted here (not with --jobs/--cluster).
 
-    ``state``: a dict the runner fills as it goes, for callers in the same process (the
-    notebook API): ``run_dir`` once the folder exists, and ``classifiers``, the estimators
-    it fits here, in place (with ``--jobs`` or ``--cluster`` they are fitted elsewhere).
-
-    Returns ``None`` in a helper process of a multi-process run (the main process
-    measures and writes everything).
+    Returns ``None`` in a helper process of a multi-process run.
     """
     state = {} if state is None else state
     if resume is not None:
