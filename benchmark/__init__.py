@@ -1,4 +1,5 @@
-"""sentibench benchmark runner: ``python -m benchmark run --all``; in Python, ``from benchmark import compare``."""
+"""sentibench benchmark runner: ``python -m benchmark run --all``; in Python, ``from benchmark import compare``
+(and ``learning_curve``)."""
 
 from importlib import metadata as _metadata
 
@@ -11,7 +12,8 @@ except _metadata.PackageNotFoundError:  # running from a checkout that is not in
     __version__ = "0+unknown"
 
 #: Imported on first use (``from benchmark import compare``): importing the package stays cheap.
-_LAZY = {"compare": "notebook", "Comparison": "comparison"}
+_LAZY = {"compare": "notebook", "Comparison": "comparison", "learning_curve": "notebook_studies",
+         "LearningCurve": "notebook_studies"}
 
 
 def __getattr__(name: str):

@@ -170,6 +170,15 @@ class Comparison:
             raise UsageError("a ROC curve needs two classes, each present in the test split")
         return figure
 
+    def robustness(self, suite: str | None = None):
+        """The behavioural tests of the run's saved models (``save_models=True``), as
+        ``python -m benchmark robustness RUN_DIR`` runs them: ``robustness.json`` and the report
+        are written again; the failure rates with Wilson 95% CIs come back as a DataFrame.
+        ``suite``: a ``--robustness-suite`` file (default: the run's own, or the built-in one)."""
+        from .notebook_studies import run_robustness
+
+        return run_robustness(self.run_dir, suite)
+
     def report_html(self) -> str:
         """``report.html`` of the run (written again from the folder when it is missing)."""
         from .report import REPORT_PAGE, write_report
@@ -182,9 +191,14 @@ class Comparison:
     def _repr_html_(self) -> str:
         """The report page inline: the body of ``report.html``, byte for byte (escaped as it
         is: raw HTML off, review text as text), without its page-wide styles."""
-        found = _MAIN.search(self.report_html())
-        body = found.group(1) if found else ""
-        return f'<div class="sentibench-report">\n{body}</div>\n'
+        return report_main(self.report_html())
+
+
+def report_main(page: str) -> str:
+    """The ``<main>`` of a report page, byte for byte, in a ``div`` (without the page-wide styles)."""
+    found = _MAIN.search(page)
+    body = found.group(1) if found else ""
+    return f'<div class="sentibench-report">\n{body}</div>\n'
 
 
 def _detached(figure):

@@ -117,12 +117,13 @@ def compare(data=None, text: str | None = None, label: str | None = None, classi
     return Comparison(run_dir, fitted=_fitted(state, options), keep=keep)
 
 
-def _namespace(data, text, label, classifiers, options: dict) -> argparse.Namespace:
-    """The parsed command line these arguments stand for (``None``: an option left out)."""
+def _namespace(data, text, label, classifiers, options: dict, config=None) -> argparse.Namespace:
+    """The parsed command line these arguments stand for (``None``: an option left out);
+    ``config``: the config class whose options they are (``RunConfig`` by default)."""
     from .cli import classifier_list
     from .config import SHORTCUTS, RunConfig
 
-    values = {name: None for name in (*RunConfig.cli_fields(), *SHORTCUTS)}
+    values = {name: None for name in (*(config or RunConfig).cli_fields(), *SHORTCUTS)}
     values.update({k: v for k, v in options.items() if k != "params"})
     if isinstance(values.get("output"), Path):
         values["output"] = str(values["output"])
@@ -137,13 +138,13 @@ def _namespace(data, text, label, classifiers, options: dict) -> argparse.Namesp
     return argparse.Namespace(**values)
 
 
-def _config(args: argparse.Namespace):
+def _config(args: argparse.Namespace, config=None):
     from .commands import engine_options
     from .config import RunConfig
 
     if args.config is not None and not (isinstance(args.config, dict) and all(isinstance(p, dict) for p in args.config.values())):
         raise UsageError("params must be a dict of classifier name -> {hyperparameter: value}")
-    return RunConfig.from_cli(args, **engine_options(args))
+    return (config or RunConfig).from_cli(args, **engine_options(args))
 
 
 def _engine(options: dict) -> dict:

@@ -166,6 +166,10 @@ def reliability_figure(bins: dict[str, dict], eces: dict[str, float | None], *, 
 
 
 def learning_curve_plot(summary: dict[str, list[dict]], path: Path, metric: str = "accuracy") -> str:
+    return _save(learning_curve_figure(summary, metric), path)
+
+
+def learning_curve_figure(summary: dict[str, list[dict]], metric: str = "accuracy"):
     """Mean test ``metric`` against training-set size (log x) per classifier, with a band
     for the 95% confidence interval of the mean."""
     from matplotlib.ticker import FuncFormatter
@@ -183,7 +187,7 @@ def learning_curve_plot(summary: dict[str, list[dict]], path: Path, metric: str 
     ax.set_title(f"{metric} against training-set size")
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3, which="both")
-    return _save(fig, path)
+    return fig
 
 
 def roc_plot(y_true, probabilities: dict[str, np.ndarray], aucs: dict[str, float | None], path: Path) -> str:
