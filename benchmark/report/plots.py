@@ -94,6 +94,7 @@ def tradeoff_figure(records: dict[str, dict], *, cis: dict | None = None, front:
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     train = np.array([train_time_s(r) for r in records.values()])
     sizes = 60 + 1500 * np.sqrt(train / max(train.max(), 1e-9))
+    labels = []
     for (name, r), size in zip(records.items(), sizes, strict=True):
         x, y = latency_p50_ms(r), metric_value(r, metric)
         points = ax.scatter([x], [y], s=size, alpha=0.6, zorder=3)
@@ -101,7 +102,7 @@ def tradeoff_figure(records: dict[str, dict], *, cis: dict | None = None, front:
         if ci and ci.get("low") is not None:
             ax.errorbar([x], [y], yerr=[[y - ci["low"]], [ci["high"] - y]], fmt="none", capsize=4,
                         color=points.get_facecolor()[0], alpha=0.9, zorder=2)
-        ax.annotate(f"{name}\n(train {train_time_s(r):.1f} s)", (x, y), textcoords="offset points", xytext=(8, 8))
+        labels.append((f"{name}\n(train {train_time_s(r):.1f} s)", (x, y)))
     if front:
         order = sorted(front, key=lambda n: latency_p50_ms(records[n]))
         ax.plot([latency_p50_ms(records[n]) for n in order], [metric_value(records[n], metric) for n in order],
@@ -123,7 +124,40 @@ def tradeoff_figure(records: dict[str, dict], *, cis: dict | None = None, front:
     ax.set_ylabel(f"test {metric} (bars: 95% CI)")
     ax.set_title("quality against cost (marker area: training time)")
     ax.grid(alpha=0.3, which="both")
+    place_labels(ax, labels)
     return fig
+
+
+#: Where a point's label may go, in points from the point, tried in this order.
+_LABEL_OFFSETS = [(8, 8), (8, -30), (-8, 8), (-8, -30), (8, 34), (-8, 34), (8, -56), (-8, -56)]
+
+
+def place_labels(ax, labels: list[tuple[str, tuple[float, float]]]) -> list:
+    """Annotate each ``(text, (x, y))`` of ``ax`` where its box overlaps no label placed before
+    it: the corners around the point first, then further above and below (the axes' limits
+    must be final). Returns the annotations."""
+    ax.figure.draw_without_rendering()  # the layout, so that text boxes are where they will be drawn
+    renderer = ax.figure.canvas.get_renderer() if hasattr(ax.figure.canvas, "get_renderer") else None
+    placed, boxes = [], []
+    for text, xy in labels:
+        note = box = None
+        for dx, dy in _label_offsets(len(labels)):
+            if note is not None:
+                note.remove()
+            note = ax.annotate(text, xy, textcoords="offset points", xytext=(dx, dy),
+                               ha="left" if dx > 0 else "right", va="bottom" if dy > 0 else "top")
+            box = note.get_window_extent(renderer).expanded(1.04, 1.08)
+            if not any(box.overlaps(other) for other in boxes):
+                break
+        placed.append(note)
+        boxes.append(box)
+    return placed
+
+
+def _label_offsets(n_labels: int):
+    for step in range(n_labels + 1):
+        for dx, dy in _LABEL_OFFSETS:
+            yield dx, dy + 26 * step * (1 if dy > 0 else -1)
 
 
 def tradeoff_plot(records: dict[str, dict], path: Path, *, cis: dict | None = None, front: list[str] | None = None,

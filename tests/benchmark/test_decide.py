@@ -274,3 +274,23 @@ def test_the_cheaper_pick_says_in_what_it_is_cheaper(fits, words):
     rec = recommend(records, Y, preds)
     assert rec["classifier"] == "bow" and rec["reason"].endswith(f"and bow is {words}.")
     assert " is cheaper" not in rec["reason"]
+
+
+@pytest.mark.parametrize("points", [
+    # bert and embed on the default data: their labels once overlapped
+    {"bow": (0.82, 0.036, 0.1), "w2v": (0.66, 0.10, 1.6), "bert": (0.905, 4.9, 160), "embed": (0.897, 4.6, 30)},
+    # four classifiers on one spot, far from a fifth
+    {"far": (0.6, 0.01, 0.1), **{n: (0.80 + i * 0.001, 1.0 + i * 0.01, 1.0) for i, n in enumerate(["a", "b", "c", "d"])}},
+])
+def test_tradeoff_plot_point_labels_never_overlap(points):
+    from benchmark.report.plots import tradeoff_figure
+
+    records = {name: _record(acc, ms, train) for name, (acc, ms, train) in points.items()}
+    fig = tradeoff_figure(records)
+    fig.canvas.draw()
+    notes = [t for t in fig.axes[0].texts if t.get_text().split("\n")[0] in points]
+    assert sorted(t.get_text().split("\n")[0] for t in notes) == sorted(points)
+    boxes = [t.get_window_extent() for t in notes]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), [t.get_text() for t in notes]
