@@ -8,7 +8,6 @@ the rest from them.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 import re
@@ -21,6 +20,7 @@ import pandas as pd
 
 from dataset import Split, UsageError, atomic_write_json, atomic_write_text
 
+from .predictions_file import predictions_lines
 from .schema import CURVE_FILE, PREDICTIONS_FILE, PREDICTIONS_TABLE, RESULTS_FILE, RunFolderError, RunResults
 
 #: Sub-folder of a run folder holding the fitted classifiers (``--save-models``).
@@ -203,22 +203,6 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def spreadsheet_safe(text: str) -> str:
     """``text`` with a leading ``'`` when a spreadsheet would take it for a formula."""
     return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def predictions_lines(split: Split, predictions: dict) -> str:
-    """``predictions.jsonl``: one JSON object per test review, exactly as in the data: row id
-    (row in the loaded data), text, true class, its group (with ``--group-column``), and per
-    classifier its predicted class and the probability of each class (class positions;
-    ``results.json`` names them)."""
-    lines = []
-    groups = split.groups("test")
-    for i, (row, text, label) in enumerate(zip(split.test.tolist(), split.texts("test"), split.labels("test").tolist(), strict=True)):
-        lines.append(json.dumps({
-            "row_id": row, "text": text, "label": label, **({} if groups is None else {"group": groups[i]}),
-            "pred": {name: int(p["pred"][i]) for name, p in predictions.items()},
-            "proba": {name: [round(float(v), 6) for v in p["proba"][i]] for name, p in predictions.items()},
-        }, ensure_ascii=False, allow_nan=False))
-    return "".join(line + "\n" for line in lines)
 
 
 def predictions_table(split: Split, predictions: dict) -> pd.DataFrame:

@@ -28,6 +28,7 @@ from .environment import environment
 from .lineup import build_classifiers
 from .measure import Measurement, run_one
 from .parallel import Engine, make_engine, placement, threads_in_use
+from .predictions_file import read_predictions
 from .prepare import prepare_data
 from .report import REPORT_FILE, REPORT_PAGE, write_report
 from .robustness.run import RobustnessStep
@@ -42,7 +43,6 @@ from .schema import (
     RunResults,
     folder_name,
     load_results,
-    read_predictions,
 )
 from .tune import tune
 

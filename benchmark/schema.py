@@ -10,11 +10,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
-
-import numpy as np
 
 from dataset import SentibenchError, refuse_constant, terminal_safe
 
@@ -304,38 +301,6 @@ HEADLINE_METRICS: dict[str, Callable[[ClassifierRecord], float | None]] = {
 
 
 
-def fit_note(info: dict | None) -> str:
-    """How the model was fitted when it was not simply on every training review."""
-    if not info or info["rows"] == info["of_rows"] and info["method"] in ("rbf", "full"):
-        return ""
-    return f"{info['method']} on {info['rows']:,} of {info['of_rows']:,}"
-
-
-#: Column title -> function of a classifier record.
-TABLE_COLUMNS = {
-    "classifier": lambda r: r["classifier"],
-    "accuracy": accuracy,
-    "f1_macro": lambda r: r["metrics"]["f1_macro"],
-    "qwk": lambda r: r["metrics"].get("qwk"),
-    "mae": lambda r: r["metrics"].get("mae"),
-    "roc_auc": lambda r: r["metrics"]["roc_auc"],
-    "train_time_s": train_time_s,
-    "throughput_per_s": lambda r: r["inference"]["throughput_per_s"],
-    "latency_p50_ms": latency_p50_ms,
-    "latency_p95_ms": lambda r: r["inference"]["latency_p95_ms"],
-    "core_s_per_million": lambda r: r["inference"].get("core_s_per_million"),
-    "gpu_s_per_million": lambda r: r["inference"].get("gpu_s_per_million"),
-    "price_per_million": lambda r: r["inference"].get("price_per_million"),
-    "ece": lambda r: r["metrics"].get("ece"),
-    "brier": lambda r: r["metrics"].get("brier"),
-    "tuning_s": lambda r: (r.get("tuning") or {}).get("tuning_time_s"),
-    "fit_peak_rss_mb": lambda r: r.get("memory", {}).get("fit_peak_rss_mb"),
-    "fit_peak_gpu_mb": lambda r: r.get("memory", {}).get("fit_peak_gpu_mb"),
-    "model_size_mb": model_size_mb,
-    "fit": lambda r: fit_note(r.get("fit_info")),
-}
-#: Table columns shown only when some classifier has a value in them.
-OPTIONAL_COLUMNS = ("qwk", "mae", "gpu_s_per_million", "price_per_million", "tuning_s", "fit_peak_gpu_mb", "fit")
 #: The keys every results.json has, with their JSON types.
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "run_id": str, "status": str, "config": dict, "environment": dict, "data": dict,
@@ -343,23 +308,6 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
 }
 _RECORD_REQUIRED = {"classifier": str, "train_time_s": (int, float), "metrics": dict, "ci": dict, "inference": dict}
 #: The version of the run folder's files; a folder of another version is read by the sentibench that wrote it.
-# -- predictions stored as text (curve points, robustness.json) -------------------------------
-
-#: One character per class position (up to ``dataset.MAX_CLASSES`` classes).
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def encode_predictions(pred: np.ndarray) -> str:
-    """Predicted class positions as one character each: compact in JSON (curve points'
-    test predictions, a behavioural test's predictions)."""
-    return "".join(_DIGITS[v] for v in np.asarray(pred).astype(int))
-
-
-def decode_predictions(text: str) -> np.ndarray:
-    """The inverse of :func:`encode_predictions`."""
-    return np.array([_DIGITS.index(c) for c in text], dtype=np.int64)
-
-
 RESULTS_FORMAT = 3
 
 
@@ -442,69 +390,3 @@ def load_results(run_dir) -> RunResults:
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RunFolderError(f"cannot read {path}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
     return check_results(results, str(path))
-
-
-@dataclass
-class Predictions:
-    """The test predictions of a run folder: ``predictions.jsonl``, read back and checked."""
-
-    row_id: np.ndarray
-    texts: list[str]
-    labels: np.ndarray  # class positions
-    pred: dict[str, np.ndarray]  # classifier -> predicted class positions
-    proba: dict[str, np.ndarray]  # classifier -> (n, n_classes) probabilities
-    groups: list[str] | None = None  # each review's group (a run with --group-column)
-
-    def subset(self, names) -> dict[str, dict[str, np.ndarray]]:
-        """``{name: {"pred", "proba"}}`` of ``names``: the runner's form of predictions."""
-        return {n: {"pred": self.pred[n], "proba": self.proba[n]} for n in names}
-
-
-def read_predictions(run_dir, names, n_classes: int) -> Predictions:
-    """``predictions.jsonl`` of a run folder, checked to hold every classifier of ``names``
-    with classes and probabilities of ``n_classes`` classes; a one-line error otherwise."""
-    path = Path(run_dir) / PREDICTIONS_FILE
-    names = list(names)
-    rows, texts, labels, groups = [], [], [], []
-    pred: dict[str, list] = {n: [] for n in names}
-    proba: dict[str, list] = {n: [] for n in names}
-    try:
-        with path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
-                item = json.loads(line, parse_constant=refuse_constant)
-                problem = _prediction_problem(item, names, n_classes)
-                if problem:
-                    raise RunFolderError(f"{path} line {number}: {problem}; it is not the file sentibench wrote")
-                rows.append(item["row_id"])
-                texts.append(item["text"])
-                labels.append(item["label"])
-                groups.append(item.get("group"))
-                for n in names:
-                    pred[n].append(item["pred"][n])
-                    proba[n].append(item["proba"][n])
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        if isinstance(exc, RunFolderError):
-            raise
-        raise RunFolderError(f"cannot read {path}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
-    return Predictions(np.asarray(rows, dtype=np.int64), texts, np.asarray(labels, dtype=np.int64),
-                       {n: np.asarray(v, dtype=np.int64) for n, v in pred.items()},
-                       {n: np.asarray(v, dtype=np.float64).reshape(len(rows), n_classes) for n, v in proba.items()},
-                       groups if groups and all(isinstance(g, str) for g in groups) else None)
-
-
-def _prediction_problem(item, names: list[str], n_classes: int) -> str | None:
-    """What is wrong with one line of ``predictions.jsonl`` (None: nothing)."""
-    def is_class(v):
-        return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < n_classes
-
-    if not (isinstance(item, dict) and isinstance(item.get("row_id"), int) and isinstance(item.get("text"), str)
-            and is_class(item.get("label")) and isinstance(item.get("pred"), dict) and isinstance(item.get("proba"), dict)):
-        return "not a test review with row_id, text, label, pred and proba"
-    for n in names:
-        p = item["proba"].get(n)
-        if not is_class(item["pred"].get(n)):
-            return f"no valid prediction of {n!r}"
-        if not (isinstance(p, list) and len(p) == n_classes
-                and all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in p)):
-            return f"no valid probabilities of {n!r}"
-    return None

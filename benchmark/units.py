@@ -28,7 +28,8 @@ from classifiers import SentimentClassifier
 from dataset import ReviewData, Split
 
 from .measure import Measurement, run_one
-from .schema import ClassifierRecord, CurvePoint, decode_predictions, encode_predictions
+from .predictions_file import decode_predictions, encode_predictions
+from .schema import ClassifierRecord, CurvePoint
 from .stats import Classes, finite_or_none, score_by
 from .tune import tune
 

@@ -26,7 +26,7 @@ def run_predictions(run_dir):
     """The test predictions of a run folder (``predictions.jsonl``), as sentibench reads them."""
     import json
 
-    from benchmark.schema import read_predictions
+    from benchmark.predictions_file import read_predictions
 
     results = json.loads((Path(run_dir) / "results.json").read_text())
     return read_predictions(run_dir, results["classifiers"], len(results["data"]["classes"]))

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from dataset import atomic_write_text, md_literal
 
+from ..predictions_file import Predictions, read_predictions
 from ..robustness.record import load_robustness
 from ..rundir import csv_for_people
-from ..schema import Predictions, RunResults, load_results, read_predictions
+from ..schema import RunResults, load_results
 from ..stats import pairwise_mcnemar
 from .markdown import render
 from .tables import comparison_frame, format_table

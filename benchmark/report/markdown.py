@@ -13,8 +13,9 @@ from dataset import dropped_text, md_literal, md_text
 
 from ..decide import METRIC_WORDS
 from ..environment import describe_gpu
+from ..predictions_file import Predictions
 from ..robustness.section import recommendation_notes, robustness_lines, slices_lines
-from ..schema import Predictions, RunResults, latency_p50_ms, train_time_s
+from ..schema import RunResults, latency_p50_ms, train_time_s
 from ..stats import BOOTSTRAP_SEED, ECE_BINS, N_RESAMPLES, SIGNIFICANCE, SMALL_TEST_SPLIT
 from ..timing import format_ms
 from .tables import format_table

@@ -22,7 +22,8 @@ from sklearn.metrics import roc_curve  # noqa: E402
 
 from dataset import atomic_write_bytes  # noqa: E402
 
-from ..schema import Predictions, folder_name, latency_p50_ms, metric_value, train_time_s  # noqa: E402
+from ..predictions_file import Predictions  # noqa: E402
+from ..schema import folder_name, latency_p50_ms, metric_value, train_time_s  # noqa: E402
 from ..stats import calibration_view, reliability_bins  # noqa: E402
 
 # Fixed metadata keeps PNG bytes identical for identical inputs (no timestamps).

@@ -9,8 +9,9 @@ from pathlib import Path
 from classifiers import SentimentClassifier
 from dataset import Split, UsageError
 
+from ..predictions_file import read_predictions
 from ..rundir import MODELS_DIR, RunLock
-from ..schema import RunFolderError, RunResults, folder_name, load_results, read_predictions
+from ..schema import RunFolderError, RunResults, folder_name, load_results
 from .record import add_classifier, conclude, load_robustness, start, write_robustness
 from .suite import load_suite
 

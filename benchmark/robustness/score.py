@@ -14,7 +14,7 @@ import time
 import numpy as np
 from scipy.stats import norm
 
-from ..schema import decode_predictions, encode_predictions
+from ..predictions_file import decode_predictions, encode_predictions
 from ..stats import pairwise_mcnemar
 from .polarity import Polarity
 

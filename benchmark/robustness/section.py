@@ -10,7 +10,7 @@ from tabulate import tabulate
 from dataset import md_literal
 
 from ..decide import robustness_sentences
-from ..schema import decode_predictions
+from ..predictions_file import decode_predictions
 from ..stats import BOOTSTRAP_SEED, N_RESAMPLES, SIGNIFICANCE
 from .polarity import Polarity
 from .score import failures

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from benchmark.decide import CLEAR_GAP, robustness_gaps, robustness_sentences
+from benchmark.predictions_file import decode_predictions
 from benchmark.robustness.cases import generate
 from benchmark.robustness.polarity import Polarity
 from benchmark.robustness.score import failures, pairwise, score_classifier, wilson_interval
 from benchmark.robustness.suite import load_suite
 from benchmark.robustness.templates import expand, mft_cases
-from benchmark.schema import decode_predictions
 
 BINARY = Polarity.of(["negative", "positive"])
 REVIEWS = ["great", "lovely staff", "the food was great", "awful", "terrible service here", "the room was awful", "fine",
