@@ -42,6 +42,7 @@ from dataset import UsageError, load_reviews, stratified_sample
 from ..environment import cpu_features, cpu_model, describe_cpu, gpu
 from ..timing import measure_latency, stopwatch
 from . import perf_data
+from .isolated import CONDITIONS, in_own_process, measure_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -329,6 +330,7 @@ def run_perf(*, data=None, n_sentences=320, n_long=96, batch_size=16, latency_ca
         "data": source,
         "batch_size": batch_size,
         "torch_threads": torch.get_num_threads(),
+        "conditions": CONDITIONS,
         "precision_sentibench": precision,
         "matmul_gflops": {dtype: matmul_gflops(dtype, device=device) for dtype in ceilings},
         "datasets": {},
@@ -338,16 +340,16 @@ def run_perf(*, data=None, n_sentences=320, n_long=96, batch_size=16, latency_ca
         lengths = [len(ids) for ids in tokenizer(x, truncation=True, max_length=SEED_MAX_LENGTH)["input_ids"]]
         block = {"n": len(x), "mean_tokens": float(np.mean(lengths)), "recipes": {}}
         for recipe, (train, batch) in recipes_for(device, batch_size).items():
-            logger.info("perf: %s on %s (%d reviews, batch %s)", recipe, name, len(x), batch)
+            logger.info("perf: %s on %s (%d reviews, batch %s), in its own process", recipe, name, len(x), batch)
             kwargs = {"device": device, "precision": precision} if train is not seed_recipe_train else {"device": device}
-            out = train(model_path, x, y, batch, **kwargs)
-            row = {"batch_size": batch, "train_samples_per_s": out["train_samples_per_s"],
-                   **_serving(recipe, out, x, latency_calls, device)}
+            row = in_own_process(measure_recipe, train, recipe, model_path, list(x), y, batch, kwargs, latency_calls, device)
             if name == "long":  # every review fills the 128 tokens the FLOP count assumes
                 row["train_gflops_per_s"] = row["train_samples_per_s"] * flops / 1e9
             block["recipes"][recipe] = row
         results["datasets"][name] = block
     if tta_size:
+        from .time_to_accuracy import time_to_accuracy
+
         results["time_to_accuracy"] = time_to_accuracy(model_path, tta_size, data, batch_size, epochs, seed,
                                                        device=device, precision=precision)
     return results
@@ -382,30 +384,3 @@ def _batched_per_s(predict_many, x, device: str) -> float:
         predict_many(list(x))
         _synchronize(device)
     return len(x) / batched()
-
-
-def time_to_accuracy(model_path, n, data, batch_size, epochs, seed, *, device="cpu", precision="fp32") -> dict:
-    """Train (b) and (c) for ``epochs`` on a 70/15/15 split of ``n`` sentences; per epoch
-    the training time so far and validation accuracy; plus (c)'s test accuracy with its
-    inference path and with the fp32 model. On a GPU, (c) trains with its GPU default
-    (``batch_size="auto"``)."""
-    from dataset import stratified_split
-
-    texts, labels, _ = sentence_data(n, data, seed=seed)
-    tr, va, te = stratified_split(labels, seed=seed)
-    pick = lambda idx: [texts[i] for i in idx]  # noqa: E731
-    val = (pick(va), labels[va])
-    ours_batch = batch_size if device == "cpu" else "auto"
-    out = {"n_train": len(tr), "epochs": epochs, "batch_trainer": batch_size, "batch_sentibench": ours_batch}
-    trainer = trainer_train(model_path, pick(tr), labels[tr], batch_size, epochs=epochs, val=val, seed=seed,
-                            device=device, precision=precision)
-    ours = sentibench_train(model_path, pick(tr), labels[tr], ours_batch, epochs=epochs, val=val, seed=seed,
-                            device=device, precision=precision)
-    out["trainer"] = trainer["curve"]
-    out["sentibench"] = ours["curve"]
-    clf = ours["classifier"]
-    test_x, test_y = pick(te), labels[te]
-    out["sentibench_test_accuracy"] = clf.compare_inference(test_x, test_y)
-    out["trainer_test_accuracy"] = _accuracy(trainer["tokenizer"], trainer["model"], test_x, test_y,
-                                             precision=precision, device=device)
-    return out

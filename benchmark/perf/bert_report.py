@@ -20,6 +20,7 @@ def format_perf(results: dict) -> str:
         *([f"GPU: {describe_gpu(results.get('gpu'))}"] if device != "cpu" else []),
         f"model {results['model']}, batch {results['batch_size']}, {results['torch_threads']} threads, "
         f"data {results['data']}, device {device}",
+        *([f"measured {results['conditions']}"] if results.get("conditions") else []),
         f"matmul ceiling ({'2048' if device == 'cpu' else '8192'} squared): "
         + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in results["matmul_gflops"].items()),
         "",

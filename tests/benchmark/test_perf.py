@@ -68,6 +68,35 @@ def test_perf_command_reports_all_recipes(tmp_path, capsys):
         ours = block["recipes"]["sentibench"]
         assert ours["latency_p50_ms"] == min(ours["latency_p50_ms_by_path"].values())  # the fastest path, named
         assert ours["latency_p50_ms_by_path"][ours["latency_path"]] == ours["latency_p50_ms"]
+    pids = [r["process"]["pid"] for block in results["datasets"].values() for r in block["recipes"].values()]
+    assert len(set(pids)) == len(pids) == 6  # every recipe in a process of its own
+    assert "in its own fresh process" in printed
+
+
+def test_the_order_of_the_recipes_changes_nothing_a_recipe_starts_with():
+    import torch
+
+    from benchmark.perf.isolated import in_own_process, measure_recipe
+
+    from . import _perf_probes as probes
+
+    def measure(name, isolated=True):
+        args = (getattr(probes, name), name, "unused", ["good", "bad", "fine"], np.array([1, 0, 1]), 2, {}, 3, "cpu")
+        return in_own_process(measure_recipe, *args) if isolated else measure_recipe(*args)
+
+    started = {}
+    for order in (("polluter", "probe"), ("probe", "polluter")):
+        rows = {name: measure(name) for name in order}
+        started[order] = rows["probe"]["process"]["torch_threads_at_start"]
+        assert rows["probe"]["process"]["pid"] != rows["polluter"]["process"]["pid"]
+    assert started[("polluter", "probe")] == started[("probe", "polluter")] == torch.get_num_threads()
+    # In one process, the recipe measured second would have started with what the first left.
+    threads = torch.get_num_threads()
+    try:
+        measure("polluter", isolated=False)
+        assert measure("probe", isolated=False)["process"]["torch_threads_at_start"] == 1
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("with_fasttext", [True, False])
