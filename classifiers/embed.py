@@ -207,7 +207,11 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
             return {"chosen": "fp32", "reason": "no validation split to check int8 or bf16 on"}
         encoded = encode(self.tokenizer_, validation[0], self.max_length, "head")
         return self._nets().choose(encoded, np.asarray(validation[1]), self._runtime(), device_paths(self.device_),
-                                   predict=lambda out: self.logreg_.predict(out.numpy()), name="embed")
+                                   predict=lambda out: self._codes_of(out.numpy()), name=self.name)
+
+    def _codes_of(self, embeddings: np.ndarray) -> np.ndarray:
+        """The predicted class codes of review embeddings (what the inference paths are checked on)."""
+        return self.logreg_.predict(embeddings)
 
     def extra_record(self, test=None) -> dict:
         return {"inference_choice": self.inference_choice_, "temperature": self.temperature_}

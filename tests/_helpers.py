@@ -19,7 +19,11 @@ FAST_PARAMS = {
     "w2v": {"min_count": 1, "w2v_epochs": 3},
     "bert": {"epochs": 1, "max_length": 32, "batch_size": 8},
     "embed": {"max_length": 32},
+    "vader": {},
+    "zeroshot": {"max_length": 32},
 }
+#: Classifiers that load and run a network: their fitting tests run with -m slow.
+NETWORK_CLASSIFIERS = ("bert", "embed", "zeroshot")
 
 
 def run_predictions(run_dir):
@@ -33,8 +37,8 @@ def run_predictions(run_dir):
 
 
 def slow_for_transformers(names) -> list:
-    """``names`` as pytest parameters, bert and embed marked slow (they load and run a network)."""
-    return [pytest.param(n, marks=pytest.mark.slow) if n in ("bert", "embed") else n for n in names]
+    """``names`` as pytest parameters, those that load and run a network marked slow."""
+    return [pytest.param(n, marks=pytest.mark.slow) if n in NETWORK_CLASSIFIERS else n for n in names]
 
 
 def require(name: str) -> None:

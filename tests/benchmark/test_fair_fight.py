@@ -239,7 +239,7 @@ def test_a_package_whose_entry_points_cannot_be_read_leaves_the_others_usable(si
     _install(site, "goodplugins", "[sentibench.classifiers]\nnb = myplugins:naive_bayes\n")
     _install(site, "garbled", "[sentibench.classifiers]\nno equals sign here\n")
     with caplog.at_level(logging.WARNING):
-        assert list(REGISTRY) == ["bow", "w2v", "bert", "embed", "nb"]
+        assert list(REGISTRY) == ["bow", "w2v", "bert", "embed", "vader", "zeroshot", "nb"]
     assert "ignoring the classifiers of package garbled: its entry_points.txt cannot be read" in caplog.text
     assert run_main(capsys, "run", "--classifiers", "nope").returncode == 2  # every command still parses
 

@@ -47,8 +47,10 @@ def test_k_classes_predict_their_names_with_k_probabilities(fitted):
     np.testing.assert_array_equal(pred, clf.classes_[decision.argmax(axis=1)])
     assert clf.predict([]).shape == (0,) and clf.predict_proba([]).shape == (0, k)
     assert clf.decision_function([]).shape == (0, k)
-    # Better than chance on words that mark the classes.
-    assert (pred == names[test_y]).mean() > 1.5 / k
+    # Better than chance on words that mark the classes, for those that learn from labels
+    # (zeroshot never reads the training reviews, and these marker words mean nothing to it).
+    if clf.name != "zeroshot":
+        assert (pred == names[test_y]).mean() > 1.5 / k
 
 
 def test_k_class_models_survive_save_and_load(fitted, tmp_path):
