@@ -122,7 +122,48 @@ def recommend(records: dict, y_true, predictions: dict[str, np.ndarray], budgets
     """
     choice = choose(records, y_true, predictions, budgets, metric=metric, n_classes=n_classes, seed=seed)
     case = choice.pop("case")
-    return {**choice, "reason": _reason(case, choice, records)}
+    reason = _reason(case, choice, records)
+    labels = labels_needed(records, y_true, predictions, choice["within_budget"], metric=metric, n_classes=n_classes, seed=seed)
+    if labels:
+        choice["labels"] = labels
+        reason += " " + _labels_sentence(labels, metric)
+    return {**choice, "reason": reason}
+
+
+def _lead(y_true, a, b, metric: str, n_classes: int, seed: int) -> tuple[dict, float | None, bool]:
+    """``a``'s lead over ``b`` on the same test reviews: the paired bootstrap difference, McNemar's
+    p (accuracy only) and whether the lead is significant."""
+    diff = paired_bootstrap_difference(y_true, a, b, metric=metric, n_classes=n_classes, seed=seed)
+    if metric != "accuracy":
+        return diff, None, diff["low"] > 0
+    p = mcnemar_exact(y_true, a, b)["p_value"]
+    return diff, p, p < SIGNIFICANCE and diff["value"] > 0
+
+
+def labels_needed(records: dict, y_true, predictions: dict, names: list[str], *, metric: str = "accuracy",
+                  n_classes: int = 2, seed: int = 0) -> dict | None:
+    """Do the training labels pay? The best classifier among ``names`` whose predictions use no
+    training labels (its record says ``label_free``, e.g. zeroshot) against the best trained one:
+    ``needed`` is whether the trained one is significantly ahead on the same test reviews (as in
+    :func:`recommend`). ``None`` when ``names`` lacks one of the two kinds."""
+    free = [n for n in names if records[n].get("label_free")]
+    trained = [n for n in names if not records[n].get("label_free")]
+    if not free or not trained:
+        return None
+    best_free, best_trained = (max(group, key=lambda n: _score(records[n], metric)) for group in (free, trained))
+    diff, p, needed = _lead(y_true, predictions[best_trained], predictions[best_free], metric, n_classes, seed)
+    return {"label_free": best_free, "trained": best_trained, "difference": diff, "needed": bool(needed),
+            **({"mcnemar_p": p} if p is not None else {})}
+
+
+def _labels_sentence(labels: dict, metric: str) -> str:
+    free, trained, diff = labels["label_free"], labels["trained"], labels["difference"]
+    lead = _lead_words(diff, labels.get("mcnemar_p"), metric)
+    if labels["needed"]:
+        return (f"The labels pay: {trained}, trained on them, is significantly ahead of {free}, the best classifier "
+                f"that needs none ({lead}).")
+    return (f"No labels needed: {free}, which uses no training labels, is not significantly behind {trained}, "
+            f"the best trained classifier ({lead}).")
 
 
 def choose(records: dict, y_true, predictions: dict[str, np.ndarray], budgets: dict | None = None, *,
@@ -135,26 +176,25 @@ def choose(records: dict, y_true, predictions: dict[str, np.ndarray], budgets: d
     unknown = {n: _unknown(records[n], budgets) for n in names if _unknown(records[n], budgets)}
     out = {"metric": metric, "budgets": budgets, "within_budget": fits, **({"budget_unknown": unknown} if unknown else {})}
     if not fits:
-        measurable = [n for n in names if _over_budget(records[n], budgets)]
-        if not measurable:
-            return {**out, "classifier": None, "case": "nothing known to fit"}
-        closest = min(measurable, key=lambda n: max(_over_budget(records[n], budgets).values()))
-        return {**out, "classifier": None, "closest": closest, "case": "nothing fits"}
+        return {**out, **_nothing_fits(records, names, budgets)}
     ranked = sorted(fits, key=lambda n: (-_score(records[n], metric), latency_p50_ms(records[n])))
     best = ranked[0]
     if len(ranked) == 1:
         return {**out, "classifier": best, "case": "only one"}
     runner = ranked[1]
-    diff = paired_bootstrap_difference(y_true, predictions[best], predictions[runner], metric=metric, n_classes=n_classes, seed=seed)
-    out = {**out, "most_accurate": best, "runner_up": runner, "difference": diff}
-    if metric == "accuracy":
-        out["mcnemar_p"] = p = mcnemar_exact(y_true, predictions[best], predictions[runner])["p_value"]
-        significant = p < SIGNIFICANCE
-    else:
-        significant = diff["low"] > 0
+    diff, p, significant = _lead(y_true, predictions[best], predictions[runner], metric, n_classes, seed)
+    out = {**out, "most_accurate": best, "runner_up": runner, "difference": diff, **({"mcnemar_p": p} if p is not None else {})}
     if significant:
         return {**out, "classifier": best, "case": "significant lead"}
     return {**out, "classifier": _cheaper(records, best, runner), "case": "no significant lead"}
+
+
+def _nothing_fits(records: dict, names: list[str], budgets: dict) -> dict:
+    measurable = [n for n in names if _over_budget(records[n], budgets)]
+    if not measurable:
+        return {"classifier": None, "case": "nothing known to fit"}
+    closest = min(measurable, key=lambda n: max(_over_budget(records[n], budgets).values()))
+    return {"classifier": None, "closest": closest, "case": "nothing fits"}
 
 
 def _reason(case: str, choice: dict, records: dict) -> str:
@@ -187,12 +227,7 @@ def _use_sentence(case: str, choice: dict, records: dict, scope: str) -> str:
         only = "the only classifier that fits the budget" if choice["budgets"] else "the only classifier measured"
         return f"{scope}use {pick}: it is {only} ({value_name} {fmt.format(_score(records[pick], metric))})."
     best, runner = choice["most_accurate"], choice["runner_up"]
-    diff = choice["difference"]
-    if metric == "accuracy":
-        lead = (f"{diff['value'] * 100:+.1f} points, 95% CI [{diff['low'] * 100:+.1f}, {diff['high'] * 100:+.1f}], "
-                f"McNemar p = {choice['mcnemar_p']:.2g}")
-    else:
-        lead = f"{diff['value']:+.3f} {unit}, 95% CI [{diff['low']:+.3f}, {diff['high']:+.3f}]"
+    lead = _lead_words(choice["difference"], choice.get("mcnemar_p"), metric)
     shown = fmt.format(_score(records[best], metric))
     if case == "significant lead":
         return (f"{scope}use {pick}: {the_best} ({value_name} {shown}), significantly ahead of {runner} "
@@ -205,6 +240,14 @@ def _use_sentence(case: str, choice: dict, records: dict, scope: str) -> str:
     return (f"{scope}use {pick}: {best} {better} on this test split ({shown} against "
             f"{fmt.format(_score(records[pick], metric))}), but the lead is not significant ({lead}), "
             f"and {pick} is {_cheaper_words(records, pick, best)}.")
+
+
+def _lead_words(diff: dict, p: float | None, metric: str) -> str:
+    """A lead in words: "+2.1 points, 95% CI [+0.4, +3.8], McNemar p = 0.012"."""
+    if metric == "accuracy":
+        return (f"{diff['value'] * 100:+.1f} points, 95% CI [{diff['low'] * 100:+.1f}, {diff['high'] * 100:+.1f}], "
+                f"McNemar p = {p:.2g}")
+    return f"{diff['value']:+.3f} {METRIC_WORDS[metric][2]}, 95% CI [{diff['low']:+.3f}, {diff['high']:+.3f}]"
 
 
 def _cheaper_words(records: dict, pick: str, other: str) -> str:

@@ -134,8 +134,9 @@ class Tuning(TypedDict, total=False):
 
 
 class ClassifierRecord(TypedDict, total=False):
-    """One fitted classifier. ``fit_info``, ``history``, ``top_terms``, ``inference_choice``
-    and ``inference_check`` come from the classifier's own ``extra_record``."""
+    """One fitted classifier. ``fit_info``, ``history``, ``top_terms``, ``inference_choice``,
+    ``inference_check``, ``thresholds`` (vader) and ``zeroshot`` come from the classifier's own
+    ``extra_record``."""
 
     classifier: str
     params: dict[str, Any]
@@ -151,6 +152,9 @@ class ClassifierRecord(TypedDict, total=False):
     top_terms: dict
     inference_choice: dict | None
     inference_check: dict
+    thresholds: dict  # vader: the class order and the compound cuts chosen on training labels
+    zeroshot: dict  # the label descriptions, and which labels were used for what
+    label_free: bool  # its predictions use no training labels (the recommendation weighs whether labels pay)
     temperature: float
     tuning: Tuning  # with --tune
 

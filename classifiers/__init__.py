@@ -5,7 +5,7 @@ classical models) never loads torch or transformers.
 
 >>> from classifiers import REGISTRY, BowSvmClassifier
 >>> sorted(REGISTRY)
-['bert', 'bow', 'embed', 'vader', 'w2v', 'zeroshot']
+['bert', 'bow', 'embed', 'static', 'vader', 'w2v', 'zeroshot']
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ _LAZY = {
     "EmbeddingLogRegClassifier": ".embed",
     "VaderClassifier": ".vader",
     "ZeroShotClassifier": ".zeroshot",
+    "StaticEmbeddingClassifier": ".static",
 }
 
 
@@ -48,6 +49,7 @@ __all__ = [
     "VaderClassifier",
     "Word2VecSvmClassifier",
     "ZeroShotClassifier",
+    "StaticEmbeddingClassifier",
     "can_save_to",
     "params_from_json",
     "params_to_json",

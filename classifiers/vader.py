@@ -133,7 +133,7 @@ class VaderClassifier(SentimentClassifier):
         return d, calibrated_proba(d, self.calibration_)
 
     def extra_record(self, test=None) -> dict:
-        return {"fit_info": {"class_order": self.classes_[self.order_].tolist(), "thresholds": self.thresholds_.tolist()}}
+        return {"thresholds": {"class_order": self.classes_[self.order_].tolist(), "compound_cuts": self.thresholds_.tolist()}}
 
     def _save_files(self, folder: Path, context: dict):
         from importlib.metadata import version

@@ -133,7 +133,7 @@ class ZeroShotClassifier(EmbeddingLogRegClassifier):
         return _softmax(self._logits(embeddings) / self.temperature_)
 
     def extra_record(self, test=None) -> dict:
-        return {**super().extra_record(test), "fit_info": {"descriptions": list(self.descriptions_), "labels_used": (
+        return {**super().extra_record(test), "label_free": True, "zeroshot": {"descriptions": list(self.descriptions_), "labels_used": (
             "none for predictions; the validation split for the temperature and the inference path")}}
 
     def _save_files(self, folder: Path, context: dict):

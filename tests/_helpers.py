@@ -21,9 +21,10 @@ FAST_PARAMS = {
     "embed": {"max_length": 32},
     "vader": {},
     "zeroshot": {"max_length": 32},
+    "static": {"pca_dims": 32},
 }
 #: Classifiers that load and run a network: their fitting tests run with -m slow.
-NETWORK_CLASSIFIERS = ("bert", "embed", "zeroshot")
+NETWORK_CLASSIFIERS = ("bert", "embed", "zeroshot", "static")
 
 
 def run_predictions(run_dir):

@@ -294,3 +294,22 @@ def test_tradeoff_plot_point_labels_never_overlap(points):
     for i, a in enumerate(boxes):
         for b in boxes[i + 1:]:
             assert not a.overlaps(b), [t.get_text() for t in notes]
+
+
+def test_the_recommendation_says_whether_the_labels_pay():
+    y = np.array([0, 1] * 200)
+    perfect, close = y.copy(), y.copy()
+    close[:4] = 1 - close[:4]  # 4 of 400 wrong: within chance of perfect (McNemar p = 0.125)
+    far = y.copy()
+    far[:80] = 1 - far[:80]  # 80 wrong
+    records = {"bow": _record(1.0, 0.1, 1), "zeroshot": {**_record(0.985, 5.0, 2), "label_free": True}}
+    rec = recommend(records, y, {"bow": perfect, "zeroshot": close})
+    assert rec["labels"]["trained"] == "bow" and rec["labels"]["label_free"] == "zeroshot"
+    assert rec["labels"]["mcnemar_p"] >= 0.05 and not rec["labels"]["needed"]
+    assert "No labels needed: zeroshot" in rec["reason"]
+    records["zeroshot"] = {**_record(0.8, 5.0, 2), "label_free": True}
+    rec = recommend(records, y, {"bow": perfect, "zeroshot": far})
+    assert rec["labels"]["needed"] and rec["labels"]["mcnemar_p"] < 1e-6
+    assert "The labels pay: bow" in rec["reason"]
+    # Only trained contenders (or only label-free ones): nothing to say about labels.
+    assert "labels" not in recommend({"bow": records["bow"], "w2v": _record(0.8, 1, 1)}, y, {"bow": perfect, "w2v": far})

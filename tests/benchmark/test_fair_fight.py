@@ -218,11 +218,11 @@ def test_a_broken_installed_plugin_is_left_out_of_the_default_run_with_a_warning
     _install(site, "brokenplugins", "[sentibench.classifiers]\nmissing = nosuchmodule:thing\nraising = raising_plugin:make\n"
                                     "notone = myplugins:PLUGINS\n")
     real = REGISTRY.missing_extra
-    monkeypatch.setattr(REGISTRY, "missing_extra", lambda name: "bert" if name in ("bert", "embed") else real(name))  # quick
+    monkeypatch.setattr(REGISTRY, "missing_extra", lambda name: "bert" if name in ("bert", "embed", "zeroshot", "static") else real(name))  # quick
     outcome = run_main(capsys, "run", "--output", str(tmp_path / "runs"), "--latency-calls", "2", *FAST)
     assert outcome.returncode == 0, outcome.stderr[-2000:]
     (run_dir,) = (tmp_path / "runs").iterdir()
-    assert list(json.loads((run_dir / "results.json").read_text())["classifiers"]) == ["bow", "w2v", "nb"]
+    assert list(json.loads((run_dir / "results.json").read_text())["classifiers"]) == ["bow", "w2v", "vader", "nb"]
     for needle in ("leaving out missing: the installed plugin missing = nosuchmodule:thing cannot be used (cannot import",
                    "leaving out raising: the installed plugin raising = raising_plugin:make cannot be used (RuntimeError: a bug",
                    "leaving out notone: the installed plugin notone = myplugins:PLUGINS cannot be used"):
@@ -239,7 +239,7 @@ def test_a_package_whose_entry_points_cannot_be_read_leaves_the_others_usable(si
     _install(site, "goodplugins", "[sentibench.classifiers]\nnb = myplugins:naive_bayes\n")
     _install(site, "garbled", "[sentibench.classifiers]\nno equals sign here\n")
     with caplog.at_level(logging.WARNING):
-        assert list(REGISTRY) == ["bow", "w2v", "bert", "embed", "vader", "zeroshot", "nb"]
+        assert list(REGISTRY) == ["bow", "w2v", "bert", "embed", "vader", "zeroshot", "static", "nb"]
     assert "ignoring the classifiers of package garbled: its entry_points.txt cannot be read" in caplog.text
     assert run_main(capsys, "run", "--classifiers", "nope").returncode == 2  # every command still parses
 

@@ -54,7 +54,7 @@ def test_named_classes_are_ordered_by_their_compound_score_and_predict_in_order(
     assert clf.classes_[clf.order_].tolist() == ["neg", "neutral", "pos"]
     assert clf.predict(["wonderful, I love this great place!", "the worst meal, awful", "there is a door"]).tolist() == [
         "pos", "neg", "neutral"]
-    assert clf.extra_record()["fit_info"]["class_order"] == ["neg", "neutral", "pos"]
+    assert clf.extra_record()["thresholds"]["class_order"] == ["neg", "neutral", "pos"]
 
 
 def test_star_ratings_keep_their_numeric_order_and_a_higher_score_never_gets_fewer_stars():

@@ -37,7 +37,7 @@ def test_the_descriptions_decide_and_are_recorded(zeroshot):
     clf = zeroshot(descriptions=["a positive review", "a negative review"], max_length=32, inference="fp32")
     clf.fit(REVIEWS, LABELS)  # classes_ are ["neg", "pos"]: the descriptions are the wrong way round
     assert clf.predict(REVIEWS).tolist() == ["neg" if y == "pos" else "pos" for y in LABELS]
-    assert clf.extra_record()["fit_info"]["descriptions"] == ["a positive review", "a negative review"]
+    assert clf.extra_record()["zeroshot"]["descriptions"] == ["a positive review", "a negative review"]
 
 
 def test_a_wrong_number_of_descriptions_is_one_line(zeroshot):

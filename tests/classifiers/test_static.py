@@ -1,0 +1,80 @@
+"""StaticEmbeddingClassifier: model2vec distilled once from the bundled encoder, cached by hash."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from .._helpers import require
+
+pytestmark = pytest.mark.slow  # distils the encoder (about 20 s, once per cache)
+
+REVIEWS = ["I loved it, wonderful food and friendly staff", "awful service, cold food, never again",
+           "the best pizza in town", "rude waiter and a dirty table", "great value, we will be back",
+           "terrible, the worst meal of my life"] * 3
+LABELS = ["pos", "neg", "pos", "neg", "pos", "neg"] * 3
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    require("static")
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SENTIBENCH_CACHE", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def fitted(cache):
+    from classifiers import StaticEmbeddingClassifier
+
+    return StaticEmbeddingClassifier(pca_dims=32).fit(REVIEWS, LABELS)
+
+
+def test_the_first_fit_distils_and_caches_the_second_reads_the_cache(cache, fitted):
+    from classifiers import StaticEmbeddingClassifier
+
+    first = fitted.extra_record()["static"]
+    assert first["distilled_now"] and first["distill_time_s"] > 0 and first["pca_dims"] == 32
+    (entry,) = (cache / "static").iterdir()  # one entry, written whole (no temporary folder left)
+    assert json.loads((entry / "distilled.json").read_text())["encoder_sha256"] == first["encoder_sha256"]
+    again = StaticEmbeddingClassifier(pca_dims=32).fit(REVIEWS, LABELS)
+    second = again.extra_record()["static"]
+    assert not second["distilled_now"] and second["distill_time_s"] == first["distill_time_s"]
+    np.testing.assert_allclose(again.embed(REVIEWS), fitted.embed(REVIEWS), rtol=1e-5)
+
+
+def test_embeddings_are_a_lookup_of_the_chosen_size_and_separate_the_classes(fitted):
+    X = fitted.embed(REVIEWS)
+    assert X.shape == (len(REVIEWS), 32)
+    assert fitted.predict(REVIEWS).tolist() == LABELS
+    proba = fitted.predict_proba(REVIEWS)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_a_saved_model_predicts_the_same_and_a_damaged_one_is_refused(fitted, tmp_path):
+    from classifiers import ModelFileError, StaticEmbeddingClassifier
+
+    fitted.save(tmp_path / "m")
+    loaded = StaticEmbeddingClassifier.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.predict_proba(REVIEWS), fitted.predict_proba(REVIEWS), rtol=1e-6)
+    (tmp_path / "m" / "static" / "model.safetensors").unlink()
+    with pytest.raises(ModelFileError, match="model.safetensors"):
+        StaticEmbeddingClassifier.load(tmp_path / "m")
+
+
+def test_a_failed_distillation_leaves_nothing_in_the_cache(cache, fitted, monkeypatch):
+    import model2vec.distill
+
+    from classifiers.static import distilled
+
+    def broken(**kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(model2vec.distill, "distill", broken)
+    before = sorted(p.name for p in (cache / "static").iterdir())
+    with pytest.raises(RuntimeError):
+        distilled(None, 16)  # another setting: not cached yet
+    assert sorted(p.name for p in (cache / "static").iterdir()) == before
