@@ -85,22 +85,39 @@ class StaticEmbeddingClassifier(SentimentClassifier):
 
     def embed(self, texts) -> np.ndarray:
         """The static embedding of each text; ndarray of shape (n_samples, pca_dims)."""
-        return self.static_.encode(list(texts), use_multiprocessing=False)
+        from .encoder.batching import encodable
+
+        return self.static_.encode([encodable(t) for t in texts], use_multiprocessing=False)
 
     def _fit(self, texts, y, validation, sample_weight):
         self.static_, self.distilled_ = distilled(self.model, int(self.pca_dims))
         self.logreg_ = LogisticRegression(C=self.C, class_weight=self.class_weight, random_state=self.random_state,
                                           max_iter=1000).fit(self.embed(texts), y, sample_weight=sample_weight)
 
+    def _decision(self, X: np.ndarray) -> np.ndarray:
+        """The logistic regression's decision values, as NumPy products: scikit-learn's
+        input checks cost 50 us a call, more than the embedding lookup itself."""
+        d = X.astype(np.float64, copy=False) @ self.logreg_.coef_.T + self.logreg_.intercept_
+        return d.ravel() if d.shape[1] == 1 else d
+
+    @staticmethod
+    def _proba_of(d: np.ndarray) -> np.ndarray:
+        from scipy.special import expit, softmax
+
+        if d.ndim == 1:
+            p = expit(d)
+            return np.column_stack([1 - p, p])
+        return softmax(d, axis=1)
+
     def _decision_function(self, texts):
-        return self.logreg_.decision_function(self.embed(texts))
+        return self._decision(self.embed(texts))
 
     def _predict_proba(self, texts):
-        return self.logreg_.predict_proba(self.embed(texts))
+        return self._proba_of(self._decision(self.embed(texts)))
 
     def _decision_and_proba(self, texts):
-        X = self.embed(texts)  # once, for both
-        return self.logreg_.decision_function(X), self.logreg_.predict_proba(X)
+        d = self._decision(self.embed(texts))  # once, for both
+        return d, self._proba_of(d)
 
     def extra_record(self, test=None) -> dict:
         return {"static": dict(self.distilled_)}

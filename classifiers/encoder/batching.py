@@ -55,6 +55,12 @@ def _tail(text: str, chars: int) -> str:
     return text[min(found):] if found else text[start:]
 
 
+def encodable(text: str) -> str:
+    """``text`` as a tokenizer takes it: lone surrogates (legal in a Python str, e.g. from
+    errors="surrogateescape") are not encodable text; they become "?" as in UTF-8 "replace"."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
 def encode(tokenizer, texts: list[str], max_length: int, truncation: str) -> list[list[int]]:
     """Token ids with [CLS]/[SEP], truncated by ``truncation``, in one tokenizer call.
 
@@ -73,9 +79,7 @@ def encode(tokenizer, texts: list[str], max_length: int, truncation: str) -> lis
     for text in texts:
         cut = [text] if len(text) <= ends * chars else [_head(text, chars)] + ([_tail(text, chars)] if ends == 2 else [])
         spans.append((len(pieces), len(cut)))
-        # Lone surrogates (legal in a Python str, e.g. from errors="surrogateescape") are
-        # not encodable text for the tokenizer; they become "?" as in UTF-8 "replace".
-        pieces.extend(t if t.isascii() else t.encode("utf-8", "replace").decode("utf-8") for t in cut)
+        pieces.extend(encodable(t) for t in cut)
     ids = tokenizer(pieces, add_special_tokens=False, truncation=False, verbose=False)["input_ids"] if pieces else []
     encoded = []
     for first, count in spans:

@@ -51,7 +51,18 @@ def test_embeddings_are_a_lookup_of_the_chosen_size_and_separate_the_classes(fit
     assert X.shape == (len(REVIEWS), 32)
     assert fitted.predict(REVIEWS).tolist() == LABELS
     proba = fitted.predict_proba(REVIEWS)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_allclose(proba, fitted.logreg_.predict_proba(X), rtol=1e-9)  # scikit-learn's, computed in NumPy
+    np.testing.assert_allclose(fitted.decision_function(REVIEWS), fitted.logreg_.decision_function(X), rtol=1e-9)
+
+
+def test_three_classes_give_scikit_learns_probabilities(cache):
+    from classifiers import StaticEmbeddingClassifier
+
+    labels = ["pos", "neg", "mid"] * 6
+    clf = StaticEmbeddingClassifier(pca_dims=32).fit(REVIEWS, labels)
+    X = clf.embed(REVIEWS)
+    np.testing.assert_allclose(clf.predict_proba(REVIEWS), clf.logreg_.predict_proba(X), rtol=1e-9)
+    assert clf.predict(REVIEWS).tolist() == clf.classes_[clf.logreg_.predict(X)].tolist()
 
 
 def test_a_saved_model_predicts_the_same_and_a_damaged_one_is_refused(fitted, tmp_path):

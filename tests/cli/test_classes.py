@@ -78,7 +78,7 @@ def test_vader_snippets_run_every_classifier(tmp_path, column):
     (run_dir,) = tmp_path.iterdir()
     results = json.loads((run_dir / "results.json").read_text())
     records = results["classifiers"]
-    assert set(records) == {"bow", "w2v", "bert", "embed"}
+    assert set(records) == {"bow", "w2v", "bert", "embed", "vader", "zeroshot", "static"}
     ordinal = "qwk" if column == "stars" else "f1_macro"
     assert records["bert"]["metrics"]["accuracy"] > records["bow"]["metrics"]["accuracy"]
     assert records["bert"]["metrics"][ordinal] > records["bow"]["metrics"][ordinal]
