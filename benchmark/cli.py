@@ -15,6 +15,7 @@ from classifiers import REGISTRY
 from dataset import DATASETS, FORMATS, UsageError, refuse_constant
 
 from . import __version__
+from .cli_values import seed_list, size_list
 from .config import METRICS, TRACKERS
 
 #: run's options that describe a new run; --resume uses the run's saved ones instead.
@@ -27,6 +28,7 @@ RUN_OPTIONS = {
     "--seeds": "seeds", "--max-latency-ms": "max_latency_ms", "--max-train-s": "max_train_s",
     "--max-model-mb": "max_model_mb", "--cpu-hour-price": "cpu_hour_price",
     "--gpu-hour-price": "gpu_hour_price", "--sizes": "sizes", "--repeats": "repeats",
+    "--per-class": "per_class",
     "--tune": "tune", "--tune-budget-min": "tune_budget_min", "--metric": "metric",
     "--robustness": "robustness", "--robustness-suite": "robustness_suite", "--group-column": "group_column",
 }
@@ -182,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_experiment_arguments(curve, names)
     curve.add_argument("--sizes", metavar="LIST", type=size_list,
                        help="comma-separated training-set sizes (default: 100, doubling, up to the whole training part)")
+    curve.add_argument("--per-class", metavar="LIST", type=size_list,
+                       help="sizes as labels per class, such as 8,16,32,64: each sample holds exactly that many of each class")
     curve.add_argument("--repeats", type=int,
                        help="samples drawn per size below the whole training part (default 3); mean, spread and CI are reported")
     curve.add_argument("--resume", metavar="RUN_DIR",
@@ -376,30 +380,6 @@ class LabelMapAction(argparse.Action):
                 raise UsageError(f"--label-map names the class {name!r} twice")
             groups[name] = [v.strip() for v in values.split(",") if v.strip()]
         return groups
-
-
-def seed_list(text: str) -> list[int]:
-    """``--seeds 1,2,3``: at least two different seeds NumPy accepts."""
-    try:
-        seeds = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expects comma-separated integers such as 1,2,3; got {text!r}") from None
-    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"needs at least two different seeds, got {text!r}")
-    if min(seeds) < 0 or max(seeds) > 2**32 - 1:
-        raise argparse.ArgumentTypeError(f"must be integers from 0 to 4294967295, got {text!r}")
-    return seeds
-
-
-def size_list(text: str) -> list[int]:
-    """``--sizes 250,500,1000``: training-set sizes, sorted, each once."""
-    try:
-        sizes = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expects comma-separated integers such as 250,500,1000; got {text!r}") from None
-    if not sizes:
-        raise argparse.ArgumentTypeError("is empty; give training-set sizes such as 250,500,1000")
-    return sizes
 
 
 def given_run_options(args: argparse.Namespace) -> list[str]:

@@ -249,6 +249,7 @@ class CurveConfig(RunConfig):
 
     sizes: list[int] | None = None  # None: 100, doubling, up to the whole training part
     repeats: int = 3  # samples per size below the whole training part
+    per_class: list[int] | None = None  # sizes as labels per class (each sample holds exactly that many of each class)
 
     def validate(self) -> None:
         super().validate()
@@ -256,6 +257,8 @@ class CurveConfig(RunConfig):
             raise UsageError(f"--repeats must be at least 1, got {self.repeats}")
         if self.sizes is not None and (not self.sizes or min(self.sizes) < 10):
             raise UsageError(f"--sizes must be training-set sizes of at least 10, got {self.sizes}")
+        if self.per_class is not None and (self.sizes is not None or not self.per_class or min(self.per_class) < 2):
+            raise UsageError("--per-class takes labels per class of at least 2 (such as 8,16,32,64), and not with --sizes")
 
 
 def _fits(value, hint) -> bool:

@@ -25,6 +25,8 @@ from tqdm.auto import tqdm
 from dataset import SentibenchError, UsageError, atomic_write_json, atomic_write_text, md_literal
 
 from .config import CurveConfig
+from .curve_plan import default_sizes, nested_order, sample_orders
+from .curve_plan import plan as curve_plan
 from .environment import environment
 from .lineup import build_classifiers
 from .measure import classes_of
@@ -37,8 +39,6 @@ from .units import PointTask, curve_point, decode_predictions, encode_prediction
 
 logger = logging.getLogger(__name__)
 
-#: Smallest default training-set size; sizes then double up to the whole training part.
-FIRST_SIZE = 100
 #: A classifier "gains little" past the size from which the largest size adds less than this.
 PLATEAU = 0.01
 #: What a finished curve writes besides its JSON file.
@@ -46,42 +46,6 @@ CURVE_FILES = ("learning_curve.csv", "learning_curve.png", "report.md", "report.
 
 __all__ = ["run_curve", "is_curve_folder", "write_curve_report", "checked_points", "summarise", "findings",
            "nested_order", "default_sizes", "encode_predictions", "decode_predictions"]
-
-
-def default_sizes(n_train: int) -> list[int]:
-    """A geometric series from about :data:`FIRST_SIZE` to ``n_train`` (both included)."""
-    sizes, size = [], FIRST_SIZE
-    while size < n_train:
-        sizes.append(size)
-        size *= 2
-    return sizes + [n_train]
-
-
-def nested_order(labels: np.ndarray, seed: int) -> np.ndarray:
-    """An order of ``range(len(labels))`` whose every prefix is a stratified sample.
-
-    Each class is shuffled, and item ``k`` of a class of size ``n_c`` gets the key
-    ``(k + u) / n_c`` with ``u`` uniform in [0, 1): sorting by the key interleaves the
-    classes in proportion, so a prefix of any length has each class's share to within one
-    review, and the prefix of a smaller size is contained in that of a larger one.
-    """
-    rng = np.random.default_rng(seed)
-    keys = np.empty(len(labels))
-    for c in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == c))
-        keys[members] = (np.arange(len(members)) + rng.random(len(members))) / len(members)
-    return np.argsort(keys, kind="stable")
-
-
-def _plan(cfg: CurveConfig, n_train: int) -> list[tuple[int, int, str]]:
-    """(size, repeat, classifier) of every fit, smallest sizes first."""
-    sizes = sorted(set(cfg.sizes or default_sizes(n_train)))
-    too_big = [s for s in sizes if s > n_train]
-    if too_big or sizes[0] < 10:
-        raise UsageError(
-            f"--sizes must lie between 10 and the training part's {n_train:,} reviews; got {', '.join(map(str, sizes))}"
-        )
-    return [(size, r, name) for size in sizes for r in range(cfg.repeats if size < n_train else 1) for name in cfg.classifiers]
 
 
 def run_curve(cfg: CurveConfig | None, resume: Path | None = None, *, trusted_files=frozenset(),
@@ -126,7 +90,7 @@ def write_curve_report(run_dir: Path) -> Path:
                              f"python -m benchmark curve --resume {run_dir}")
         split, _ = prepare_data(cfg)  # the test labels the points are scored on
         _check_same_split(run_dir, split, curve)
-        plan = _plan(cfg, len(split.train))
+        plan = curve_plan(cfg, split.labels("train"))
         curve["points"] = checked_points(curve, plan, split.labels("test"), classes_of(split))
         if len(curve["points"]) < len(plan):
             raise UsageError(f"{run_dir} has learning-curve points that cannot be used; python -m benchmark curve --resume "
@@ -207,7 +171,7 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningC
         _check_same_split(run_dir, split, curve)
     test_y = split.labels("test")
     classes = classes_of(split)
-    plan = _plan(cfg, len(split.train))
+    plan = curve_plan(cfg, split.labels("train"))
     curve["points"] = checked_points(curve, plan, test_y, classes)
     done = {(p["train_size"], p["repeat"], p["classifier"]) for p in curve["points"]}
     todo = [step for step in plan if step not in done]
@@ -218,7 +182,7 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningC
         curve["status"] = "running"
     atomic_write_json(run_dir / CURVE_FILE, curve)
     logger.info("learning curve: %d fits (%d done), sizes %s", len(plan), len(done), sorted({s for s, _, _ in plan}))
-    orders = {r: nested_order(split.labels("train"), cfg.seed + r) for r in range(cfg.repeats)}
+    orders = sample_orders(cfg, split.labels("train"))
     tasks = [PointTask(name, prototypes[name], size, repeat, split.train[orders[repeat][:size]], split.validation, split.test,
                        classes) for size, repeat, name in todo]
     engine = engine or make_engine(cfg.jobs, cfg.cluster)
@@ -357,6 +321,18 @@ def findings(summary: dict, n_train: int, metric: str = "accuracy") -> list[str]
     return sentences
 
 
+def _size_words(curve: dict):
+    """How the report shows a training-set size, and how its samples were drawn: with
+    ``--per-class`` a size is labels per class times the K classes."""
+    per_class = curve["config"].get("per_class")
+    sizes = [r["train_size"] for summary in curve["summary"].values() for r in summary]
+    if not per_class or not sizes:
+        return (lambda size: f"{size:,}"), "samples are nested and stratified"
+    k = min(sizes) // min(per_class)
+    return ((lambda size: f"{size:,} ({size // k} per class)"),
+            f"samples are nested and hold exactly that many of each of the {k} classes (--per-class)")
+
+
 def write_curve_files(run_dir: Path, curve: dict) -> None:
     """``learning_curve.csv``, ``learning_curve.png`` and ``report.md`` from the finished curve."""
     import pandas as pd
@@ -372,18 +348,19 @@ def write_curve_files(run_dir: Path, curve: dict) -> None:
     plots.learning_curve_plot(curve["summary"], run_dir / "learning_curve.png", metric)
     data, split = curve["data"], curve["split"]
     title = METRIC_WORDS[metric][1].removeprefix("test ")
+    shown, sampled = _size_words(curve)
     lines = [
         f"# sentibench learning curve: {md_literal(curve['run_id'])}", "",
         *[f"- {s}" for s in curve["findings"]], "",
         f"Data: {md_literal(data['source'])}, {data['rows_used']:,} reviews; split seed {curve['config']['seed']}: "
         f"{split['sizes']['train']:,} train / {split['sizes']['validation']:,} validation / {split['sizes']['test']:,} test. "
-        "Every point is scored on the same test split; samples are nested and stratified.", "",
+        f"Every point is scored on the same test split; {sampled}.", "",
         "![learning curve](learning_curve.png)", "",
         "The 95% CI is a bootstrap over the test reviews (how much the mean would move with another test "
         "sample); the spread between training samples is the std column.", "",
         f"| classifier | training reviews | repeats | {title} mean | std | 95% CI (test bootstrap) | train s |",
         "|---|---|---|---|---|---|---|",
-        *[f"| {name} | {r['train_size']:,} | {r['repeats']} | {r[f'{metric}_mean']:.4f} | {r[f'{metric}_std']:.4f} | "
+        *[f"| {name} | {shown(r['train_size'])} | {r['repeats']} | {r[f'{metric}_mean']:.4f} | {r[f'{metric}_std']:.4f} | "
           f"[{r[f'{metric}_ci'][0]:.4f}, {r[f'{metric}_ci'][1]:.4f}] | {r['train_time_s_mean']:.2f} |"
           for name, summary in curve["summary"].items() for r in summary],
         "",
