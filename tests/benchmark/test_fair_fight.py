@@ -179,10 +179,10 @@ def test_installed_plugins_appear_by_name(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     help_text = subprocess.run([sys.executable, "-m", "benchmark", "run", "--help"], capture_output=True, text=True, env=env,
                                timeout=120).stdout
-    assert "bow, w2v, bert, embed, nb" in " ".join(help_text.split())
+    assert "bow, w2v, bert, embed, vader, zeroshot, static, nb" in " ".join(help_text.split())
     proc = subprocess.run([sys.executable, "-m", "benchmark", "run", "--classifiers", "nope"], capture_output=True, text=True, env=env,
                           timeout=120)
-    assert proc.returncode == 2 and "choose from: bow, w2v, bert, embed, nb" in proc.stderr
+    assert proc.returncode == 2 and "choose from: bow, w2v, bert, embed, vader, zeroshot, static, nb" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "benchmark", "-q", "run", "--classifiers", "nb", "--latency-calls", "2",
                            "--output", str(tmp_path / "o")], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -35,14 +35,14 @@ def test_run_all_includes_bert_with_its_history(tmp_path):
     assert run_cli(tmp_path, "--all", *FAST, *bert) == 0
     (run_dir,) = tmp_path.iterdir()
     results = json.loads((run_dir / "results.json").read_text())
-    assert list(results["classifiers"]) == ["bow", "w2v", "bert", "embed"]
+    assert list(results["classifiers"]) == ["bow", "w2v", "bert", "embed", "vader", "zeroshot", "static"]
     history = results["classifiers"]["bert"]["history"]
     # Two epochs, patience 1: a second epoch always runs (the first cannot be "without improvement").
     assert [h["epoch"] for h in history] == [1, 2] and all(h["val_accuracy"] is not None for h in history)
     check = results["classifiers"]["bert"]["inference_check"]
     assert check["inference"] == results["classifiers"]["bert"]["inference_choice"]["chosen"]
     assert check["accuracy"] == pytest.approx(results["classifiers"]["bert"]["metrics"]["accuracy"])
-    assert pd.read_csv(run_dir / "comparison.csv")["classifier"].tolist() == ["bow", "w2v", "bert", "embed"]
+    assert pd.read_csv(run_dir / "comparison.csv")["classifier"].tolist() == list(results["classifiers"])
 
 
 def test_results_json_has_config_environment_manifest_and_records(finished_run):
