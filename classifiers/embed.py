@@ -168,7 +168,15 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         self._inference_nets = None
 
     def _fit(self, texts, y, validation, sample_weight):
+        self._prepare_encoder(texts, y)
+        self._fit_head(texts, y, validation, sample_weight)
+
+    def _prepare_encoder(self, texts, y) -> None:
+        """The encoder the head learns on: the pretrained one, frozen (``setfit`` fine-tunes it first)."""
         self._load_encoder()
+
+    def _fit_head(self, texts, y, validation, sample_weight) -> None:
+        """The logistic regression on ``encoder_``'s embeddings, the inference path and the temperature."""
         X = self._embed(texts, "fp32")
         self.logreg_ = self._logreg(self.C).fit(X, y, sample_weight=sample_weight)
         self.inference_choice_ = self._choose_inference(validation)
@@ -180,13 +188,13 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
         return LogisticRegression(C=C, class_weight=self.class_weight, random_state=self.random_state, max_iter=1000)
 
     def search(self, train, validation, budget, score=accuracy) -> list[dict]:
-        """The frozen encoder runs once over the training and validation texts (fp32, as
-        ``fit`` encodes); a logistic regression per C on top."""
+        """The encoder (as ``fit`` prepares it) runs once over the training and validation
+        texts (fp32, as ``fit`` encodes); a logistic regression per C on top."""
         from sklearn.base import clone
 
         start = time.perf_counter()
         encoder = clone(self)
-        encoder._load_encoder()
+        encoder._prepare_encoder(list(train[0]), np.asarray(train[1]))
         X, X_val = encoder._embed(list(train[0]), "fp32"), encoder._embed(list(validation[0]), "fp32")
         classes, y = np.unique(np.asarray(train[1]), return_inverse=True)
         Cs = defaults_first(self.C, self.search_space["C"])

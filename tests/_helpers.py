@@ -22,9 +22,10 @@ FAST_PARAMS = {
     "vader": {},
     "zeroshot": {"max_length": 32},
     "static": {"pca_dims": 32},
+    "setfit": {"max_length": 32, "num_iterations": 2},
 }
 #: Classifiers that load and run a network: their fitting tests run with -m slow.
-NETWORK_CLASSIFIERS = ("bert", "embed", "zeroshot", "static")
+NETWORK_CLASSIFIERS = ("bert", "embed", "zeroshot", "static", "setfit")
 
 
 def run_predictions(run_dir):

@@ -32,7 +32,8 @@ pytestmark = pytest.mark.latency
 #: Built-in classifiers only: installed plugins have no settings here.
 NAMES = (["fasttext"] if importlib.util.find_spec("fasttext") else []) + [n for n in REGISTRY if REGISTRY.is_builtin(n)]
 #: Settings that keep session set-up short; latency depends on the model, not on epochs.
-PARAMS = {"bow": {}, "w2v": {}, "bert": {"epochs": 1, "verbose": False}, "embed": {}, "vader": {}, "zeroshot": {}, "static": {}}
+PARAMS = {"bow": {}, "w2v": {}, "bert": {"epochs": 1, "verbose": False}, "embed": {}, "vader": {}, "zeroshot": {}, "static": {},
+          "setfit": {"num_iterations": 1}}
 
 
 def _reviews(kind: str):

@@ -35,7 +35,7 @@ def test_run_all_includes_bert_with_its_history(tmp_path):
     assert run_cli(tmp_path, "--all", *FAST, *bert) == 0
     (run_dir,) = tmp_path.iterdir()
     results = json.loads((run_dir / "results.json").read_text())
-    assert list(results["classifiers"]) == ["bow", "w2v", "bert", "embed", "vader", "zeroshot", "static"]
+    assert list(results["classifiers"]) == ["bow", "w2v", "bert", "embed", "vader", "zeroshot", "static", "setfit"]
     history = results["classifiers"]["bert"]["history"]
     # Two epochs, patience 1: a second epoch always runs (the first cannot be "without improvement").
     assert [h["epoch"] for h in history] == [1, 2] and all(h["val_accuracy"] is not None for h in history)
