@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
+from dataset import stratified_sample
+
 from .embed import EmbeddingLogRegClassifier
 from .encoder.batching import DEFAULT_MAX_LENGTH, collate, encode
 
@@ -71,6 +73,9 @@ class SetFitClassifier(EmbeddingLogRegClassifier):
         Pairs per optimiser step (setfit's default).
     learning_rate : float, default=2e-5
         AdamW learning rate of the encoder, with a linear decay over the steps.
+    max_train_samples : int, optional
+        Train (encoder and head) on a stratified sample of this many training reviews
+        (``run --max-train-samples``): how few labels will do.
     max_length, C, class_weight, device, inference, temperature_scaling, random_state
         As for :class:`~classifiers.EmbeddingLogRegClassifier` (the head, the inference
         path and the temperature are embed's, on the fine-tuned encoder).
@@ -89,11 +94,12 @@ class SetFitClassifier(EmbeddingLogRegClassifier):
         "max_pairs": [Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "max_train_samples": [Interval(Integral, 1, None, closed="left"), None],
     }
     search_space = {"C": [0.1, 1.0, 10.0]}
 
     def __init__(self, model=None, *, num_iterations=20, max_pairs=2000, epochs=1, batch_size=16, learning_rate=2e-5,
-                 max_length=DEFAULT_MAX_LENGTH, C=1.0, class_weight=None, device="auto", inference="auto",
+                 max_train_samples=None, max_length=DEFAULT_MAX_LENGTH, C=1.0, class_weight=None, device="auto", inference="auto",
                  temperature_scaling=True, random_state=None):
         super().__init__(model, max_length=max_length, batch_size=batch_size, C=C, class_weight=class_weight,
                          device=device, inference=inference, temperature_scaling=temperature_scaling,
@@ -102,6 +108,20 @@ class SetFitClassifier(EmbeddingLogRegClassifier):
         self.max_pairs = max_pairs
         self.epochs = epochs
         self.learning_rate = learning_rate
+        self.max_train_samples = max_train_samples
+
+    def _fit(self, texts, y, validation, sample_weight):
+        n = len(texts)
+        if self.max_train_samples is not None and self.max_train_samples < n:
+            keep = stratified_sample(np.asarray(y), self.max_train_samples, seed=self._seed())
+            logger.warning("setfit: training on a stratified sample of %d of %d reviews (max_train_samples)", len(keep), n)
+            texts, y = [texts[i] for i in keep], np.asarray(y)[keep]
+            sample_weight = None if sample_weight is None else sample_weight[keep]
+        self.fit_info_ = {"method": "subsample" if len(texts) < n else "full", "rows": len(texts), "of_rows": n}
+        super()._fit(texts, y, validation, sample_weight)
+
+    def _seed(self) -> int:
+        return 42 if self.random_state is None else int(np.random.default_rng(self.random_state).integers(2**31))
 
     def _prepare_encoder(self, texts, y) -> None:
         self._load_encoder()
@@ -110,7 +130,7 @@ class SetFitClassifier(EmbeddingLogRegClassifier):
     def _fine_tune(self, texts: list[str], y: np.ndarray) -> None:
         """Contrastive fine-tuning of ``encoder_`` in place (train mode, then eval)."""
         start = time.perf_counter()
-        seed = 42 if self.random_state is None else int(np.random.default_rng(self.random_state).integers(2**31))
+        seed = self._seed()
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
         pairs = contrastive_pairs(y, self.num_iterations, rng)
@@ -162,4 +182,4 @@ class SetFitClassifier(EmbeddingLogRegClassifier):
         return losses
 
     def extra_record(self, test=None) -> dict:
-        return {**super().extra_record(test), "setfit": getattr(self, "setfit_", None)}
+        return {**super().extra_record(test), "fit_info": getattr(self, "fit_info_", None), "setfit": getattr(self, "setfit_", None)}

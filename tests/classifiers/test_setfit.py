@@ -66,11 +66,21 @@ def test_max_pairs_caps_the_pairs_and_a_saved_model_predicts_the_same(setfit, tm
     clf.fit(REVIEWS, LABELS)
     record = clf.extra_record()["setfit"]
     assert (record["pairs"], record["pairs_drawn"], record["steps"]) == (40, 240, 3)
+    assert clf.extra_record()["fit_info"] == {"method": "full", "rows": 6, "of_rows": 6}
     clf.save(tmp_path / "m")
     again = SentimentClassifier.load(tmp_path / "m")
     assert type(again).__name__ == "SetFitClassifier"
     probe = ["a lovely evening", "disgusting", "the menu has three pages"]
     np.testing.assert_allclose(again.predict_proba(probe), clf.predict_proba(probe), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_max_train_samples_trains_encoder_and_head_on_a_stratified_sample(setfit):
+    clf = setfit(num_iterations=2, max_train_samples=4, max_length=32, inference="fp32", random_state=0)
+    clf.fit(REVIEWS * 2, LABELS * 2)
+    assert clf.extra_record()["fit_info"] == {"method": "subsample", "rows": 4, "of_rows": 12}
+    assert clf.extra_record()["setfit"]["pairs_drawn"] == 2 * 2 * 4
+    assert clf.logreg_.n_features_in_ == 384 and clf.logreg_.classes_.size == 2
 
 
 @pytest.mark.slow
