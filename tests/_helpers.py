@@ -26,6 +26,9 @@ FAST_PARAMS = {
 }
 #: Classifiers that load and run a network: their fitting tests run with -m slow.
 NETWORK_CLASSIFIERS = ("bert", "embed", "zeroshot", "static", "setfit")
+#: Classifiers that need a server to answer: the generic tests leave them out, and
+#: tests/classifiers/test_llm.py runs them against a real one.
+ENDPOINT_CLASSIFIERS = ("llm",)
 
 
 def run_predictions(run_dir):

@@ -179,10 +179,10 @@ def test_installed_plugins_appear_by_name(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     help_text = subprocess.run([sys.executable, "-m", "benchmark", "run", "--help"], capture_output=True, text=True, env=env,
                                timeout=120).stdout
-    assert "bow, w2v, bert, embed, vader, zeroshot, static, setfit, nb" in " ".join(help_text.split())
+    assert "bow, w2v, bert, embed, vader, zeroshot, static, setfit, llm, nb" in " ".join(help_text.split())
     proc = subprocess.run([sys.executable, "-m", "benchmark", "run", "--classifiers", "nope"], capture_output=True, text=True, env=env,
                           timeout=120)
-    assert proc.returncode == 2 and "choose from: bow, w2v, bert, embed, vader, zeroshot, static, setfit, nb" in proc.stderr
+    assert proc.returncode == 2 and "choose from: bow, w2v, bert, embed, vader, zeroshot, static, setfit, llm, nb" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "benchmark", "-q", "run", "--classifiers", "nb", "--latency-calls", "2",
                            "--output", str(tmp_path / "o")], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -240,7 +240,7 @@ def test_a_package_whose_entry_points_cannot_be_read_leaves_the_others_usable(si
     _install(site, "goodplugins", "[sentibench.classifiers]\nnb = myplugins:naive_bayes\n")
     _install(site, "garbled", "[sentibench.classifiers]\nno equals sign here\n")
     with caplog.at_level(logging.WARNING):
-        assert list(REGISTRY) == ["bow", "w2v", "bert", "embed", "vader", "zeroshot", "static", "setfit", "nb"]
+        assert list(REGISTRY) == ["bow", "w2v", "bert", "embed", "vader", "zeroshot", "static", "setfit", "llm", "nb"]
     assert "ignoring the classifiers of package garbled: its entry_points.txt cannot be read" in caplog.text
     assert run_main(capsys, "run", "--classifiers", "nope").returncode == 2  # every command still parses
 

@@ -16,9 +16,9 @@ from sklearn.model_selection import cross_val_score
 from classifiers import REGISTRY, BowSvmClassifier, ModelFileError, SentimentClassifier, Word2VecSvmClassifier, tokenize
 from classifiers._persist import METADATA_FILE
 
-from .._helpers import FAST_PARAMS, require, shared_file, slow_for_transformers
+from .._helpers import ENDPOINT_CLASSIFIERS, FAST_PARAMS, require, shared_file, slow_for_transformers
 
-NAMES = sorted(REGISTRY)
+NAMES = sorted(n for n in REGISTRY if n not in ENDPOINT_CLASSIFIERS)
 #: Fitting BERT and the encoder is slow: their parameters run with -m slow.
 FITTED = slow_for_transformers(NAMES)
 

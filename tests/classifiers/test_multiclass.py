@@ -8,9 +8,9 @@ import pytest
 
 from classifiers import REGISTRY, BowSvmClassifier, SentimentClassifier, Word2VecSvmClassifier
 
-from .._helpers import FAST_PARAMS, require, slow_for_transformers, synthetic_reviews
+from .._helpers import ENDPOINT_CLASSIFIERS, FAST_PARAMS, require, slow_for_transformers, synthetic_reviews
 
-NAMES = sorted(REGISTRY)
+NAMES = sorted(n for n in REGISTRY if n not in ENDPOINT_CLASSIFIERS)
 #: Fitting BERT and the encoder is slow: their parameters run with -m slow.
 FITTED = slow_for_transformers(NAMES)
 #: BERT learns these words in two epochs at a higher rate; the others with their fast settings.
