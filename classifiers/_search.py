@@ -26,6 +26,16 @@ def accuracy(y_true, y_pred) -> float:
     return float((np.asarray(y_pred) == np.asarray(y_true)).mean())
 
 
+def task_score(classes: np.ndarray) -> tuple[str, Scorer]:
+    """The score a default is chosen by on validation, as the run's default metric: quadratic
+    weighted kappa for three or more numbered classes (stars, in order), macro-F1 otherwise."""
+    from sklearn.metrics import cohen_kappa_score, f1_score
+
+    if len(classes) >= 3 and np.asarray(classes).dtype.kind in "biuf":
+        return "qwk", lambda t, p: float(cohen_kappa_score(t, p, weights="quadratic"))
+    return "f1_macro", lambda t, p: float(f1_score(t, p, average="macro"))
+
+
 class SearchBudget:
     """Seconds a search may take; a trial starts only when one more (as long as the mean
     trial so far) still fits. Once it says no, it keeps saying no."""

@@ -20,7 +20,7 @@ from dataset import DataError
 from ._calibration import calibrated_proba, calibration_from_state, calibration_scores, calibration_state, fit_calibration, platt_one
 from ._fastpath import FAST_PATH_MAX, LinearTextScorer
 from ._persist import ModelFileError, check_estimator, check_predicts, skops_dump, skops_load
-from ._search import Trials, accuracy, defaults_first
+from ._search import Trials, accuracy, defaults_first, task_score
 from ._text import TOKEN_PATTERN
 from .base import SentimentClassifier, decision_to_codes
 
@@ -57,8 +57,13 @@ class BowSvmClassifier(SentimentClassifier):
         Keep only the most frequent terms.
     sublinear_tf : bool, default=True
         Use ``1 + log(tf)``; only for ``features="tfidf"``.
-    class_weight : {"balanced"} or None, default=None
-        Passed to ``LinearSVC``.
+    class_weight : {"auto", "balanced"} or None, default="auto"
+        Passed to ``LinearSVC``. ``"auto"`` is ``None`` for two classes (the binary
+        defaults); for three or more it is chosen on the validation split between ``None``
+        and ``"balanced"`` by the task's score (quadratic weighted kappa for numbered
+        classes, macro-F1 otherwise): star ratings are rarely balanced, and the plain
+        unweighted SVM then under-predicts the rare extremes. The record says which
+        (``class_weight_choice``).
     random_state : int, optional
         Seed of ``LinearSVC``'s coordinate descent.
 
@@ -92,7 +97,7 @@ class BowSvmClassifier(SentimentClassifier):
         "min_df": [Interval(Integral, 1, None, closed="left"), Interval(Real, 0, 1, closed="both")],
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
         "sublinear_tf": ["boolean"],
-        "class_weight": [StrOptions({"balanced"}), None],  # a dict would be keyed by the internal 0/1 codes
+        "class_weight": [StrOptions({"auto", "balanced"}), None],  # a dict would be keyed by the internal 0/1 codes
         "random_state": ["random_state"],
     }
     search_space = {
@@ -112,7 +117,7 @@ class BowSvmClassifier(SentimentClassifier):
         min_df=2,
         max_features=None,
         sublinear_tf=True,
-        class_weight=None,
+        class_weight="auto",
         random_state=None,
     ):
         self.C = C
@@ -168,14 +173,33 @@ class BowSvmClassifier(SentimentClassifier):
         # count: one thread, so a fit gives the same model in a run one after another and in a
         # --jobs worker (decision values were 1e-3 apart). The fit takes as long either way.
         with threadpool_limits(limits=1, user_api="blas"):
-            self.svm_ = self._svm(self.C).fit(X, y, sample_weight=sample_weight)
             X_val, y_val = (vectorizer.transform(validation[0]), validation[1]) if validation else (None, None)
+            self.class_weight_choice_ = self._choose_class_weight(X, y, X_val, y_val, sample_weight)
+            self.svm_ = self._svm(self.C, self.class_weight_choice_["chosen"]).fit(X, y, sample_weight=sample_weight)
             fit_params = None if sample_weight is None else {"sample_weight": sample_weight}
             self.calibration_ = fit_calibration(*calibration_scores(self.svm_, X, y, X_val, y_val, fit_params))
         self._build_fast_path()
 
-    def _svm(self, C) -> LinearSVC:
-        return LinearSVC(C=C, class_weight=self.class_weight, random_state=self.random_state)
+    def _svm(self, C, class_weight="default") -> LinearSVC:
+        if class_weight == "default":  # a search's trials: "auto" is the binary default
+            class_weight = None if self.class_weight == "auto" else self.class_weight
+        return LinearSVC(C=C, class_weight=class_weight, random_state=self.random_state)
+
+    def _choose_class_weight(self, X, y, X_val, y_val, sample_weight) -> dict:
+        """``class_weight="auto"``: ``None`` or ``"balanced"``, whichever scores better on
+        validation (three or more classes; ``None`` for two, or without a validation split)."""
+        if self.class_weight != "auto":
+            return {"chosen": self.class_weight, "reason": "set"}
+        k = len(self.classes_)
+        if k < 3 or X_val is None:
+            return {"chosen": None, "reason": "two classes" if k < 3 else "no validation split"}
+        metric, score = task_score(self.classes_)
+        scores = {}
+        for weight in (None, "balanced"):
+            svm = self._svm(self.C, weight).fit(X, y, sample_weight=sample_weight)
+            scores[str(weight)] = round(score(y_val, decision_to_codes(svm.decision_function(X_val))), 6)
+        chosen = "balanced" if scores["balanced"] > scores["None"] else None
+        return {"chosen": chosen, "metric": metric, "validation": scores}
 
     def search(self, train, validation, budget, score=accuracy) -> list[dict]:
         """TF-IDF fitted once per vectorizer setting; a LinearSVC per C on top, deciding as
@@ -226,7 +250,7 @@ class BowSvmClassifier(SentimentClassifier):
         return calibrated_proba(self._decision_function(texts), self.calibration_)
 
     def extra_record(self, test=None) -> dict:
-        return {"top_terms": self.top_terms(20)}
+        return {"top_terms": self.top_terms(20), "class_weight_choice": getattr(self, "class_weight_choice_", None)}
 
     def top_terms(self, n=20) -> dict[str, list[tuple[str, float]]]:
         """The ``n`` terms with the largest SVM weights: for two classes the most positive

@@ -87,3 +87,24 @@ def test_svm_calibration_gives_k_class_probabilities_that_rank_like_the_decision
     proba = clf.predict_proba(test_x)
     # The calibrated probabilities agree with the decision on most reviews.
     assert (proba.argmax(1) == clf.decision_function(test_x).argmax(1)).mean() > 0.8
+
+
+def test_bow_chooses_its_class_weight_on_validation_for_three_or_more_classes():
+    texts, labels = synthetic_reviews(5, 40, seed=3)
+    keep = np.flatnonzero((labels != 0) | (np.arange(len(labels)) % 5 == 0))  # class 0 rare, as one-star reviews are
+    texts, labels = [texts[i] for i in keep], labels[keep]
+    train, val = slice(0, 120), slice(120, None)
+    clf = BowSvmClassifier(min_df=1).fit(texts[train], labels[train], validation=(texts[val], labels[val]))
+    choice = clf.extra_record()["class_weight_choice"]
+    assert choice["metric"] == "qwk" and set(choice["validation"]) == {"None", "balanced"}
+    best = max(choice["validation"], key=choice["validation"].get)
+    assert str(choice["chosen"]) == (best if choice["validation"]["balanced"] != choice["validation"]["None"] else "None")
+    assert clf.svm_.class_weight == choice["chosen"]
+    named = np.array(["awful", "meh", "ok", "good", "great"])[labels]  # named classes: macro-F1
+    clf = BowSvmClassifier(min_df=1).fit(texts[train], named[train], validation=(texts[val], named[val]))
+    assert clf.extra_record()["class_weight_choice"]["metric"] == "f1_macro"
+    two = BowSvmClassifier(min_df=1).fit(texts[train], labels[train] > 2, validation=(texts[val], labels[val] > 2))
+    assert two.extra_record()["class_weight_choice"] == {"chosen": None, "reason": "two classes"}
+    assert two.svm_.class_weight is None
+    fixed = BowSvmClassifier(min_df=1, class_weight=None).fit(texts[train], labels[train], validation=(texts[val], labels[val]))
+    assert fixed.extra_record()["class_weight_choice"] == {"chosen": None, "reason": "set"}
