@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from dataset import SentibenchError, UsageError, atomic_write_json, atomic_write_text, md_literal
 
 from .config import CurveConfig
+from .curve_findings import SizeWords, findings
 from .curve_plan import default_sizes, nested_order, sample_orders
 from .curve_plan import plan as curve_plan
 from .environment import environment
@@ -39,8 +40,6 @@ from .units import PointTask, curve_point, decode_predictions, encode_prediction
 
 logger = logging.getLogger(__name__)
 
-#: A classifier "gains little" past the size from which the largest size adds less than this.
-PLATEAU = 0.01
 #: What a finished curve writes besides its JSON file.
 CURVE_FILES = ("learning_curve.csv", "learning_curve.png", "report.md", "report.html")
 
@@ -228,7 +227,8 @@ def _finish(run_dir: Path, cfg: CurveConfig, curve: LearningCurve, split) -> Non
     """Summary, findings, csv, plot and report, then ``learning_curve.json`` marked complete:
     a curve killed in between still says it has files to write, and ``--resume`` writes them."""
     curve["summary"] = summarise(curve["points"], split.labels("test"), metric=cfg.metric, n_classes=classes_of(split).n)
-    curve["findings"] = findings(curve["summary"], len(split.train), cfg.metric)
+    words = SizeWords(bool(cfg.per_class), classes_of(split).n)
+    curve["findings"] = findings(curve["summary"], len(split.train), cfg.metric, words)
     write_curve_files(run_dir, curve)
     curve["status"] = "complete"
     atomic_write_json(run_dir / CURVE_FILE, curve)
@@ -280,45 +280,6 @@ def _resampled_means(preds: np.ndarray, y_test: np.ndarray, metric: str = "accur
                                for idx in resample_indices(right.shape[1], N_RESAMPLES, BOOTSTRAP_SEED, chunk)])
     return np.concatenate([np.nanmean([score_by(metric, y_test[idx], p[idx], n_classes) for p in preds], axis=0)
                            for idx in resample_indices(preds.shape[1], N_RESAMPLES, BOOTSTRAP_SEED, chunk)])
-
-
-def findings(summary: dict, n_train: int, metric: str = "accuracy") -> list[str]:
-    """Plain sentences on where the curves (of ``metric``) cross and where they flatten, from
-    the measured points only (an extrapolation is never made without saying so)."""
-    sentences = []
-    names = list(summary)
-    sizes = {n: [r["train_size"] for r in summary[n]] for n in names}
-    means = {n: {r["train_size"]: r[f"{metric}_mean"] for r in summary[n]} for n in names}
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            common = [s for s in sizes[a] if s in means[b]]
-            if not common:
-                continue
-            largest = common[-1]
-            lead, other = (a, b) if means[a][largest] >= means[b][largest] else (b, a)
-            ahead = [s for s in common if means[lead][s] > means[other][s]]
-            start = next((s for k, s in enumerate(common) if all(t in ahead for t in common[k:])), None)
-            if start is None:
-                sentences.append(f"{lead} and {other} are level at the largest size ({largest:,} training reviews).")
-            elif start == common[0]:
-                sentences.append(f"{lead} is ahead of {other} at every measured size ({common[0]:,} to {largest:,} training reviews).")
-            else:
-                sentences.append(f"{lead} is ahead of {other} from about {start:,} training reviews (measured up to {largest:,}).")
-    for name in names:
-        full = means[name][sizes[name][-1]]
-        flat = next((s for s in sizes[name] if full - means[name][s] < PLATEAU), sizes[name][-1])
-        if flat < sizes[name][-1]:
-            sentences.append(
-                f"{name} gains little past {flat:,} training reviews (less than {PLATEAU * 100:.0f} point up to {sizes[name][-1]:,})."
-            )
-        else:
-            step = sizes[name][-2] if len(sizes[name]) > 1 else None
-            sentences.append(
-                f"{name} was still gaining at the largest size ({sizes[name][-1]:,})"
-                + (f", {(full - means[name][step]) * 100:+.1f} points over {step:,}" if step else "")
-                + "; more data would probably help, but that is beyond what was measured."
-            )
-    return sentences
 
 
 def _size_words(curve: dict):

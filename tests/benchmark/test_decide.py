@@ -313,3 +313,25 @@ def test_the_recommendation_says_whether_the_labels_pay():
     assert "The labels pay: bow" in rec["reason"]
     # Only trained contenders (or only label-free ones): nothing to say about labels.
     assert "labels" not in recommend({"bow": records["bow"], "w2v": _record(0.8, 1, 1)}, y, {"bow": perfect, "w2v": far})
+
+
+def test_per_class_findings_speak_in_labels_per_class_and_say_where_few_shot_stops_paying():
+    from benchmark.curve_findings import SizeWords, findings
+
+    def rows(means):
+        return [{"train_size": s, "accuracy_mean": m} for s, m in means.items()]
+
+    summary = {
+        "setfit": rows({16: 0.80, 64: 0.90, 256: 0.93, 1024: 0.935}),
+        "bert": rows({16: 0.62, 64: 0.70, 256: 0.91, 1024: 0.94}),
+        "zeroshot": rows({16: 0.80, 64: 0.80, 256: 0.80, 1024: 0.80}),
+    }
+    text = findings(summary, 5000, words=SizeWords(per_class=True, k=2))
+    assert "setfit is ahead of bert from about 8 labels per class (measured up to 512)." not in text
+    assert "bert is ahead of setfit from about 512 labels per class (measured up to 512)." in text
+    assert "zeroshot gains little past 8 labels per class (less than 1 point up to 512)." in text
+    assert ("With 128 labels per class, setfit is within 1 point of bert trained on 512 (0.930 against 0.940): "
+            "past that, more labels buy little.") in text
+    assert not any(s.startswith("With") and "zeroshot," in s for s in text)  # 14 points short: never within reach
+    plain = findings(summary, 5000)  # the same curve in training reviews
+    assert "With 256 training reviews, setfit is within 1 point of bert trained on 1,024" in " ".join(plain)
