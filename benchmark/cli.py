@@ -15,7 +15,7 @@ from classifiers import REGISTRY
 from dataset import DATASETS, FORMATS, UsageError, refuse_constant
 
 from . import __version__
-from .cli_values import seed_list, size_list
+from .cli_values import price_pair, seed_list, size_list
 from .config import METRICS, TRACKERS
 
 #: run's options that describe a new run; --resume uses the run's saved ones instead.
@@ -25,6 +25,7 @@ RUN_OPTIONS = {
     "--label-map": "label_map", "--dedupe": "dedupe", "--sample-size": "sample_size", "--seed": "seed",
     "--output": "output", "--set": "set", "--config": "config", "--latency-calls": "latency_calls",
     "--save-models": "save_models", "--max-train-samples": "max_train_samples", "--eval-every": "eval_every",
+    "--llm-price-per-mtok": "llm_price_per_mtok",
     "--seeds": "seeds", "--max-latency-ms": "max_latency_ms", "--max-train-s": "max_train_s",
     "--max-model-mb": "max_model_mb", "--cpu-hour-price": "cpu_hour_price",
     "--gpu-hour-price": "gpu_hour_price", "--sizes": "sizes", "--repeats": "repeats",
@@ -136,9 +137,13 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, names: str) -> Non
         help="what 'most accurate' means for the recommendation, tuning, learning curves and the frontier: accuracy "
         "(default), f1_macro (fairer with imbalanced classes) or qwk (quadratic weighted kappa, ordered classes such as stars)",
     )
-    parser.add_argument("--max-train-samples", type=int, metavar="N", help="BERT: train on a stratified sample of N training reviews")
+    parser.add_argument("--max-train-samples", type=int, metavar="N",
+                        help="bert, setfit: train on a stratified sample of N training reviews")
     parser.add_argument("--eval-every", type=int, metavar="STEPS",
                         help="BERT: also evaluate (and keep the best weights) every STEPS steps")
+    parser.add_argument("--llm-price-per-mtok", type=price_pair, metavar="IN,OUT",
+                        help="llm: the endpoint's price per million tokens in and out; the record then says what a "
+                        "million reviews cost")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""Values of the command line's list options: ``--seeds``, ``--sizes``, ``--per-class``."""
+"""Values of the command line's list options: ``--seeds``, ``--sizes``, ``--per-class``,
+``--llm-price-per-mtok``."""
 
 from __future__ import annotations
 
@@ -27,3 +28,14 @@ def size_list(text: str) -> list[int]:
     if not sizes:
         raise argparse.ArgumentTypeError("is empty; give training-set sizes such as 250,500,1000")
     return sizes
+
+
+def price_pair(text: str) -> tuple[float, float]:
+    """``--llm-price-per-mtok 0.15,0.60``: prices per million tokens in and out."""
+    try:
+        prices = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        prices = ()
+    if len(prices) != 2 or not all(0 <= p < float("inf") for p in prices):
+        raise argparse.ArgumentTypeError(f"expects two prices per million tokens, IN,OUT (e.g. 0.15,0.60); got {text!r}")
+    return prices

@@ -28,7 +28,9 @@ MAX_SEED = 2**32 - 1
 #: What "most accurate" can mean for the recommendation, tuning, curves and the frontier.
 METRICS = ("accuracy", "f1_macro", "qwk")
 #: Run options that set one hyperparameter of every classifier in the run that has it.
-SHORTCUTS = ("max_train_samples", "eval_every")
+SHORTCUTS = ("max_train_samples", "eval_every", "llm_price_per_mtok")
+#: Shortcuts whose hyperparameter has another name than the option.
+_SHORTCUT_PARAMS = {"llm_price_per_mtok": "price_per_mtok"}
 #: Keys older sentibench versions saved in a run's config that no longer define a run.
 _RETIRED_KEYS = ("verbose",)
 #: How and where a run's units run and whether it is tracked: saved with the run for the record,
@@ -39,6 +41,18 @@ ENGINE_FIELDS = ("jobs", "cluster", "track")
 TRACKERS = ("mlflow",)
 #: Dask scheduler address schemes ``--cluster`` accepts.
 CLUSTER_SCHEMES = ("tcp", "tls")
+
+
+def _apply_shortcut(shortcut: str, value, classifiers: list[str], params: dict) -> None:
+    """Set the hyperparameter ``shortcut`` stands for in every classifier of the run that has it."""
+    flag, param = f"--{shortcut.replace('_', '-')}", _SHORTCUT_PARAMS.get(shortcut, shortcut)
+    if isinstance(value, int) and value < 1:
+        raise UsageError(f"{flag} must be at least 1, got {value}")
+    targets = [n for n in classifiers if REGISTRY.is_builtin(n) and param in REGISTRY[n]().get_params()]
+    if not targets:
+        raise UsageError(f"{flag} sets the {param} hyperparameter, which none of {', '.join(classifiers)} has")
+    for name in targets:
+        params.setdefault(name, {})[param] = value
 
 
 def available_classifiers() -> list[str]:
@@ -200,19 +214,8 @@ class RunConfig:
         classifiers = values.get("classifiers") or available_classifiers()
         values["classifiers"] = classifiers
         for shortcut in SHORTCUTS:
-            value = getattr(args, shortcut, None)
-            if value is None:
-                continue
-            if value < 1:
-                raise UsageError(f"--{shortcut.replace('_', '-')} must be at least 1, got {value}")
-            targets = [n for n in classifiers if REGISTRY.is_builtin(n) and shortcut in REGISTRY[n]().get_params()]
-            if not targets:
-                raise UsageError(
-                    f"--{shortcut.replace('_', '-')} sets the {shortcut} hyperparameter, which none of "
-                    f"{', '.join(classifiers)} has"
-                )
-            for name in targets:
-                params.setdefault(name, {})[shortcut] = value
+            if getattr(args, shortcut, None) is not None:
+                _apply_shortcut(shortcut, getattr(args, shortcut), classifiers, params)
         values["params"] = params
         return cls(**values)
 

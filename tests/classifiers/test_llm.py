@@ -161,10 +161,14 @@ def test_a_run_records_the_llm_keeps_the_key_out_and_a_wrong_model_is_one_line(s
     data.write_text("text,label\n" + "".join(f"review number {i} {'good' if i % 2 else 'bad'},{i % 2}\n" for i in range(80)))
     flags = ["--data", str(data), "--latency-calls", "2", "--output", str(tmp_path / "out")]
     assert main(["-q", "run", "--classifiers", "bow,llm", "--set", f"llm.base_url={server['base_url']}",
-                 "--set", f"llm.model={server['models']['positive']}", "--save-models", *flags]) == 0
+                 "--set", f"llm.model={server['models']['positive']}", "--llm-price-per-mtok", "0.5,2",
+                 "--save-models", *flags]) == 0
     (run_dir,) = (tmp_path / "out").iterdir()
     record = json.loads((run_dir / "results.json").read_text())["classifiers"]["llm"]
-    assert record["label_free"] is True and record["llm"]["requests"] > 0
+    llm = record["llm"]
+    assert record["label_free"] is True and llm["requests"] > 0 and record["params"]["price_per_mtok"] == [0.5, 2.0]
+    assert llm["price_per_million_reviews"] == pytest.approx(
+        (0.5 * llm["tokens_in"] + 2 * llm["tokens_out"]) / llm["reviews"], abs=1e-4)
     assert record["metrics"]["accuracy"] == pytest.approx(0.5, abs=0.1)  # always "positive" on balanced data
     for path in [*run_dir.rglob("*"), *cache.rglob("*")]:
         if path.is_file():
@@ -205,6 +209,15 @@ def test_an_unreachable_endpoint_or_none_is_one_line(tmp_path, cache):
     with pytest.raises(UsageError) as caught:
         clf.predict(REVIEWS)
     one_line_error(caught, "cannot reach")
+
+
+def test_the_price_option_needs_the_llm_and_two_prices(capsys):
+    from .._helpers import run_main
+
+    bad = run_main(capsys, "run", "--classifiers", "bow", "--llm-price-per-mtok", "0.15,0.60")
+    assert bad.returncode == 2 and "--llm-price-per-mtok sets the price_per_mtok hyperparameter, which none of bow has" in bad.stderr
+    bad = run_main(capsys, "run", "--classifiers", "llm", "--llm-price-per-mtok", "0.15")
+    assert bad.returncode == 2 and "two prices per million tokens" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_llm_joins_all_only_with_an_endpoint(monkeypatch):
