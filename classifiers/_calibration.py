@@ -128,3 +128,16 @@ def calibration_from_state(state, n_classes: int):
     if coef.shape != (n_classes, n_classes) or intercept.shape != (n_classes,) or not np.isfinite(coef).all():
         raise ValueError("calibration does not fit the classes")
     return {"coef": coef.tolist(), "intercept": intercept.tolist()}
+
+
+def decision_logits(d: np.ndarray) -> np.ndarray:
+    """Logits of the decision values ``d``: ``[-d/2, d/2]`` for two classes (their softmax is
+    the sigmoid of ``d``), ``d`` itself above two."""
+    return np.column_stack([-d / 2, d / 2]) if d.ndim == 1 else d
+
+
+def softmax_rows(z: np.ndarray) -> np.ndarray:
+    """The softmax of each row of ``z``."""
+    from scipy.special import softmax
+
+    return softmax(z, axis=1)

@@ -22,6 +22,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from dataset import UsageError, atomic_write_text, json_text
 
+from ._calibration import decision_logits as _logits_of
+from ._calibration import softmax_rows as _softmax
 from ._persist import ModelFileError, check_estimator, skops_dump, skops_load
 from ._search import Trials, accuracy, defaults_first
 from .base import SentimentClassifier
@@ -285,15 +287,3 @@ def _read_choice(path: Path) -> dict:
     if not (isinstance(choice, dict) and isinstance(choice.get("chosen"), str)):
         raise ModelFileError(f"{path} does not hold an inference choice")
     return choice
-
-
-def _logits_of(d: np.ndarray) -> np.ndarray:
-    """Logits of the decision values ``d``: ``[-d/2, d/2]`` for two classes (their softmax is
-    the sigmoid of ``d``), ``d`` itself above two."""
-    return np.column_stack([-d / 2, d / 2]) if d.ndim == 1 else d
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    from scipy.special import softmax
-
-    return softmax(z, axis=1)
