@@ -27,6 +27,7 @@ from sklearn.utils._param_validation import Interval
 
 from dataset import atomic_write_text, cache_dir, json_text
 
+from ._calibration import decision_logits, softmax_rows
 from ._persist import ModelFileError, check_estimator, skops_dump, skops_load
 from .base import SentimentClassifier
 
@@ -102,12 +103,7 @@ class StaticEmbeddingClassifier(SentimentClassifier):
 
     @staticmethod
     def _proba_of(d: np.ndarray) -> np.ndarray:
-        from scipy.special import expit, softmax
-
-        if d.ndim == 1:
-            p = expit(d)
-            return np.column_stack([1 - p, p])
-        return softmax(d, axis=1)
+        return softmax_rows(decision_logits(d))
 
     def _decision_function(self, texts):
         return self._decision(self.embed(texts))
@@ -142,12 +138,13 @@ class StaticEmbeddingClassifier(SentimentClassifier):
 def _read_static(path: Path):
     """A saved model2vec model (safetensors and a tokenizer.json: data, never code)."""
     from model2vec import StaticModel
+    from safetensors import SafetensorError
 
     if not (path / "model.safetensors").is_file():
         raise ModelFileError(f"{path} holds no model.safetensors; save the model again")
     try:
         return StaticModel.from_pretrained(path)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, SafetensorError) as exc:
         raise ModelFileError(f"{path} is damaged ({type(exc).__name__}: {exc}); save the model again") from None
 
 
@@ -159,13 +156,39 @@ def _source(model) -> tuple[str, str]:
     if not path.is_dir():
         return str(model), hashlib.sha256(str(model).encode()).hexdigest()
     check_no_remote_code(path)
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(file.relative_to(path).as_posix().encode())
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return str(path), digest.hexdigest()
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    stamp = (str(path.resolve()), tuple((f.relative_to(path).as_posix(), f.stat().st_size, f.stat().st_mtime_ns)
+                                        for f in files))
+    if stamp not in _DIGESTS:  # hashing the encoder's 90 MB once per process, not once per fit
+        digest = hashlib.sha256()
+        for file in files:
+            digest.update(file.relative_to(path).as_posix().encode())
+            with file.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        _DIGESTS[stamp] = digest.hexdigest()
+    return str(path), _DIGESTS[stamp]
+
+
+#: SHA-256 of encoder folders hashed in this process, by their files' names, sizes and times.
+_DIGESTS: dict[tuple, str] = {}
+
+
+def _cached(folder: Path):
+    """The static model and its record in cache entry ``folder``; ``None`` when there is none,
+    or when it is damaged (then removed, so that it is distilled again)."""
+    if not (folder / _META_FILE).is_file():
+        return None
+    try:
+        meta = json.loads((folder / _META_FILE).read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+        return _read_static(folder), meta
+    except (OSError, UnicodeDecodeError, ValueError, ModelFileError) as exc:
+        logger.warning("static: the cached distillation in %s is damaged (%s); distilling again", folder,
+                       " ".join(str(exc).split())[:200])
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
 
 
 def distilled(model, pca_dims: int):
@@ -174,9 +197,8 @@ def distilled(model, pca_dims: int):
     source, digest = _source(model)
     key = hashlib.sha256(f"{digest} {pca_dims} {version('model2vec')}".encode()).hexdigest()[:16]
     folder = cache_dir() / "static" / key
-    if (folder / _META_FILE).is_file():
-        meta = json.loads((folder / _META_FILE).read_text(encoding="utf-8"))
-        return _read_static(folder), {**meta, "distilled_now": False}
+    if (cached := _cached(folder)) is not None:
+        return cached[0], {**cached[1], "distilled_now": False}
     from model2vec.distill import distill
 
     logger.info("static: distilling %s into static embeddings (once; cached in %s)", source, folder)

@@ -89,3 +89,23 @@ def test_a_failed_distillation_leaves_nothing_in_the_cache(cache, fitted, monkey
     with pytest.raises(RuntimeError):
         distilled(None, 16)  # another setting: not cached yet
     assert sorted(p.name for p in (cache / "static").iterdir()) == before
+
+
+@pytest.mark.parametrize("damage", ["record", "weights"])
+def test_a_damaged_cache_entry_is_distilled_again_with_a_warning(cache, fitted, damage, caplog):
+    import logging
+
+    from classifiers import StaticEmbeddingClassifier
+
+    (entry,) = (cache / "static").iterdir()
+    if damage == "record":
+        (entry / "distilled.json").write_text("{not json")
+    else:
+        (entry / "model.safetensors").write_bytes(b"\x00" * 16)
+    with caplog.at_level(logging.WARNING, logger="classifiers.static"):
+        again = StaticEmbeddingClassifier(pca_dims=32).fit(REVIEWS, LABELS)
+    assert "is damaged" in caplog.text and "distilling again" in caplog.text
+    assert again.extra_record()["static"]["distilled_now"]
+    np.testing.assert_allclose(again.embed(REVIEWS), fitted.embed(REVIEWS), rtol=1e-5)
+    (entry,) = (cache / "static").iterdir()  # the entry whole again
+    assert json.loads((entry / "distilled.json").read_text())["pca_dims"] == 32
