@@ -28,24 +28,26 @@ def nested_order(labels: np.ndarray, seed: int) -> np.ndarray:
     classes in proportion, so a prefix of any length has each class's share to within one
     review, and the prefix of a smaller size is contained in that of a larger one.
     """
-    rng = np.random.default_rng(seed)
-    keys = np.empty(len(labels))
-    for c in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == c))
-        keys[members] = (np.arange(len(members)) + rng.random(len(members))) / len(members)
-    return np.argsort(keys, kind="stable")
+    return _order_by(labels, seed, lambda k, _rank, rng: (k + rng.random(len(k))) / len(k))
 
 
 def balanced_order(labels: np.ndarray, seed: int) -> np.ndarray:
     """An order of ``range(len(labels))`` whose prefix of ``n * K`` reviews holds exactly ``n``
     of each of the K classes (while every class has ``n``): the classes taken in turn, each
     shuffled; a smaller prefix is contained in a larger one (``curve --per-class``)."""
+    return _order_by(labels, seed, lambda k, rank, _rng: k + rank)
+
+
+def _order_by(labels: np.ndarray, seed: int, key) -> np.ndarray:
+    """Indices sorted by ``key(k, rank, rng)`` of each class's members in shuffled order:
+    ``k`` their positions 0 to n-1 in that order, ``rank`` the class's position over the
+    number of classes (in [0, 1))."""
     rng = np.random.default_rng(seed)
     keys = np.empty(len(labels))
     classes = np.unique(labels)
     for rank, c in enumerate(classes):
         members = rng.permutation(np.flatnonzero(labels == c))
-        keys[members] = np.arange(len(members)) + rank / len(classes)
+        keys[members] = key(np.arange(len(members)), rank / len(classes), rng)
     return np.argsort(keys, kind="stable")
 
 
