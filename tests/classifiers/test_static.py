@@ -91,6 +91,18 @@ def test_a_failed_distillation_leaves_nothing_in_the_cache(cache, fitted, monkey
     assert sorted(p.name for p in (cache / "static").iterdir()) == before
 
 
+def test_a_few_reviews_embed_exactly_as_model2vecs_encode(fitted):
+    from classifiers.encoder.batching import encodable
+
+    texts = ["bad \ud800 surrogate", "x" * 100_000, "", "great " * 2000, "the soup was cold", " \t "]
+    expected = fitted.static_.encode([encodable(t) for t in texts], use_multiprocessing=False)
+    np.testing.assert_array_equal(fitted.embed(texts), expected)  # the direct path (few texts)
+    fitted.static_._set_max_length_in_tokenizer(None)  # a tokenizer left without truncation is set again
+    np.testing.assert_array_equal(fitted.embed(texts[:2]), expected[:2])
+    many = texts * 10  # above the direct path's 32: model2vec's encode
+    np.testing.assert_array_equal(fitted.embed(many), np.tile(expected, (10, 1)))
+
+
 @pytest.mark.parametrize("damage", ["record", "weights"])
 def test_a_damaged_cache_entry_is_distilled_again_with_a_warning(cache, fitted, damage, caplog):
     import logging
