@@ -236,6 +236,7 @@ def time_prediction(clf: SentimentClassifier, test_texts: list[str], how: Measur
             desc=f"{name} latency", verbose=how.progress,
         ),
     }
+    inference.update(clf.request_latency() or {})  # an endpoint's requests, not its cache's answers
     inference.update(cost_per_million(inference, len(test_texts), how.cpu_hour_price, how.gpu_hour_price))
     return inference, proba, (predict_memory.peak_mb, predict_gpu.peak_mb)
 

@@ -197,6 +197,12 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         """
         return {}
 
+    def request_latency(self) -> dict | None:
+        """``latency_p50_ms``, ``latency_p95_ms`` and ``latency_mean_ms`` of the requests this
+        classifier sent, when its single-review calls do not show what a review costs (an
+        endpoint's cached answers); ``None``: the timed calls do."""
+        return None
+
     def check_params(self) -> None:
         """Check the hyperparameters as ``fit`` does first, without fitting.
 

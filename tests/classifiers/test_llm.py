@@ -167,6 +167,8 @@ def test_a_run_records_the_llm_keeps_the_key_out_and_a_wrong_model_is_one_line(s
     record = json.loads((run_dir / "results.json").read_text())["classifiers"]["llm"]
     llm = record["llm"]
     assert record["label_free"] is True and llm["requests"] > 0 and record["params"]["price_per_mtok"] == [0.5, 2.0]
+    # the table's latency is that of the endpoint's requests, not of the cache that answered the timed calls
+    assert record["inference"]["latency_p50_ms"] == pytest.approx(llm["request_p50_ms"])
     assert llm["price_per_million_reviews"] == pytest.approx(
         (0.5 * llm["tokens_in"] + 2 * llm["tokens_out"]) / llm["reviews"], abs=1e-4)
     assert record["metrics"]["accuracy"] == pytest.approx(0.5, abs=0.1)  # always "positive" on balanced data
