@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import zipfile
+from contextlib import contextmanager
 from numbers import Real
 from pathlib import Path
 
@@ -33,6 +34,16 @@ MAX_SAVED_CLASSES = 1000
 
 class ModelFileError(SentibenchError, ValueError):
     """A saved model folder is missing, incomplete, damaged or from an incompatible version."""
+
+
+@contextmanager
+def state_file(path: Path):
+    """Around reading a classifier's JSON state file and taking its fields apart: a file that
+    cannot be read or parsed, or lacks a field, is one ``ModelFileError`` naming it."""
+    try:
+        yield
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise ModelFileError(f"{path} is damaged ({type(exc).__name__}: {exc}); save the model again") from None
 
 
 def params_to_json(params: dict) -> dict:

@@ -25,7 +25,7 @@ from sklearn.utils._param_validation import Interval
 from dataset import UsageError, atomic_write_text, cache_dir, json_text
 
 from ._llm_client import AnswerCache, Endpoint, ask_all
-from ._persist import ModelFileError
+from ._persist import ModelFileError, state_file
 from .base import SentimentClassifier
 
 _STATE_FILE = "llm.json"
@@ -226,12 +226,10 @@ class LLMClassifier(SentimentClassifier):
     def _load_files(self, folder: Path):
         path = folder / _STATE_FILE
         k = len(self.classes_)
-        try:
+        with state_file(path):
             state = json.loads(path.read_text(encoding="utf-8"))
             words, prior, examples = state["words"], np.asarray(state["prior"], dtype=np.float64), state["examples"]
             prompt = str(state["prompt_sha256"])
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-            raise ModelFileError(f"{path} is damaged ({type(exc).__name__}: {exc}); save the model again") from None
         if not (isinstance(words, list) and len(words) == k and all(isinstance(w, str) for w in words)
                 and prior.shape == (k,) and isinstance(examples, list)
                 and all(isinstance(e, list) and len(e) == 2 and all(isinstance(v, str) for v in e) for e in examples)):

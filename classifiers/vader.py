@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import Interval
 from dataset import atomic_write_text, json_text
 
 from ._calibration import calibrated_proba, calibration_from_state, calibration_state, fit_calibration
-from ._persist import ModelFileError
+from ._persist import ModelFileError, state_file
 from .base import SentimentClassifier
 
 logger = logging.getLogger(__name__)
@@ -145,13 +145,11 @@ class VaderClassifier(SentimentClassifier):
     def _load_files(self, folder: Path):
         path = folder / _STATE_FILE
         k = len(self.classes_)
-        try:
+        with state_file(path):
             state = json.loads(path.read_text(encoding="utf-8"))
             order = np.asarray(state["order"], dtype=np.int64)
             thresholds = np.asarray(state["thresholds"], dtype=np.float64)
             calibration = calibration_from_state(state["calibration"], k)
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as exc:
-            raise ModelFileError(f"{path} is damaged ({type(exc).__name__}: {exc}); save the model again") from None
         if sorted(order.tolist()) != list(range(k)) or thresholds.shape != (k - 1,) or not (
                 np.isfinite(thresholds).all() and np.all(np.diff(thresholds) >= 0)):
             raise ModelFileError(f"{path} does not hold an order of the {k} classes and {k - 1} increasing thresholds")

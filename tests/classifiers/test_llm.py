@@ -230,3 +230,16 @@ def test_llm_joins_all_only_with_an_endpoint(monkeypatch):
     assert "llm" not in available_classifiers()
     monkeypatch.setenv("SENTIBENCH_LLM_BASE_URL", "http://127.0.0.1:8080/v1")
     assert "llm" in available_classifiers()
+
+
+def test_a_damaged_saved_llm_is_one_line(tmp_path, cache):
+    require("llm")
+    from classifiers import LLMClassifier, ModelFileError, SentimentClassifier
+
+    LLMClassifier(base_url="http://127.0.0.1:9/v1", model="m").fit(REVIEWS, LABELS).save(tmp_path / "m")
+    for garbage in ("{not json", '{"words": ["negative", "positive"]}', '{"words": 1, "prior": [0.5, 0.5], '
+                    '"examples": [], "prompt_sha256": "x"}'):
+        (tmp_path / "m" / "llm.json").write_text(garbage)
+        with pytest.raises(ModelFileError) as caught:
+            SentimentClassifier.load(tmp_path / "m")
+        one_line_error(caught, "llm.json")
