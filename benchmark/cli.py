@@ -9,30 +9,36 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import typing
+from dataclasses import fields
 from pathlib import Path
 
 from classifiers import REGISTRY
-from dataset import DATASETS, FORMATS, UsageError, refuse_constant
+from dataset import DATASETS, UsageError, refuse_constant
 
 from . import __version__
-from .cli_values import price_pair, seed_list, size_list
-from .config import METRICS, TRACKERS
+from .cli_values import LabelMapAction, classifier_list, seed_list
+from .config import ENGINE_FIELDS, SHORTCUTS, CurveConfig, RunConfig
+from .options import DATA, WHICH, Option, option_of
+
+__all__ = ["build_parser", "parse_args", "given_run_options", "RUN_OPTIONS", "classifier_list", "LabelMapAction",
+           "parse_value", "setting", "config_file", "read_json_file"]
+
+#: Flags of ``run`` and ``curve`` that are not config fields (besides --resume).
+_OTHER_RUN_OPTIONS = {"--all": "all", "--set": "set", "--config": "config", "--seeds": "seeds"}
+
+
+def _run_options() -> dict[str, str]:
+    """Flag -> namespace name of every option describing a new run or curve: --resume uses the
+    run's saved ones instead. The engine options (--jobs, --cluster, --track) are allowed with it."""
+    declared = {option_of(f).flag_of(f.name): f.name for f in fields(CurveConfig)
+                if option_of(f) is not None and f.name not in ENGINE_FIELDS}
+    shortcuts = {f"--{name.replace('_', '-')}": name for name in SHORTCUTS}
+    return {**_OTHER_RUN_OPTIONS, **declared, **shortcuts}
+
 
 #: run's options that describe a new run; --resume uses the run's saved ones instead.
-RUN_OPTIONS = {
-    "--all": "all", "--classifiers": "classifiers", "--data": "data", "--format": "format",
-    "--text-column": "text_column", "--label-column": "label_column", "--star-threshold": "star_threshold",
-    "--label-map": "label_map", "--dedupe": "dedupe", "--sample-size": "sample_size", "--seed": "seed",
-    "--output": "output", "--set": "set", "--config": "config", "--latency-calls": "latency_calls",
-    "--save-models": "save_models", "--max-train-samples": "max_train_samples", "--eval-every": "eval_every",
-    "--llm-price-per-mtok": "llm_price_per_mtok",
-    "--seeds": "seeds", "--max-latency-ms": "max_latency_ms", "--max-train-s": "max_train_s",
-    "--max-model-mb": "max_model_mb", "--cpu-hour-price": "cpu_hour_price",
-    "--gpu-hour-price": "gpu_hour_price", "--sizes": "sizes", "--repeats": "repeats",
-    "--per-class": "per_class",
-    "--tune": "tune", "--tune-budget-min": "tune_budget_min", "--metric": "metric",
-    "--robustness": "robustness", "--robustness-suite": "robustness_suite", "--group-column": "group_column",
-}
+RUN_OPTIONS = _run_options()
 
 
 def program_name() -> str:
@@ -61,69 +67,55 @@ def _verbosity_options() -> argparse.ArgumentParser:
     return common
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, with_data: bool = True) -> None:
-    group = parser.add_argument_group("data")
-    if with_data:
-        group.add_argument(
-            "--data",
-            help="review file, a downloaded dataset (yelp-polarity, yelp-polarity:train) or a Hugging Face dataset "
-            "(hf:NAME[:SPLIT]), or a bundled sample (sample:uci, sample:pang-lee); default: $SENTIBENCH_DATA, then "
-            "dataset/yelp_reviews.csv, then sample:uci (3,000 review sentences from Yelp, Amazon and IMDb)",
-        )
-    group.add_argument("--format", choices=FORMATS, help="file format (default: detected from extension and content)")
-    group.add_argument("--text-column", help="column holding the review text (CSV/TSV/JSONL/Parquet with a header)")
-    group.add_argument("--label-column", help="column holding the label (CSV/TSV/JSONL/Parquet with a header)")
-    group.add_argument(
-        "--star-threshold", type=int,
-        help="collapse star ratings to two classes: below this is negative, above is positive, equal is dropped "
-        "(e.g. 3; by default ratings stay one class per star)",
-    )
-    group.add_argument(
-        "--label-map", nargs="+", metavar="CLASS=VALUES", action=LabelMapAction,
-        help="group label values into classes, in class order, e.g. --label-map negative=1,2 neutral=3 positive=4,5 "
-        '(or a JSON object such as \'{"negative": [1, 2], "positive": [4, 5]}\'); values left out are dropped and counted',
-    )
+def add_config_options(parser: argparse.ArgumentParser, config: type, command: str, *, names: str = "",
+                       only_group: str | None = None, leave_out: tuple[str, ...] = ()) -> None:
+    """The flags of ``config``'s options that ``command`` takes, from their declarations
+    (:mod:`benchmark.options`), in declaration order, each in its ``--help`` group;
+    ``only_group``/``leave_out``: a part of them (``data info`` takes the data options but --data)."""
+    hints, groups = typing.get_type_hints(config), {}
+    for f in fields(config):
+        declared = option_of(f)
+        if declared is None or command not in declared.commands or f.name in leave_out:
+            continue
+        if only_group is not None and declared.group != only_group:
+            continue
+        if declared.group is None:
+            target = parser
+        elif declared.group not in groups:
+            target = groups[declared.group] = _group(parser, declared.group, names)
+        else:
+            target = groups[declared.group]
+        target.add_argument(declared.flag_of(f.name), **_argparse_keywords(declared, hints[f.name], names))
 
 
-def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("budgets (for the recommendation; every classifier is still measured)")
-    group.add_argument("--max-latency-ms", type=float, metavar="MS",
-                       help="recommend only classifiers whose single-review p50 is at most MS")
-    group.add_argument("--max-train-s", type=float, metavar="S", help="recommend only classifiers that train in at most S seconds")
-    group.add_argument("--max-model-mb", type=float, metavar="MB", help="recommend only classifiers whose saved model is at most MB")
-    group.add_argument("--cpu-hour-price", type=float, metavar="PRICE",
-                       help="price of one CPU core-hour: adds the price of classifying a million reviews to the table")
-    group.add_argument("--gpu-hour-price", type=float, metavar="PRICE",
-                       help="price of one GPU-hour: the price of a million reviews for classifiers that ran on a GPU")
-
-
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """Where the units run and whether the run is tracked: allowed with ``--resume`` (they change no number)."""
-    group = parser.add_argument_group("parallel fits and tracking (allowed with --resume; they change no result)")
-    group.add_argument("--jobs", type=int, metavar="N",
-                       help="fit N units (classifier x seed, or curve points) at once in worker processes, each with "
-                       "its share of the cores; latency is then timed afterwards, one classifier at a time (default 1)")
-    group.add_argument("--cluster", metavar="ADDRESS",
-                       help="send the units to a Dask scheduler, e.g. tcp://HOST:8786 (default $SENTIBENCH_DASK_SCHEDULER; "
-                       "needs pip install 'sentibench[dask]')")
-    group.add_argument("--track", choices=TRACKERS,
-                       help="log the finished run to MLflow (needs pip install 'sentibench[mlflow]'); the store is "
-                       "$MLFLOW_TRACKING_URI, else a SQLite file mlflow.db in the output folder")
-
-
-def add_experiment_arguments(parser: argparse.ArgumentParser, names: str) -> None:
-    """What ``run`` and ``curve`` share: classifiers, data, split, hyperparameters, output."""
+def _group(parser: argparse.ArgumentParser, title: str, names: str):
+    if title != WHICH:
+        return parser.add_argument_group(title)
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--all", action="store_true", default=None, help=f"every classifier ({names}); the default")
-    which.add_argument("--classifiers", metavar="NAMES", type=classifier_list,
-                       help=f"comma-separated classifiers, from: {names}; or your own as MODULE:ATTR (a SentimentClassifier, "
-                       "or a class or zero-argument callable giving a scikit-learn classifier over texts)")
-    add_data_arguments(parser)
-    parser.add_argument("--dedupe", action="store_true", default=None,
-                        help="drop repeated reviews (same text after whitespace normalisation) before splitting")
-    parser.add_argument("--sample-size", type=int, metavar="N", help="first draw a stratified sample of N reviews")
-    parser.add_argument("--seed", type=int, help="seed of the sample, the split and the classifiers (default 42)")
-    parser.add_argument("--output", help="folder that receives the run folder (default results/)")
+    return which
+
+
+def _argparse_keywords(declared: Option, hint, names: str) -> dict:
+    keywords = {"help": declared.help.replace("{names}", names)}
+    if hint is bool:
+        return {**keywords, "action": "store_true", "default": None}
+    if declared.action is not None:
+        keywords["action"] = declared.action
+    else:
+        scalar = next((t for t in (int, float) if hint in (t, t | None)), None)
+        parse = declared.parse or scalar
+        if parse is not None:
+            keywords["type"] = parse
+    for name in ("metavar", "nargs", "choices"):
+        if getattr(declared, name) is not None:
+            keywords[name] = getattr(declared, name)
+    return keywords
+
+
+def add_experiment_arguments(parser: argparse.ArgumentParser, config: type, command: str, names: str) -> None:
+    """The declared options of ``command`` (``run`` or ``curve``), the shortcuts, --set and --config."""
+    add_config_options(parser, config, command, names=names)
     parser.add_argument(
         "--set", action="append", metavar="NAME.PARAM=VALUE", type=setting,
         help="override a hyperparameter, e.g. --set bow.C=0.5 --set bow.ngram_range=1,3 (repeatable); "
@@ -132,18 +124,8 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, names: str) -> Non
     )
     parser.add_argument("--config", metavar="FILE", type=config_file,
                         help='JSON file of hyperparameters: {"bow": {"C": 0.5}, "w2v": {...}}')
-    parser.add_argument(
-        "--metric", choices=METRICS,
-        help="what 'most accurate' means for the recommendation, tuning, learning curves and the frontier: accuracy "
-        "(default), f1_macro (fairer with imbalanced classes) or qwk (quadratic weighted kappa, ordered classes such as stars)",
-    )
-    parser.add_argument("--max-train-samples", type=int, metavar="N",
-                        help="bert, setfit: train on a stratified sample of N training reviews")
-    parser.add_argument("--eval-every", type=int, metavar="STEPS",
-                        help="BERT: also evaluate (and keep the best weights) every STEPS steps")
-    parser.add_argument("--llm-price-per-mtok", type=price_pair, metavar="IN,OUT",
-                        help="llm: the endpoint's price per million tokens in and out; the record then says what a "
-                        "million reviews cost")
+    for name, shortcut in SHORTCUTS.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=shortcut.parse, metavar=shortcut.metavar, help=shortcut.help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,10 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="train and evaluate classifiers on one identical split")
-    add_experiment_arguments(run, names)
-    run.add_argument("--latency-calls", type=int, help="timed single-review calls per classifier (default 100)")
-    run.add_argument("--save-models", action="store_true", default=None,
-                     help="keep each fitted classifier under RUN_DIR/models/NAME (BERT as a Hugging Face folder)")
+    add_experiment_arguments(run, RunConfig, "run", names)
     run.add_argument(
         "--resume", metavar="RUN_DIR",
         help="continue an interrupted run with its own saved data and settings (no other run option may be given): "
@@ -168,34 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seeds", metavar="LIST", type=seed_list,
                      help="comma-separated seeds: repeat the whole comparison per seed and report mean and standard deviation")
-    add_budget_arguments(run)
-    run.add_argument("--tune", action="store_true", default=None,
-                     help="first search each classifier's main hyperparameters on the validation split (the test split is "
-                     "used once, after the choice); the spaces are listed in README")
-    run.add_argument("--tune-budget-min", type=float, metavar="M",
-                     help="minutes each classifier's search may take (default 10)")
-    failing = run.add_argument_group("how each classifier fails")
-    failing.add_argument("--robustness", action="store_true", default=None,
-                         help="also run behavioural tests on every classifier (negation, contrast, typos, added sentences...; "
-                         "robustness.json and a report section)")
-    failing.add_argument("--robustness-suite", metavar="FILE",
-                         help="JSON file that adds, replaces or drops behavioural tests and word lists (format in README)")
-    failing.add_argument("--group-column", metavar="COL",
-                         help="column of the data naming each review's group (product, source, city): accuracy per group "
-                         "in the report (header formats and hf:)")
-    add_engine_arguments(run)
 
     curve = sub.add_parser("curve", parents=[common], help="accuracy against training-set size (learning curves)")
-    add_experiment_arguments(curve, names)
-    curve.add_argument("--sizes", metavar="LIST", type=size_list,
-                       help="comma-separated training-set sizes (default: 100, doubling, up to the whole training part)")
-    curve.add_argument("--per-class", metavar="LIST", type=size_list,
-                       help="sizes as labels per class, such as 8,16,32,64: each sample holds exactly that many of each class")
-    curve.add_argument("--repeats", type=int,
-                       help="samples drawn per size below the whole training part (default 3); mean, spread and CI are reported")
+    add_experiment_arguments(curve, CurveConfig, "curve", names)
     curve.add_argument("--resume", metavar="RUN_DIR",
                        help="continue an interrupted learning curve (no other option may be given); finished points are kept")
-    add_engine_arguments(curve)
 
     track = sub.add_parser("track", parents=[common],
                            help="log a finished run, --seeds or curve folder to MLflow (needs pip install 'sentibench[mlflow]')")
@@ -227,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     info = data_sub.add_parser("info", parents=[common], help="rows, class balance, dropped rows, duplicates and review lengths")
     info.add_argument("path", metavar="PATH", help="review file or dataset (anything 'run --data' accepts)")
-    add_data_arguments(info, with_data=False)
+    add_config_options(info, RunConfig, "run", only_group=DATA, leave_out=("data",))
     info.add_argument("--plot", metavar="FILE.png", help="also save a histogram of review lengths to this PNG file")
     info.add_argument("--json", action="store_true", help="print the numbers as JSON")
 
@@ -323,68 +279,6 @@ def read_json_file(path_text: str, what: str) -> dict:
     if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
         raise UsageError(f'{what} {path} must map classifier names to objects, e.g. {{"bow": {{"C": 0.5}}}}')
     return loaded
-
-
-def classifier_list(text: str) -> list[str]:
-    """``--classifiers bow,w2v`` -> ``["bow", "w2v"]`` (names checked by RunConfig)."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError(f"is empty; name at least one of: {', '.join(REGISTRY)}")
-    return list(dict.fromkeys(names))
-
-
-class LabelMapAction(argparse.Action):
-    """``--label-map negative=1,2 neutral=3 positive=4,5`` (or one JSON object) -> the
-    ordered groups ``{"negative": ["1", "2"], "neutral": ["3"], "positive": ["4", "5"]}``;
-    the order given is the class order, values left out are dropped."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        setattr(namespace, self.dest, self.parse(values))
-
-    @staticmethod
-    def parse(items: list[str] | None) -> dict[str, list[str]] | None:
-        if not items:
-            return None
-        text = " ".join(items).strip()
-        groups = LabelMapAction._json_groups(text) if text.startswith("{") else LabelMapAction._item_groups(items)
-        seen: dict[str, str] = {}
-        for name, values in groups.items():
-            if not values:
-                raise UsageError(f"--label-map: the class {name!r} has no label values")
-            for value in values:
-                if seen.setdefault(value, name) != name:
-                    raise UsageError(f"--label-map puts the label {value!r} in two classes ({seen[value]} and {name})")
-        if len(groups) < 2:
-            raise UsageError("--label-map must name at least two classes, e.g. negative=1,2 positive=4,5")
-        return groups
-
-    @staticmethod
-    def _json_groups(text: str) -> dict[str, list[str]]:
-        from dataset import label_groups
-
-        try:
-            loaded = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"--label-map is not valid JSON ({exc})") from None
-        if not isinstance(loaded, dict) or not loaded:
-            raise UsageError('--label-map JSON must be an object, e.g. {"negative": [1, 2], "positive": [4, 5]}')
-        if all(isinstance(v, list) for v in loaded.values()):
-            return {str(k): [str(v) for v in values] for k, values in loaded.items()}
-        if all(v in (0, 1, None) and not isinstance(v, bool) for v in loaded.values()):
-            return {k: v for k, v in label_groups(loaded).items() if v}  # the older form: label value -> 0 or 1
-        raise UsageError('--label-map JSON maps class names to lists of label values, e.g. {"negative": [1, 2], "positive": [4, 5]}')
-
-    @staticmethod
-    def _item_groups(items: list[str]) -> dict[str, list[str]]:
-        groups: dict[str, list[str]] = {}
-        for item in " ".join(items).split():
-            name, sep, values = item.partition("=")
-            if not sep or not name or not values.strip(","):
-                raise UsageError(f"--label-map expects CLASS=VALUES ... (e.g. negative=1,2 neutral=3 positive=4,5), got {item!r}")
-            if name in groups:
-                raise UsageError(f"--label-map names the class {name!r} twice")
-            groups[name] = [v.strip() for v in values.split(",") if v.strip()]
-        return groups
 
 
 def given_run_options(args: argparse.Namespace) -> list[str]:

@@ -13,13 +13,30 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
 
 from classifiers import REGISTRY
-from dataset import UsageError
+from dataset import FORMATS, UsageError
+
+from .cli_values import LabelMapAction, classifier_list, price_pair, size_list
+from .options import (
+    BUDGETS,
+    CURVE,
+    DATA,
+    ENGINE,
+    FAILING,
+    RUN,
+    WHICH,
+    Shortcut,
+    at_least,
+    between,
+    not_blank,
+    option,
+    option_of,
+    positive_finite,
+)
 
 logger = logging.getLogger("benchmark")
 
@@ -27,16 +44,16 @@ logger = logging.getLogger("benchmark")
 MAX_SEED = 2**32 - 1
 #: What "most accurate" can mean for the recommendation, tuning, curves and the frontier.
 METRICS = ("accuracy", "f1_macro", "qwk")
-#: Run options that set one hyperparameter of every classifier in the run that has it.
-SHORTCUTS = ("max_train_samples", "eval_every", "llm_price_per_mtok")
-#: Shortcuts whose hyperparameter has another name than the option.
-_SHORTCUT_PARAMS = {"llm_price_per_mtok": "price_per_mtok"}
+#: Run options that set one hyperparameter of every classifier in the run that has it (``run`` and ``curve``).
+SHORTCUTS = {
+    "max_train_samples": Shortcut("max_train_samples", "bert, setfit: train on a stratified sample of N training reviews",
+                                  metavar="N"),
+    "eval_every": Shortcut("eval_every", "BERT: also evaluate (and keep the best weights) every STEPS steps", metavar="STEPS"),
+    "llm_price_per_mtok": Shortcut("price_per_mtok", "llm: the endpoint's price per million tokens in and out; the "
+                                   "record then says what a million reviews cost", parse=price_pair, metavar="IN,OUT"),
+}
 #: Keys older sentibench versions saved in a run's config that no longer define a run.
 _RETIRED_KEYS = ("verbose",)
-#: How and where a run's units run and whether it is tracked: saved with the run for the record,
-#: but never part of its digest, and never taken from a run folder (a folder must not choose a
-#: cluster to connect to or a server to send results to); ``--resume`` takes them from its command line.
-ENGINE_FIELDS = ("jobs", "cluster", "track")
 #: Experiment trackers ``--track`` knows.
 TRACKERS = ("mlflow",)
 #: Dask scheduler address schemes ``--cluster`` accepts.
@@ -45,7 +62,7 @@ CLUSTER_SCHEMES = ("tcp", "tls")
 
 def _apply_shortcut(shortcut: str, value, classifiers: list[str], params: dict) -> None:
     """Set the hyperparameter ``shortcut`` stands for in every classifier of the run that has it."""
-    flag, param = f"--{shortcut.replace('_', '-')}", _SHORTCUT_PARAMS.get(shortcut, shortcut)
+    flag, param = f"--{shortcut.replace('_', '-')}", SHORTCUTS[shortcut].param
     if isinstance(value, int) and value < 1:
         raise UsageError(f"{flag} must be at least 1, got {value}")
     targets = [n for n in classifiers if REGISTRY.is_builtin(n) and param in REGISTRY[n]().get_params()]
@@ -53,6 +70,13 @@ def _apply_shortcut(shortcut: str, value, classifiers: list[str], params: dict) 
         raise UsageError(f"{flag} sets the {param} hyperparameter, which none of {', '.join(classifiers)} has")
     for name in targets:
         params.setdefault(name, {})[param] = value
+
+
+def _dask_address(flag: str, value: str) -> None:
+    scheme, sep, rest = value.partition("://")
+    host, colon, port = rest.rpartition(":")
+    if not (sep and scheme in CLUSTER_SCHEMES and host and colon and port.isdigit()):
+        raise UsageError(f"{flag} expects a Dask scheduler address such as tcp://HOST:8786, got {value!r}")
 
 
 def available_classifiers() -> list[str]:
@@ -73,37 +97,87 @@ def available_classifiers() -> list[str]:
 
 @dataclass
 class RunConfig:
-    """Everything that defines a benchmark run; saved in every ``results.json``."""
+    """Everything that defines a benchmark run; saved in every ``results.json``.
 
-    data: str | None = None  # file or sample to load; None: SENTIBENCH_DATA, dataset/yelp_reviews.csv, sample:uci
-    format: str | None = None  # loader format; None: detect from extension and content
-    text_column: str | None = None  # column holding the review (header formats)
-    label_column: str | None = None  # column holding the label (header formats)
-    star_threshold: int | None = None  # collapse star ratings: below -> negative, above -> positive, equal dropped
-    label_map: dict[str, list[str]] | None = None  # class name -> its label values, in class order; others dropped
-    dedupe: bool = False  # drop repeated texts (after whitespace normalisation) before splitting
-    sample_size: int | None = None  # draw a stratified sample of this many reviews first
-    seed: int = 42  # split, sample and every classifier's random state
-    classifiers: list[str] = field(default_factory=available_classifiers)  # registry names or MODULE:ATTR, in run order
-    params: dict[str, dict] = field(default_factory=dict)  # per-classifier hyperparameter overrides
-    output: str = "results"  # parent folder of the run folder
-    latency_calls: int = 100  # timed single-review calls per classifier
+    A field made with :func:`~benchmark.options.option` is a run option, declared here only."""
+
+    data: str | None = option(
+        None, group=DATA, check=not_blank("pass a review file (or leave --data out for the default data)"),
+        help="review file, a downloaded dataset (yelp-polarity, yelp-polarity:train) or a Hugging Face dataset "
+        "(hf:NAME[:SPLIT]), or a bundled sample (sample:uci, sample:pang-lee); default: $SENTIBENCH_DATA, then "
+        "dataset/yelp_reviews.csv, then sample:uci (3,000 review sentences from Yelp, Amazon and IMDb)")
+    format: str | None = option(None, group=DATA, choices=FORMATS,
+                                help="file format (default: detected from extension and content)")
+    text_column: str | None = option(None, group=DATA,
+                                     help="column holding the review text (CSV/TSV/JSONL/Parquet with a header)")
+    label_column: str | None = option(None, group=DATA,
+                                      help="column holding the label (CSV/TSV/JSONL/Parquet with a header)")
+    star_threshold: int | None = option(
+        None, group=DATA, help="collapse star ratings to two classes: below this is negative, above is positive, equal "
+        "is dropped (e.g. 3; by default ratings stay one class per star)")
+    label_map: dict[str, list[str]] | None = option(
+        None, group=DATA, nargs="+", metavar="CLASS=VALUES", action=LabelMapAction,
+        help="group label values into classes, in class order, e.g. --label-map negative=1,2 neutral=3 positive=4,5 "
+        '(or a JSON object such as \'{"negative": [1, 2], "positive": [4, 5]}\'); values left out are dropped and counted')
+    dedupe: bool = option(False, help="drop repeated reviews (same text after whitespace normalisation) before splitting")
+    sample_size: int | None = option(None, metavar="N", check=at_least(10),
+                                     help="first draw a stratified sample of N reviews")
+    seed: int = option(42, check=between(0, MAX_SEED), help="seed of the sample, the split and the classifiers (default 42)")
+    classifiers: list[str] = option(
+        default_factory=available_classifiers, group=WHICH, metavar="NAMES", parse=classifier_list,
+        help="comma-separated classifiers, from: {names}; or your own as MODULE:ATTR (a SentimentClassifier, "
+        "or a class or zero-argument callable giving a scikit-learn classifier over texts)")  # in run order
+    params: dict[str, dict] = field(default_factory=dict)  # per-classifier hyperparameters (--set, --config)
+    output: str = option("results", help="folder that receives the run folder (default results/)")
+    latency_calls: int = option(100, commands=RUN, check=at_least(1),
+                                help="timed single-review calls per classifier (default 100)")
     latency_warmup: int = 5  # untimed calls before them
-    save_models: bool = False  # keep every fitted classifier under <run>/models/<name>
-    max_latency_ms: float | None = None  # budget: single-review p50 latency (recommendation only)
-    max_train_s: float | None = None  # budget: training time
-    max_model_mb: float | None = None  # budget: model size on disk
-    cpu_hour_price: float | None = None  # price of a core-hour, for the cost of a million reviews
-    gpu_hour_price: float | None = None  # price of a GPU-hour, for classifiers that ran on a GPU
-    metric: str = "accuracy"  # what "most accurate" means: accuracy, f1_macro or qwk (ordered classes)
-    tune: bool = False  # search each classifier's main hyperparameters on the validation split first
-    tune_budget_min: float | None = None  # minutes each classifier's search may take (None: 10 with tune)
-    robustness: bool = False  # behavioural tests of every classifier after it is measured (robustness.json)
-    robustness_suite: str | None = None  # JSON file adding or replacing behavioural tests (with robustness)
-    group_column: str | None = None  # column of the data naming each review's group: accuracy per group
-    jobs: int = 1  # units (fits) run at once on this machine, in joblib's loky processes
-    cluster: str | None = None  # Dask scheduler address (tcp://HOST:8786): units run on its workers
-    track: str | None = None  # log the finished run to this experiment tracker ("mlflow")
+    save_models: bool = option(
+        False, commands=RUN,
+        help="keep each fitted classifier under RUN_DIR/models/NAME (BERT as a Hugging Face folder)")
+    max_latency_ms: float | None = option(None, commands=RUN, group=BUDGETS, metavar="MS", check=positive_finite,
+                                          help="recommend only classifiers whose single-review p50 is at most MS")
+    max_train_s: float | None = option(None, commands=RUN, group=BUDGETS, metavar="S", check=positive_finite,
+                                       help="recommend only classifiers that train in at most S seconds")
+    max_model_mb: float | None = option(None, commands=RUN, group=BUDGETS, metavar="MB", check=positive_finite,
+                                        help="recommend only classifiers whose saved model is at most MB")
+    cpu_hour_price: float | None = option(
+        None, commands=RUN, group=BUDGETS, metavar="PRICE", check=positive_finite,
+        help="price of one CPU core-hour: adds the price of classifying a million reviews to the table")
+    gpu_hour_price: float | None = option(
+        None, commands=RUN, group=BUDGETS, metavar="PRICE", check=positive_finite,
+        help="price of one GPU-hour: the price of a million reviews for classifiers that ran on a GPU")
+    metric: str = option(
+        "accuracy", choices=METRICS,
+        help="what 'most accurate' means for the recommendation, tuning, learning curves and the frontier: accuracy "
+        "(default), f1_macro (fairer with imbalanced classes) or qwk (quadratic weighted kappa, ordered classes such as stars)")
+    tune: bool = option(False, commands=RUN,
+                        help="first search each classifier's main hyperparameters on the validation split (the test "
+                        "split is used once, after the choice); the spaces are listed in README")
+    tune_budget_min: float | None = option(None, commands=RUN, metavar="M", check=positive_finite, requires="tune",
+                                           help="minutes each classifier's search may take (default 10)")
+    robustness: bool = option(
+        False, commands=RUN, group=FAILING,
+        help="also run behavioural tests on every classifier (negation, contrast, typos, added sentences...; "
+        "robustness.json and a report section)")
+    robustness_suite: str | None = option(
+        None, commands=RUN, group=FAILING, metavar="FILE", check=not_blank("name a JSON file"), requires="robustness",
+        help="JSON file that adds, replaces or drops behavioural tests and word lists (format in README)")
+    group_column: str | None = option(
+        None, commands=RUN, group=FAILING, metavar="COL", check=not_blank("name a column of the data"),
+        help="column of the data naming each review's group (product, source, city): accuracy per group in the report "
+        "(header formats and hf:)")
+    jobs: int = option(1, group=ENGINE, metavar="N", check=at_least(1),
+                       help="fit N units (classifier x seed, or curve points) at once in worker processes, each with "
+                       "its share of the cores; latency is then timed afterwards, one classifier at a time (default 1)")
+    cluster: str | None = option(
+        None, group=ENGINE, metavar="ADDRESS", check=_dask_address,
+        help="send the units to a Dask scheduler, e.g. tcp://HOST:8786 (default $SENTIBENCH_DASK_SCHEDULER; "
+        "needs pip install 'sentibench[dask]')")
+    track: str | None = option(
+        None, group=ENGINE, choices=TRACKERS,
+        help="log the finished run to MLflow (needs pip install 'sentibench[mlflow]'); the store is "
+        "$MLFLOW_TRACKING_URI, else a SQLite file mlflow.db in the output folder")
 
     def __post_init__(self):
         self.validate()
@@ -111,30 +185,24 @@ class RunConfig:
     # -- rules ----------------------------------------------------------------------------
 
     def validate(self) -> None:
-        """Check every range and every rule between fields; a one-line UsageError names the option."""
+        """Check every option's own range (declared with it), then the rules between fields; a
+        one-line UsageError names the option."""
         self._check_types()
-        if self.data is not None and not self.data.strip():
-            raise UsageError("--data is empty; pass a review file (or leave --data out for the default data)")
-        if not 0 <= self.seed <= MAX_SEED:
-            raise UsageError(f"--seed must be an integer from 0 to {MAX_SEED}, got {self.seed}")
-        if self.sample_size is not None and self.sample_size < 10:
-            raise UsageError(f"--sample-size must be at least 10, got {self.sample_size}")
-        if self.latency_calls < 1:
-            raise UsageError(f"--latency-calls must be at least 1, got {self.latency_calls}")
+        for f in fields(self):
+            if (declared := option_of(f)) is not None:
+                declared.validate(f.name, getattr(self, f.name))
+                if declared.requires and getattr(self, f.name) is not None and not getattr(self, declared.requires):
+                    flag, needed = declared.flag_of(f.name), f"--{declared.requires.replace('_', '-')}"
+                    raise UsageError(f"{flag} applies to {needed}; add {needed}")
         if self.latency_warmup < 0:
             raise UsageError(f"latency_warmup must be 0 or more, got {self.latency_warmup}")
-        for name in ("max_latency_ms", "max_train_s", "max_model_mb", "cpu_hour_price", "gpu_hour_price", "tune_budget_min"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise UsageError(f"--{name.replace('_', '-')} must be a positive finite number, got {value}")
-        if self.metric not in METRICS:
-            raise UsageError(f"--metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
-        if self.tune_budget_min is not None and not self.tune:
-            raise UsageError("--tune-budget-min applies to --tune; add --tune")
-        self._check_robustness_and_groups()
-        self._check_engine()
+        if self.cluster is not None and self.jobs != 1:
+            raise UsageError("--jobs and --cluster exclude each other: with --cluster the Dask workers run the units")
         if self.star_threshold is not None and self.label_map is not None:
             raise UsageError("--star-threshold and --label-map both say how to read the labels; give one of them")
+        self._check_classifiers()
+
+    def _check_classifiers(self) -> None:
         if not self.classifiers:
             raise UsageError(f"no classifier to run; name at least one of: {', '.join(REGISTRY)}")
         unknown = [n for n in self.classifiers if not REGISTRY.accepts(n)]
@@ -147,27 +215,6 @@ class RunConfig:
         extra = sorted(set(self.params) - set(self.classifiers))
         if extra:
             raise UsageError(f"hyperparameters given for {', '.join(extra)}, which this run does not include")
-
-    def _check_robustness_and_groups(self) -> None:
-        if self.robustness_suite is not None and not self.robustness:
-            raise UsageError("--robustness-suite applies to --robustness; add --robustness")
-        for name, what in (("robustness_suite", "a JSON file"), ("group_column", "a column of the data")):
-            value = getattr(self, name)
-            if value is not None and not value.strip():
-                raise UsageError(f"--{name.replace('_', '-')} is empty; name {what}")
-
-    def _check_engine(self) -> None:
-        if self.jobs < 1:
-            raise UsageError(f"--jobs must be at least 1, got {self.jobs}")
-        if self.cluster is not None:
-            scheme, sep, rest = self.cluster.partition("://")
-            host, colon, port = rest.rpartition(":")
-            if not (sep and scheme in CLUSTER_SCHEMES and host and colon and port.isdigit()):
-                raise UsageError(f"--cluster expects a Dask scheduler address such as tcp://HOST:8786, got {self.cluster!r}")
-            if self.jobs != 1:
-                raise UsageError("--jobs and --cluster exclude each other: with --cluster the Dask workers run the units")
-        if self.track is not None and self.track not in TRACKERS:
-            raise UsageError(f"--track must be one of {', '.join(TRACKERS)}, got {self.track!r}")
 
     def _check_types(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -193,8 +240,8 @@ class RunConfig:
 
     @classmethod
     def cli_fields(cls) -> list[str]:
-        """Fields the command line sets directly (``--NAME``), besides classifiers and params."""
-        return [f.name for f in fields(cls) if f.name not in ("classifiers", "params", "latency_warmup")]
+        """The fields that are run options (``--NAME``), besides ``classifiers`` (``--all`` or ``--classifiers``)."""
+        return [f.name for f in fields(cls) if option_of(f) is not None and f.name != "classifiers"]
 
     @classmethod
     def from_cli(cls, args, **extra):
@@ -249,22 +296,43 @@ class RunConfig:
             raise UsageError(f"{where} holds no usable run config ({exc})") from None
 
 
+#: How and where a run's units run and whether it is tracked (the options of the ENGINE group): saved
+#: with the run for the record, but never part of its digest, and never taken from a run folder (a
+#: folder must not choose a cluster to connect to or a server to send results to); ``--resume`` takes
+#: them from its command line.
+ENGINE_FIELDS = tuple(f.name for f in fields(RunConfig) if getattr(option_of(f), "group", None) == ENGINE)
+
+
+def _sizes(flag: str, value: list[int]) -> None:
+    if not value or min(value) < 10:
+        raise UsageError(f"{flag} must be training-set sizes of at least 10, got {value}")
+
+
+_PER_CLASS_RULE = "--per-class takes labels per class of at least 2 (such as 8,16,32,64), and not with --sizes"
+
+
+def _per_class(flag: str, value: list[int]) -> None:
+    if not value or min(value) < 2:
+        raise UsageError(_PER_CLASS_RULE)
+
+
 @dataclass
 class CurveConfig(RunConfig):
     """A run's config plus the training-set sizes and the number of repeats of a learning curve."""
 
-    sizes: list[int] | None = None  # None: 100, doubling, up to the whole training part
-    repeats: int = 3  # samples per size below the whole training part
-    per_class: list[int] | None = None  # sizes as labels per class (each sample holds exactly that many of each class)
+    sizes: list[int] | None = option(
+        None, commands=CURVE, metavar="LIST", parse=size_list, check=_sizes,
+        help="comma-separated training-set sizes (default: 100, doubling, up to the whole training part)")
+    repeats: int = option(3, commands=CURVE, check=at_least(1), help="samples drawn per size below the whole training "
+                          "part (default 3); mean, spread and CI are reported")
+    per_class: list[int] | None = option(
+        None, commands=CURVE, metavar="LIST", parse=size_list, check=_per_class,
+        help="sizes as labels per class, such as 8,16,32,64: each sample holds exactly that many of each class")
 
     def validate(self) -> None:
         super().validate()
-        if self.repeats < 1:
-            raise UsageError(f"--repeats must be at least 1, got {self.repeats}")
-        if self.sizes is not None and (not self.sizes or min(self.sizes) < 10):
-            raise UsageError(f"--sizes must be training-set sizes of at least 10, got {self.sizes}")
-        if self.per_class is not None and (self.sizes is not None or not self.per_class or min(self.per_class) < 2):
-            raise UsageError("--per-class takes labels per class of at least 2 (such as 8,16,32,64), and not with --sizes")
+        if self.per_class is not None and self.sizes is not None:
+            raise UsageError(_PER_CLASS_RULE)
 
 
 def _fits(value, hint) -> bool:
