@@ -16,8 +16,6 @@ from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from classifiers import REGISTRY, can_save_to, process_rank, world_size
 from classifiers._registry import is_spec
 from dataset import ResourceError, SentibenchError, Split, UsageError, machine_limit, source_name
@@ -26,15 +24,13 @@ from . import rundir
 from .config import RunConfig
 from .environment import environment
 from .lineup import build_classifiers
-from .measure import Measurement, run_one
-from .parallel import Engine, make_engine, placement, threads_in_use
+from .parallel import Engine, make_engine
 from .predictions_file import read_predictions
 from .prepare import prepare_data
 from .report import REPORT_FILE, REPORT_PAGE, write_report
-from .robustness.run import RobustnessStep
 from .robustness.suite import load_suite
 from .rundir import CHECKPOINTS_DIR, MODELS_DIR, RunLock, discard_if_unused, new_run_dir
-from .schedule import RunState, decide, has_pending, measure_parallel, remove_if_empty, save_run
+from .schedule import RunState, measure
 from .schema import (
     RESULTS_FILE,
     RESULTS_FORMAT,
@@ -44,7 +40,6 @@ from .schema import (
     folder_name,
     load_results,
 )
-from .tune import tune
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +79,13 @@ def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=froz
         load_suite(cfg.robustness_suite)  # a mistake in the suite file: one line, before any training
     engine = make_engine(cfg.jobs, cfg.cluster)  # a cluster is reached before a folder is made
     run_dir = new_run_dir(cfg.output, cfg.digest())
-    state.update(run_dir=run_dir, classifiers=classifiers)
+    state.update(run_dir=run_dir, classifiers={})
     results: RunResults | None = None
     try:
         with RunLock(run_dir):
             split, data_info = prepare_data(cfg)
             results = new_results(cfg, run_dir, split, data_info)
-            return _measure_all(cfg, classifiers, run_dir, split, results, {}, progress, engine)
+            return _measure_all(cfg, classifiers, run_dir, split, results, {}, progress, engine, state["classifiers"])
     except Exception as exc:
         # A run that stopped before any classifier finished (a name that cannot be fitted,
         # no memory for the first one) leaves nothing behind, as a bad input does; a BERT
@@ -175,14 +170,14 @@ def _resume(run_dir: Path, progress: bool, engine: dict, state: dict,
             cfg = replace(cfg, **engine)
             classifiers = build_classifiers(cfg, progress=progress)
             todo = {n: c for n, c in classifiers.items() if n not in results["classifiers"]}
-            state.update(run_dir=run_dir, classifiers=todo)
+            state.update(run_dir=run_dir, classifiers={})
             _check_model_folders(run_dir, cfg, todo)
             split, _ = prepare_data(cfg)
             _check_same_data(run_dir, split, results)
             results["status"] = "running"
             _record_resuming_cpu(results)
             logger.info("resuming %s: %s already finished", run_dir, ", ".join(results["classifiers"]) or "nothing")
-            return _measure_all(cfg, todo, run_dir, split, results, done, progress)
+            return _measure_all(cfg, todo, run_dir, split, results, done, progress, fitted=state["classifiers"])
     except Exception as exc:
         error = _stopped(exc, run_dir, results, kept=True)
         if error is exc:
@@ -280,84 +275,23 @@ def _card_context(results: RunResults) -> CardContext:
 
 
 def _measure_all(cfg: RunConfig, classifiers: dict, run_dir: Path, split: Split, results: RunResults,
-                 predictions: dict, progress: bool, engine: Engine | None = None) -> tuple[Path, RunResults]:
-    """Fit and measure ``classifiers`` one after another, rewriting the run folder after each
-    (beside each other with ``--jobs`` or ``--cluster``, see :mod:`benchmark.schedule`)."""
+                 predictions: dict, progress: bool, engine: Engine | None = None,
+                 fitted: dict | None = None) -> tuple[Path, RunResults]:
+    """Fit and measure ``classifiers`` through the one loop (:func:`benchmark.schedule.measure`),
+    which rewrites the run folder after each; ``fitted`` receives the estimators fitted here."""
     engine = engine or make_engine(cfg.jobs, cfg.cluster)
-    if engine.parallel or has_pending(run_dir):
+    if engine.parallel:
         refuse_parallel_under_launcher(cfg)
-        state = RunState(run_dir, cfg, split, results, predictions, classifiers, _card_context(results))
-        measure_parallel([state], engine, split.data, progress=progress)
-        return run_dir, results
-    for name, clf in classifiers.items():
-        if clf.supports_checkpoints:
-            # BERT saves each finished epoch here, so a killed run resumes mid-training.
-            clf.set_params(checkpoint_dir=str(run_dir / CHECKPOINTS_DIR / folder_name(name)))
+    else:
+        for name, clf in classifiers.items():
+            if clf.supports_checkpoints:
+                # BERT saves each finished epoch here, so a killed run resumes mid-training.
+                clf.set_params(checkpoint_dir=str(run_dir / CHECKPOINTS_DIR / folder_name(name)))
     logger.info("split (seed %d): %d train / %d validation / %d test, manifest %s", cfg.seed, len(split.train),
                 len(split.validation), len(split.test), results["split"]["sha256"][:12])
-    how = Measurement.of(cfg, progress)
-    current = None  # the classifier being tuned, fitted or measured
-    try:
-        save_run(run_dir, results, split, predictions)
-        robustness = RobustnessStep(run_dir, results, split, cfg.robustness_suite) if cfg.robustness else None
-        for name, clf in tqdm(classifiers.items(), desc="classifiers", disable=not progress, leave=False):
-            current = name
-            record, preds = _measure_one(cfg, name, clf, split, run_dir, how, results)
-            results["classifiers"][name] = record
-            predictions[name] = preds
-            current = None
-            decide(cfg, split, results, predictions)
-            save_run(run_dir, results, split, predictions)
-            remove_if_empty(run_dir / CHECKPOINTS_DIR)
-            if robustness is not None:
-                robustness.after(name, clf, results)
-            m = record["metrics"]
-            logger.info("%s: accuracy %.4f, macro F1 %.4f, trained in %.1f s", name, m["accuracy"], m["f1_macro"],
-                        record["train_time_s"])
-        if robustness is not None:
-            robustness.finish(results)
-        save_run(run_dir, {**results, "status": "complete"}, split, predictions)
-        results["status"] = "complete"
-        write_report(run_dir)
-    except KeyboardInterrupt:
-        results["status"] = "interrupted"
-        save_run(run_dir, results, split, predictions)
-        if results["classifiers"]:
-            write_report(run_dir)
-        raise
-    except Exception:
-        if results["status"] != "complete":  # a failed report leaves a complete run complete
-            results["status"] = f"failed: {current}" if current else "failed"
-            _save_after_failure(run_dir, results, split, predictions)
-        raise
+    state = RunState(run_dir, cfg, split, results, predictions, classifiers, _card_context(results), fitted=fitted)
+    measure([state], engine, split.data, progress=progress)
     return run_dir, results
-
-
-def _measure_one(cfg: RunConfig, name: str, clf, split: Split, run_dir: Path, how: Measurement, results: RunResults):
-    """Tune (with ``--tune``), fit and measure one classifier."""
-    logger.info("***** %s: training on %d reviews *****", name, len(split.train))
-    tuning = None
-    if cfg.tune:
-        # Trials see the training and validation parts only; the test split is used
-        # once, by the final fit's measurement below.
-        chosen, tuning = tune(name, clf, (split.texts("train"), split.labels("train")),
-                              (split.texts("validation"), split.labels("validation")), cfg.tune_budget_s, cfg.metric)
-        clf.set_params(**chosen)
-    where = placement("sequential", None)
-    record, preds = run_one(clf, split, name=name, how=how, tuning=tuning, card=_card_context(results),
-                            model_dir=run_dir / MODELS_DIR / folder_name(name) if cfg.save_models else None)
-    where["threads"] = threads_in_use()
-    record["where"] = {"fit": where, "inference": where}
-    return record, preds
-
-
-def _save_after_failure(run_dir: Path, results: RunResults, split: Split, predictions: dict) -> None:
-    """Record the failed status; when even that cannot be written (the disk is full), the
-    folder keeps its last complete state, which ``--resume`` continues just as well."""
-    try:
-        save_run(run_dir, results, split, predictions)
-    except Exception as exc:  # the original error is the one to report
-        logger.warning("could not record the failure in %s: %s", run_dir / RESULTS_FILE, exc)
 
 
 def _stopped(exc: Exception, run_dir: Path, results: RunResults | None, *, kept: bool) -> Exception:

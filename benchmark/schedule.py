@@ -1,11 +1,15 @@
-"""Measuring the classifiers of run folders beside each other (``--jobs``, ``--cluster``).
+"""The one loop that measures classifiers into run folders, whatever the engine.
 
-The runner's own loop fits one classifier after another and times each as it finishes. With
-an engine that runs units beside each other (:mod:`benchmark.parallel`), the units of every
-run folder here (a run, or every seed of ``--seeds``) are sent at once, and this process
-writes each record when its unit returns, in the run's classifier order. Prediction timings
-(whole-test-set throughput, single-review latency) are taken afterwards, here, one classifier
-at a time with nothing else running: fits beside each other would slow them down.
+Every ``run`` (and every seed of ``--seeds``) sends its classifiers to :func:`measure` as units
+(:func:`~benchmark.units.measure_unit`) through an engine of :mod:`benchmark.parallel`, in the
+manner of scikit-learn's ``BaseSearchCV``, which runs every candidate through one
+``_fit_and_score`` whatever ``n_jobs`` is. This process writes each record when its unit
+returns, in the run's classifier order, and after each record runs the steps that follow a
+classifier: the run-level answer (frontiers, recommendation, slices), the folder's files, the
+behavioural tests. With the sequential engine (a plain run) a unit runs here and is timed as it
+finishes; with an engine that runs units beside each other (``--jobs``, ``--cluster``) the
+prediction timings (whole-test-set throughput, single-review latency) are taken afterwards,
+here, one classifier at a time with nothing else running: fits beside each other would slow them down.
 
 Between its fit and its timing a unit waits in ``RUN_DIR/pending/NAME`` (its record, test
 predictions and saved model, written atomically), so a run killed meanwhile keeps its fits:
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from classifiers import SentimentClassifier
 from dataset import SentibenchError, Split, atomic_write_json
@@ -36,13 +41,13 @@ from .parallel import Engine, placement, threads_in_use
 from .report import write_comparison, write_report
 from .robustness.run import RobustnessStep
 from .robustness.slices import slices_of
-from .rundir import MODELS_DIR
+from .rundir import CHECKPOINTS_DIR, MODELS_DIR
 from .schema import CardContext, RunResults, folder_name
 from .units import FitResult, FitTask, measure_unit
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PENDING_DIR", "RunState", "has_pending", "measure_parallel", "save"]
+__all__ = ["PENDING_DIR", "RunState", "has_pending", "measure", "save"]
 
 #: Sub-folder holding units fitted but not yet timed (removed when empty).
 PENDING_DIR = "pending"
@@ -63,6 +68,7 @@ class RunState:
     card: CardContext  # what every saved model's card says about the data
     rows: np.ndarray | None = None  # the run's reviews among the engine's data; None: split.data itself
     robustness: RobustnessStep | None = None  # --robustness: each classifier scored once it is timed
+    fitted: dict | None = None  # filled with the classifiers fitted in this process (the notebook API's)
 
     def __post_init__(self):
         if self.cfg.robustness and self.robustness is None:
@@ -98,96 +104,155 @@ def has_pending(run_dir: Path) -> bool:
     return folder.is_dir() and any((p / _UNIT_FILE).is_file() for p in folder.iterdir() if not p.name.startswith("."))
 
 
-def measure_parallel(states: list[RunState], engine: Engine, data, *, progress: bool = False,
-                     on_complete: Callable[[RunState], None] | None = None) -> None:
+def measure(states: list[RunState], engine: Engine, data, *, progress: bool = False,
+            on_complete: Callable[[RunState], None] | None = None) -> None:
     """Fit and measure the classifiers still to do in every run of ``states`` through ``engine``.
 
     ``data``: what every unit reads (``split.data`` of a single run; the loaded reviews that
     each seed of ``--seeds`` samples from). ``on_complete(state)`` is called when a run folder
-    is complete. On Ctrl-C the unfinished runs are marked interrupted; a unit's one-line
-    error marks its run failed (the others interrupted) and propagates. Each run folder is
-    locked by the caller, an existing one with ``RunLock(existing=True)``, which removes the
-    half-written pending units a kill left.
+    is complete. On Ctrl-C the unfinished runs are marked interrupted; an error marks the run
+    whose classifier it stopped ``failed: NAME`` (the others interrupted) and propagates. Each
+    run folder is locked by the caller, an existing one with ``RunLock(existing=True)``, which
+    removes the half-written pending units a kill left.
     """
-    for state in states:
-        save(state)
-    tasks, ready = [], []
-    for k, state in enumerate(states):
-        for name, prototype in state.todo.items():
-            pending = _read_pending(state, name, prototype)
-            if pending is not None:
-                ready.append((k, name, pending))
-            else:
-                tasks.append(_task(k, state, name, prototype))
-    logger.info("%d units to fit with %s, %d fitted already", len(tasks), engine.kind, len(ready))
-    failed = None
-    try:
-        with engine:  # closed before the timing below: nothing else runs then
-            if tasks:
-                engine.start(data)
-            for index, outcome in engine.map_unordered(measure_unit, tasks) if tasks else ():
-                task = tasks[index]
-                if isinstance(outcome, SentibenchError):
-                    failed = outcome
-                    _stop(states, "interrupted", failed=(task.run, task.name))
-                    raise outcome
-                _keep_pending(states[task.run], task.name, outcome)
-                ready.append((task.run, task.name, outcome))
-                logger.info("fitted %s (%s): accuracy %.4f", task.name, states[task.run].run_dir.name,
-                            outcome.record["metrics"]["accuracy"])
-        # Timed alone, in the runs' classifier order.
-        order = {(k, n): i for k, s in enumerate(states) for i, n in enumerate(s.cfg.classifiers)}
+    _Loop(states, engine, progress, on_complete).run(data)
+
+
+class _Loop:
+    """One call of :func:`measure`: which unit is in hand, so that an error names it."""
+
+    def __init__(self, states: list[RunState], engine: Engine, progress: bool, on_complete) -> None:
+        self.states, self.engine, self.progress, self.on_complete = states, engine, progress, on_complete
+        self.current: tuple[int, str] | None = None  # (run, classifier) being fitted or timed
+
+    def run(self, data) -> None:
+        for state in self.states:
+            save(state)
+        tasks, ready = self._plan()
+        logger.info("%d units to fit with %s, %d fitted already", len(tasks), self.engine.kind, len(ready))
+        failed = None
+        try:
+            with self.engine:  # closed before the timing below: nothing else runs then
+                for index, outcome in self._outcomes(tasks, data):
+                    task = tasks[index]
+                    if isinstance(outcome, SentibenchError):
+                        failed = outcome
+                        _stop(self.states, "interrupted", failed=(task.run, task.name))
+                        raise outcome
+                    if outcome.timed:  # fitted and timed here, alone: it goes in now
+                        self._finish(task.run, task.name, outcome)
+                        continue
+                    _keep_pending(self.states[task.run], task.name, outcome)
+                    ready.append((task.run, task.name, outcome))
+                    logger.info("fitted %s (%s): accuracy %.4f", task.name, self.states[task.run].run_dir.name,
+                                outcome.record["metrics"]["accuracy"])
+            self._finish_in_run_order(ready)
+        except KeyboardInterrupt:
+            _stop(self.states, "interrupted")
+            raise
+        except SentibenchError as exc:
+            if exc is not failed:  # the engine's own (an unreachable or failing cluster), or a step's
+                _stop(self.states, "interrupted" if self.current else "failed", failed=self.current)
+            raise
+        except Exception:  # a bug, or the machine out of memory or disk: the folder says where it stopped
+            _stop(self.states, "interrupted" if self.current else "failed", failed=self.current)
+            raise
+
+    def _plan(self) -> tuple[list[FitTask], list]:
+        """The units to fit, and those fitted before an interruption, waiting to be timed."""
+        tasks, ready = [], []
+        for k, state in enumerate(self.states):
+            for name, prototype in state.todo.items():
+                pending = _read_pending(state, name, prototype)
+                if pending is not None:
+                    ready.append((k, name, pending))
+                else:
+                    tasks.append(_task(k, state, name, prototype, in_process=not self.engine.parallel,
+                                       progress=self.progress))
+        return tasks, ready
+
+    def _outcomes(self, tasks: list[FitTask], data):
+        """``(index, outcome)`` as units finish; ``current`` names the unit running here."""
+        if not tasks:
+            return
+        self.engine.start(data)
+        left = list(range(len(tasks)))
+        self.current = (tasks[0].run, tasks[0].name) if not self.engine.parallel else None
+        units = tqdm(self.engine.map_unordered(measure_unit, tasks), total=len(tasks), leave=False,
+                     desc="classifiers" if len(self.states) == 1 else "units", disable=not self.progress)
+        for index, outcome in units:
+            left.remove(index)
+            yield index, outcome
+            if not self.engine.parallel and left:
+                self.current = (tasks[left[0]].run, tasks[left[0]].name)
+        self.current = None
+
+    def _finish_in_run_order(self, ready: list) -> None:
+        """Time the fitted units alone, in the runs' classifier order; complete what is complete."""
+        order = {(k, n): i for k, s in enumerate(self.states) for i, n in enumerate(s.cfg.classifiers)}
         for k, name, result in sorted(ready, key=lambda item: (item[0], order[item[0], item[1]])):
-            _finish(states[k], name, result, progress, on_complete)
-    except KeyboardInterrupt:
-        _stop(states, "interrupted")
-        raise
-    except SentibenchError as exc:
-        if exc is not failed:  # the engine's own (an unreachable or failing cluster)
-            _stop(states, "failed")
-        raise
+            self._finish(k, name, result)
+        for state in self.states:  # e.g. resumed after its last record was written, before "complete"
+            if state.complete and state.results["status"] != "complete":
+                self._complete(state)
+
+    def _finish(self, k: int, name: str, result: FitResult) -> None:
+        """Time a fitted unit alone (unless it was timed as it ran), then write its record into its run folder."""
+        state = self.states[k]
+        self.current = (k, name)
+        pending = state.run_dir / PENDING_DIR / folder_name(name)
+        model = result.model if result.model is not None else SentimentClassifier.load(pending / "model")
+        record = result.record
+        if result.timed:
+            record["where"]["inference"] = record["where"]["fit"]
+        else:
+            where = placement("main process, after the fits", None)
+            record["inference"], _, _ = time_prediction(model, state.split.texts("test"), Measurement.of(state.cfg, self.progress), name)
+            where["threads"] = threads_in_use()
+            record.setdefault("where", {})["inference"] = where
+            _place_model(state, name, pending)
+        if state.fitted is not None:
+            state.fitted[name] = model
+        _commit(state, name, record, {"pred": result.pred, "proba": result.proba})
+        if state.robustness is not None:
+            state.robustness.after(name, model, state.results)
+        shutil.rmtree(pending, ignore_errors=True)
+        remove_if_empty(state.run_dir / PENDING_DIR)
+        remove_if_empty(state.run_dir / CHECKPOINTS_DIR)
+        self.current = None
+        if state.complete:
+            self._complete(state)
+
+    def _complete(self, state: RunState) -> None:
+        if state.robustness is not None:
+            state.robustness.finish(state.results)
+        state.results["status"] = "complete"
+        save(state)
+        write_report(state.run_dir)
+        if self.on_complete is not None:
+            self.on_complete(state)
 
 
-def _task(k: int, state: RunState, name: str, prototype: SentimentClassifier) -> FitTask:
+def _task(k: int, state: RunState, name: str, prototype: SentimentClassifier, *, in_process: bool,
+          progress: bool = False) -> FitTask:
     cfg, split = state.cfg, state.split
     return FitTask(
         run=k, name=name, prototype=prototype, rows=state.rows, train=split.train, validation=split.validation,
-        test=split.test, how=Measurement.of(cfg),
+        test=split.test, how=Measurement.of(cfg, progress and in_process),
         card=state.card, tune_budget_s=cfg.tune_budget_s if cfg.tune else None, metric=cfg.metric,
-        save_model=cfg.save_models,
+        save_model=cfg.save_models, in_process=in_process,
+        model_dir=state.run_dir / MODELS_DIR / folder_name(name) if in_process and cfg.save_models else None,
     )
 
 
-def _finish(state: RunState, name: str, result: FitResult, progress: bool, on_complete) -> None:
-    """Time a fitted unit alone, then write its record into its run folder."""
-    pending = state.run_dir / PENDING_DIR / folder_name(name)
-    model = result.model if result.model is not None else SentimentClassifier.load(pending / "model")
-    cfg = state.cfg
-    how = Measurement.of(cfg, progress)
-    where = placement("main process, after the fits", None)
-    record = result.record
-    record["inference"], _, _ = time_prediction(model, state.split.texts("test"), how, name)
-    where["threads"] = threads_in_use()
-    record.setdefault("where", {})["inference"] = where
+def _place_model(state: RunState, name: str, pending: Path) -> None:
+    """A unit's saved model, from its pending folder to ``models/NAME`` (``--save-models``)."""
     if state.cfg.save_models and (pending / "model").is_dir():
         target = state.run_dir / MODELS_DIR / folder_name(name)
         if (target / "sentibench.json").is_file():
             shutil.rmtree(target)  # an earlier copy of this very model (a resume after a kill)
         target.parent.mkdir(exist_ok=True)
         os.replace(pending / "model", target)
-    _commit(state, name, record, {"pred": result.pred, "proba": result.proba})
-    if state.robustness is not None:
-        state.robustness.after(name, model, state.results)
-    shutil.rmtree(pending, ignore_errors=True)
-    remove_if_empty(state.run_dir / PENDING_DIR)
-    if state.complete:
-        if state.robustness is not None:
-            state.robustness.finish(state.results)
-        state.results["status"] = "complete"
-        save(state)
-        write_report(state.run_dir)
-        if on_complete is not None:
-            on_complete(state)
 
 
 def _commit(state: RunState, name: str, record: dict, predictions: dict) -> None:
@@ -203,14 +268,21 @@ def _commit(state: RunState, name: str, record: dict, predictions: dict) -> None
 
 
 def _stop(states: list[RunState], status: str, failed: tuple[int, str] | None = None) -> None:
-    """Mark every unfinished run (``failed``: the run and classifier whose unit failed)."""
+    """Mark every unfinished run (``failed``: the run and classifier where it stopped). When even
+    that cannot be written (the disk is full), a folder keeps its last complete state, which
+    ``--resume`` continues just as well."""
     for k, state in enumerate(states):
-        if state.complete:
+        if state.complete and state.results["status"] == "complete":
             continue
         state.results["status"] = f"failed: {failed[1]}" if failed is not None and failed[0] == k else status
-        save(state)
-        if state.results["classifiers"] and status == "interrupted" and failed is None:
-            write_report(state.run_dir)
+        try:
+            save(state)
+            if state.results["classifiers"] and status == "interrupted" and failed is None:
+                write_report(state.run_dir)
+        except Exception as exc:  # the original error is the one to report
+            if status == "interrupted" and failed is None:
+                raise
+            logger.warning("could not record the failure in %s: %s", state.run_dir, exc)
 
 
 # -- units fitted but not timed yet: RUN_DIR/pending/NAME -----------------------------------
@@ -258,7 +330,7 @@ def _read_pending(state: RunState, name: str, prototype: SentimentClassifier) ->
     if not usable:
         logger.warning("%s: the fitted %s waiting to be timed does not match this run; fitting it again", state.run_dir.name, name)
         return None
-    return FitResult(record, pred, proba, model=model)
+    return FitResult(record, pred, proba, model=model)  # timed once nothing else runs
 
 
 def remove_if_empty(folder: Path) -> None:

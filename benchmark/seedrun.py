@@ -36,7 +36,7 @@ from .runner import (
     refuse_tune_under_launcher,
     run,
 )
-from .schedule import RunState, measure_parallel
+from .schedule import RunState, measure
 from .schema import SeedSummary, load_results
 from .seeds import SUMMARY_FILE, SUMMARY_TABLE, is_seeds_folder, read_seed_summary, seed_folders, update_seed_summary
 
@@ -167,4 +167,4 @@ def _parallel(parent: Path, cfg: RunConfig, summary: SeedSummary, engine: Engine
                 _record_resuming_cpu(results)
             todo = {n: c for n, c in prototypes.items() if n not in results["classifiers"]}
             states.append(RunState(child, seed_cfg, split, results, done, todo, _card_context(results), rows))
-        measure_parallel(states, engine, data, progress=progress, on_complete=lambda _: update_seed_summary(parent, summary))
+        measure(states, engine, data, progress=progress, on_complete=lambda _: update_seed_summary(parent, summary))

@@ -5,7 +5,10 @@ seed (an unfitted prototype), the run's reviews among the data (its sample) and 
 arrays of its split, or of a learning-curve sample. A unit returns its record and touches no
 file of the run folder: the process that started the run writes what units return (see
 :mod:`benchmark.schedule` and :mod:`benchmark.curve`), so the same task gives the same record
-whether it ran here, in a local worker process or on a Dask worker.
+whether it ran here, in a local worker process or on a Dask worker. The one exception is a unit
+run in the process that owns the run folder (the sequential engine of a plain run): nothing else
+runs then, so it times its predictions as it finishes and saves a kept model (and BERT's epoch
+checkpoints) straight into the folder.
 
 ``run --tune`` searches inside a unit: a classifier's search shares what does not change
 between its trials (a TF-IDF matrix per vectorizer setting, Word2Vec vectors, one encoder
@@ -15,6 +18,7 @@ classifiers and seeds run in parallel.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -32,6 +36,8 @@ from .predictions_file import decode_predictions, encode_predictions
 from .schema import ClassifierRecord, CurvePoint
 from .stats import Classes, finite_or_none, score_by
 from .tune import tune
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["FitTask", "FitResult", "PointTask", "measure_unit", "curve_point", "score_point", "encode_predictions",
            "decode_predictions"]
@@ -53,6 +59,8 @@ class FitTask:
     tune_budget_s: float | None = None  # search first (``--tune``) within this many seconds
     metric: str = "accuracy"
     save_model: bool = False  # the run keeps the model (``--save-models``)
+    in_process: bool = False  # runs in the process that owns the run folder, alone: timed as it finishes
+    model_dir: Path | None = None  # in process, with save_model: where the model is kept
 
 
 @dataclass
@@ -66,6 +74,7 @@ class FitResult:
     proba: np.ndarray
     model_files: dict[str, bytes] | None = None
     model: SentimentClassifier | None = None
+    timed: bool = False  # ``inference`` is complete: the unit ran alone, in the run's own process
 
 
 def _run_split(data: ReviewData, rows, train, validation, test) -> Split:
@@ -86,18 +95,25 @@ def _folder_files(folder: Path) -> dict[str, bytes]:
 
 
 def measure_unit(data: ReviewData, task: FitTask, where: dict) -> FitResult:
-    """Tune (with ``--tune``), fit and measure one classifier beside other units.
+    """Tune (with ``--tune``), fit and measure one classifier.
 
-    The same steps as the runner's own loop (``runner._measure_one``), except that the
-    prediction timings are left to the main process and the model comes back with the record.
+    In the run's own process (``task.in_process``) the record is complete when it returns;
+    beside other units the prediction timings are left to the main process and the model
+    comes back with the record.
     """
     split = _run_split(data, task.rows, task.train, task.validation, task.test)
     clf = _capped(task.prototype, where.get("thread_cap"))
+    logger.info("***** %s: training on %d reviews *****", task.name, len(split.train))
     tuning = None
     if task.tune_budget_s is not None:
         chosen, tuning = tune(task.name, clf, (split.texts("train"), split.labels("train")),
                               (split.texts("validation"), split.labels("validation")), task.tune_budget_s, task.metric)
         clf.set_params(**chosen)
+    if task.in_process:
+        record, predictions = run_one(clf, split, name=task.name, how=task.how, tuning=tuning, card=task.card,
+                                      model_dir=task.model_dir)
+        record["where"] = {"fit": where}
+        return FitResult(record, predictions["pred"], predictions["proba"], model=clf, timed=True)
     with tempfile.TemporaryDirectory(prefix="sentibench-unit-") as tmp:
         folder = Path(tmp) / "model"
         record, predictions = run_one(clf, split, name=task.name, how=task.how, tuning=tuning, card=task.card,

@@ -127,28 +127,28 @@ def weights_digest(net) -> str:
 def interrupt_at(monkeypatch, name: str = "w2v"):
     """Make the runner raise KeyboardInterrupt (Ctrl-C) when classifier ``name`` starts;
     returns the real ``run_one`` (to put back)."""
-    from benchmark import runner
+    from benchmark import units
 
-    real_run_one = runner.run_one
+    real_run_one = units.run_one
 
     def run_one_then_interrupt(clf, split, **kwargs):
         if clf.name == name:
             raise KeyboardInterrupt
         return real_run_one(clf, split, **kwargs)
 
-    monkeypatch.setattr(runner, "run_one", run_one_then_interrupt)
+    monkeypatch.setattr(units, "run_one", run_one_then_interrupt)
     return real_run_one
 
 
 def interrupted_run(out: Path, monkeypatch, *args: str) -> Path:
     """A ``run --classifiers bow,w2v`` (plus ``args``) into ``out``, interrupted (Ctrl-C) when
     w2v starts: its run folder, holding bow only."""
-    from benchmark import runner
+    from benchmark import units
     from benchmark.__main__ import main
 
     real_run_one = interrupt_at(monkeypatch)
     assert main(["-q", "run", "--classifiers", "bow,w2v", "--output", str(out), "--latency-calls", "2", *args]) == 130
-    monkeypatch.setattr(runner, "run_one", real_run_one)
+    monkeypatch.setattr(units, "run_one", real_run_one)
     (run_dir,) = Path(out).iterdir()
     return run_dir
 

@@ -366,7 +366,7 @@ def test_tune_is_refused_in_a_multi_process_run(tmp_path, monkeypatch, capsys):
 
 
 def test_a_tuning_failure_is_recorded_as_the_classifiers_failure(tmp_path, monkeypatch):
-    from benchmark import runner
+    from benchmark import units
     from dataset import DataError
 
     def failing_tune(name, *args, **kwargs):
@@ -374,7 +374,7 @@ def test_a_tuning_failure_is_recorded_as_the_classifiers_failure(tmp_path, monke
             raise DataError("no trial could be fitted")
         return {}, {"space": {}, "trials": [], "chosen": {}}
 
-    monkeypatch.setattr(runner, "tune", failing_tune)
+    monkeypatch.setattr(units, "tune", failing_tune)
     args = ["-q", "run", "--classifiers", "bow,w2v", "--tune", "--output", str(tmp_path), "--latency-calls", "2"]
     assert main(args) == 2
     (run_dir,) = tmp_path.iterdir()
@@ -383,17 +383,17 @@ def test_a_tuning_failure_is_recorded_as_the_classifiers_failure(tmp_path, monke
 
 
 def test_a_first_seed_that_fails_after_a_classifier_finished_is_summarised_as_failed(tmp_path, monkeypatch):
-    from benchmark import runner
+    from benchmark import units
     from dataset import DataError
 
-    real_run_one = runner.run_one
+    real_run_one = units.run_one
 
     def fail_at_w2v(clf, split, **kwargs):
         if clf.name == "w2v":
             raise DataError("w2v cannot be trained on this data")
         return real_run_one(clf, split, **kwargs)
 
-    monkeypatch.setattr(runner, "run_one", fail_at_w2v)
+    monkeypatch.setattr(units, "run_one", fail_at_w2v)
     assert main(["-q", "run", "--classifiers", "bow,w2v", "--seeds", "1,2", "--output", str(tmp_path), "--latency-calls", "2"]) == 2
     (parent,) = tmp_path.iterdir()
     assert json.loads((parent / "summary.json").read_text())["status"] == "failed"  # was left "running"
@@ -529,7 +529,7 @@ def test_a_curve_whose_classifier_crashes_is_marked_failed(plugins, tmp_path):
 
 
 def test_a_run_of_a_users_classifier_resumes_when_the_user_names_the_code_again(plugins, tmp_path, monkeypatch, capsys):
-    from benchmark import runner
+    from benchmark import units
 
     from .._helpers import interrupt_at
 
@@ -537,7 +537,7 @@ def test_a_run_of_a_users_classifier_resumes_when_the_user_names_the_code_again(
     out = tmp_path / "runs"
     real = interrupt_at(monkeypatch, "unigrams")
     assert main(["-q", "run", "--classifiers", "bow,myplugins:Unigrams", "--output", str(out), "--latency-calls", "2"]) == 130
-    monkeypatch.setattr(runner, "run_one", real)
+    monkeypatch.setattr(units, "run_one", real)
     (run_dir,) = out.iterdir()
     results = json.loads((run_dir / "results.json").read_text())
     assert list(results["classifiers"]) == ["bow"] and len(results["plugins"]["myplugins:Unigrams"]) == 64

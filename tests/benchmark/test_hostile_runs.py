@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import runner
+from benchmark import units
 from benchmark.__main__ import main
 
 from .._helpers import FAST, interrupted_curve, interrupted_run, one_line_error, run_main
@@ -112,7 +112,7 @@ def test_a_folder_that_is_no_model_at_models_name_is_refused_before_training(sto
     def must_not_train(*args, **kwargs):
         raise AssertionError("trained before refusing models/w2v")
 
-    monkeypatch.setattr(runner, "run_one", must_not_train)
+    monkeypatch.setattr(units, "run_one", must_not_train)
     one_line_error(run_main(capsys, "-q", "run", "--resume", str(stopped)), "models/w2v exists and is not a model",
                    "move it away")
     assert (mine / "notes.txt").read_text() == "mine"

@@ -125,7 +125,7 @@ def test_an_interrupted_compare_leaves_a_resumable_folder(frame, tmp_path, monke
     real_run_one = interrupt_at(monkeypatch, "w2v")
     with pytest.raises(KeyboardInterrupt):
         compare(frame, classifiers=["bow", "w2v"], output=tmp_path, **FAST)
-    monkeypatch.setattr("benchmark.runner.run_one", real_run_one)
+    monkeypatch.setattr("benchmark.units.run_one", real_run_one)
     (run_dir,) = [p for p in tmp_path.iterdir() if (p / "results.json").is_file()]
     assert _results(run_dir)["status"] == "interrupted" and list(_results(run_dir)["classifiers"]) == ["bow"]
     assert f"compare(resume='{run_dir}')" in caglog_text(caplog)

@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import pytest
 
-from benchmark import runner
+from benchmark import units
 from benchmark.__main__ import main
 from dataset import UsageError
 
@@ -231,7 +231,7 @@ def test_a_run_resumed_on_another_cpu_says_so_and_records_it(tmp_path, monkeypat
 
 
 def test_an_interrupted_seeds_run_says_what_was_kept(tmp_path, monkeypatch, capsys):
-    real_run_one = runner.run_one
+    real_run_one = units.run_one
     calls = []
 
     def interrupt_in_the_second_seed(clf, split, **kwargs):
@@ -240,7 +240,7 @@ def test_an_interrupted_seeds_run_says_what_was_kept(tmp_path, monkeypatch, caps
             raise KeyboardInterrupt
         return real_run_one(clf, split, **kwargs)
 
-    monkeypatch.setattr(runner, "run_one", interrupt_in_the_second_seed)
+    monkeypatch.setattr(units, "run_one", interrupt_in_the_second_seed)
     assert main(["-q", "run", "--classifiers", "bow", "--seeds", "1,2", "--output", str(tmp_path), "--latency-calls", "2"]) == 130
     assert "the seeds that finished are kept" in capsys.readouterr().err
     (parent,) = tmp_path.iterdir()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import runner
+from benchmark import units
 from benchmark.__main__ import main
 
 from .._helpers import FAST, one_line_error, run_main
@@ -74,7 +74,7 @@ def test_a_seeds_run_killed_with_9_keeps_a_summary_and_resumes_as_a_whole(tmp_pa
 
 def _interrupt_at_call(monkeypatch, n: int):
     """Ctrl-C at the n-th classifier a run starts; returns the real ``run_one`` (to put back)."""
-    real_run_one = runner.run_one
+    real_run_one = units.run_one
     calls = []
 
     def run_one(clf, split, **kwargs):
@@ -83,14 +83,14 @@ def _interrupt_at_call(monkeypatch, n: int):
             raise KeyboardInterrupt
         return real_run_one(clf, split, **kwargs)
 
-    monkeypatch.setattr(runner, "run_one", run_one)
+    monkeypatch.setattr(units, "run_one", run_one)
     return real_run_one
 
 
 def test_resuming_one_seeds_run_folder_updates_the_summary(tmp_path, monkeypatch):
     real = _interrupt_at_call(monkeypatch, 4)  # seed 1: bow, w2v; seed 2: bow, then Ctrl-C at w2v
     assert main(["-q", "run", "--classifiers", "bow,w2v", "--seeds", "1,2", "--output", str(tmp_path), *FAST]) == 130
-    monkeypatch.setattr(runner, "run_one", real)
+    monkeypatch.setattr(units, "run_one", real)
     (parent,) = tmp_path.iterdir()
     summary = json.loads((parent / "summary.json").read_text())
     assert summary["status"] == "interrupted" and list(summary["runs"]) == ["1"]
@@ -104,7 +104,7 @@ def test_resuming_one_seeds_run_folder_updates_the_summary(tmp_path, monkeypatch
 def test_a_seeds_folder_resumes_with_jobs_and_refuses_once_complete(tmp_path, monkeypatch, capsys):
     real = _interrupt_at_call(monkeypatch, 2)  # seed 1's w2v: no seed finished
     assert main(["-q", "run", "--classifiers", "bow,w2v", "--seeds", "1,2", "--output", str(tmp_path), *FAST]) == 130
-    monkeypatch.setattr(runner, "run_one", real)
+    monkeypatch.setattr(units, "run_one", real)
     (parent,) = tmp_path.iterdir()
     assert json.loads((parent / "summary.json").read_text())["runs"] == {}
     assert run_main(capsys, "-q", "run", "--resume", str(parent), "--jobs", "2").returncode == 0

@@ -213,3 +213,18 @@ def test_gensim_threads_are_capped_with_the_other_pools(tiny):
     assert _capped(Word2VecSvmClassifier(workers=8), 2).workers == 2
     assert _capped(Word2VecSvmClassifier(workers=1), 2).workers == 1
     assert _capped(Word2VecSvmClassifier(workers=8), None).workers == 8
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_run_stopped_after_its_last_record_is_completed_by_a_resume_with_either_engine(tmp_path, capsys, jobs):
+    # Killed after the last record was written, before "complete": nothing is left to fit. The
+    # one loop completes it with any engine (with --jobs it was left "running", without a report).
+    assert run_main(capsys, "-q", "run", "--classifiers", "bow", "--output", str(tmp_path), "--latency-calls", "2").returncode == 0
+    run_dir = only_child(tmp_path)
+    results = results_of(run_dir)
+    (run_dir / "results.json").write_text(json.dumps({**results, "status": "interrupted"}))
+    (run_dir / "report.md").unlink()
+    assert run_main(capsys, "-q", "run", "--resume", str(run_dir), "--jobs", jobs).returncode == 0
+    after = results_of(run_dir)
+    assert after["status"] == "complete" and (run_dir / "report.md").is_file()
+    assert after["classifiers"] == results["classifiers"]  # kept as it was, not fitted again
