@@ -172,8 +172,7 @@ def choose(records: dict, y_true, predictions: dict[str, np.ndarray], budgets: d
     ``reason``, and ``case``, which of its sentences applies."""
     budgets = {k: v for k, v in (budgets or {}).items() if v is not None}
     names = [n for n in records if n in predictions]
-    fits = [n for n in names if not _over_budget(records[n], budgets) and not _unknown(records[n], budgets)]
-    unknown = {n: _unknown(records[n], budgets) for n in names if _unknown(records[n], budgets)}
+    fits, unknown = _within(records, names, budgets)
     out = {"metric": metric, "budgets": budgets, "within_budget": fits, **({"budget_unknown": unknown} if unknown else {})}
     if not fits:
         return {**out, **_nothing_fits(records, names, budgets)}
@@ -187,6 +186,13 @@ def choose(records: dict, y_true, predictions: dict[str, np.ndarray], budgets: d
     if significant:
         return {**out, "classifier": best, "case": "significant lead"}
     return {**out, "classifier": _cheaper(records, best, runner), "case": "no significant lead"}
+
+
+def _within(records: dict, names: list[str], budgets: dict) -> tuple[list[str], dict]:
+    """The classifiers known to fit the budgets, and those with a budgeted figure unknown (and which)."""
+    fits = [n for n in names if not _over_budget(records[n], budgets) and not _unknown(records[n], budgets)]
+    unknown = {n: _unknown(records[n], budgets) for n in names if _unknown(records[n], budgets)}
+    return fits, unknown
 
 
 def _nothing_fits(records: dict, names: list[str], budgets: dict) -> dict:
@@ -289,60 +295,3 @@ def decide_run(records: dict, y_true, predictions: dict, budgets: dict | None = 
     n_classes = next(iter(predictions.values()))["proba"].shape[1] if predictions else 2
     return {"pareto": frontiers(records, metric),
             "recommendation": recommend(records, y_true, preds, budgets, metric=metric, n_classes=n_classes)}
-
-
-#: A failure rate counts as clearly higher from this many points up, with McNemar's test on
-#: the same cases significant too (a difference of a few points on 500 cases can be chance).
-CLEAR_GAP = 0.10
-
-
-def robustness_gaps(recommendation: dict, tests: list[dict], scored: dict, pairs: dict) -> dict | None:
-    """Where the recommended classifier fails behavioural tests clearly more often than the
-    classifier it was weighed against (the runner-up, or the more accurate one it was
-    preferred to): per family, the test with the largest such gap. The choice; the words are
-    :func:`robustness_sentences`.
-
-    Parameters
-    ----------
-    recommendation : dict
-        ``results.json["recommendation"]``.
-    tests, scored, pairs : the ``tests``, ``classifiers`` and ``pairs`` of ``robustness.json``.
-
-    Returns
-    -------
-    dict or None
-        ``classifier``, ``other`` and ``gaps`` (per family: ``family``, ``test``, ``rates`` of the
-        two classifiers with their Wilson intervals, McNemar's ``p_value``); ``None`` when there is no pair to weigh.
-    """
-    pick = recommendation.get("classifier")
-    other = recommendation.get("runner_up") if pick == recommendation.get("most_accurate") else recommendation.get("most_accurate")
-    if not pick or not other or pick not in scored or other not in scored:
-        return None
-    worst: dict[str, dict] = {}
-    for test in tests:
-        a, b = scored[pick]["tests"].get(test["name"]), scored[other]["tests"].get(test["name"])
-        pair = next((p for p in pairs.get(test["name"], []) if {p["a"], p["b"]} == {pick, other}), None)
-        if not a or not b or pair is None or a["rate"] - b["rate"] < CLEAR_GAP or pair["p_value"] >= SIGNIFICANCE:
-            continue
-        gap = {"family": test["family"], "test": test["name"], "p_value": pair["p_value"],
-               "rates": {pick: {k: a[k] for k in ("rate", "low", "high")}, other: {k: b[k] for k in ("rate", "low", "high")}}}
-        best = worst.get(test["family"])
-        if best is None or a["rate"] - b["rate"] > best["rates"][pick]["rate"] - best["rates"][other]["rate"]:
-            worst[test["family"]] = gap
-    return {"classifier": pick, "other": other, "gaps": list(worst.values())}
-
-
-def robustness_sentences(gaps: dict | None, quote=lambda name: f'"{name}"', show=str) -> list[str]:
-    """One sentence per family where :func:`robustness_gaps` found the recommended classifier
-    clearly worse, e.g. 'bow fails "negated positive" 71% [66, 76] of the time, bert 9% [6, 12]'.
-    ``quote`` shows a test's name and ``show`` a family's (they may come from a user's suite
-    file: the report passes ``md_literal`` for both)."""
-    if not gaps:
-        return []
-    pick, other = gaps["classifier"], gaps["other"]
-
-    def rate(r):
-        return f"{r['rate']:.0%} [{r['low'] * 100:.0f}, {r['high'] * 100:.0f}]"
-
-    return [f"Behavioural tests ({show(g['family'])}): {pick} fails {quote(g['test'])} {rate(g['rates'][pick])} of the time, {other} "
-            f"{rate(g['rates'][other])} (McNemar p = {g['p_value']:.2g} on the same cases)." for g in gaps["gaps"]]

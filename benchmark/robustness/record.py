@@ -14,7 +14,7 @@ Its shape::
                        rate, low, high (Wilson 95%), pred, score (dir)}
     not_scored         name -> why (no saved model, say)
     pairs              test -> [{a, b, a_only, b_only, p_value}]: McNemar on the same cases
-    recommendation     classifier, other, gaps, notes: decide.robustness_gaps and its sentences
+    recommendation     classifier, other, gaps, notes: gaps.robustness_gaps and its sentences
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pathlib import Path
 
 from dataset import atomic_write_json
 
-from ..decide import robustness_gaps, robustness_sentences
 from ..schema import ROBUSTNESS_FILE, RunFolderError
 from .cases import generate
+from .gaps import robustness_gaps, robustness_sentences
 from .polarity import Polarity
 from .score import pairwise, score_classifier
 from .suite import Suite

@@ -9,9 +9,9 @@ from tabulate import tabulate
 
 from dataset import md_literal
 
-from ..decide import robustness_sentences
 from ..predictions_file import decode_predictions
 from ..stats import BOOTSTRAP_SEED, N_RESAMPLES, SIGNIFICANCE
+from .gaps import robustness_sentences
 from .polarity import Polarity
 from .score import failures
 

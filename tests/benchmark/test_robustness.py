@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from benchmark.decide import CLEAR_GAP, robustness_gaps, robustness_sentences
 from benchmark.predictions_file import decode_predictions
 from benchmark.robustness.cases import generate
+from benchmark.robustness.gaps import CLEAR_GAP, robustness_gaps, robustness_sentences
 from benchmark.robustness.polarity import Polarity
 from benchmark.robustness.score import failures, pairwise, score_classifier, wilson_interval
 from benchmark.robustness.suite import load_suite
