@@ -17,42 +17,20 @@ from .cli import given_run_options
 logger = logging.getLogger("benchmark")
 
 def cmd_run(args) -> int:
-    from .config import RunConfig
     from .report.tables import format_table
-    from .runner import run
-    from .seedrun import is_seeds_folder, refresh_seed_summary, resume_seeds, run_seeds
-    from .seeds import format_seed_summary
+    from .seedrun import is_seeds_folder
 
-    named_again = _named_again(args)
-    if args.resume is not None:
-        _refuse_options_with_resume(args, "a run", allowed=("--classifiers",) if named_again else ())
-    trusted = trusted_files(args)
     engine = engine_options(args)
     try:
-        if args.resume is not None and is_seeds_folder(Path(args.resume)):
-            if named_again:
-                raise UsageError("--classifiers with --resume names a run's MODULE:ATTR classifiers again; not for a -seeds folder")
-            outcome = resume_seeds(Path(args.resume), progress=args.bars, engine=engine)
-            return _print_seeds(outcome, format_seed_summary, engine)
-        if args.resume is not None:
-            outcome = run(None, resume=Path(args.resume), progress=args.bars, engine=engine, named_again=named_again)
-            if outcome is not None:
-                refresh_seed_summary(outcome[0])
-        elif args.seeds is not None:
-            if args.seed is not None:
-                raise UsageError("--seed and --seeds exclude each other; list every seed in --seeds")
-            outcome = run_seeds(RunConfig.from_cli(args, **engine), args.seeds, trusted_files=trusted, progress=args.bars)
-            return _print_seeds(outcome, format_seed_summary, engine)
-        else:
-            outcome = run(RunConfig.from_cli(args, **engine), trusted_files=trusted, progress=args.bars)
+        outcome = _run_or_resume(args, engine)
     except KeyboardInterrupt:
         seeds = args.seeds is not None or (args.resume is not None and is_seeds_folder(Path(args.resume)))
         kept = ("the seeds that finished are kept, with a summary of them; the -seeds folder"
                 if seeds else "results of the classifiers that finished are kept; the run")
         print(f"\ninterrupted: {kept} continues with 'python -m benchmark run --resume RUN_DIR'", file=sys.stderr)
         return 130
-    if outcome is None:
-        return 0  # a helper process of a multi-process run: the main process reports
+    if isinstance(outcome, int):
+        return outcome  # --seeds, printed; or 0 in a helper process of a multi-process run
     run_dir, results = outcome
     if results["data"]["chosen_by"].startswith("bundled"):
         logger.info("these numbers come from sentibench's bundled sample %s; for your own reviews use --data FILE",
@@ -68,6 +46,36 @@ def cmd_run(args) -> int:
     print(f"\nresults: {run_dir} (report: {run_dir / 'report.md'}, to share: {run_dir / 'report.html'})")
     _track(run_dir, engine)
     return 0
+
+
+def _run_or_resume(args, engine: dict):
+    """What ``run`` was asked: a new run, a resumed one, or ``--seeds`` (new or resumed). The
+    run folder and its results; an exit code once a ``--seeds`` summary is printed; 0 in a
+    helper process of a multi-process run."""
+    from .config import RunConfig
+    from .runner import run
+    from .seedrun import is_seeds_folder, refresh_seed_summary, resume_seeds, run_seeds
+    from .seeds import format_seed_summary
+
+    named_again = _named_again(args)
+    if args.resume is not None:
+        _refuse_options_with_resume(args, "a run", allowed=("--classifiers",) if named_again else ())
+    if args.resume is not None and is_seeds_folder(Path(args.resume)):
+        if named_again:
+            raise UsageError("--classifiers with --resume names a run's MODULE:ATTR classifiers again; not for a -seeds folder")
+        return _print_seeds(resume_seeds(Path(args.resume), progress=args.bars, engine=engine), format_seed_summary, engine)
+    if args.resume is not None:
+        outcome = run(None, resume=Path(args.resume), progress=args.bars, engine=engine, named_again=named_again)
+        if outcome is not None:
+            refresh_seed_summary(outcome[0])
+        return 0 if outcome is None else outcome
+    if args.seeds is not None:
+        if args.seed is not None:
+            raise UsageError("--seed and --seeds exclude each other; list every seed in --seeds")
+        outcome = run_seeds(RunConfig.from_cli(args, **engine), args.seeds, trusted_files=trusted_files(args), progress=args.bars)
+        return _print_seeds(outcome, format_seed_summary, engine)
+    outcome = run(RunConfig.from_cli(args, **engine), trusted_files=trusted_files(args), progress=args.bars)
+    return 0 if outcome is None else outcome
 
 
 def _print_robustness(robustness: dict | None) -> None:
