@@ -16,7 +16,7 @@ from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from classifiers import REGISTRY, can_save_to, process_rank, world_size
+from classifiers import REGISTRY, CardContext, can_save_to, process_rank, world_size
 from classifiers._registry import is_spec
 from dataset import ResourceError, SentibenchError, Split, UsageError, machine_limit, source_name
 
@@ -34,7 +34,6 @@ from .schedule import RunState, measure
 from .schema import (
     RESULTS_FILE,
     RESULTS_FORMAT,
-    CardContext,
     RunFolderError,
     RunResults,
     folder_name,
@@ -43,7 +42,8 @@ from .schema import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["run", "refuse_parallel_under_launcher", "refuse_tune_under_launcher"]
+__all__ = ["run", "new_results", "load_for_resume", "check_same_data", "record_resuming_cpu", "card_context",
+           "refuse_parallel_under_launcher", "refuse_tune_under_launcher"]
 
 
 def run(cfg: RunConfig | None, resume: Path | None = None, *, trusted_files=frozenset(),
@@ -149,7 +149,7 @@ def _resume(run_dir: Path, progress: bool, engine: dict, state: dict,
     if not run_dir.is_dir():
         raise UsageError(f"cannot resume {run_dir}: not a readable run folder (no such folder)")
     if process_rank() != 0:
-        results, _ = _load_for_resume(run_dir)
+        results, _ = load_for_resume(run_dir)
         _check_named_again(run_dir, results, named_again)
         cfg = RunConfig.from_saved(results["config"], str(run_dir), named_again=named_again)
         return _fit_data_parallel(refuse_tune_under_launcher(cfg))
@@ -163,7 +163,7 @@ def _resume(run_dir: Path, progress: bool, engine: dict, state: dict,
             finished = _report_of_complete_run(run_dir)
             if finished is not None:
                 return run_dir, finished
-            results, done = _load_for_resume(run_dir)
+            results, done = load_for_resume(run_dir)
             _check_named_again(run_dir, results, named_again)
             cfg = RunConfig.from_saved(results["config"], str(run_dir / RESULTS_FILE), named_again=named_again)
             cfg = refuse_tune_under_launcher(cfg)
@@ -173,9 +173,9 @@ def _resume(run_dir: Path, progress: bool, engine: dict, state: dict,
             state.update(run_dir=run_dir, classifiers={})
             _check_model_folders(run_dir, cfg, todo)
             split, _ = prepare_data(cfg)
-            _check_same_data(run_dir, split, results)
+            check_same_data(run_dir, split, results)
             results["status"] = "running"
-            _record_resuming_cpu(results)
+            record_resuming_cpu(results)
             logger.info("resuming %s: %s already finished", run_dir, ", ".join(results["classifiers"]) or "nothing")
             return _measure_all(cfg, todo, run_dir, split, results, done, progress, fitted=state["classifiers"])
     except Exception as exc:
@@ -225,7 +225,7 @@ def _report_of_complete_run(run_dir: Path) -> RunResults | None:
     return results
 
 
-def _load_for_resume(run_dir: Path) -> tuple[RunResults, dict]:
+def load_for_resume(run_dir: Path) -> tuple[RunResults, dict]:
     """The results of an earlier run and the test predictions of its finished classifiers."""
     try:
         results = load_results(run_dir)
@@ -242,7 +242,8 @@ def _load_for_resume(run_dir: Path) -> tuple[RunResults, dict]:
     return results, done
 
 
-def _check_same_data(run_dir: Path, split: Split, results: RunResults) -> None:
+def check_same_data(run_dir: Path, split: Split, results: RunResults) -> None:
+    """Refuse to resume ``run_dir`` when its data now gives another split or other texts or labels."""
     manifest = split.manifest()
     for key, what in (("sha256", "a different split"), ("data_sha256", "different texts or labels")):
         if manifest[key] != results["split"][key]:
@@ -252,7 +253,7 @@ def _check_same_data(run_dir: Path, split: Split, results: RunResults) -> None:
             )
 
 
-def _record_resuming_cpu(results: RunResults) -> None:
+def record_resuming_cpu(results: RunResults) -> None:
     """Timings from two machines are not comparable: say so, and keep both CPUs on record."""
     here, before = environment(), results.get("environment", {})
     if here.get("cpu") == before.get("cpu"):
@@ -263,7 +264,7 @@ def _record_resuming_cpu(results: RunResults) -> None:
     results["environment"] = {**before, "resumed_on_cpus": earlier + ([here.get("cpu")] if here.get("cpu") not in earlier else [])}
 
 
-def _card_context(results: RunResults) -> CardContext:
+def card_context(results: RunResults) -> CardContext:
     """What the runner knows about the data, for every saved model's card."""
     data, manifest = results["data"], results["split"]
     return {
@@ -289,7 +290,7 @@ def _measure_all(cfg: RunConfig, classifiers: dict, run_dir: Path, split: Split,
                 clf.set_params(checkpoint_dir=str(run_dir / CHECKPOINTS_DIR / folder_name(name)))
     logger.info("split (seed %d): %d train / %d validation / %d test, manifest %s", cfg.seed, len(split.train),
                 len(split.validation), len(split.test), results["split"]["sha256"][:12])
-    state = RunState(run_dir, cfg, split, results, predictions, classifiers, _card_context(results), fitted=fitted)
+    state = RunState(run_dir, cfg, split, results, predictions, classifiers, card_context(results), fitted=fitted)
     measure([state], engine, split.data, progress=progress)
     return run_dir, results
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from classifiers import SentimentClassifier
+from classifiers import CardContext, SentimentClassifier
 from dataset import SentibenchError, Split, atomic_write_json
 
 from . import rundir
@@ -42,7 +42,7 @@ from .report import write_comparison, write_report
 from .robustness.run import RobustnessStep
 from .robustness.slices import slices_of
 from .rundir import CHECKPOINTS_DIR, MODELS_DIR
-from .schema import CardContext, RunResults, folder_name
+from .schema import RunResults, folder_name
 from .units import FitResult, FitTask, measure_unit
 
 logger = logging.getLogger(__name__)

@@ -253,22 +253,6 @@ class LearningCurve(TypedDict, total=False):
     findings: list[str]
 
 
-class CardContext(TypedDict, total=False):
-    """What the runner knows about a fit and passes to its model card (``classifiers._card``)."""
-
-    source: str
-    rows_used: int
-    label_names: dict[str, str]
-    seed: int
-    split_sizes: dict[str, int]
-    split_sha256: str
-    data_sha256: str
-    metrics: dict[str, Interval]
-    train_time_s: float
-    inference_check: dict | None
-    run_id: str
-
-
 # -- reading a record: every module takes the record's values through these -----------------
 
 
@@ -331,13 +315,7 @@ def check_results(results: object, where: str) -> RunResults:
     if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) for c in classes)):
         raise RunFolderError(f"{where} names no classes ('data.classes')")
     for name, record in results["classifiers"].items():
-        for key, kind in _RECORD_REQUIRED.items():
-            if not isinstance(record, dict) or not isinstance(record.get(key), kind):
-                raise RunFolderError(f"{where}: the record of {name!r} has no valid '{key}'")
-        for part, key in (("metrics", "accuracy"), ("metrics", "f1_macro"), ("inference", "latency_p50_ms")):
-            value = record[part].get(key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise RunFolderError(f"{where}: the record of {name!r} has no valid {part}.{key}")
+        _check_record(name, record, where)
     for key in ("sha256", "sizes"):
         if key not in results["split"]:
             raise RunFolderError(f"{where} has no split manifest ('split.{key}')")
@@ -345,6 +323,16 @@ def check_results(results: object, where: str) -> RunResults:
     if problem:
         raise RunFolderError(f"{where}: {problem}; it is not the file sentibench wrote")
     return results  # type: ignore[return-value]
+
+
+def _check_record(name: str, record: object, where: str) -> None:
+    for key, kind in _RECORD_REQUIRED.items():
+        if not isinstance(record, dict) or not isinstance(record.get(key), kind):
+            raise RunFolderError(f"{where}: the record of {name!r} has no valid '{key}'")
+    for part, key in (("metrics", "accuracy"), ("metrics", "f1_macro"), ("inference", "latency_p50_ms")):
+        value = record[part].get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RunFolderError(f"{where}: the record of {name!r} has no valid {part}.{key}")
 
 
 #: What a classifier's name may hold (registry names, plugin names, MODULE:ATTR): nothing a
@@ -359,25 +347,39 @@ def _answer_problem(results: dict) -> str | None:
     for name in records:
         if not CLASSIFIER_NAME.fullmatch(name):
             return f"the classifier name {terminal_safe(name)!r:.80} is not one sentibench writes"
-    pareto, recommendation = results.get("pareto"), results.get("recommendation")
     named: list[tuple[str, object]] = []
-    if pareto is not None:
-        if not isinstance(pareto, dict) or not all(isinstance(pareto.get(k), list) for k in ("latency", "train_time")):
-            return "'pareto' is not two lists of classifiers"
-        named += [("the pareto frontier", n) for k in ("latency", "train_time") for n in pareto[k]]
-    if recommendation is not None:
-        if not isinstance(recommendation, dict) or not isinstance(recommendation.get("reason"), str):
-            return "'recommendation' has no reason"
-        named += [(f"recommendation.{k}", recommendation[k]) for k in ("most_accurate", "runner_up", "closest")
-                  if k in recommendation]
-        if recommendation.get("classifier") is not None:
-            named.append(("recommendation.classifier", recommendation["classifier"]))
-        if not isinstance(recommendation.get("within_budget", []), list):
-            return "'recommendation.within_budget' is not a list"
-        named += [("recommendation.within_budget", n) for n in recommendation.get("within_budget", [])]
+    problem = _pareto_names(results.get("pareto"), named) or _recommendation_names(results.get("recommendation"), named)
+    if problem:
+        return problem
     for what, name in named:
         if not isinstance(name, str) or name not in records:
             return f"{what} names {name!r:.60}, which has no record"
+    return None
+
+
+def _pareto_names(pareto, named: list) -> str | None:
+    """Add the names of the frontiers to ``named``; what is wrong with their shape, if anything."""
+    if pareto is None:
+        return None
+    if not isinstance(pareto, dict) or not all(isinstance(pareto.get(k), list) for k in ("latency", "train_time")):
+        return "'pareto' is not two lists of classifiers"
+    named += [("the pareto frontier", n) for k in ("latency", "train_time") for n in pareto[k]]
+    return None
+
+
+def _recommendation_names(recommendation, named: list) -> str | None:
+    """Add the names in the recommendation to ``named``; what is wrong with its shape, if anything."""
+    if recommendation is None:
+        return None
+    if not isinstance(recommendation, dict) or not isinstance(recommendation.get("reason"), str):
+        return "'recommendation' has no reason"
+    named += [(f"recommendation.{k}", recommendation[k]) for k in ("most_accurate", "runner_up", "closest")
+              if k in recommendation]
+    if recommendation.get("classifier") is not None:
+        named.append(("recommendation.classifier", recommendation["classifier"]))
+    if not isinstance(recommendation.get("within_budget", []), list):
+        return "'recommendation.within_budget' is not a list"
+    named += [("recommendation.within_budget", n) for n in recommendation.get("within_budget", [])]
     return None
 
 

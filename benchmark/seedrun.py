@@ -27,11 +27,11 @@ from .prepare import load_data, split_data
 from .robustness.suite import load_suite
 from .rundir import RunLock, discard_if_unused, new_run_dir
 from .runner import (
-    _card_context,
-    _check_same_data,
-    _load_for_resume,
-    _record_resuming_cpu,
+    card_context,
+    check_same_data,
+    load_for_resume,
     new_results,
+    record_resuming_cpu,
     refuse_parallel_under_launcher,
     refuse_tune_under_launcher,
     run,
@@ -161,10 +161,10 @@ def _parallel(parent: Path, cfg: RunConfig, summary: SeedSummary, engine: Engine
                 results, done = new_results(seed_cfg, child, split, info), {}
             else:  # as runner's --resume: links refused, what a killed run left half-written removed
                 locks.enter_context(RunLock(child, existing=True))
-                results, done = _load_for_resume(child)
-                _check_same_data(child, split, results)
+                results, done = load_for_resume(child)
+                check_same_data(child, split, results)
                 results["status"] = "running"
-                _record_resuming_cpu(results)
+                record_resuming_cpu(results)
             todo = {n: c for n, c in prototypes.items() if n not in results["classifiers"]}
-            states.append(RunState(child, seed_cfg, split, results, done, todo, _card_context(results), rows))
+            states.append(RunState(child, seed_cfg, split, results, done, todo, card_context(results), rows))
         measure(states, engine, data, progress=progress, on_complete=lambda _: update_seed_summary(parent, summary))

@@ -10,6 +10,7 @@ classical models) never loads torch or transformers.
 
 from __future__ import annotations
 
+from ._card import CardContext
 from ._launch import process_rank, world_size
 from ._persist import params_from_json, params_to_json
 from ._registry import REGISTRY, MissingExtraError
@@ -41,6 +42,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "REGISTRY",
+    "CardContext",
     "BertClassifier",
     "BowSvmClassifier",
     "EmbeddingLogRegClassifier",

@@ -8,11 +8,32 @@ comes from the user's data or paths is shown as literal text, never as Markdown.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from dataset import md_literal
 
-#: Keys of ``context`` that :func:`render_card` understands (all optional).
-CONTEXT_KEYS = ("source", "rows_used", "label_names", "class_names", "seed", "split_sizes", "split_sha256",
-                "data_sha256", "metrics", "per_class", "train_time_s", "inference_check", "run_id")
+
+class CardContext(TypedDict, total=False):
+    """What the caller knows about a fit and the card shows (every key optional): the benchmark
+    runner passes the data, the split, and the test metrics with their confidence intervals."""
+
+    source: str
+    rows_used: int
+    label_names: dict[str, str]
+    class_names: list[str]
+    seed: int
+    split_sizes: dict[str, int]
+    split_sha256: str
+    data_sha256: str
+    metrics: dict[str, dict]  # name -> value, low, high
+    per_class: dict[str, dict] | None  # above two classes: precision, recall, f1, support per class
+    train_time_s: float
+    inference_check: dict | None
+    run_id: str
+
+
+#: Keys of ``context`` that :func:`render_card` understands (all optional): those of :class:`CardContext`.
+CONTEXT_KEYS = tuple(CardContext.__annotations__)
 
 
 def _metric_rows(metrics: dict) -> list[str]:
