@@ -163,53 +163,14 @@ def _rescored(p, position: dict, y_test: np.ndarray, classes: Classes) -> CurveP
 def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningCurve | None,
              progress: bool, engine=None) -> tuple[Path, LearningCurve]:
     split, data_info = prepare_data(cfg)
-    if curve is None:
-        curve = {"run_id": run_dir.name, "status": "running", "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                 "config": asdict(cfg), "environment": environment(), "data": data_info, "split": split.manifest(), "points": []}
-    else:
-        _check_same_split(run_dir, split, curve)
-    test_y = split.labels("test")
-    classes = classes_of(split)
-    plan = curve_plan(cfg, split.labels("train"))
-    curve["points"] = checked_points(curve, plan, test_y, classes)
-    done = {(p["train_size"], p["repeat"], p["classifier"]) for p in curve["points"]}
-    todo = [step for step in plan if step not in done]
-    if not todo and curve["status"] == "complete" and all((run_dir / f).is_file() for f in CURVE_FILES):
-        raise UsageError(f"{run_dir} is already complete; nothing to resume (python -m benchmark report {run_dir} "
-                         "regenerates its report)")
-    if todo:
-        curve["status"] = "running"
-    atomic_write_json(run_dir / CURVE_FILE, curve)
-    logger.info("learning curve: %d fits (%d done), sizes %s", len(plan), len(done), sorted({s for s, _, _ in plan}))
+    curve, plan, todo = _start(cfg, run_dir, curve, split, data_info)
     orders = sample_orders(cfg, split.labels("train"))
     tasks = [PointTask(name, prototypes[name], size, repeat, split.train[orders[repeat][:size]], split.validation, split.test,
-                       classes) for size, repeat, name in todo]
+                       classes_of(split)) for size, repeat, name in todo]
     engine = engine or make_engine(cfg.jobs, cfg.cluster)
-    rate: dict[str, list[float]] = {}  # classifier -> seconds per training review, of the fits so far
-    position = {step: k for k, step in enumerate(plan)}
-    left_to_do = set(range(len(todo)))
-    bar = tqdm(total=len(todo), desc="learning curve fits", disable=not progress, leave=False)
     try:
         with engine:
-            if tasks:
-                engine.start(split.data)
-            for k, (index, point) in enumerate(engine.map_unordered(curve_point, tasks) if tasks else (), 1):
-                size, repeat, name = todo[index]
-                if isinstance(point, SentibenchError):
-                    curve["status"] = f"failed: {name} on {size}"
-                    atomic_write_json(run_dir / CURVE_FILE, curve)
-                    raise point
-                curve["points"] = sorted([*curve["points"], point],
-                                         key=lambda p: position[p["train_size"], p["repeat"], p["classifier"]])
-                atomic_write_json(run_dir / CURVE_FILE, curve)
-                rate.setdefault(name, []).append(point["train_time_s"] / size)
-                left_to_do.discard(index)
-                left = _time_left([todo[t] for t in sorted(left_to_do)], rate) / engine.workers
-                bar.update()
-                bar.set_postfix(left=f"{left:.0f} s", refresh=False)
-                if not progress:
-                    logger.info("fit %d of %d: %s on %d reviews (repeat %d), accuracy %.4f; about %.0f s left",
-                                k, len(todo), name, size, repeat + 1, point["accuracy"], left)
+            _fit_points(engine, tasks, todo, plan, split, run_dir, curve, progress)
     except KeyboardInterrupt:
         curve["status"] = "interrupted"
         atomic_write_json(run_dir / CURVE_FILE, curve)
@@ -221,6 +182,69 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningC
         raise
     _finish(run_dir, cfg, curve, split)
     return run_dir, curve
+
+
+def _start(cfg: CurveConfig, run_dir: Path, curve: LearningCurve | None, split, data_info: dict):
+    """The curve (new, or resumed with its points checked), its plan and the fits still to do,
+    with ``learning_curve.json`` written."""
+    if curve is None:
+        curve = {"run_id": run_dir.name, "status": "running", "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "config": asdict(cfg), "environment": environment(), "data": data_info, "split": split.manifest(), "points": []}
+    else:
+        _check_same_split(run_dir, split, curve)
+    plan = curve_plan(cfg, split.labels("train"))
+    curve["points"] = checked_points(curve, plan, split.labels("test"), classes_of(split))
+    done = {(p["train_size"], p["repeat"], p["classifier"]) for p in curve["points"]}
+    todo = [step for step in plan if step not in done]
+    if not todo and curve["status"] == "complete" and all((run_dir / f).is_file() for f in CURVE_FILES):
+        raise UsageError(f"{run_dir} is already complete; nothing to resume (python -m benchmark report {run_dir} "
+                         "regenerates its report)")
+    if todo:
+        curve["status"] = "running"
+    atomic_write_json(run_dir / CURVE_FILE, curve)
+    logger.info("learning curve: %d fits (%d done), sizes %s", len(plan), len(done), sorted({s for s, _, _ in plan}))
+    return curve, plan, todo
+
+
+def _fit_points(engine, tasks: list[PointTask], todo: list, plan: list, split, run_dir: Path, curve: LearningCurve,
+                progress: bool) -> None:
+    """Each fit's point into ``learning_curve.json`` as it returns, in plan order; a unit's
+    one-line error marks the curve failed at that fit."""
+    if not tasks:
+        return
+    engine.start(split.data)
+    position = {step: k for k, step in enumerate(plan)}
+    eta = _Eta(todo, engine.workers, progress)
+    for k, (index, point) in enumerate(engine.map_unordered(curve_point, tasks), 1):
+        size, repeat, name = todo[index]
+        if isinstance(point, SentibenchError):
+            curve["status"] = f"failed: {name} on {size}"
+            atomic_write_json(run_dir / CURVE_FILE, curve)
+            raise point
+        curve["points"] = sorted([*curve["points"], point], key=lambda p: position[p["train_size"], p["repeat"], p["classifier"]])
+        atomic_write_json(run_dir / CURVE_FILE, curve)
+        left = eta.done(index, point["train_time_s"])
+        if not progress:
+            logger.info("fit %d of %d: %s on %d reviews (repeat %d), accuracy %.4f; about %.0f s left",
+                        k, len(todo), name, size, repeat + 1, point["accuracy"], left)
+
+
+class _Eta:
+    """The seconds left, from each classifier's seconds per training review so far, on a progress bar."""
+
+    def __init__(self, todo: list, workers: int, progress: bool) -> None:
+        self.todo, self.workers, self.left = todo, workers, set(range(len(todo)))
+        self.rate: dict[str, list[float]] = {}  # classifier -> seconds per training review, of the fits so far
+        self.bar = tqdm(total=len(todo), desc="learning curve fits", disable=not progress, leave=False)
+
+    def done(self, index: int, seconds: float) -> float:
+        size, _, name = self.todo[index]
+        self.rate.setdefault(name, []).append(seconds / size)
+        self.left.discard(index)
+        left = _time_left([self.todo[t] for t in sorted(self.left)], self.rate) / self.workers
+        self.bar.update()
+        self.bar.set_postfix(left=f"{left:.0f} s", refresh=False)
+        return left
 
 
 def _finish(run_dir: Path, cfg: CurveConfig, curve: LearningCurve, split) -> None:
@@ -249,25 +273,28 @@ def summarise(points: list[dict], y_test: np.ndarray, *, metric: str = "accuracy
     mean macro F1 and training time."""
     out: dict = {}
     for name in dict.fromkeys(p["classifier"] for p in points):
-        rows = []
-        for size in sorted({p["train_size"] for p in points if p["classifier"] == name}):
-            group = [p for p in points if p["classifier"] == name and p["train_size"] == size]
-            preds = np.stack([decode_predictions(p["test_predictions"]) for p in group])  # (repeats, n_test)
-            row = {"train_size": size, "repeats": len(group)}
-            for m in dict.fromkeys(("accuracy", metric)):
-                values = np.array([p[m] if p.get(m) is not None else np.nan for p in group], dtype=float)
-                means = _resampled_means(preds, y_test, m, n_classes)
-                low, high = np.nanpercentile(means, [(1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100])
-                row.update({
-                    f"{m}_mean": float(np.nanmean(values)),
-                    f"{m}_std": float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0,
-                    f"{m}_min": float(np.nanmin(values)), f"{m}_max": float(np.nanmax(values)), f"{m}_ci": [float(low), float(high)],
-                })
-            row["f1_macro_mean"] = float(np.mean([p["f1_macro"] for p in group]))
-            row["train_time_s_mean"] = float(np.mean([p["train_time_s"] for p in group]))
-            rows.append(row)
-        out[name] = rows
+        sizes = sorted({p["train_size"] for p in points if p["classifier"] == name})
+        out[name] = [_summary_row([p for p in points if p["classifier"] == name and p["train_size"] == size], size, y_test,
+                                  metric, n_classes, confidence) for size in sizes]
     return out
+
+
+def _summary_row(group: list[dict], size: int, y_test: np.ndarray, metric: str, n_classes: int, confidence: float) -> dict:
+    """One classifier at one size: over its repeats (``group``), what :func:`summarise` lists."""
+    preds = np.stack([decode_predictions(p["test_predictions"]) for p in group])  # (repeats, n_test)
+    row = {"train_size": size, "repeats": len(group)}
+    for m in dict.fromkeys(("accuracy", metric)):
+        values = np.array([p[m] if p.get(m) is not None else np.nan for p in group], dtype=float)
+        means = _resampled_means(preds, y_test, m, n_classes)
+        low, high = np.nanpercentile(means, [(1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100])
+        row.update({
+            f"{m}_mean": float(np.nanmean(values)),
+            f"{m}_std": float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0,
+            f"{m}_min": float(np.nanmin(values)), f"{m}_max": float(np.nanmax(values)), f"{m}_ci": [float(low), float(high)],
+        })
+    row["f1_macro_mean"] = float(np.mean([p["f1_macro"] for p in group]))
+    row["train_time_s_mean"] = float(np.mean([p["train_time_s"] for p in group]))
+    return row
 
 
 def _resampled_means(preds: np.ndarray, y_test: np.ndarray, metric: str = "accuracy", n_classes: int = 2,
