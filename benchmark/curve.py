@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from dataset import SentibenchError, UsageError, atomic_write_json, atomic_write_text, md_literal
+from dataset import UsageError, atomic_write_json, atomic_write_text, md_literal
 
 from .config import CurveConfig
 from .curve_findings import SizeWords, findings
@@ -30,6 +30,7 @@ from .curve_plan import default_sizes, nested_order, sample_orders
 from .curve_plan import plan as curve_plan
 from .environment import environment
 from .lineup import build_classifiers
+from .loop import Plan, execute
 from .measure import classes_of
 from .parallel import make_engine
 from .prepare import prepare_data
@@ -168,18 +169,7 @@ def _measure(cfg: CurveConfig, prototypes: dict, run_dir: Path, curve: LearningC
     tasks = [PointTask(name, prototypes[name], size, repeat, split.train[orders[repeat][:size]], split.validation, split.test,
                        classes_of(split)) for size, repeat, name in todo]
     engine = engine or make_engine(cfg.jobs, cfg.cluster)
-    try:
-        with engine:
-            _fit_points(engine, tasks, todo, plan, split, run_dir, curve, progress)
-    except KeyboardInterrupt:
-        curve["status"] = "interrupted"
-        atomic_write_json(run_dir / CURVE_FILE, curve)
-        raise
-    except Exception:  # a mistake (one line) or a bug in a user's classifier (its traceback)
-        if not curve["status"].startswith("failed"):
-            curve["status"] = "failed"
-            atomic_write_json(run_dir / CURVE_FILE, curve)
-        raise
+    execute(_CurvePlan(tasks, todo, plan, run_dir, curve, engine.workers, progress), engine, split.data)
     _finish(run_dir, cfg, curve, split)
     return run_dir, curve
 
@@ -206,27 +196,46 @@ def _start(cfg: CurveConfig, run_dir: Path, curve: LearningCurve | None, split, 
     return curve, plan, todo
 
 
-def _fit_points(engine, tasks: list[PointTask], todo: list, plan: list, split, run_dir: Path, curve: LearningCurve,
-                progress: bool) -> None:
-    """Each fit's point into ``learning_curve.json`` as it returns, in plan order; a unit's
-    one-line error marks the curve failed at that fit."""
-    if not tasks:
-        return
-    engine.start(split.data)
-    position = {step: k for k, step in enumerate(plan)}
-    eta = _Eta(todo, engine.workers, progress)
-    for k, (index, point) in enumerate(engine.map_unordered(curve_point, tasks), 1):
-        size, repeat, name = todo[index]
-        if isinstance(point, SentibenchError):
-            curve["status"] = f"failed: {name} on {size}"
-            atomic_write_json(run_dir / CURVE_FILE, curve)
-            raise point
-        curve["points"] = sorted([*curve["points"], point], key=lambda p: position[p["train_size"], p["repeat"], p["classifier"]])
-        atomic_write_json(run_dir / CURVE_FILE, curve)
-        left = eta.done(index, point["train_time_s"])
-        if not progress:
+class _CurvePlan(Plan):
+    """The fits of a learning curve, as units of :func:`~benchmark.loop.execute`: each point goes
+    into ``learning_curve.json`` as it returns, in plan order."""
+
+    unit = staticmethod(curve_point)
+
+    def __init__(self, tasks: list[PointTask], todo: list, plan: list, run_dir: Path, curve: LearningCurve,
+                 workers: int, progress: bool) -> None:
+        self._tasks, self.todo, self.run_dir, self.curve, self.progress = tasks, todo, run_dir, curve, progress
+        self.index = {id(task): k for k, task in enumerate(tasks)}  # the engine hands back these very tasks
+        self.position = {step: k for k, step in enumerate(plan)}
+        self.eta = _Eta(todo, workers, progress)
+        self.fitted = 0
+
+    def tasks(self) -> list[PointTask]:
+        return self._tasks
+
+    def take(self, task: PointTask, point: CurvePoint) -> None:
+        size, repeat, name = self.todo[self.index[id(task)]]
+        self.curve["points"] = sorted([*self.curve["points"], point],
+                                      key=lambda p: self.position[p["train_size"], p["repeat"], p["classifier"]])
+        atomic_write_json(self.run_dir / CURVE_FILE, self.curve)
+        self.fitted += 1
+        left = self.eta.done(self.index[id(task)], point["train_time_s"])
+        if not self.progress:
             logger.info("fit %d of %d: %s on %d reviews (repeat %d), accuracy %.4f; about %.0f s left",
-                        k, len(todo), name, size, repeat + 1, point["accuracy"], left)
+                        self.fitted, len(self._tasks), name, size, repeat + 1, point["accuracy"], left)
+
+    def failed(self, task: PointTask, error) -> None:
+        size, _, name = self.todo[self.index[id(task)]]
+        self._mark(f"failed: {name} on {size}")
+
+    def stop(self, status: str, task=None) -> None:
+        # a mistake (one line) or a bug in a user's classifier (its traceback): "failed"
+        if status == "interrupted" or not self.curve["status"].startswith("failed"):
+            self._mark(status)
+
+    def _mark(self, status: str) -> None:
+        self.curve["status"] = status
+        atomic_write_json(self.run_dir / CURVE_FILE, self.curve)
 
 
 class _Eta:

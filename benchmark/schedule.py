@@ -1,9 +1,7 @@
-"""The one loop that measures classifiers into run folders, whatever the engine.
+"""A run's classifiers as a plan of the one loop (:mod:`benchmark.loop`), whatever the engine.
 
 Every ``run`` (and every seed of ``--seeds``) sends its classifiers to :func:`measure` as units
-(:func:`~benchmark.units.measure_unit`) through an engine of :mod:`benchmark.parallel`, in the
-manner of scikit-learn's ``BaseSearchCV``, which runs every candidate through one
-``_fit_and_score`` whatever ``n_jobs`` is. This process writes each record when its unit
+(:func:`~benchmark.units.measure_unit`). This process writes each record when its unit
 returns, in the run's classifier order, and after each record runs the steps that follow a
 classifier: the run-level answer (frontiers, recommendation, slices), the folder's files, the
 behavioural tests. With the sequential engine (a plain run) a unit runs here and is timed as it
@@ -36,6 +34,7 @@ from dataset import SentibenchError, Split, atomic_write_json
 from . import rundir
 from .config import RunConfig
 from .decide import decide_run
+from .loop import Plan, execute
 from .measure import Measurement, time_prediction
 from .parallel import Engine, placement, threads_in_use
 from .report import write_comparison, write_report
@@ -115,86 +114,67 @@ def measure(states: list[RunState], engine: Engine, data, *, progress: bool = Fa
     run folder is locked by the caller, an existing one with ``RunLock(existing=True)``, which
     removes the half-written pending units a kill left.
     """
-    _Loop(states, engine, progress, on_complete).run(data)
+    for state in states:
+        save(state)
+    execute(_RunPlan(states, engine, progress, on_complete), engine, data)
 
 
-class _Loop:
-    """One call of :func:`measure`: which unit is in hand, so that an error names it."""
+class _RunPlan(Plan):
+    """The classifiers of one or more run folders, as units of :func:`~benchmark.loop.execute`."""
+
+    unit = staticmethod(measure_unit)
 
     def __init__(self, states: list[RunState], engine: Engine, progress: bool, on_complete) -> None:
-        self.states, self.engine, self.progress, self.on_complete = states, engine, progress, on_complete
-        self.current: tuple[int, str] | None = None  # (run, classifier) being fitted or timed
+        self.states, self.progress, self.on_complete = states, progress, on_complete
+        self.in_process = not engine.parallel
+        self.current: tuple[int, str] | None = None  # (run, classifier) being timed or written
+        self.ready: list = []  # (run, name, fitted unit) waiting to be timed alone
+        self.bar = None
 
-    def run(self, data) -> None:
-        for state in self.states:
-            save(state)
-        tasks, ready = self._plan()
-        logger.info("%d units to fit with %s, %d fitted already", len(tasks), self.engine.kind, len(ready))
-        failed = None
-        try:
-            with self.engine:  # closed before the timing below: nothing else runs then
-                for index, outcome in self._outcomes(tasks, data):
-                    task = tasks[index]
-                    if isinstance(outcome, SentibenchError):
-                        failed = outcome
-                        _stop(self.states, "interrupted", failed=(task.run, task.name))
-                        raise outcome
-                    if outcome.timed:  # fitted and timed here, alone: it goes in now
-                        self._finish(task.run, task.name, outcome)
-                        continue
-                    _keep_pending(self.states[task.run], task.name, outcome)
-                    ready.append((task.run, task.name, outcome))
-                    logger.info("fitted %s (%s): accuracy %.4f", task.name, self.states[task.run].run_dir.name,
-                                outcome.record["metrics"]["accuracy"])
-            self._finish_in_run_order(ready)
-        except KeyboardInterrupt:
-            _stop(self.states, "interrupted")
-            raise
-        except SentibenchError as exc:
-            if exc is not failed:  # the engine's own (an unreachable or failing cluster), or a step's
-                _stop(self.states, "interrupted" if self.current else "failed", failed=self.current)
-            raise
-        except Exception:  # a bug, or the machine out of memory or disk: the folder says where it stopped
-            _stop(self.states, "interrupted" if self.current else "failed", failed=self.current)
-            raise
-
-    def _plan(self) -> tuple[list[FitTask], list]:
-        """The units to fit, and those fitted before an interruption, waiting to be timed."""
-        tasks, ready = [], []
+    def tasks(self) -> list[FitTask]:
+        """The units to fit; those fitted before an interruption wait in ``ready`` to be timed."""
+        tasks = []
         for k, state in enumerate(self.states):
             for name, prototype in state.todo.items():
                 pending = _read_pending(state, name, prototype)
                 if pending is not None:
-                    ready.append((k, name, pending))
+                    self.ready.append((k, name, pending))
                 else:
-                    tasks.append(_task(k, state, name, prototype, in_process=not self.engine.parallel,
-                                       progress=self.progress))
-        return tasks, ready
+                    tasks.append(_task(k, state, name, prototype, in_process=self.in_process, progress=self.progress))
+        logger.info("%d units to fit, %d fitted already", len(tasks), len(self.ready))
+        self.bar = tqdm(total=len(tasks), leave=False, desc="classifiers" if len(self.states) == 1 else "units",
+                        disable=not self.progress)
+        return tasks
 
-    def _outcomes(self, tasks: list[FitTask], data):
-        """``(index, outcome)`` as units finish; ``current`` names the unit running here."""
-        if not tasks:
+    def take(self, task: FitTask, outcome: FitResult) -> None:
+        self.bar.update()
+        if outcome.timed:  # fitted and timed here, alone: it goes in now
+            self._finish(task.run, task.name, outcome)
             return
-        self.engine.start(data)
-        left = list(range(len(tasks)))
-        self.current = (tasks[0].run, tasks[0].name) if not self.engine.parallel else None
-        units = tqdm(self.engine.map_unordered(measure_unit, tasks), total=len(tasks), leave=False,
-                     desc="classifiers" if len(self.states) == 1 else "units", disable=not self.progress)
-        for index, outcome in units:
-            left.remove(index)
-            yield index, outcome
-            if not self.engine.parallel and left:
-                self.current = (tasks[left[0]].run, tasks[left[0]].name)
-        self.current = None
+        _keep_pending(self.states[task.run], task.name, outcome)
+        self.ready.append((task.run, task.name, outcome))
+        logger.info("fitted %s (%s): accuracy %.4f", task.name, self.states[task.run].run_dir.name,
+                    outcome.record["metrics"]["accuracy"])
 
-    def _finish_in_run_order(self, ready: list) -> None:
+    def after(self) -> None:
         """Time the fitted units alone, in the runs' classifier order; complete what is complete."""
+        self.bar.close()
         order = {(k, n): i for k, s in enumerate(self.states) for i, n in enumerate(s.cfg.classifiers)}
-        for k, name, result in sorted(ready, key=lambda item: (item[0], order[item[0], item[1]])):
+        for k, name, result in sorted(self.ready, key=lambda item: (item[0], order[item[0], item[1]])):
             self._finish(k, name, result)
         for state in self.states:  # e.g. resumed after its last record was written, before "complete"
             if state.complete and state.results["status"] != "complete":
                 self._complete(state)
+
+    def failed(self, task: FitTask, error) -> None:
+        _stop(self.states, "interrupted", failed=(task.run, task.name))
+
+    def stop(self, status: str, task: FitTask | None = None) -> None:
+        where = self.current or (None if task is None else (task.run, task.name))
+        if status == "interrupted":
+            _stop(self.states, "interrupted")
+        else:
+            _stop(self.states, "interrupted" if where else "failed", failed=where)
 
     def _finish(self, k: int, name: str, result: FitResult) -> None:
         """Time a fitted unit alone (unless it was timed as it ran), then write its record into its run folder."""
