@@ -66,8 +66,8 @@ def check_file(path, display):
         )
 
 
-def detect(path, display):
-    """Format of the checked file `path`, as :func:`detect_format`; `display` names it."""
+def _require_regular(path, display):
+    """Raise :class:`DataError` unless `path` is a regular file (`display` names it)."""
     if not stat.S_ISREG(path.stat().st_mode):
         # Detection reads the start of the file and the reader reads it again; a pipe
         # can be read only once.
@@ -75,18 +75,16 @@ def detect(path, display):
             f"cannot read '{display}': it is a pipe or device, not a regular file, and its format "
             f"cannot be detected without consuming it; pass --format FORMAT, or save it to a file"
         )
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    try:
-        with open(path, "rb") as fh:
-            if fh.read(4) == b"PAR1":
-                return "parquet"
-        first = _first_line(_sniff(path))
-    except OSError as err:
-        raise DataError(
-            f"cannot read '{display}': {err.strerror or err}; check that the file is readable"
-        ) from None
+
+
+def _has_parquet_magic(path):
+    """Whether the file starts with Parquet's magic bytes."""
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"PAR1"
+
+
+def _by_suffix(suffix, first, display):
+    """Format that the extension names (None where it names none), checked against `first`."""
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     if suffix == ".json":
@@ -103,6 +101,11 @@ def detect(path, display):
         if len(fields) == 2 and fields[0].strip() in ("1", "2"):
             return "yelp-polarity"
         return "csv"
+    return None
+
+
+def _by_first_line(suffix, first):
+    """Format that the first line shows (None where it shows none)."""
     if first.lstrip().startswith(FASTTEXT_PREFIX):
         return "fasttext"
     if "\t" in first:
@@ -112,6 +115,26 @@ def detect(path, display):
         if suffix in (".tsv", ".txt", ".tab"):
             # Tab-separated with a non-label last field: a header row.
             return "tsv"
+    return None
+
+
+def detect(path, display):
+    """Format of the checked file `path`, as :func:`detect_format`; `display` names it."""
+    _require_regular(path, display)
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    try:
+        if _has_parquet_magic(path):
+            return "parquet"
+        first = _first_line(_sniff(path))
+    except OSError as err:
+        raise DataError(
+            f"cannot read '{display}': {err.strerror or err}; check that the file is readable"
+        ) from None
+    fmt = _by_suffix(suffix, first, display) or _by_first_line(suffix, first)
+    if fmt is not None:
+        return fmt
     where = f"extension '{suffix}'" if suffix else "no extension"
     raise DataError(
         f"cannot read '{display}': unrecognised format ({where}, first line "

@@ -148,6 +148,47 @@ def _place_hint(spec, root):
     return f"place {files} in {root / spec.folder}{os.sep}"
 
 
+def _check_recorded(name, target, archive, wanted_sha):
+    """Raise :class:`DataError` when the cached data came from another archive than `wanted_sha`."""
+    recorded = recorded_sha256(archive)
+    if wanted_sha and recorded and recorded != wanted_sha:
+        raise DataError(
+            f"the cached {name} in {target} came from an archive with sha256 {recorded}, "
+            f"not {wanted_sha}; delete {target} and {archive} to download again"
+        )
+
+
+def _drop_mismatched(archive, expected):
+    """Delete a cached `archive` (and its record) whose checksum is not the one it must have."""
+    known = expected or recorded_sha256(archive)
+    if known:
+        actual = file_sha256(archive)
+        if actual != known:
+            logger.warning(
+                "%s has sha256 %s, expected %s; downloading it again", archive, actual, known
+            )
+            remove(archive, checksum_file(archive))
+
+
+def _fetch_archive(name, source, archive, expected, wanted_sha, verbose, hint):
+    """Download `source` to `archive` through ``<archive>.part``, checked against `expected`."""
+    part = archive.with_name(archive.name + ".part")
+    logger.info("downloading %s from %s to %s", name, source, archive)
+    fetch(name, source, part, verbose, hint)
+    actual = file_sha256(part)
+    if expected and actual != expected:
+        remove(part)
+        remedy = ("check the URL and the checksum, then download again" if wanted_sha else
+                  "a mirror must serve the published archive (for another one, pass its --sha256)")
+        raise DataError(
+            f"download of {name} from {source} has sha256 {actual} but {expected} was "
+            f"expected; it was deleted: {remedy}"
+        )
+    os.replace(part, archive)
+    # A stale record from an earlier archive must not judge this one.
+    remove(checksum_file(archive))
+
+
 # ---------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------
@@ -212,12 +253,7 @@ def download(
     wanted_sha = normalise_sha256(sha256, name) if sha256 is not None else None
 
     if _is_extracted(spec, target):
-        recorded = recorded_sha256(archive)
-        if wanted_sha and recorded and recorded != wanted_sha:
-            raise DataError(
-                f"the cached {name} in {target} came from an archive with sha256 {recorded}, "
-                f"not {wanted_sha}; delete {target} and {archive} to download again"
-            )
+        _check_recorded(name, target, archive, wanted_sha)
         logger.info("%s is already downloaded in %s", name, target)
         return target
 
@@ -234,31 +270,10 @@ def download(
     published = expected == spec.sha256 if spec.sha256 else source == spec.url
 
     if archive.is_file():
-        known = expected or recorded_sha256(archive)
-        if known:
-            actual = file_sha256(archive)
-            if actual != known:
-                logger.warning(
-                    "%s has sha256 %s, expected %s; downloading it again", archive, actual, known
-                )
-                remove(archive, checksum_file(archive))
+        _drop_mismatched(archive, expected)
 
     if not archive.is_file():
-        part = archive.with_name(archive.name + ".part")
-        logger.info("downloading %s from %s to %s", name, source, archive)
-        fetch(name, source, part, verbose, hint)
-        actual = file_sha256(part)
-        if expected and actual != expected:
-            remove(part)
-            remedy = ("check the URL and the checksum, then download again" if wanted_sha else
-                      "a mirror must serve the published archive (for another one, pass its --sha256)")
-            raise DataError(
-                f"download of {name} from {source} has sha256 {actual} but {expected} was "
-                f"expected; it was deleted: {remedy}"
-            )
-        os.replace(part, archive)
-        # A stale record from an earlier archive must not judge this one.
-        remove(checksum_file(archive))
+        _fetch_archive(name, source, archive, expected, wanted_sha, verbose, hint)
 
     extract(name, spec, archive, root, check_rows=published, hint=hint)
     if recorded_sha256(archive) is None:

@@ -57,6 +57,70 @@ def _content_range(value):
     return start, total
 
 
+def _open(url, offset):
+    """The response to a GET of `url`, from byte `offset` on where it is not 0."""
+    headers = {"User-Agent": _USER_AGENT}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    request = urllib.request.Request(url, headers=headers)
+    return urllib.request.urlopen(request, timeout=_TIMEOUT)
+
+
+def _resume_mode(name, url, response, offset):
+    """(offset, file mode) at which to write `response` into the .part; None to start over."""
+    status = response.status or 200
+    if offset and status == 206:
+        start, _ = _content_range(response.headers.get("Content-Range"))
+        if start != offset:
+            # A server that resumes elsewhere than asked would corrupt the
+            # file if appended; restart without a range instead.
+            logger.warning(
+                "server resumed %s at byte %s instead of %d; starting over", url, start, offset
+            )
+            return None
+        logger.info("resuming %s download at %d bytes", name, offset)
+        return offset, "ab"
+    if offset:
+        logger.info("server ignored the range request for %s; starting over", url)
+    return 0, "wb"
+
+
+def _content_length(response):
+    """The announced body length of `response`; None where missing or malformed."""
+    length = response.headers.get("Content-Length")
+    return int(length) if length and length.strip().isdigit() else None
+
+
+def _write_body(name, part, response, mode, offset, length, verbose):
+    """Copy the body of `response` into `part` (opened with `mode`); the number of bytes copied."""
+    received = 0
+    try:
+        fh = open(part, mode)
+    except OSError as err:
+        raise write_error(part, err) from None
+    with fh, tqdm(
+        total=None if length is None else offset + length,
+        initial=offset,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=f"downloading {name}",
+        disable=not verbose,
+        leave=False,
+    ) as bar:
+        while True:
+            chunk = response.read(CHUNK)
+            if not chunk:
+                break
+            try:
+                fh.write(chunk)
+            except OSError as err:
+                raise write_error(part, err) from None
+            received += len(chunk)
+            bar.update(len(chunk))
+    return received
+
+
 def _fetch_once(name, url, part, verbose):
     """One HTTP request that appends to (or restarts) `part` until the body ends.
 
@@ -64,12 +128,8 @@ def _fetch_once(name, url, part, verbose):
     received so that the next attempt can resume it.
     """
     offset = file_size(part)
-    headers = {"User-Agent": _USER_AGENT}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-    request = urllib.request.Request(url, headers=headers)
     try:
-        response = urllib.request.urlopen(request, timeout=_TIMEOUT)
+        response = _open(url, offset)
     except urllib.error.HTTPError as err:
         if err.code != 416 or not offset:
             raise
@@ -85,51 +145,14 @@ def _fetch_once(name, url, part, verbose):
         return _fetch_once(name, url, part, verbose)
 
     with response:
-        status = response.status or 200
-        if offset and status == 206:
-            start, _ = _content_range(response.headers.get("Content-Range"))
-            if start != offset:
-                # A server that resumes elsewhere than asked would corrupt the
-                # file if appended; restart without a range instead.
-                logger.warning(
-                    "server resumed %s at byte %s instead of %d; starting over", url, start, offset
-                )
-                response.close()
-                remove(part)
-                return _fetch_once(name, url, part, verbose)
-            mode = "ab"
-            logger.info("resuming %s download at %d bytes", name, offset)
-        else:
-            if offset:
-                logger.info("server ignored the range request for %s; starting over", url)
-            offset, mode = 0, "wb"
-        length = response.headers.get("Content-Length")
-        length = int(length) if length and length.strip().isdigit() else None
-        received = 0
-        try:
-            fh = open(part, mode)
-        except OSError as err:
-            raise write_error(part, err) from None
-        with fh, tqdm(
-            total=None if length is None else offset + length,
-            initial=offset,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=f"downloading {name}",
-            disable=not verbose,
-            leave=False,
-        ) as bar:
-            while True:
-                chunk = response.read(CHUNK)
-                if not chunk:
-                    break
-                try:
-                    fh.write(chunk)
-                except OSError as err:
-                    raise write_error(part, err) from None
-                received += len(chunk)
-                bar.update(len(chunk))
+        resumed = _resume_mode(name, url, response, offset)
+        if resumed is None:
+            response.close()
+            remove(part)
+            return _fetch_once(name, url, part, verbose)
+        offset, mode = resumed
+        length = _content_length(response)
+        received = _write_body(name, part, response, mode, offset, length, verbose)
     if length is not None and received < length:
         # http.client usually raises IncompleteRead itself; this covers
         # servers that close cleanly before sending the announced length.

@@ -21,6 +21,26 @@ TOLERANCE = 0.1
 _NEGATIVE, _NEUTRAL, _POSITIVE = {"negative", "neg"}, {"neutral", "neu"}, {"positive", "pos"}
 
 
+def _first_named(lowered: list[str], words: set[str], exclude: tuple = ()) -> int | None:
+    """Position of the first class named one of ``words`` and not in ``exclude`` (None: no such class)."""
+    return next((i for i, n in enumerate(lowered) if n in words and i not in exclude), None)
+
+
+def _poles(lowered: list[str], ordinal: bool) -> tuple[int | None, int | None]:
+    """Positions of the negative and positive classes: the ends when ordered, else by name."""
+    if ordinal:
+        return 0, len(lowered) - 1
+    return _first_named(lowered, _NEGATIVE), _first_named(lowered, _POSITIVE)
+
+
+def _ordinal_score(names: tuple[str, ...], class_values) -> tuple[tuple[float, ...], str]:
+    """The value of each ordered class in the directional score, and what that score is."""
+    if class_values is not None:
+        return tuple(float(v) for v in class_values), "expected star value"
+    k = len(names)
+    return tuple(float(i) for i in range(k)), f"expected class (0 = {names[0]} to {k - 1} = {names[-1]})"
+
+
 @dataclass(frozen=True)
 class Polarity:
     """Class positions of the polarities (``None``: no such class) and the directional score."""
@@ -39,12 +59,8 @@ class Polarity:
         names = tuple(str(c) for c in classes)
         lowered = [n.strip().lower() for n in names]
         k = len(names)
-        if ordinal:
-            negative, positive = 0, k - 1
-        else:
-            negative = next((i for i, n in enumerate(lowered) if n in _NEGATIVE), None)
-            positive = next((i for i, n in enumerate(lowered) if n in _POSITIVE), None)
-        neutral = next((i for i, n in enumerate(lowered) if n in _NEUTRAL and i not in (negative, positive)), None)
+        negative, positive = _poles(lowered, ordinal)
+        neutral = _first_named(lowered, _NEUTRAL, exclude=(negative, positive))
         if negative is None or positive is None:
             return cls(names, negative, positive, neutral)
         if k == 2:
@@ -52,12 +68,7 @@ class Polarity:
             return cls(names, negative, positive, neutral, values, f"P({names[positive]})", TOLERANCE)
         if not ordinal:
             return cls(names, negative, positive, neutral)
-        if class_values is not None:
-            values = tuple(float(v) for v in class_values)
-            score = "expected star value"
-        else:
-            values = tuple(float(i) for i in range(k))
-            score = f"expected class (0 = {names[0]} to {k - 1} = {names[-1]})"
+        values, score = _ordinal_score(names, class_values)
         return cls(names, negative, positive, neutral, values, score, TOLERANCE * (max(values) - min(values)))
 
     def missing_for(self, expectation: str) -> str | None:

@@ -61,6 +61,31 @@ def failures(test: dict, result: dict, original: dict, polarity: Polarity) -> np
     return change > polarity.tolerance if test["must_not"] == "rise" else change < -polarity.tolerance
 
 
+def _distinct_texts(originals: list[str], tests: list[dict]) -> list[str]:
+    """The sampled reviews, then every case's text, each once and in first-seen order."""
+    return list(dict.fromkeys([*originals, *(c["text"] for t in tests for c in t["cases"])]))
+
+
+def _predict(clf, texts: list[str]) -> dict:
+    """Text -> predicted class position."""
+    return dict(zip(texts, _positions(clf, texts).tolist(), strict=True)) if texts else {}
+
+
+def _score(clf, texts: list[str], polarity: Polarity) -> dict:
+    """Text -> directional score (rounded to 6 places)."""
+    return dict(zip(texts, np.round(polarity.scores(clf.predict_proba(texts)), 6).tolist(), strict=True))
+
+
+def _test_entry(test: dict, pred: dict, score: dict, original: dict, polarity: Polarity) -> dict:
+    """One test's entry in ``robustness.json``: its failures, their rate and interval, and its predictions."""
+    result = {"pred": encode_predictions([pred[c["text"]] for c in test["cases"]])}
+    if test["kind"] == "dir":
+        result["score"] = [score[c["text"]] for c in test["cases"]]
+    failed = failures(test, result, original, polarity)
+    low, high = wilson_interval(int(failed.sum()), len(failed))
+    return {"cases": len(failed), "failures": int(failed.sum()), "rate": float(failed.mean()), "low": low, "high": high, **result}
+
+
 def score_classifier(clf, generated: dict, polarity: Polarity) -> dict:
     """``clf`` on every case of ``generated`` (:func:`~.cases.generate`): its entry in ``robustness.json``.
 
@@ -77,23 +102,17 @@ def score_classifier(clf, generated: dict, polarity: Polarity) -> dict:
     """
     tests = [t for t in generated["tests"] if "skipped" not in t and t["cases"]]
     originals = generated["reviews"]["text"]
-    texts = list(dict.fromkeys([*originals, *(c["text"] for t in tests for c in t["cases"])]))
-    scored = list(dict.fromkeys([*originals, *(c["text"] for t in tests if t["kind"] == "dir" for c in t["cases"])]))
+    texts = _distinct_texts(originals, tests)
+    scored = _distinct_texts(originals, [t for t in tests if t["kind"] == "dir"])
     needs_score = any(t["kind"] == "dir" for t in tests)
     start = time.perf_counter()
-    pred = dict(zip(texts, _positions(clf, texts).tolist(), strict=True)) if texts else {}
-    score = dict(zip(scored, np.round(polarity.scores(clf.predict_proba(scored)), 6).tolist(), strict=True)) if needs_score else {}
+    pred = _predict(clf, texts)
+    score = _score(clf, scored, polarity) if needs_score else {}
     seconds = time.perf_counter() - start
     original = {"pred": encode_predictions([pred[t] for t in originals]), "score": [score[t] for t in originals] if needs_score else None}
     results = {}
     for test in tests:
-        result = {"pred": encode_predictions([pred[c["text"]] for c in test["cases"]])}
-        if test["kind"] == "dir":
-            result["score"] = [score[c["text"]] for c in test["cases"]]
-        failed = failures(test, result, original, polarity)
-        low, high = wilson_interval(int(failed.sum()), len(failed))
-        results[test["name"]] = {"cases": len(failed), "failures": int(failed.sum()), "rate": float(failed.mean()),
-                                 "low": low, "high": high, **result}
+        results[test["name"]] = _test_entry(test, pred, score, original, polarity)
     return {"seconds": round(seconds, 3), "texts": len(texts), "original": original, "tests": results}
 
 

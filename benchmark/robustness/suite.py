@@ -231,7 +231,8 @@ def _expectations(expect, lists: dict, at: str) -> dict[str, list[str]]:
     return {label: list(templates) for label, templates in expect.items()}
 
 
-def _perturbation_test(raw: dict, name: str, family: str, kind: str, lists: dict, at: str) -> Test:
+def _perturbation(raw: dict, kind: str, at: str) -> str:
+    """The perturbation an inv or dir test names, checked with the options it takes."""
     if "expect" in raw:
         raise UsageError(f'{at}: "expect" belongs to mft tests; an {kind} test has "perturb"')
     perturb = raw.get("perturb")
@@ -240,20 +241,37 @@ def _perturbation_test(raw: dict, name: str, family: str, kind: str, lists: dict
     for key in ("count", "words", "texts"):
         if key in raw and key not in PERTURBATIONS[perturb]:
             raise UsageError(f"{at}: {perturb} takes no {key!r}")
+    return perturb
+
+
+def _perturb_count(raw: dict, at: str) -> int:
+    """How many times an inv or dir test perturbs each review (1 unless given)."""
     count = raw.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 5:
         raise UsageError(f"{at}: \"count\" must be an integer from 1 to 5")
+    return count
+
+
+def _must_not(raw: dict, kind: str, at: str) -> str | None:
+    """Which way a dir test's score must not move (None for an inv test)."""
+    must_not = raw.get("must_not")
+    if kind == "dir" and must_not not in ("rise", "fall"):
+        raise UsageError(f'{at}: a dir test needs "must_not": "rise" (an added negative) or "fall" (an added positive)')
+    if kind == "inv" and must_not is not None:
+        raise UsageError(f'{at}: "must_not" belongs to dir tests')
+    return must_not
+
+
+def _perturbation_test(raw: dict, name: str, family: str, kind: str, lists: dict, at: str) -> Test:
+    perturb = _perturbation(raw, kind, at)
+    count = _perturb_count(raw, at)
     words = raw.get("words")
     if perturb == "swap" and words not in lists:
         raise UsageError(f"{at}: swap needs \"words\", the name of a word list (e.g. first_name, city)")
     texts = raw.get("texts")
     if perturb == "append":
         _templates(texts, lists, at)
-    must_not = raw.get("must_not")
-    if kind == "dir" and must_not not in ("rise", "fall"):
-        raise UsageError(f'{at}: a dir test needs "must_not": "rise" (an added negative) or "fall" (an added positive)')
-    if kind == "inv" and must_not is not None:
-        raise UsageError(f'{at}: "must_not" belongs to dir tests')
+    must_not = _must_not(raw, kind, at)
     return Test(name, family, kind, perturb=perturb, count=count, words=words, texts=None if texts is None else list(texts),
                 must_not=must_not, description=raw.get("description", ""))
 
