@@ -61,45 +61,20 @@ def _classes_sentence(classes: list[str], names: list | None) -> str:
     return f"A sentiment classifier of review texts with {len(classes)} classes, in order: {', '.join(shown)}."
 
 
-def render_card(clf, context: dict, *, front_matter: dict | None = None, usage: list[str] | None = None) -> str:
-    """Markdown text of the model card of the fitted ``clf``.
+def _front_matter_lines(front_matter: dict | None) -> list[str]:
+    """The YAML block that opens the card, or nothing without ``front_matter``."""
+    if not front_matter:
+        return []
+    out = ["---"]
+    for key, value in front_matter.items():
+        shown = "[" + ", ".join(value) + "]" if isinstance(value, list) else value
+        out.append(f"{key}: {shown}")
+    return out + ["---", ""]
 
-    Parameters
-    ----------
-    clf : SentimentClassifier
-    context : dict
-        Facts the classifier cannot know (see :data:`CONTEXT_KEYS`).
-    front_matter : dict, optional
-        YAML metadata for model hubs (flat ``key: value`` or ``key: [list]``).
-    usage : list of str, optional
-        Markdown lines of the "How to use" section; sentibench's own loader by default.
-    """
+
+def _data_lines(clf, context: dict) -> list[str]:
+    """The bullets of the "Training data" section."""
     out = []
-    if front_matter:
-        out.append("---")
-        for key, value in front_matter.items():
-            shown = "[" + ", ".join(value) + "]" if isinstance(value, list) else value
-            out.append(f"{key}: {shown}")
-        out += ["---", ""]
-    classes = [str(c) for c in clf.classes_.tolist()]
-    out += [
-        f"# Sentiment classifier `{clf.name}` ({type(clf).__name__}), trained with sentibench",
-        "",
-        _classes_sentence(classes, context.get("class_names")),
-        "",
-        "## How to use",
-        "",
-        *(usage or [
-            "```python",
-            "from classifiers import SentimentClassifier",
-            'clf = SentimentClassifier.load("THIS_FOLDER")',
-            'clf.predict(["The pasta was cold and the waiter rude."])',
-            "```",
-        ]),
-        "",
-        "## Training data",
-        "",
-    ]
     if context.get("source"):
         rows = context.get("rows_used")
         used = f", {rows:,} reviews used" if isinstance(rows, int) else ""
@@ -122,22 +97,68 @@ def render_card(clf, context: dict, *, front_matter: dict | None = None, usage: 
         out.append(f"- Fitted on {fit_info['rows']:,} of {fit_info['of_rows']:,} training reviews ({fit_info['method']}).")
     if not context.get("source"):
         out.append("- Saved from code: the data source is not recorded.")
-    out += ["", "## Evaluation", ""]
-    if context.get("metrics"):
-        out += [f"Test split ({sizes['test']:,} reviews), 95% bootstrap confidence intervals:" if sizes else
-                "Test split, 95% bootstrap confidence intervals:", "", *_metric_rows(context["metrics"]), ""]
-        if context.get("per_class"):
-            out += ["Per class (test split):", "", *_per_class_rows(context["per_class"]), ""]
-        check = context.get("inference_check")
-        if check:
-            out.append(
-                f"Predictions use the {check['inference']} path: test accuracy {check['accuracy']:.4f} against "
-                f"{check['accuracy_fp32']:.4f} in full precision ({check['agreement']:.1%} identical predictions)."
-            )
-            out.append("")
-    else:
-        out += ["Not evaluated on a test split by sentibench (saved from code); `python -m benchmark run` measures it.", ""]
-    out += ["## Training procedure", ""]
+    return out
+
+
+def _evaluation_lines(context: dict) -> list[str]:
+    """The body of the "Evaluation" section: the test metrics, or why there are none."""
+    if not context.get("metrics"):
+        return ["Not evaluated on a test split by sentibench (saved from code); `python -m benchmark run` measures it.", ""]
+    sizes = context.get("split_sizes")
+    out = [f"Test split ({sizes['test']:,} reviews), 95% bootstrap confidence intervals:" if sizes else
+           "Test split, 95% bootstrap confidence intervals:", "", *_metric_rows(context["metrics"]), ""]
+    if context.get("per_class"):
+        out += ["Per class (test split):", "", *_per_class_rows(context["per_class"]), ""]
+    check = context.get("inference_check")
+    if check:
+        out.append(
+            f"Predictions use the {check['inference']} path: test accuracy {check['accuracy']:.4f} against "
+            f"{check['accuracy_fp32']:.4f} in full precision ({check['agreement']:.1%} identical predictions)."
+        )
+        out.append("")
+    return out
+
+
+def render_card(clf, context: dict, *, front_matter: dict | None = None, usage: list[str] | None = None) -> str:
+    """Markdown text of the model card of the fitted ``clf``.
+
+    Parameters
+    ----------
+    clf : SentimentClassifier
+    context : dict
+        Facts the classifier cannot know (see :data:`CONTEXT_KEYS`).
+    front_matter : dict, optional
+        YAML metadata for model hubs (flat ``key: value`` or ``key: [list]``).
+    usage : list of str, optional
+        Markdown lines of the "How to use" section; sentibench's own loader by default.
+    """
+    out = _front_matter_lines(front_matter)
+    classes = [str(c) for c in clf.classes_.tolist()]
+    out += [
+        f"# Sentiment classifier `{clf.name}` ({type(clf).__name__}), trained with sentibench",
+        "",
+        _classes_sentence(classes, context.get("class_names")),
+        "",
+        "## How to use",
+        "",
+        *(usage or [
+            "```python",
+            "from classifiers import SentimentClassifier",
+            'clf = SentimentClassifier.load("THIS_FOLDER")',
+            'clf.predict(["The pasta was cold and the waiter rude."])',
+            "```",
+        ]),
+        "",
+        "## Training data",
+        "",
+        *_data_lines(clf, context),
+        "",
+        "## Evaluation",
+        "",
+        *_evaluation_lines(context),
+        "## Training procedure",
+        "",
+    ]
     train_time = context.get("train_time_s", getattr(clf, "fit_time_s_", None))
     if train_time is not None:
         out.append(f"- Training time: {train_time:.1f} s (wall clock of `fit`).")

@@ -35,38 +35,19 @@ class LinearTextScorer:
     """
 
     def __init__(self, vectorizer, coef: np.ndarray, intercept):
-        if vectorizer.analyzer != "word" or vectorizer.preprocessor is not None or vectorizer.tokenizer is not None \
-                or vectorizer.stop_words is not None or vectorizer.strip_accents is not None:
-            raise ValueError("the fast path reproduces the plain word analyzer only")
+        _check_plain_analyzer(vectorizer)
         self.lowercase = vectorizer.lowercase
         self.token_re = re.compile(vectorizer.token_pattern)
         if self.token_re.groups > 1:
             raise ValueError("token_pattern with more than one capturing group")
         self.min_n, self.max_n = vectorizer.ngram_range
         tfidf = hasattr(vectorizer, "idf_")
-        self.sublinear = bool(getattr(vectorizer, "sublinear_tf", False)) and tfidf
-        self.norm = getattr(vectorizer, "norm", None) if tfidf else None
-        if self.norm not in (None, "l2") or (tfidf and vectorizer.binary):
-            raise ValueError("the fast path reproduces norm='l2' or no norm, non-binary counts")
+        self.sublinear, self.norm = _weighting(vectorizer, tfidf)
         idf = np.asarray(vectorizer.idf_, dtype=np.float64) if tfidf else np.ones(len(vectorizer.vocabulary_))
         coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
         # Two classes: scalars (the common case, and the fastest); more: a vector per term.
         coef = coef.ravel() if coef.shape[0] == 1 else coef.T
-        # A trie of the vocabulary, one level per token of an n-gram: walking it from each
-        # position finds the n-grams without joining strings. Node: [stats, children],
-        # stats = (idf, idf * coef, term) for a vocabulary term, else None.
-        self.trie: dict = {}
-        for term, col in vectorizer.vocabulary_.items():
-            node = None
-            level = self.trie
-            parts = term.split(" ")
-            if len(parts) > self.max_n:  # a token_pattern that matches spaces: no exact trie
-                raise ValueError("token_pattern matches spaces; the fast path cannot split n-grams")
-            for token in parts:
-                node = level.setdefault(token, [None, {}])
-                level = node[1]
-            weight = idf[col] * coef[col]
-            node[0] = (float(idf[col]), float(weight) if coef.ndim == 1 else weight, float(idf[col]) ** 2, term)
+        self.trie = _vocabulary_trie(vectorizer.vocabulary_, idf, coef, self.max_n)
         intercept = np.asarray(intercept, dtype=np.float64).ravel()
         self.intercept = float(intercept[0]) if coef.ndim == 1 else intercept
         # Batches need unigrams/bigrams and a pattern without a capturing group (its findall
@@ -77,20 +58,29 @@ class LinearTextScorer:
     def _found(self, text: str) -> list[tuple]:
         """Stats of every vocabulary n-gram occurrence in ``text``."""
         tokens = self.token_re.findall(text.lower() if self.lowercase else text)
+        if self.min_n == 1 and self.max_n <= 2:  # the default (1, 2) and unigrams: the common case, unrolled
+            return self._found_short(tokens)
+        return self._found_any(tokens)
+
+    def _found_short(self, tokens: list[str]) -> list[tuple]:
+        """Stats of the unigrams, and bigrams with ``max_n == 2``, among ``tokens``."""
+        found, trie, max_n = [], self.trie, self.max_n
+        last = len(tokens) - 1
+        for i, token in enumerate(tokens):
+            node = trie.get(token)
+            if node is None:
+                continue
+            if node[0] is not None:
+                found.append(node[0])
+            if max_n == 2 and i < last:
+                pair = node[1].get(tokens[i + 1])
+                if pair is not None and pair[0] is not None:
+                    found.append(pair[0])
+        return found
+
+    def _found_any(self, tokens: list[str]) -> list[tuple]:
+        """Stats of the n-grams of every size from ``min_n`` to ``max_n`` among ``tokens``."""
         found, trie, min_n, max_n = [], self.trie, self.min_n, self.max_n
-        if min_n == 1 and max_n <= 2:  # the default (1, 2) and unigrams: the common case, unrolled
-            last = len(tokens) - 1
-            for i, token in enumerate(tokens):
-                node = trie.get(token)
-                if node is None:
-                    continue
-                if node[0] is not None:
-                    found.append(node[0])
-                if max_n == 2 and i < last:
-                    pair = node[1].get(tokens[i + 1])
-                    if pair is not None and pair[0] is not None:
-                        found.append(pair[0])
-            return found
         for i in range(len(tokens)):
             level = trie
             for n in range(1, max_n + 1):
@@ -127,6 +117,41 @@ class LinearTextScorer:
     def decisions(self, texts: list[str]) -> np.ndarray | None:
         """Decision values of many reviews, or ``None`` when only scikit-learn's path applies."""
         return None if self._batch is None else self._batch.decisions(texts)
+
+
+def _check_plain_analyzer(vectorizer) -> None:
+    """Refuse a vectorizer whose text analysis is more than lower-casing and ``token_pattern``."""
+    if vectorizer.analyzer != "word" or vectorizer.preprocessor is not None or vectorizer.tokenizer is not None \
+            or vectorizer.stop_words is not None or vectorizer.strip_accents is not None:
+        raise ValueError("the fast path reproduces the plain word analyzer only")
+
+
+def _weighting(vectorizer, tfidf: bool) -> tuple[bool, str | None]:
+    """``(sublinear, norm)`` of the vectorizer's term weights, refusing those not reproduced."""
+    sublinear = bool(getattr(vectorizer, "sublinear_tf", False)) and tfidf
+    norm = getattr(vectorizer, "norm", None) if tfidf else None
+    if norm not in (None, "l2") or (tfidf and vectorizer.binary):
+        raise ValueError("the fast path reproduces norm='l2' or no norm, non-binary counts")
+    return sublinear, norm
+
+
+def _vocabulary_trie(vocabulary: dict, idf: np.ndarray, coef: np.ndarray, max_n: int) -> dict:
+    """The vocabulary as a trie with one level per token of an n-gram."""
+    # Walking it from each position finds the n-grams without joining strings. Node:
+    # [stats, children], stats = (idf, idf * coef, idf ** 2, term) for a vocabulary term, else None.
+    trie: dict = {}
+    for term, col in vocabulary.items():
+        node = None
+        level = trie
+        parts = term.split(" ")
+        if len(parts) > max_n:  # a token_pattern that matches spaces: no exact trie
+            raise ValueError("token_pattern matches spaces; the fast path cannot split n-grams")
+        for token in parts:
+            node = level.setdefault(token, [None, {}])
+            level = node[1]
+        weight = idf[col] * coef[col]
+        node[0] = (float(idf[col]), float(weight) if coef.ndim == 1 else weight, float(idf[col]) ** 2, term)
+    return trie
 
 
 class _BatchTables:

@@ -9,6 +9,8 @@ from sklearn.utils.validation import column_or_1d
 
 __all__ = ["check_sample_weight", "check_texts", "decision_to_codes", "encode_labels"]
 
+_MIXED_TYPES = "y mixes label types (e.g. str and int); use one type for both classes"
+
 
 def check_texts(texts, *, argument: str = "X") -> list[str]:
     """Validate review texts and return them as a list of ``str``.
@@ -51,6 +53,40 @@ def check_texts(texts, *, argument: str = "X") -> list[str]:
     return values
 
 
+def _label_vector(y, n_texts: int) -> np.ndarray:
+    """``y`` as a 1-dimensional array of ``n_texts`` labels, or the ``ValueError`` saying why not."""
+    if not isinstance(y, np.ndarray):
+        # np.asarray would turn [1, "1"] into two equal strings, silently merging the classes.
+        values = np.asarray(y, dtype=object)
+        if values.ndim == 1 and len({isinstance(v, str) for v in values}) > 1:
+            raise ValueError(_MIXED_TYPES)
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)  # a column vector: warn and ravel, as scikit-learn does
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-dimensional, got shape {y.shape}")
+    if len(y) != n_texts:
+        raise ValueError(f"X and y have different lengths: {n_texts} != {len(y)}")
+    return y
+
+
+def _unique_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct labels of ``y`` and each label's position among them."""
+    try:
+        check_classification_targets(y)
+        return np.unique(y, return_inverse=True)
+    except TypeError:
+        raise ValueError(_MIXED_TYPES) from None
+
+
+def _codes_in(classes: np.ndarray, found: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Positions of the labels ``y`` (distinct values ``found``) in the known ``classes``."""
+    unknown = [v for v in found.tolist() if v not in classes.tolist()]
+    if unknown:
+        raise ValueError(f"validation labels {unknown[:5]} are not among the training classes {classes.tolist()}")
+    return np.searchsorted(classes, y).astype(np.int64)
+
+
 def encode_labels(y, n_texts: int, classes=None) -> tuple[np.ndarray, np.ndarray]:
     """Check labels and encode them as positions (0 to K - 1) in ``classes``.
 
@@ -68,35 +104,17 @@ def encode_labels(y, n_texts: int, classes=None) -> tuple[np.ndarray, np.ndarray
     classes : ndarray of shape (n_classes,)
     codes : ndarray of int64 of shape (n_texts,)
     """
-    if not isinstance(y, np.ndarray):
-        # np.asarray would turn [1, "1"] into two equal strings, silently merging the classes.
-        values = np.asarray(y, dtype=object)
-        if values.ndim == 1 and len({isinstance(v, str) for v in values}) > 1:
-            raise ValueError("y mixes label types (e.g. str and int); use one type for both classes")
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = column_or_1d(y, warn=True)  # a column vector: warn and ravel, as scikit-learn does
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-dimensional, got shape {y.shape}")
-    if len(y) != n_texts:
-        raise ValueError(f"X and y have different lengths: {n_texts} != {len(y)}")
+    y = _label_vector(y, n_texts)
     if classes is None and n_texts == 0:
         raise ValueError("cannot fit on 0 sample(s)")
     if n_texts == 0:
         return classes, np.zeros(0, dtype=np.int64)
-    try:
-        check_classification_targets(y)
-        found, codes = np.unique(y, return_inverse=True)
-    except TypeError:
-        raise ValueError("y mixes label types (e.g. str and int); use one type for both classes") from None
+    found, codes = _unique_labels(y)
     if classes is None:
         if len(found) < 2:
             raise ValueError(f"y contains only one class ({found[0].item()!r}); need two classes to fit")
         return found, codes.astype(np.int64)
-    unknown = [v for v in found.tolist() if v not in classes.tolist()]
-    if unknown:
-        raise ValueError(f"validation labels {unknown[:5]} are not among the training classes {classes.tolist()}")
-    return classes, np.searchsorted(classes, y).astype(np.int64)
+    return classes, _codes_in(classes, found, y)
 
 
 def decision_to_codes(decision) -> np.ndarray:

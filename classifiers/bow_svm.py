@@ -297,24 +297,41 @@ class BowSvmClassifier(SentimentClassifier):
         vectorizer, made = self.vectorizer_, self._make_vectorizer()
         if type(vectorizer) is not type(made):
             return f"a {type(vectorizer).__name__} where features={self.features!r} makes a {type(made).__name__}"
-        # What turns a text into terms: sentibench sets these and nothing else.
-        for key in ("input", "analyzer", "preprocessor", "tokenizer", "token_pattern", "ngram_range"):
-            value, expected = getattr(vectorizer, key), getattr(made, key)
-            if (tuple(value) if key == "ngram_range" and isinstance(value, list) else value) != expected:
-                return f"its vectorizer's {key} is {value!r}, not {expected!r}"
+        problem = _analysis_problem(vectorizer, made)
+        if problem is not None:
+            return problem
         vocabulary = getattr(vectorizer, "vocabulary_", None)
-        if not (isinstance(vocabulary, dict) and all(isinstance(term, str) for term in vocabulary)
-                and sorted(vocabulary.values()) == list(range(len(vocabulary)))):
+        if not _is_vocabulary(vocabulary):
             return "its vocabulary is not terms numbered 0 to n - 1"
-        tfidf = getattr(vectorizer, "_tfidf", None)
-        if self.features == "tfidf" and not (isinstance(tfidf, TfidfTransformer) and _is_float_array(getattr(tfidf, "idf_", None),
-                                                                                                        (len(vocabulary),))):
+        if self.features == "tfidf" and not _has_idf(vectorizer, len(vocabulary)):
             return "its vectorizer's idf weights do not match its vocabulary"
         rows = 1 if len(self.classes_) == 2 else len(self.classes_)
         if not (_is_float_array(getattr(self.svm_, "coef_", None), (rows, len(vocabulary)))
                 and _is_float_array(getattr(self.svm_, "intercept_", None), (rows,))):
             return f"its SVM's weights are not of shape ({rows}, {len(vocabulary)})"
         return None
+
+
+def _analysis_problem(vectorizer, made) -> str | None:
+    """How ``vectorizer`` turns a text into terms differently from ``made`` (``None``: it does not)."""
+    # What turns a text into terms: sentibench sets these and nothing else.
+    for key in ("input", "analyzer", "preprocessor", "tokenizer", "token_pattern", "ngram_range"):
+        value, expected = getattr(vectorizer, key), getattr(made, key)
+        if (tuple(value) if key == "ngram_range" and isinstance(value, list) else value) != expected:
+            return f"its vectorizer's {key} is {value!r}, not {expected!r}"
+    return None
+
+
+def _is_vocabulary(vocabulary) -> bool:
+    """Whether ``vocabulary`` maps terms (str) to the columns 0 to n - 1."""
+    return (isinstance(vocabulary, dict) and all(isinstance(term, str) for term in vocabulary)
+            and sorted(vocabulary.values()) == list(range(len(vocabulary))))
+
+
+def _has_idf(vectorizer, n_terms: int) -> bool:
+    """Whether ``vectorizer`` holds float idf weights for ``n_terms`` terms."""
+    tfidf = getattr(vectorizer, "_tfidf", None)
+    return isinstance(tfidf, TfidfTransformer) and _is_float_array(getattr(tfidf, "idf_", None), (n_terms,))
 
 
 def _is_float_array(value, shape: tuple[int, ...]) -> bool:

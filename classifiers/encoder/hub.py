@@ -229,15 +229,7 @@ def load_pretrained(model: str | os.PathLike | None, auto_class=None, **kwargs):
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    if model is None or str(model) in BUNDLED_MODEL_NAMES:
-        source, local = str(bundled_model_path()), True
-    elif Path(model).is_dir():
-        source, local = str(model), True
-        check_no_remote_code(Path(model))
-    elif Path(model).exists() or str(model).startswith((".", "/", "~")):
-        raise ModelNotAvailableError(f"model folder {model} not found (or not a folder)")
-    else:
-        source, local = str(model), False
+    source, local = _model_source(model)
     if auto_class is None:
         auto_class = AutoModelForSequenceClassification
         kwargs = {"num_labels": 2, "id2label": ID2LABEL, "label2id": {v: k for k, v in ID2LABEL.items()}, **kwargs}
@@ -274,13 +266,30 @@ def load_pretrained(model: str | os.PathLike | None, auto_class=None, **kwargs):
                 return _load(False)
             except OSError as exc:
                 errors.append(exc)
+    raise _not_found_error(model, errors, offline)
+
+
+def _model_source(model) -> tuple[str, bool]:
+    """``(source, local)``: where ``model`` is loaded from, and whether that is on disk for sure."""
+    if model is None or str(model) in BUNDLED_MODEL_NAMES:
+        return str(bundled_model_path()), True
+    if Path(model).is_dir():
+        check_no_remote_code(Path(model))
+        return str(model), True
+    if Path(model).exists() or str(model).startswith((".", "/", "~")):
+        raise ModelNotAvailableError(f"model folder {model} not found (or not a folder)")
+    return str(model), False
+
+
+def _not_found_error(model, errors: list[OSError], offline: bool) -> SentibenchError:
+    """The error of a hub name found neither in the cache nor (unless ``offline``) on the hub."""
     if any("safetensors" in str(exc) for exc in errors):
         # Found, but only as pickled weights (pytorch_model.bin), which sentibench never loads.
-        raise ModelFileError(
+        return ModelFileError(
             f"cannot load model {model!r}: it has no model.safetensors, and sentibench loads no pickled weights "
             "(pytorch_model.bin can run code); use a checkpoint with safetensors weights"
         )
-    raise ModelNotAvailableError(
+    return ModelNotAvailableError(
         f"cannot load model {model!r}: not in the local Hugging Face cache and the hub is "
         f"{'disabled (HF_HUB_OFFLINE)' if offline else 'unreachable or has no such model'}; pass a local "
         f"folder (bert.model=PATH) or leave model unset for the bundled all-MiniLM-L6-v2"
