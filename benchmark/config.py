@@ -131,7 +131,8 @@ class RunConfig:
     output: str = option("results", help="folder that receives the run folder (default results/)")
     latency_calls: int = option(100, commands=RUN, check=at_least(1),
                                 help="timed single-review calls per classifier (default 100)")
-    latency_warmup: int = 5  # untimed calls before them
+    latency_warmup: int = option(5, commands=RUN, check=at_least(0),
+                                 help="untimed single-review calls before the timed ones (default 5)")
     save_models: bool = option(
         False, commands=RUN,
         help="keep each fitted classifier under RUN_DIR/models/NAME (BERT as a Hugging Face folder)")
@@ -194,8 +195,6 @@ class RunConfig:
                 if declared.requires and getattr(self, f.name) is not None and not getattr(self, declared.requires):
                     flag, needed = declared.flag_of(f.name), f"--{declared.requires.replace('_', '-')}"
                     raise UsageError(f"{flag} applies to {needed}; add {needed}")
-        if self.latency_warmup < 0:
-            raise UsageError(f"latency_warmup must be 0 or more, got {self.latency_warmup}")
         if self.cluster is not None and self.jobs != 1:
             raise UsageError("--jobs and --cluster exclude each other: with --cluster the Dask workers run the units")
         if self.star_threshold is not None and self.label_map is not None:
