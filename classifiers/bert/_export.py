@@ -56,6 +56,16 @@ def save(folder: Path, model, tokenizer, pooling: str, id2label: dict[int, str],
     atomic_write_text(Path(folder) / TRAINING_FILE, json_text(training, indent=2, what=TRAINING_FILE))
 
 
+def _is_number(value) -> bool:
+    """Whether ``value`` is a JSON number (an int or a float, not a bool)."""
+    return not isinstance(value, bool) and isinstance(value, int | float)
+
+
+def _is_choice(choice) -> bool:
+    """Whether ``choice`` is an ``inference_choice`` record: an object naming its chosen path."""
+    return isinstance(choice, dict) and isinstance(choice.get("chosen"), str) and isinstance(choice.get("reason", ""), str)
+
+
 def _check_training(training) -> None:
     """Raise ``ValueError``/``KeyError``/``TypeError`` unless ``training`` has the shape
     :func:`save` writes (a hand-edited file must not break predictions later)."""
@@ -66,19 +76,17 @@ def _check_training(training) -> None:
     history, best, precision = training["history"], training["best_epoch"], training["precision"]
     if not (isinstance(history, list) and all(isinstance(h, dict) for h in history)):
         raise TypeError("history is not a list of objects")
-    if isinstance(best, bool) or not isinstance(best, int | float):
+    if not _is_number(best):
         raise TypeError("best_epoch is not a number")
     if precision not in ("fp32", "bf16", "fp16"):
         raise ValueError(f"unknown precision {precision!r}")
     if not isinstance(training["fit_info"], dict):
         raise TypeError("fit_info is not an object")
     choice = training.get("inference_choice")
-    if choice is not None and not (isinstance(choice, dict) and isinstance(choice.get("chosen"), str)
-                                   and isinstance(choice.get("reason", ""), str)):
+    if choice is not None and not _is_choice(choice):
         raise TypeError("inference_choice is not an object with a chosen path")
     temperature = training.get("temperature", 1.0)
-    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not (
-            math.isfinite(temperature) and temperature > 0):
+    if not (_is_number(temperature) and math.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
 
 

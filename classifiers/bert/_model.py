@@ -7,33 +7,21 @@ import os
 from numbers import Integral, Real
 from pathlib import Path
 
-import numpy as np
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from dataset import DataError, UsageError, stratified_sample
+from dataset import DataError, UsageError
 
 from .._search import accuracy
 from ..base import SentimentClassifier
 from ..encoder.batching import DEFAULT_MAX_LENGTH, encode
-from ..encoder.gpu import COMPILE_PAD_MULTIPLE, GPU_PATHS, choose_batch, choose_compile
-from ..encoder.inference import (
-    CPU_PATHS,
-    InferenceNets,
-    batch_size_of,
-    choice_set_by_user,
-    device_paths,
-    fit_temperature,
-    predict_logits,
-    refuse_elsewhere,
-    usable_path,
-)
-from ..encoder.network import POOLINGS, PooledClassifier, network_for_training
+from ..encoder.gpu import COMPILE_PAD_MULTIPLE, GPU_PATHS
+from ..encoder.inference import CPU_PATHS, fit_temperature
+from ..encoder.network import POOLINGS, network_for_training
 from ..encoder.runtime import DEVICES, PRECISIONS, Runtime, resolve_device
-from . import _export
-from ._checkpoint import checkpoint_path, fingerprint, record_in_checkpoint, remove_checkpoint
+from . import _export, _fitting, _inference
+from ._checkpoint import checkpoint_path, fingerprint, remove_checkpoint
 from ._parallel import processes
-from ._train import TrainingData, TrainSettings, train
+from ._train import train
 
 logger = logging.getLogger(__name__)
 
@@ -290,114 +278,42 @@ class BertClassifier(SentimentClassifier):
         )
         self._inference_nets = None
 
-        texts, y, sample_weight = self._limit_training_rows(texts, y, sample_weight)
+        texts, y, sample_weight = _fitting.limit_training_rows(self, texts, y, sample_weight)
         if len(texts) < procs.num_processes:
             raise DataError(f"cannot train on {len(texts)} reviews with {procs.num_processes} processes")
-        has_validation = bool(validation and len(validation[0]))
-        weights = np.ones(len(y)) if sample_weight is None else sample_weight
-        data = TrainingData(
-            encoded=self._encode(texts),
-            labels=torch.as_tensor(y, device=self.device_),
-            weights=torch.as_tensor(weights, dtype=torch.float32, device=self.device_),
-            val_encoded=self._encode(validation[0]) if has_validation else None,
-            val_labels=np.asarray(validation[1]) if has_validation else None,
-        )
-        batch = choose_batch(self.batch_size, self.learning_rate, self.device_)
-        self.fit_info_["batch"] = batch
-        self.fit_info_["compile"] = choose_compile(self.compile, self.device_, self.epochs * len(texts))
-        logger.info("bert: batch %d, learning rate %g (%s); %s", batch["batch_size"], batch["learning_rate"],
-                    batch["reason"], self.fit_info_["compile"]["reason"])
-        settings = TrainSettings.from_params({
-            **self.get_params(), "batch_size": batch["batch_size"], "learning_rate": batch["learning_rate"],
-            "compile": self.fit_info_["compile"]["compile"],
-        })
+        data = _fitting.training_data(self, texts, y, validation, sample_weight)
+        settings = _fitting.train_settings(self, len(texts))
         checkpoint = checkpoint_path(self.checkpoint_dir) if procs.keeps_checkpoints else None
-        run_id = fingerprint(self._training_params(), texts, y, validation, sample_weight) if checkpoint else None
+        run_id = fingerprint(_fitting.training_params(self), texts, y, validation, sample_weight) if checkpoint else None
         state = train(net, data, settings, self._runtime(), procs, checkpoint, run_id)
         self.history_ = state.history
         self.best_epoch_ = state.best_epoch
-        if self.inference != "auto":  # set by the user: nothing to choose (and no time spent measuring)
-            self.inference_choice_ = choice_set_by_user(self.inference)
-        elif state.inference_choice is not None:
-            # Chosen before this fit was interrupted: the resumed fit predicts as the first would have.
-            self.inference_choice_ = state.inference_choice
-            logger.info("bert: predicting with %s, as chosen before the fit was interrupted", state.inference_choice["chosen"])
-        else:
-            self.inference_choice_ = self._choose_inference(data) if procs.is_main else None
-            if self.inference_choice_ is not None:
-                record_in_checkpoint(checkpoint, run_id, inference_choice=self.inference_choice_)
+        _inference.settle_inference_choice(self, state, data, procs, checkpoint, run_id)
         self.temperature_ = 1.0
         if self.temperature_scaling and data.val_encoded is not None and procs.is_main:
             self.temperature_ = fit_temperature(self._logits(data.val_encoded), data.val_labels)
         remove_checkpoint(checkpoint)
 
-    def _training_params(self) -> dict:
-        """The hyperparameters that shape training (a checkpoint is only resumed by these)."""
-        ignored = {"checkpoint_dir", "verbose", "inference", "compile"}
-        return {k: v for k, v in self.get_params().items() if k not in ignored}
-
-    def _limit_training_rows(self, texts, y, sample_weight):
-        """Stratified subsample of ``max_train_samples`` training reviews, recorded in ``fit_info_``."""
-        n = len(texts)
-        if self.max_train_samples is None or self.max_train_samples >= n:
-            self.fit_info_ = {"method": "full", "rows": n, "of_rows": n}
-            return texts, y, sample_weight
-        keep = stratified_sample(y, self.max_train_samples, seed=self.seed)
-        logger.warning("bert: training on a stratified sample of %d of %d reviews (max_train_samples)", len(keep), n)
-        self.fit_info_ = {"method": "subsample", "rows": len(keep), "of_rows": n}
-        return [texts[i] for i in keep], y[keep], None if sample_weight is None else sample_weight[keep]
-
     # -- inference ----------------------------------------------------------------------
 
-    def _choose_inference(self, data: TrainingData) -> dict:
-        """Pick the inference path on the validation split (``inference="auto"``): on a CPU
-        int8/bf16/fp32, on a GPU bf16/fp16/fp32; a lower precision qualifies only if it
-        keeps fp32's validation accuracy within 0.3 points, and the fastest qualifying path
-        wins. Without a validation split nothing can be checked: fp32 on a CPU, the
-        training precision on a GPU."""
-        if data.val_encoded is None:
-            logger.info("bert: no validation split to check faster precisions on")
-            if self.device_ == "cpu":
-                return {"chosen": "fp32", "reason": "no validation split to check int8 or bf16 on"}
-            return {"chosen": "train", "reason": f"{self.device_}: no validation split; the training precision"}
-        return self._nets().choose(data.val_encoded, data.val_labels, self._runtime(), device_paths(self.device_), name="bert")
-
     def _inference_path(self) -> str:
-        if self.inference != "auto":
-            return self.inference
-        return usable_path(getattr(self, "inference_choice_", None), self.device_, gpu_fallback="train")
-
-    def _nets(self) -> InferenceNets:
-        if getattr(self, "_inference_nets", None) is None:
-            self._inference_nets = InferenceNets(PooledClassifier(self.model_, self.pooling), self.tokenizer_.pad_token_id or 0,
-                                                 gpu=self.device_ != "cpu")
-        return self._inference_nets
+        return _inference.inference_path(self)
 
     def _test_logits(self, texts):
         return self._logits(self._encode(texts))
 
     def _logits(self, encoded):
         """Raw logits of the inference path ``predict`` uses."""
-        path = self._inference_path()
-        refuse_elsewhere("bert", path, self.device_, also=("train",))
-        return predict_logits(self._nets().get(path), encoded, self._runtime(), autocast=path == "train",
-                              batch_size=batch_size_of(path, self.device_))
-
-    def _scores(self, logits) -> tuple[np.ndarray, np.ndarray]:
-        """Decision values and probabilities from raw logits (temperature applied)."""
-        scaled = logits / self.temperature_
-        values = scaled.numpy().astype(np.float64)
-        decision = values[:, 1] - values[:, 0] if values.shape[1] == 2 else values
-        return decision, scaled.softmax(-1).numpy().astype(np.float64)
+        return _inference.inference_logits(self, encoded)
 
     def _decision_function(self, texts):
-        return self._scores(self._test_logits(texts))[0]
+        return _inference.scores(self, self._test_logits(texts))[0]
 
     def _predict_proba(self, texts):
-        return self._scores(self._test_logits(texts))[1]
+        return _inference.scores(self, self._test_logits(texts))[1]
 
     def _decision_and_proba(self, texts):
-        return self._scores(self._test_logits(texts))
+        return _inference.scores(self, self._test_logits(texts))
 
     def compare_inference(self, X, y, predictions=None) -> dict:
         """Accuracy of the ``predict`` path against the full-precision (fp32) model.
@@ -410,21 +326,7 @@ class BertClassifier(SentimentClassifier):
             ``inference`` (the path ``predict`` uses), ``accuracy``, ``accuracy_fp32``
             and ``agreement`` (share of identical predictions).
         """
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self)
-        y = np.asarray(y)
-        used = self.predict(X) if predictions is None else np.asarray(predictions)
-        fp32 = PooledClassifier(self.model_, self.pooling).eval()
-        logits = predict_logits(fp32, self._encode(list(X)), self._runtime(), autocast=False)
-        reference = self.classes_[logits.argmax(-1).numpy()]
-        path = self._inference_path()
-        return {
-            "inference": self.precision_ if path == "train" else path,
-            "accuracy": float((used == y).mean()),
-            "accuracy_fp32": float((reference == y).mean()),
-            "agreement": float((used == reference).mean()),
-        }
+        return _inference.compare_inference(self, X, y, predictions)
 
     def _trial_settings(self) -> dict:
         # A trial needs only its validation score; and never the run's checkpoint folder (a

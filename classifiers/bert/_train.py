@@ -132,6 +132,74 @@ def _optimizer(net, settings: TrainSettings):
     return torch.optim.AdamW(groups, lr=settings.learning_rate, fused=True), [p for _, p in trainable]
 
 
+class _Progress:
+    """The loss on the progress bar, a line now and then without one, and an early time estimate."""
+
+    def __init__(self, settings: TrainSettings, steps_per_epoch: int, first_epoch: int):
+        self.epochs = settings.epochs
+        self.steps_per_epoch = steps_per_epoch
+        self.total = steps_per_epoch * settings.epochs
+        self.first_epoch = first_epoch
+        self.clock = time.perf_counter()
+        # Without progress bars (a log file), a line now and then shows that a long epoch moves;
+        # with them, the loss shown is refreshed every few steps (reading it waits for a GPU).
+        self.log_every = 0 if settings.verbose else max(50, steps_per_epoch // 10)
+
+    def after_step(self, bar, window: _Window, epoch: int, step: int, runtime) -> None:
+        """Refresh the bar's loss, log a progress line or the time estimate, when due at this step."""
+        if not bar.disable and step % _POSTFIX_EVERY == 0:
+            bar.set_postfix(loss=f"{window.mean_loss():.4f}", refresh=False)
+        if self.log_every and step % self.log_every == 0 and step < self.steps_per_epoch:
+            logger.info(
+                "epoch %d/%d: step %d of %d, train loss %.4f", epoch, self.epochs, step, self.steps_per_epoch,
+                window.mean_loss(),
+            )
+        if epoch == self.first_epoch and step == min(20, self.steps_per_epoch):
+            runtime.synchronize()
+            per_step = (time.perf_counter() - self.clock) / step
+            logger.info(
+                "estimated time: %.0f s per epoch, %.0f s for %d epochs",
+                per_step * self.steps_per_epoch, per_step * self.total, self.epochs,
+            )
+
+
+def _resume(checkpoint, fingerprint, runtime, net, optimizer, scheduler, rng) -> TrainState:
+    """The saved state of this run's checkpoint, its weights, optimizer, schedule and RNGs restored; else a fresh one."""
+    saved = load_checkpoint(checkpoint, fingerprint, runtime.device)
+    if saved is None:
+        return TrainState()
+    net.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    rng.bit_generator.state = saved["numpy_rng"]
+    torch.set_rng_state(saved["torch_rng"].cpu())  # loaded onto the training device
+    state = TrainState(**saved["state"])
+    logger.info("resuming BERT training after epoch %d from %s", state.epoch, checkpoint)
+    return state
+
+
+def _save_epoch(checkpoint, fingerprint, state: TrainState, net, optimizer, scheduler, rng) -> None:
+    """Save everything the run needs to continue after this epoch (nothing without a checkpoint path)."""
+    if checkpoint is not None:
+        save_checkpoint(checkpoint, {
+            "fingerprint": fingerprint, "state": asdict(state), "model": net.state_dict(),
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+        })
+
+
+def _evaluates_at(step: int, steps_per_epoch: int, eval_every: int | None) -> bool:
+    """Whether the run evaluates after this step: at the end of each epoch, and every ``eval_every`` steps."""
+    return step == steps_per_epoch or bool(eval_every and step % eval_every == 0)
+
+
+def _restore_best(net, state: TrainState) -> None:
+    """Load the weights of the best evaluation unless they are those of the last."""
+    if state.best_weights is not None and state.best_index != len(state.history) - 1:
+        logger.info("restoring the weights of epoch %g (validation accuracy %.4f)", state.best_epoch, state.best_accuracy)
+        net.load_state_dict(state.best_weights)
+
+
 def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, checkpoint=None, fingerprint=None) -> TrainState:
     """Fine-tune ``net`` (a PooledClassifier) in place; returns the final :class:`TrainState`.
 
@@ -155,28 +223,17 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
     rng = np.random.default_rng(settings.seed)
     lengths = data.lengths
 
-    state = TrainState()
     if not procs.keeps_checkpoints:
         checkpoint = None  # a multi-process run restarts its training
     prepare_folder(checkpoint)
-    saved = load_checkpoint(checkpoint, fingerprint, runtime.device)
-    if saved is not None:
-        net.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        rng.bit_generator.state = saved["numpy_rng"]
-        torch.set_rng_state(saved["torch_rng"].cpu())  # loaded onto the training device
-        state = TrainState(**saved["state"])
-        logger.info("resuming BERT training after epoch %d from %s", state.epoch, checkpoint)
+    state = _resume(checkpoint, fingerprint, runtime, net, optimizer, scheduler, rng)
     logger.info(
         "***** Running training: %d reviews, %d epochs, batch %d, %s on %s%s *****",
         len(data.encoded), settings.epochs, settings.batch_size, runtime.precision, runtime.device,
         ", compiled" if settings.compile else "",
     )
-    first_epoch, clock = state.epoch + 1, time.perf_counter()
-    # Without progress bars (a log file), a line now and then shows that a long epoch moves;
-    # with them, the loss shown is refreshed every few steps (reading it waits for a GPU).
-    log_every = 0 if settings.verbose else max(50, steps_per_epoch // 10)
+    first_epoch = state.epoch + 1
+    progress = _Progress(settings, steps_per_epoch, first_epoch)
     for epoch in range(first_epoch, settings.epochs + 1):
         net.train()
         window = _Window(runtime.device)
@@ -196,21 +253,8 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             window.add(loss, logits, target)
-            if not bar.disable and step % _POSTFIX_EVERY == 0:
-                bar.set_postfix(loss=f"{window.mean_loss():.4f}", refresh=False)
-            if log_every and step % log_every == 0 and step < steps_per_epoch:
-                logger.info(
-                    "epoch %d/%d: step %d of %d, train loss %.4f", epoch, settings.epochs, step, steps_per_epoch,
-                    window.mean_loss(),
-                )
-            if epoch == first_epoch and step == min(20, steps_per_epoch):
-                runtime.synchronize()
-                per_step = (time.perf_counter() - clock) / step
-                logger.info(
-                    "estimated time: %.0f s per epoch, %.0f s for %d epochs",
-                    per_step * steps_per_epoch, per_step * total, settings.epochs,
-                )
-            if step == steps_per_epoch or (settings.eval_every and step % settings.eval_every == 0):
+            progress.after_step(bar, window, epoch, step, runtime)
+            if _evaluates_at(step, steps_per_epoch, settings.eval_every):
                 position = epoch - 1 + step / steps_per_epoch
                 record = _evaluate(net, window, position, data, runtime, procs, max(settings.batch_size, 64))
                 state.history.append(record)
@@ -222,15 +266,8 @@ def train(net, data: TrainingData, settings: TrainSettings, runtime, procs, chec
         if state.stop:
             break
         state.epoch = epoch
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, {
-                "fingerprint": fingerprint, "state": asdict(state), "model": net.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-            })
-    if state.best_weights is not None and state.best_index != len(state.history) - 1:
-        logger.info("restoring the weights of epoch %g (validation accuracy %.4f)", state.best_epoch, state.best_accuracy)
-        net.load_state_dict(state.best_weights)
+        _save_epoch(checkpoint, fingerprint, state, net, optimizer, scheduler, rng)
+    _restore_best(net, state)
     net.eval()
     return state
 
