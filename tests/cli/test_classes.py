@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -99,6 +100,20 @@ def _correct(out) -> dict:
     return {n: round(r["metrics"]["accuracy"] * r["metrics"]["n_test"]) for n, r in records.items()}
 
 
+def _n_test(out) -> int:
+    (run_dir,) = out.iterdir()
+    return json.loads((run_dir / "results.json").read_text())["split"]["sizes"]["test"]
+
+
+def _assert_near(correct: dict, pinned: dict, n_test: int) -> None:
+    """A fine-tuned network's float arithmetic differs between CPU kernels (measured with AVX-512
+    BF16; a Zen 3 CPU without it gives embed 21 of 22 on the sample and bert 3,188 of 3,191 on
+    yelp_sentences, with the same code): its count is pinned to within 0.2% of the test reviews
+    (at least one), far below what a change of recipe moves."""
+    slack = max(1, math.ceil(0.002 * n_test))
+    assert all(abs(correct[n] - pinned[n]) <= slack for n in pinned), (correct, pinned, slack)
+
+
 def test_binary_numbers_of_the_classical_models_are_unchanged(tmp_path):
     from benchmark.__main__ import main
 
@@ -113,7 +128,7 @@ def test_binary_numbers_of_the_transformers_are_unchanged(tmp_path):
 
     assert main(["-q", "run", "--classifiers", "bert,embed", "--data", "sample:pang-lee", "--output", str(tmp_path),
                  "--latency-calls", "2"]) == 0
-    assert _correct(tmp_path) == {n: BINARY_SAMPLE[n] for n in ("bert", "embed")}
+    _assert_near(_correct(tmp_path), {n: BINARY_SAMPLE[n] for n in ("bert", "embed")}, _n_test(tmp_path))
 
 
 @pytest.mark.shared_data
@@ -125,6 +140,7 @@ def test_binary_numbers_on_yelp_sentences_are_unchanged(tmp_path):
     assert main(["-q", "run", "--all", "--data", str(path), "--max-train-samples", "6000", "--output", str(tmp_path),
                  "--latency-calls", "2"]) == 0
     correct = _correct(tmp_path)
-    assert {n: correct[n] for n in BINARY_YELP} == BINARY_YELP
+    assert {n: correct[n] for n in ("bow", "w2v")} == {n: BINARY_YELP[n] for n in ("bow", "w2v")}  # exact on any CPU
+    _assert_near(correct, {n: BINARY_YELP[n] for n in ("bert", "embed")}, _n_test(tmp_path))
     assert correct["vader"] == VADER_YELP
     assert set(correct) == set(BINARY_YELP) | {"vader", "zeroshot", "static", "setfit"}
