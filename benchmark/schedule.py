@@ -46,7 +46,7 @@ from .units import FitResult, FitTask, measure_unit
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PENDING_DIR", "RunState", "has_pending", "measure", "save"]
+__all__ = ["PENDING_DIR", "RunState", "measure", "save"]
 
 #: Sub-folder holding units fitted but not yet timed (removed when empty).
 PENDING_DIR = "pending"
@@ -95,12 +95,6 @@ def decide(cfg: RunConfig, split, results: RunResults, predictions: dict) -> Non
     results.update(decide_run(results["classifiers"], split.labels("test"), predictions, cfg.budgets(), cfg.metric))
     results["slices"] = slices_of(split.texts("test"), split.labels("test"), {n: p["pred"] for n, p in predictions.items()},
                                   split.groups("test"), cfg.group_column)
-
-
-def has_pending(run_dir: Path) -> bool:
-    """Whether ``run_dir`` holds units fitted but not yet timed."""
-    folder = Path(run_dir) / PENDING_DIR
-    return folder.is_dir() and any((p / _UNIT_FILE).is_file() for p in folder.iterdir() if not p.name.startswith("."))
 
 
 def measure(states: list[RunState], engine: Engine, data, *, progress: bool = False,
