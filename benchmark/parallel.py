@@ -39,6 +39,8 @@ SCHEDULER_VARIABLE = "SENTIBENCH_DASK_SCHEDULER"
 CONNECT_TIMEOUT_S = 20
 #: How many times the run's data is scattered again after the worker holding it died.
 RESCATTERS = 3
+#: Seconds to wait for workers to take the run's data (a cluster whose workers are all gone has none).
+SCATTER_TIMEOUT_S = 120
 
 Unit = Callable[[object, object, dict], object]
 
@@ -260,9 +262,18 @@ class DaskCluster(Engine):
             raise ClusterError(f"the Dask scheduler at {self.address} has no workers; start some with: dask worker {self.address}")
         self.workers = sum(int(info.get("nthreads") or 1) for info in workers.values())
         self._source = data
-        self._data = self.client.scatter(data, broadcast=True, hash=False)
+        self._data = self._scatter()
         self._caps_by_worker = self._caps()
         logger.info("Dask scheduler %s: %d workers", self.address, len(workers))
+
+    def _scatter(self):
+        """The run's data, sent to every worker (one line should the workers be gone meanwhile)."""
+        try:
+            return self.client.scatter(self._source, broadcast=True, hash=False, timeout=SCATTER_TIMEOUT_S)
+        except (KeyError, OSError, TimeoutError) as exc:  # the scheduler's own: a worker it named is gone, or none came
+            raise ClusterError(f"could not send the run's data to the workers of the Dask scheduler at {self.address} "
+                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); start workers, then "
+                               f"resume the run") from None
 
     def _submit(self, fn, task, index: int, attempt: int):
         key = f"sentibench-{self._run}-{index}" + (f"-again{attempt}" if attempt else "")
@@ -293,7 +304,7 @@ class DaskCluster(Engine):
                 attempt += 1
                 logger.warning("a Dask worker died with the run's data; sending the data and %d unit(s) again",
                                len(self._futures) + 1)
-                self._data = self.client.scatter(self._source, broadcast=True, hash=False)
+                self._data = self._scatter()
                 again = [index, *(i for i, _ in self._futures.values())]
                 self.client.cancel([f for _, f in self._futures.values()])
                 self._futures.clear()
