@@ -17,7 +17,7 @@ from classifiers import REGISTRY
 from dataset import DATASETS, UsageError, refuse_constant
 
 from . import __version__
-from .cli_values import LabelMapAction, classifier_list, seed_list
+from .cli_values import LabelMapAction, classifier_list, non_negative_number, positive_int, seed_list, size_list
 from .config import ENGINE_FIELDS, SHORTCUTS, CurveConfig, RunConfig
 from .options import DATA, WHICH, Option, option_of
 
@@ -173,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="answers only: leave the review's text out of the output (large jobs; tables show the line number)")
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to classify (default: --file, else stdin)")
 
+    _add_serve(sub, common)
+    _add_loadtest(sub, common)
+
     robustness = sub.add_parser("robustness", parents=[common],
                                 help="behavioural tests of the classifiers saved by 'run --save-models' (robustness.json, report)")
     robustness.add_argument("--run", required=True, metavar="RUN_DIR", help="run folder holding models/")
@@ -224,6 +227,50 @@ def build_parser() -> argparse.ArgumentParser:
                       "network, ../shared/gpu/README.md)")
     perf.add_argument("--json", metavar="FILE", help="also write the measurements to this JSON file (classical: a list of rows)")
     return parser
+
+
+def _add_serve(sub, common) -> None:
+    serve = sub.add_parser("serve", parents=[common], help="a model saved by 'run --save-models' behind HTTP "
+                           "(needs pip install 'sentibench[serve]')",
+                           description="POST /predict {\"texts\": [...]}, GET /health, GET /metrics (Prometheus), "
+                                       "GET /docs (OpenAPI) and GET / (a page to try a review). Writes nothing.")
+    serve.add_argument("run_dir", metavar="RUN_DIR", help="run folder holding models/")
+    serve.add_argument("--classifier", metavar="NAME", help="which saved classifier (default: the recommended one)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
+                       "only; any other needs an API key)")
+    serve.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
+    serve.add_argument("--workers", type=positive_int, default=1, help="server processes, each with the model (default 1)")
+    serve.add_argument("--api-key", metavar="KEY", help="require 'Authorization: Bearer KEY' on /predict and /metrics "
+                       "(default $SENTIBENCH_API_KEY; prefer it: a flag is seen in the process list)")
+    serve.add_argument("--max-batch", type=positive_int, metavar="N",
+                       help="reviews labelled in one call at most (default 32 for bert, embed, setfit, static; 256 else)")
+    serve.add_argument("--batch-wait-ms", type=non_negative_number, metavar="MS",
+                       help="how long a request waits for others to share its call (default 5 for bert, embed, "
+                            "setfit, static; 0 else, which combines only requests already waiting); "
+                            "--max-batch 1 --batch-wait-ms 0 turns micro-batching off")
+    limits = serve.add_argument_group("limits (each refusal is a 4xx with a JSON error)")
+    limits.add_argument("--max-texts", type=positive_int, default=256, help="texts per request (default 256)")
+    limits.add_argument("--max-chars", type=positive_int, default=20_000, help="characters per text (default 20000)")
+    limits.add_argument("--max-body-bytes", type=positive_int, default=1_000_000, help="request body (default 1000000)")
+    limits.add_argument("--max-concurrency", type=positive_int, default=64,
+                        help="requests to /predict in flight per process; more get 503 (default 64)")
+    limits.add_argument("--timeout", type=non_negative_number, default=30.0, metavar="S",
+                        help="seconds before an unanswered request gets 504 (default 30)")
+
+
+def _add_loadtest(sub, common) -> None:
+    load = sub.add_parser("loadtest", parents=[common], help="latency and throughput of a 'serve' server under load",
+                          description="At each concurrency, that many clients send one review per request to "
+                                      "URL/predict for --duration seconds (closed loop, after one untimed request each).")
+    load.add_argument("url", metavar="URL", help="the server's address, e.g. http://127.0.0.1:8000")
+    load.add_argument("--concurrency", type=size_list, default=[1, 8, 64], metavar="N,N,...",
+                      help="clients at once, one level after another (default 1,8,64)")
+    load.add_argument("--duration", type=non_negative_number, default=10.0, metavar="S",
+                      help="seconds per level (default 10)")
+    load.add_argument("--data", default="sample:uci", help="reviews to send (anything 'run --data' accepts; "
+                      "default the bundled sample:uci)")
+    load.add_argument("--api-key", metavar="KEY", help="the server's API key (default $SENTIBENCH_API_KEY)")
+    load.add_argument("--json", metavar="FILE", help="also write the figures to this JSON file")
 
 
 def parse_args(argv=None) -> argparse.Namespace:

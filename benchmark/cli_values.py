@@ -106,3 +106,25 @@ class LabelMapAction(argparse.Action):
                 raise UsageError(f"--label-map names the class {name!r} twice")
             groups[name] = [v.strip() for v in values.split(",") if v.strip()]
         return groups
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1 (``serve --port``, ``--workers``, its limits)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    """A finite number of at least 0 (``serve --batch-wait-ms``, ``--timeout``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a number, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of at least 0, got {text!r}")
+    return value

@@ -92,6 +92,38 @@ def _print_robustness(robustness: dict | None) -> None:
         print(note)
 
 
+def cmd_serve(args) -> int:
+    try:
+        from .serve.app import Limits
+        from .serve.run import ServeSettings, serve
+    except ImportError as exc:
+        raise UsageError(f"serve needs {exc.name}: pip install 'sentibench[serve]'") from None
+    limits = Limits(max_body_bytes=args.max_body_bytes, max_texts=args.max_texts, max_chars=args.max_chars,
+                    max_concurrency=args.max_concurrency, timeout_s=args.timeout)
+    settings = ServeSettings(run_dir=args.run_dir, classifier=args.classifier, max_batch=args.max_batch,
+                             max_wait_ms=args.batch_wait_ms, limits=limits)
+    return serve(settings, host=args.host, port=args.port, workers=args.workers, api_key=args.api_key,
+                 log_level=args.log_level)
+
+
+def cmd_loadtest(args) -> int:
+    from dataset import atomic_write_json, load_reviews
+
+    from .environment import cpu_model
+    from .serve.loadtest import format_loadtest, loadtest
+    from .serve.run import API_KEY_VARIABLE
+
+    if args.duration <= 0:
+        raise UsageError("--duration must be more than 0 seconds")
+    texts = list(load_reviews(args.data).texts)
+    result = loadtest(args.url, texts, args.concurrency, args.duration, args.api_key or os.environ.get(API_KEY_VARIABLE))
+    result["cpu"] = cpu_model()
+    print(format_loadtest(result, result["cpu"]))
+    if args.json:
+        atomic_write_json(args.json, result)
+    return 0
+
+
 def cmd_robustness(args) -> int:
     from .report import write_report
     from .robustness.run import score_saved_run
@@ -325,4 +357,5 @@ def cmd_perf(args) -> int:
 COMMANDS = {
     "run": cmd_run, "curve": cmd_curve, "perf": cmd_perf, "report": cmd_report, "predict": cmd_predict,
     "compare": cmd_compare, "data": cmd_data, "robustness": cmd_robustness, "track": cmd_track,
+    "serve": cmd_serve, "loadtest": cmd_loadtest,
 }

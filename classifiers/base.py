@@ -64,6 +64,9 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
     #: Name of the hyperparameter that sets how many threads the classifier starts itself, if
     #: any (its native libraries' pools are capped from outside); ``--jobs`` caps it too.
     threads_param: ClassVar[str | None] = None
+    #: Labels many reviews in one call far faster per review than one at a time (a neural
+    #: encoder): ``serve`` gathers the requests that arrive within a few ms into one batch.
+    batches_well: ClassVar[bool] = False
     #: scikit-learn's declarative hyperparameter checks, run at the start of ``fit``.
     _parameter_constraints: ClassVar[dict] = {}
     #: Hyperparameter -> values that ``run --tune`` tries (README lists them); empty: not tuned.

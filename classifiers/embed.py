@@ -103,6 +103,7 @@ class EmbeddingLogRegClassifier(SentimentClassifier):
     """
 
     name = "embed"
+    batches_well = True
     model_files = (_MODEL_FILE, f"{_ENCODER_DIR}/config.json", f"{_ENCODER_DIR}/model.safetensors")
     _parameter_constraints = {
         "model": [str, os.PathLike, None],

@@ -69,6 +69,7 @@ class StaticEmbeddingClassifier(SentimentClassifier):
     """
 
     name = "static"
+    batches_well = True
     model_files = (_STATIC_DIR, _MODEL_FILE, _META_FILE)
     _parameter_constraints = {
         "model": [str, os.PathLike, None],

@@ -165,6 +165,7 @@ class BertClassifier(SentimentClassifier):
     """
 
     name = "bert"
+    batches_well = True
     supports_distributed = True
     supports_checkpoints = True
     progress_param = "verbose"
