@@ -248,7 +248,7 @@ def _add_serve(sub, common) -> None:
                        help="how long a request waits for others to share its call (default 5 for bert, embed, "
                             "setfit, static; 0 else, which combines only requests already waiting); "
                             "--max-batch 1 --batch-wait-ms 0 turns micro-batching off")
-    limits = serve.add_argument_group("limits (each refusal is a 4xx with a JSON error)")
+    limits = serve.add_argument_group("limits (each refusal is a 413, 503 or 504 with a one-line JSON error)")
     limits.add_argument("--max-texts", type=positive_int, default=256, help="texts per request (default 256)")
     limits.add_argument("--max-chars", type=positive_int, default=20_000, help="characters per text (default 20000)")
     limits.add_argument("--max-body-bytes", type=positive_int, default=1_000_000, help="request body (default 1000000)")

@@ -98,6 +98,8 @@ def cmd_serve(args) -> int:
         from .serve.run import ServeSettings, serve
     except ImportError as exc:
         raise UsageError(f"serve needs {exc.name}: pip install 'sentibench[serve]'") from None
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
     limits = Limits(max_body_bytes=args.max_body_bytes, max_texts=args.max_texts, max_chars=args.max_chars,
                     max_concurrency=args.max_concurrency, timeout_s=args.timeout)
     settings = ServeSettings(run_dir=args.run_dir, classifier=args.classifier, max_batch=args.max_batch,

@@ -140,6 +140,7 @@ def test_another_address_than_loopback_needs_an_api_key_and_a_busy_port_is_one_l
         one_line_error(run_main(capsys, "serve", str(finished_run), "--classifier", "bow", "--port", str(port)),
                        f"cannot listen on 127.0.0.1:{port}")
     one_line_error(run_main(capsys, "serve", str(finished_run), "--classifier", "bert"), "no saved model for bert")
+    one_line_error(run_main(capsys, "serve", str(finished_run), "--timeout", "0"), "--timeout must be more than 0")
 
 
 @pytest.mark.slow  # two servers, about 8 s
