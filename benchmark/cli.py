@@ -20,6 +20,7 @@ from . import __version__
 from .cli_values import LabelMapAction, classifier_list, non_negative_number, positive_int, seed_list, size_list
 from .config import ENGINE_FIELDS, SHORTCUTS, CurveConfig, RunConfig
 from .options import DATA, WHICH, Option, option_of
+from .serve.settings import CLASSICAL_POLICY, ENCODER_POLICY, Limits
 
 __all__ = ["build_parser", "parse_args", "given_run_options", "RUN_OPTIONS", "classifier_list", "LabelMapAction",
            "parse_value", "setting", "config_file", "read_json_file"]
@@ -242,20 +243,25 @@ def _add_serve(sub, common) -> None:
     serve.add_argument("--workers", type=positive_int, default=1, help="server processes, each with the model (default 1)")
     serve.add_argument("--api-key", metavar="KEY", help="require 'Authorization: Bearer KEY' on /predict and /metrics "
                        "(default $SENTIBENCH_API_KEY; prefer it: a flag is seen in the process list)")
+    encoder, classical, limit = ENCODER_POLICY, CLASSICAL_POLICY, Limits()
     serve.add_argument("--max-batch", type=positive_int, metavar="N",
-                       help="reviews labelled in one call at most (default 32 for bert, embed, setfit, static; 256 else)")
+                       help=f"reviews labelled in one call at most (default {encoder.max_batch} for bert, embed, "
+                            f"setfit, static; {classical.max_batch} else)")
     serve.add_argument("--batch-wait-ms", type=non_negative_number, metavar="MS",
-                       help="how long a request waits for others to share its call (default 5 for bert, embed, "
-                            "setfit, static; 0 else, which combines only requests already waiting); "
-                            "--max-batch 1 --batch-wait-ms 0 turns micro-batching off")
+                       help=f"how long a request waits for others to share its call (default {encoder.max_wait_ms:g} "
+                            f"for bert, embed, setfit, static; {classical.max_wait_ms:g} else, which combines only "
+                            "requests already waiting); --max-batch 1 --batch-wait-ms 0 turns micro-batching off")
     limits = serve.add_argument_group("limits (each refusal is a 413, 503 or 504 with a one-line JSON error)")
-    limits.add_argument("--max-texts", type=positive_int, default=256, help="texts per request (default 256)")
-    limits.add_argument("--max-chars", type=positive_int, default=20_000, help="characters per text (default 20000)")
-    limits.add_argument("--max-body-bytes", type=positive_int, default=1_000_000, help="request body (default 1000000)")
-    limits.add_argument("--max-concurrency", type=positive_int, default=64,
-                        help="requests to /predict in flight per process; more get 503 (default 64)")
-    limits.add_argument("--timeout", type=non_negative_number, default=30.0, metavar="S",
-                        help="seconds before an unanswered request gets 504 (default 30)")
+    limits.add_argument("--max-texts", type=positive_int, default=limit.max_texts,
+                        help=f"texts per request (default {limit.max_texts})")
+    limits.add_argument("--max-chars", type=positive_int, default=limit.max_chars,
+                        help=f"characters per text (default {limit.max_chars})")
+    limits.add_argument("--max-body-bytes", type=positive_int, default=limit.max_body_bytes,
+                        help=f"request body (default {limit.max_body_bytes})")
+    limits.add_argument("--max-concurrency", type=positive_int, default=limit.max_concurrency,
+                        help=f"requests to /predict in flight per process; more get 503 (default {limit.max_concurrency})")
+    limits.add_argument("--timeout", type=non_negative_number, default=limit.timeout_s, metavar="S",
+                        help=f"seconds before an unanswered request gets 504 (default {limit.timeout_s:g})")
 
 
 def _add_loadtest(sub, common) -> None:

@@ -94,8 +94,8 @@ def _print_robustness(robustness: dict | None) -> None:
 
 def cmd_serve(args) -> int:
     try:
-        from .serve.app import Limits
-        from .serve.run import ServeSettings, serve
+        from .serve.run import serve
+        from .serve.settings import Limits, ServeSettings
     except ImportError as exc:
         raise UsageError(f"serve needs {exc.name}: pip install 'sentibench[serve]'") from None
     if args.timeout <= 0:

@@ -1,5 +1,5 @@
-"""``python -m benchmark serve RUN_DIR``: a saved classifier behind HTTP (needs ``sentibench[serve]``)."""
+"""``python -m benchmark serve RUN_DIR``: a saved classifier behind HTTP (needs ``sentibench[serve]``).
 
-from .batching import BatchPolicy, MicroBatcher
-
-__all__ = ["BatchPolicy", "MicroBatcher"]
+``settings`` (what it is told, without the web stack), ``batching`` (micro-batching), ``model``
+(the saved classifier), ``app`` (FastAPI), ``metrics``, ``page``, ``run`` (uvicorn), ``loadtest``.
+"""

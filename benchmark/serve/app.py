@@ -13,31 +13,21 @@ import json
 import logging
 import time
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, StrictStr, ValidationError
 from starlette.exceptions import HTTPException
 
-from .batching import BatchPolicy, MicroBatcher
+from .batching import MicroBatcher
 from .metrics import ServeMetrics
 from .page import PAGE, PAGE_HEADERS
+from .settings import BatchPolicy, Limits
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Limits", "build_app"]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one request may ask, and how many may be in flight at once."""
-
-    max_body_bytes: int = 1_000_000
-    max_texts: int = 256  # reviews per request
-    max_chars: int = 20_000  # characters per review
-    max_concurrency: int = 64  # requests to /predict in flight; more are refused (503)
-    timeout_s: float = 30.0  # a request not answered by then is given up (504)
+__all__ = ["build_app"]
 
 
 class PredictRequest(BaseModel):
@@ -118,9 +108,10 @@ class _Guard:
         self.in_flight += 1
 
 
-def build_app(model, policy: BatchPolicy, limits: Limits = Limits(), api_key: str | None = None) -> FastAPI:
+def build_app(model, policy: BatchPolicy, limits: Limits | None = None, api_key: str | None = None) -> FastAPI:
     """The API over ``model`` (a :class:`~benchmark.serve.model.ServedModel`, or anything with
-    ``name``, ``classes``, ``run_id`` and ``label(texts)``)."""
+    ``name``, ``classes``, ``run_id`` and ``label(texts)``); ``limits`` default to :class:`Limits`."""
+    limits = limits or Limits()
     metrics = ServeMetrics()
     guard = _Guard(api_key, limits)
     state: dict = {}

@@ -13,20 +13,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
 
-__all__ = ["BatchPolicy", "MicroBatcher"]
+from .settings import BatchPolicy
 
-
-@dataclass(frozen=True)
-class BatchPolicy:
-    """How requests are gathered into one call of the model."""
-
-    max_batch: int = 32  # reviews in one call at most (a larger request is labelled alone)
-    max_wait_ms: float = 5.0  # how long the first request of a batch waits for others
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["MicroBatcher"]
 
 
 class MicroBatcher:

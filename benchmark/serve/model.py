@@ -10,9 +10,8 @@ from dataset import UsageError
 
 from ..predict import Labeller, saved_models
 from ..schema import load_results
-from .batching import BatchPolicy
 
-__all__ = ["ServedModel", "choose_classifier", "default_policy"]
+__all__ = ["ServedModel", "choose_classifier"]
 
 
 def choose_classifier(run_dir, name: str | None) -> str:
@@ -30,12 +29,6 @@ def choose_classifier(run_dir, name: str | None) -> str:
     raise UsageError(f"{run_dir} saved {', '.join(saved)} and recommends none of them: say which with --classifier")
 
 
-def default_policy(batches_well: bool) -> BatchPolicy:
-    """Gather for 5 ms up to 32 reviews for a neural encoder; for a classical model, which
-    labels one review in microseconds, never wait (combine only what is already queued)."""
-    return BatchPolicy(max_batch=32, max_wait_ms=5.0) if batches_well else BatchPolicy(max_batch=256, max_wait_ms=0.0)
-
-
 class ServedModel:
     """Classifier ``name`` of ``run_dir``: ``label(texts)`` gives per review its ``label``,
     ``probability`` (of that label) and ``probabilities`` (per class, in the run's class order)."""
@@ -46,7 +39,7 @@ class ServedModel:
         self._labeller = Labeller(self.run_dir, [self.name])
         self.classes: list[str] = list(self._labeller.classes)
         model = self._labeller.models[self.name]
-        self.batches_well = bool(getattr(type(model), "batches_well", False))
+        self.batches_well = type(model).batches_well
         self.run_id = load_results(self.run_dir).get("run_id")
 
     def label(self, texts: list[str]) -> list[dict]:

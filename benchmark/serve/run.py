@@ -13,29 +13,20 @@ import json
 import logging
 import os
 import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 from dataset import UsageError
 
-from .app import Limits, build_app
-from .batching import BatchPolicy
-from .model import ServedModel, default_policy
+from .app import build_app
+from .model import ServedModel
+from .settings import BatchPolicy, Limits, ServeSettings, default_policy
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["API_KEY_VARIABLE", "ServeSettings", "serve"]
+__all__ = ["API_KEY_VARIABLE", "serve"]
 
 API_KEY_VARIABLE = "SENTIBENCH_API_KEY"
 _SETTINGS_VARIABLE = "SENTIBENCH_SERVE_SETTINGS"
-
-
-@dataclass
-class ServeSettings:
-    run_dir: str
-    classifier: str | None = None
-    max_batch: int | None = None  # None: the classifier's default policy
-    max_wait_ms: float | None = None
-    limits: Limits = field(default_factory=Limits)
 
 
 def is_loopback(host: str) -> bool:

@@ -19,7 +19,8 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("prometheus_client")
 
-from benchmark.serve import BatchPolicy, MicroBatcher
+from benchmark.serve.batching import MicroBatcher
+from benchmark.serve.settings import BatchPolicy, Limits
 
 from .._helpers import one_line_error, run_main, unused_port
 
@@ -179,7 +180,7 @@ def test_past_the_timeout_is_504_past_the_concurrency_limit_503_and_a_model_erro
 
     from fastapi.testclient import TestClient
 
-    from benchmark.serve.app import Limits, build_app
+    from benchmark.serve.app import build_app
 
     app = build_app(_SlowModel(2.0), BatchPolicy(max_batch=1, max_wait_ms=0), Limits(timeout_s=1.0, max_concurrency=1))
     with TestClient(app, raise_server_exceptions=False) as client, ThreadPoolExecutor(2) as pool:
