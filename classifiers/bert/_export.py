@@ -19,6 +19,7 @@ from dataset import atomic_write_text, json_text, md_literal
 from .._card import render_card
 from .._persist import ModelFileError
 from ..encoder.hub import BUNDLED_MODEL_NAMES, check_no_remote_code, load_saved, quiet_transformers
+from ..encoder.onnx import ONNX_FILE, onnx_available
 
 TRAINING_FILE = "training.json"
 #: Sub-folder of a mean-pooled model's Hugging Face files (see the module docstring).
@@ -176,6 +177,11 @@ def card_facts(clf) -> list[str]:
     choice = clf.inference_choice_
     if choice:
         facts.append(f"sentibench's inference path: {choice['chosen']} ({choice['reason']}).")
+    if onnx_available():
+        facts.append(
+            f"`{hf_folder(Path('.'), clf.pooling) / ONNX_FILE}`: the fp32 network for ONNX Runtime: inputs `input_ids` "
+            "and `attention_mask` (int64, reviews x tokens), output `outputs`, the logits before any temperature."
+        )
     if clf.temperature_ != 1.0:
         facts.append(
             f"Probabilities: sentibench divides the logits by a temperature of {clf.temperature_:.3f}, fitted on the "

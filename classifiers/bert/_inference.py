@@ -64,7 +64,7 @@ def inference_nets(clf) -> InferenceNets:
     """The inference networks of ``clf``, built on first use and cached on it."""
     if getattr(clf, "_inference_nets", None) is None:
         clf._inference_nets = InferenceNets(PooledClassifier(clf.model_, clf.pooling), clf.tokenizer_.pad_token_id or 0,
-                                            gpu=clf.device_ != "cpu")
+                                            gpu=clf.device_ != "cpu", onnx_file=getattr(clf, "_onnx_file", None))
     return clf._inference_nets
 
 

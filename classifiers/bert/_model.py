@@ -16,7 +16,8 @@ from ..base import SentimentClassifier
 from ..encoder.batching import DEFAULT_MAX_LENGTH, encode
 from ..encoder.gpu import COMPILE_PAD_MULTIPLE, GPU_PATHS
 from ..encoder.inference import CPU_PATHS, fit_temperature
-from ..encoder.network import POOLINGS, network_for_training
+from ..encoder.network import POOLINGS, PooledClassifier, network_for_training
+from ..encoder.onnx import save_graph, saved_graph
 from ..encoder.runtime import DEVICES, PRECISIONS, Runtime, resolve_device
 from . import _export, _fitting, _inference
 from ._checkpoint import checkpoint_path, fingerprint, remove_checkpoint
@@ -113,10 +114,13 @@ class BertClassifier(SentimentClassifier):
         enough samples to repay the compile (epochs x reviews >= 200,000), never on a CPU
         (see :func:`~classifiers.encoder.gpu.choose_compile`; recorded in
         ``fit_info_["compile"]``). Compiled batches are padded to multiples of 32 tokens.
-    inference : {"auto", "int8", "bf16", "fp16", "fp32", "train"}, default="auto"
+    inference : {"auto", "int8", "bf16", "fp16", "fp32", "onnx-int8", "onnx-fp32", "train"}, default="auto"
         Network used by ``predict``. On a CPU: ``"int8"`` (dynamically int8-quantised
         Linear layers, one review at a time so a score never depends on its batch),
-        ``"bf16"`` (bf16 weights) or ``"fp32"``, each TorchScript-traced. On a GPU:
+        ``"bf16"`` (bf16 weights) or ``"fp32"``, each TorchScript-traced; with the
+        ``[onnx]`` extra also ``"onnx-fp32"`` (the network exported to ONNX, attention
+        fused, on ONNX Runtime) and ``"onnx-int8"`` (that graph dynamically int8-quantised,
+        one review at a time). On a GPU:
         ``"bf16"`` or ``"fp16"`` (a copy of the weights in that type) or ``"fp32"``, in
         length-sorted batches of 256. ``"train"`` is the trained model in the training
         precision (autocast). ``"auto"`` chooses after training, on the validation split:
@@ -278,6 +282,7 @@ class BertClassifier(SentimentClassifier):
             max_length=self.max_length, device=self.device_,
         )
         self._inference_nets = None
+        self._onnx_file = None
 
         texts, y, sample_weight = _fitting.limit_training_rows(self, texts, y, sample_weight)
         if len(texts) < procs.num_processes:
@@ -355,6 +360,8 @@ class BertClassifier(SentimentClassifier):
             "history": self.history_, "best_epoch": self.best_epoch_, "precision": self.precision_,
             "fit_info": self.fit_info_, "inference_choice": self.inference_choice_, "temperature": self.temperature_,
         })
+        save_graph(PooledClassifier(self.model_, self.pooling), self.tokenizer_.pad_token_id or 0,
+                   _export.hf_folder(folder, self.pooling))
 
     def _load_files(self, folder: Path):
         self.device_, _ = resolve_device(self.device, self.precision)
@@ -369,6 +376,7 @@ class BertClassifier(SentimentClassifier):
             self.precision_ = "fp32"
         self.model_.to(self.device_).eval()
         self._inference_nets = None
+        self._onnx_file = saved_graph(_export.hf_folder(folder, self.pooling))
 
     def _model_card(self, context: dict) -> str:
         return _export.model_card(self, context)

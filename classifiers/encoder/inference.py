@@ -1,6 +1,7 @@
 """Fast inference of a network ``(input_ids, attention_mask) -> outputs``: the traced
-int8/bf16/fp32 CPU paths (and the bf16/fp16/fp32 GPU paths of :mod:`.gpu`), the choice
-between them on validation data, batched prediction and temperature scaling."""
+int8/bf16/fp32 CPU paths, ONNX Runtime's onnx-int8/onnx-fp32 (:mod:`.onnx`) and the
+bf16/fp16/fp32 GPU paths of :mod:`.gpu`, the choice between them on validation data,
+batched prediction and temperature scaling."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from dataset import UsageError
 
 from .gpu import GPU_INFERENCE_BATCH, GPU_PATHS, gpu_net, gpu_paths
 from .hub import quiet_transformers
-from .network import PooledClassifier
+from .network import PooledClassifier, example_batch
+from .onnx import ONNX_PATHS, onnx_available, onnx_net
 from .runtime import cpu_supports_bf16
 
 logger = logging.getLogger(__name__)
 
-#: CPU inference paths, fastest first where the CPU has no bf16 matrix units.
-CPU_PATHS = ("int8", "bf16", "fp32")
+#: CPU inference paths: TorchScript-traced torch networks, then ONNX Runtime sessions.
+CPU_PATHS = ("int8", "bf16", "fp32", *ONNX_PATHS)
 #: ``inference="auto"`` uses int8 or bf16 only when its validation accuracy is at most
 #: this far below the fp32 model's (0.3 points).
 ACCURACY_TOLERANCE = 0.003
@@ -33,13 +35,17 @@ ACCURACY_TOLERANCE = 0.003
 #: moves by less than this when other work shares the machine.
 LATENCY_MARGIN = 0.25
 #: The order that decides between equally fast paths: the most exact first (fp16 keeps 10
-#: bits of mantissa, bf16 7).
-EXACTNESS_ORDER = ("fp32", "fp16", "bf16", "int8")
+#: bits of mantissa, bf16 7; ONNX Runtime's graphs compute as the torch path of their precision).
+EXACTNESS_ORDER = ("fp32", "onnx-fp32", "fp16", "bf16", "onnx-int8", "int8")
+#: Paths that score one review per forward pass (see :func:`batch_size_of`).
+ONE_AT_A_TIME = ("int8", "onnx-int8")
 
 
 def cpu_paths() -> list[str]:
-    """The CPU inference paths this machine runs natively (bf16 only with bf16 instructions)."""
-    return [p for p in CPU_PATHS if p != "bf16" or cpu_supports_bf16()]
+    """The CPU inference paths this machine runs natively: bf16 only with bf16 instructions,
+    the ONNX paths only where ONNX Runtime is installed (the ``[onnx]`` extra)."""
+    onnx = onnx_available()
+    return [p for p in CPU_PATHS if (p != "bf16" or cpu_supports_bf16()) and (p not in ONNX_PATHS or onnx)]
 
 
 def device_paths(device: str) -> list[str]:
@@ -115,17 +121,25 @@ def traced(module: torch.nn.Module, pad_id: int, *, atol: float) -> torch.nn.Mod
     itself when the trace disagrees with eager mode on another batch shape."""
     with warnings_silenced(), quiet_transformers(), torch.inference_mode():
         module = module.eval()
-        trace = torch.jit.trace(module, _example_batch(2, 16, pad_id), check_trace=False)
-        check = _example_batch(3, 24, pad_id)
+        trace = torch.jit.trace(module, example_batch(2, 16, pad_id), check_trace=False)
+        check = example_batch(3, 24, pad_id)
         if torch.allclose(trace(*check).float(), module(*check).float(), atol=atol):
             return trace
     logger.warning("TorchScript trace disagrees with eager mode; using the eager module")
     return module
 
 
-def inference_net(module: PooledClassifier, path: str, pad_id: int) -> torch.nn.Module:
+def inference_net(module: PooledClassifier, path: str, pad_id: int, *, onnx_file=None, fused=None) -> torch.nn.Module:
     """The CPU network of one inference ``path``: ``"int8"`` (dynamic int8 Linear layers),
-    ``"bf16"`` (a bf16 copy of the weights) or ``"fp32"``, each traced."""
+    ``"bf16"`` (a bf16 copy of the weights) or ``"fp32"``, each traced; ``"onnx-int8"`` and
+    ``"onnx-fp32"`` an ONNX Runtime session (from the saved ``onnx_file`` where there is
+    one, or the ``fused`` graph another ONNX path was built from), or the traced fp32 network
+    where its graph disagrees with ``module``."""
+    if path in ONNX_PATHS:
+        if not onnx_available():
+            raise UsageError(f"inference={path!r} needs ONNX Runtime: pip install 'sentibench[onnx]'")
+        net = onnx_net(module, path, example_batch(3, 24, pad_id), saved=onnx_file, fused=fused)
+        return net if net is not None else traced(module, pad_id, atol=1e-3)
     if path == "int8":
         return quantized_traced(module, pad_id)
     if path == "bf16":
@@ -146,23 +160,24 @@ def single_review_latency_ms(net, encoded, runtime, *, calls: int = 30, warmup: 
 
 
 def batch_size_of(path: str, device: str = "cpu") -> int:
-    """Reviews per forward pass: int8 runs one review at a time, because dynamic
-    quantisation scales activations by the whole batch, so a review's score would
+    """Reviews per forward pass: int8 and onnx-int8 run one review at a time, because
+    dynamic quantisation scales activations by the whole batch, so a review's score would
     otherwise depend on its neighbours; the other CPU paths batch 64 reviews of similar
     length, a GPU 256."""
     if device != "cpu":
         return GPU_INFERENCE_BATCH
-    return 1 if path == "int8" else 64
+    return 1 if path in ONE_AT_A_TIME else 64
 
 
 class InferenceNets:
     """The inference networks of one fitted model, each built on first use: traced copies
     on a CPU, bf16/fp16 copies of the weights on a GPU (``gpu=True``)."""
 
-    def __init__(self, module: PooledClassifier, pad_id: int, *, gpu: bool = False):
+    def __init__(self, module: PooledClassifier, pad_id: int, *, gpu: bool = False, onnx_file=None):
         self.module = module.eval()
         self.pad_id = pad_id
         self.gpu = gpu
+        self.onnx_file = onnx_file  # a saved model's fp32 graph, the ONNX paths' starting point
         self._nets: dict[str, torch.nn.Module] = {}
 
     def get(self, path: str) -> torch.nn.Module:
@@ -173,7 +188,8 @@ class InferenceNets:
             elif self.gpu:
                 self._nets[path] = gpu_net(self.module, path)
             else:
-                self._nets[path] = inference_net(self.module, path, self.pad_id)
+                fused = next((n.fused for n in self._nets.values() if hasattr(n, "fused")), None)
+                self._nets[path] = inference_net(self.module, path, self.pad_id, onnx_file=self.onnx_file, fused=fused)
         return self._nets[path]
 
     def choose(self, encoded, labels, runtime, paths, *, name: str, predict=None, latency_calls: int = 30) -> dict:
@@ -238,15 +254,6 @@ def choose_path(candidates: dict[str, dict], tolerance: float = ACCURACY_TOLERAN
         + (f"; {', '.join(dropped)} lost more" if dropped else "")
     )
     return chosen, reason
-
-
-def _example_batch(batch: int, length: int, pad_id: int):
-    generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(1000, 2000, (batch, length), generator=generator)
-    mask = torch.ones_like(ids)
-    ids[1:, length // 2 :] = pad_id  # padded rows, so the mask path is traced too
-    mask[1:, length // 2 :] = 0
-    return ids, mask
 
 
 def predict_logits(net, encoded, runtime, *, autocast: bool = True, batch_size: int = 64) -> torch.Tensor:

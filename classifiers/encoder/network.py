@@ -99,3 +99,15 @@ def network_for_training(model, *, pooling: str, id2label: dict, attention_dropo
     if freeze_embeddings:
         hf_model.get_input_embeddings().weight.requires_grad_(False)
     return tokenizer, hf_model, net
+
+
+def example_batch(batch: int, length: int, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(input_ids, attention_mask)`` of ``batch`` random reviews of ``length`` tokens, all
+    rows but the first half padding (so that tracing and export see the mask used): what
+    traced and exported networks are built on and checked against the eager ones with."""
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(1000, 2000, (batch, length), generator=generator)
+    mask = torch.ones_like(ids)
+    ids[1:, length // 2 :] = pad_id
+    mask[1:, length // 2 :] = 0
+    return ids, mask
