@@ -262,6 +262,21 @@ def _add_serve(sub, common) -> None:
                         help=f"requests to /predict in flight per process; more get 503 (default {limit.max_concurrency})")
     limits.add_argument("--timeout", type=non_negative_number, default=limit.timeout_s, metavar="S",
                         help=f"seconds before an unanswered request gets 504 (default {limit.timeout_s:g})")
+    measure = serve.add_argument_group("as deployed (--measure: serve and load-test, then stop)")
+    measure.add_argument("--measure", action="store_true",
+                         help="serve each saved classifier (or --classifier) in turn on a free loopback port, load-test "
+                              "it, write deployed.json and the report's 'As deployed' section")
+    _add_load_levels(measure)
+
+
+def _add_load_levels(group) -> None:
+    """The load a test applies: ``loadtest``'s and ``serve --measure``'s flags."""
+    group.add_argument("--concurrency", type=size_list, default=[1, 8, 64], metavar="N,N,...",
+                       help="clients at once, one level after another (default 1,8,64)")
+    group.add_argument("--duration", type=non_negative_number, default=10.0, metavar="S",
+                       help="seconds per level (default 10)")
+    group.add_argument("--data", default="sample:uci", help="reviews to send (anything 'run --data' accepts; "
+                       "default the bundled sample:uci)")
 
 
 def _add_loadtest(sub, common) -> None:
@@ -269,12 +284,7 @@ def _add_loadtest(sub, common) -> None:
                           description="At each concurrency, that many clients send one review per request to "
                                       "URL/predict for --duration seconds (closed loop, after one untimed request each).")
     load.add_argument("url", metavar="URL", help="the server's address, e.g. http://127.0.0.1:8000")
-    load.add_argument("--concurrency", type=size_list, default=[1, 8, 64], metavar="N,N,...",
-                      help="clients at once, one level after another (default 1,8,64)")
-    load.add_argument("--duration", type=non_negative_number, default=10.0, metavar="S",
-                      help="seconds per level (default 10)")
-    load.add_argument("--data", default="sample:uci", help="reviews to send (anything 'run --data' accepts; "
-                      "default the bundled sample:uci)")
+    _add_load_levels(load)
     load.add_argument("--api-key", metavar="KEY", help="the server's API key (default $SENTIBENCH_API_KEY)")
     load.add_argument("--json", metavar="FILE", help="also write the figures to this JSON file")
 

@@ -102,10 +102,34 @@ def cmd_serve(args) -> int:
         raise UsageError("--timeout must be more than 0 seconds")
     limits = Limits(max_body_bytes=args.max_body_bytes, max_texts=args.max_texts, max_chars=args.max_chars,
                     max_concurrency=args.max_concurrency, timeout_s=args.timeout)
+    if args.measure:
+        return _measure_deployed(args)
     settings = ServeSettings(run_dir=args.run_dir, classifier=args.classifier, max_batch=args.max_batch,
                              max_wait_ms=args.batch_wait_ms, limits=limits)
     return serve(settings, host=args.host, port=args.port, workers=args.workers, api_key=args.api_key,
                  log_level=args.log_level)
+
+
+def _measure_deployed(args) -> int:
+    from dataset import load_reviews
+
+    from .predict import saved_models
+    from .report import write_report
+    from .serve.measure import DEPLOYED_FILE, measure_deployed
+    from .serve.model import choose_classifier
+
+    if args.duration <= 0:
+        raise UsageError("--duration must be more than 0 seconds")
+    names = [choose_classifier(args.run_dir, args.classifier)] if args.classifier else list(saved_models(args.run_dir))
+    passed = {"--workers": args.workers, "--max-batch": args.max_batch, "--batch-wait-ms": args.batch_wait_ms,
+              "--max-texts": args.max_texts, "--max-chars": args.max_chars, "--max-body-bytes": args.max_body_bytes,
+              "--max-concurrency": args.max_concurrency, "--timeout": args.timeout}
+    serve_args = [item for flag, value in passed.items() if value is not None for item in (flag, str(value))]
+    texts = list(load_reviews(args.data).texts)
+    measure_deployed(args.run_dir, names, serve_args, texts, args.data, args.concurrency, args.duration)
+    report = write_report(args.run_dir)
+    print(f"\nas deployed: {Path(args.run_dir) / DEPLOYED_FILE} (report: {report})")
+    return 0
 
 
 def cmd_loadtest(args) -> int:

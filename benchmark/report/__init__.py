@@ -17,6 +17,7 @@ from ..predictions_file import Predictions, read_predictions
 from ..robustness.record import load_robustness
 from ..rundir import csv_for_people
 from ..schema import RunResults, load_results
+from ..serve.measure import load_deployed
 from ..stats import pairwise_mcnemar
 from .markdown import render
 from .tables import comparison_frame, format_table
@@ -51,7 +52,7 @@ def write_report(run_dir) -> Path:
     results, predictions = load_run(run_dir)
     mcnemar = pairwise_mcnemar(predictions.labels, {n: predictions.pred[n] for n in results["classifiers"]})
     files = make_plots(run_dir, results, predictions)
-    markdown = render(results, predictions, mcnemar, files, load_robustness(run_dir))
+    markdown = render(results, predictions, mcnemar, files, load_robustness(run_dir), load_deployed(run_dir))
     return write_pages(run_dir, markdown, f"sentibench report: run {results['run_id']}")
 
 

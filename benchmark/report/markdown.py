@@ -16,6 +16,7 @@ from ..environment import describe_gpu
 from ..predictions_file import Predictions
 from ..robustness.section import recommendation_notes, robustness_lines, slices_lines
 from ..schema import RunResults, latency_p50_ms, train_time_s
+from ..serve.section import deployed_lines
 from ..stats import BOOTSTRAP_SEED, ECE_BINS, N_RESAMPLES, SIGNIFICANCE, SMALL_TEST_SPLIT
 from ..timing import format_ms
 from .tables import format_table
@@ -27,8 +28,9 @@ IMBALANCED = 0.15
 
 
 def render(results: RunResults, predictions: Predictions, mcnemar: list[dict], files: dict[str, list[str]],
-           robustness: dict | None = None) -> str:
-    """The Markdown text of ``report.md`` (``robustness``: the run's ``robustness.json``, if any)."""
+           robustness: dict | None = None, deployed: dict | None = None) -> str:
+    """The Markdown text of ``report.md`` (``robustness`` and ``deployed``: the run's
+    ``robustness.json`` and ``deployed.json``, if any)."""
     sections = [
         _summary(results, robustness),
         _comparison(results),
@@ -38,6 +40,7 @@ def render(results: RunResults, predictions: Predictions, mcnemar: list[dict], f
         _significance(mcnemar),
         _slices(results),
         _robustness(robustness),
+        deployed_lines(deployed, results),
         _plots(files),
         _error_analysis(results["classifiers"], predictions, results["data"]["classes"]),
         _manifest(results["split"], results["data"]["classes"]),
