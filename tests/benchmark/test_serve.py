@@ -337,3 +337,26 @@ def test_a_load_test_reports_each_concurrency_and_an_absent_server_is_one_line(f
     assert f'sentibench_requests_total{{path="/predict",status="200"}} {float(answered)}' in metrics
     assert "| 4 " in outcome.stdout and result["cpu"] in outcome.stdout
     one_line_error(run_main(capsys, "loadtest", f"http://127.0.0.1:{unused_port()}", "--duration", "1"), "no server answers")
+
+
+@pytest.mark.slow
+def test_measure_serves_each_saved_classifier_in_turn_and_adds_the_as_deployed_section(finished_run, tmp_path, capsys):
+    import shutil
+
+    run = shutil.copytree(finished_run, tmp_path / "run")
+    before = {p.relative_to(run) for p in run.rglob("*")}
+    outcome = run_main(capsys, "-q", "serve", str(run), "--measure", "--concurrency", "1,2", "--duration", "0.5",
+                       "--data", "sample:pang-lee")
+    assert outcome.returncode == 0, outcome.stderr
+    deployed = json.loads((run / "deployed.json").read_text())
+    assert sorted(deployed["classifiers"]) == ["bow", "w2v"] and deployed["concurrency"] == [1, 2]
+    for entry in deployed["classifiers"].values():
+        assert [lv["concurrency"] for lv in entry["levels"]] == [1, 2]
+        assert all(lv["requests"] > 0 and lv["errors"] == 0 for lv in entry["levels"])
+    assert {p.relative_to(run) for p in run.rglob("*")} - before == {Path("deployed.json")}  # no server left files
+    report = (run / "report.md").read_text()
+    section = report[report.index("## As deployed"):]
+    assert "| `bow` " in section and "| `w2v` " in section and deployed["cpu"] in section
+    # A damaged deployed.json is one line when the report is drawn again, never a traceback.
+    (run / "deployed.json").write_text('{"format": 1, "classifiers": {"bow": {"levels": [{"p50_ms": "x"}]}}}')
+    one_line_error(run_main(capsys, "report", str(run)), "deployed.json is damaged")
